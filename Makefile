@@ -1,0 +1,61 @@
+# Runyard front door. `make local` starts the whole stack; `make test` runs every test.
+# Both install what is missing first (a venv in .venv, the web UI's node_modules, Debian's Chromium).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+WEB    := services/web
+
+.PHONY: help install web browser local test test-fast lint proto proto-check bench clean
+
+help:
+	@echo "make local   start Runyard on http://localhost:8080 (data in ~/.runyard/local)"
+	@echo "make test    run every test (installs what is missing)"
+	@echo "make lint    ruff, mypy and the import-layer contracts"
+	@echo "make proto   regenerate the protobuf code from proto/"
+	@echo "make bench   run the benchmarks in bench/ (they print numbers)"
+
+install: $(STAMP)
+
+$(STAMP): sdk/pyproject.toml services/pyproject.toml requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e sdk -e 'services[local]' -r requirements-dev.txt
+	touch $@
+
+# The UI is built only when its sources changed since the last build.
+web: $(WEB)/dist/index.html
+
+$(WEB)/dist/index.html: $(shell find $(WEB) -path $(WEB)/node_modules -prune -o -path $(WEB)/dist -prune -o -type f -print 2>/dev/null)
+	@if [ -f $(WEB)/package.json ]; then \
+		cd $(WEB) && (test -d node_modules && test node_modules/.package-lock.json -nt package-lock.json || npm ci --no-audit --no-fund) && npm run build; \
+	else echo "no web UI sources yet"; mkdir -p $(WEB)/dist; fi
+
+# Browser tests drive Debian's Chromium (no browser download is possible here).
+browser:
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "install Debian's chromium (sudo apt-get install chromium) for the browser tests"; fi; }
+
+local: install web
+	$(BIN)/runyard-server local
+
+test: install web browser
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow and not ui"
+
+lint: install
+	$(BIN)/ruff check sdk services tests bench
+	$(BIN)/mypy
+
+proto: install
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=sdk --pyi_out=sdk --grpc_python_out=sdk proto/runyard/v1/ingest.proto
+
+bench: install web
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(WEB)/node_modules $(WEB)/dist

@@ -1,0 +1,102 @@
+"""`runyard-server`: migrate, run one service, or the whole local stack."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from . import __version__
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from .common.migrate import apply_migrations
+    from .common.settings import load_settings
+
+    settings = load_settings()
+    applied = asyncio.run(apply_migrations(settings.database_url))
+    print(f"applied {len(applied)} migration(s)" + (f": {applied}" if applied else ", schema up to date"))
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from .common.settings import load_settings
+    from .ingest.server import serve
+
+    asyncio.run(serve(load_settings()))
+    return 0
+
+
+def _cmd_http(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .common.settings import load_settings
+
+    settings = load_settings()
+    if args.command == "query":
+        from .query.app import create_app
+    elif args.command == "auth":
+        from .auth.app import create_app
+    else:
+        from .local.frontdoor import create_app
+    uvicorn.run(
+        create_app(settings), host=settings.http_host, port=settings.http_port,
+        log_level=settings.log_level.lower(), access_log=False,
+    )
+    return 0
+
+
+def _cmd_local(args: argparse.Namespace) -> int:
+    from .local.launcher import run_local
+
+    return run_local(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="runyard-server",
+        description="Runyard services. Settings come from RUNYARD_* environment variables "
+        "(RUNYARD_DATABASE_URL, RUNYARD_REDIS_URL, ...); see docs/configuration.md.",
+    )
+    p.add_argument("--version", action="version", version=f"runyard-server {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply missing database migrations (idempotent)").set_defaults(fn=_cmd_migrate)
+    sub.add_parser("ingest", help="run the gRPC ingest service").set_defaults(fn=_cmd_ingest)
+    sub.add_parser("query", help="run the query service (REST + UI)").set_defaults(fn=_cmd_http)
+    sub.add_parser("auth", help="run the auth service (REST)").set_defaults(fn=_cmd_http)
+    sub.add_parser(
+        "frontdoor", help="run query and auth behind one HTTP port (local mode)"
+    ).set_defaults(fn=_cmd_http)
+    local = sub.add_parser(
+        "local",
+        help="start the whole stack on this machine (embedded PostgreSQL, Redis, S3)",
+        description="Start embedded PostgreSQL, Redis and S3, apply migrations, and run every service "
+        "from one data folder. The UI and REST API answer on --port, gRPC ingest on --ingest-port.",
+    )
+    local.add_argument("--data-dir", default=None, help="data folder (default: ~/.runyard/local)")
+    local.add_argument("--port", type=int, default=8080, help="HTTP front door port (default 8080)")
+    local.add_argument("--ingest-port", type=int, default=8081, help="gRPC ingest port (default 8081)")
+    local.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    local.set_defaults(fn=_cmd_local)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # settings errors and the like: one clear message, no traceback
+        from .common.settings import SettingsError
+
+        if isinstance(exc, SettingsError):
+            print(f"runyard-server: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,4 @@
+"""Code shared by every service: settings, the database pool, migrations, errors, auth verification.
+
+Nothing here imports FastAPI, gRPC or boto3.
+"""

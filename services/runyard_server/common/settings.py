@@ -1,0 +1,70 @@
+"""Typed settings, read once from `RUNYARD_*` environment variables in each entry point."""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = {"changeme", "change-me", "placeholder", "todo", "xxx"}
+
+
+class Settings(BaseSettings):
+    """Settings every service reads. A bad value fails at start naming the full variable."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_", extra="ignore")
+
+    database_url: str = Field(description="PostgreSQL DSN, e.g. postgresql://user:pw@host:5432/runyard")
+    redis_url: str = Field(default="", description="Redis URL; empty disables live fan-out and caches")
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)
+    log_level: str = Field(default="INFO")
+
+    # ingest
+    ingest_host: str = Field(default="0.0.0.0")
+    ingest_port: int = Field(default=8081, ge=0, le=65535)
+    heartbeat_timeout_s: float = Field(
+        default=300.0, gt=0, description="a running run without heartbeat this long becomes crashed"
+    )
+    crash_check_interval_s: float = Field(default=15.0, gt=0)
+    max_batch_records: int = Field(default=20_000, ge=1)
+    max_key_length: int = Field(default=256, ge=8)
+    max_json_value_bytes: int = Field(default=1_000_000, ge=1024)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+
+    # query / auth (HTTP)
+    http_host: str = Field(default="0.0.0.0")
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    public_ingest_address: str = Field(
+        default="", description="host:port the SDK dials for ingest; empty: same host as the request"
+    )
+    web_dist: str = Field(default="", description="folder of the built web UI served at /")
+
+    @field_validator("database_url")
+    @classmethod
+    def _dsn(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "RUNYARD_DATABASE_URL must be a postgresql:// URL, got " + repr(value[:40])
+            )
+        if any(p in value.lower() for p in _PLACEHOLDERS):
+            raise ValueError("RUNYARD_DATABASE_URL still holds a placeholder value")
+        return value
+
+
+class SettingsError(Exception):
+    """Raised at start when the environment holds a bad or missing setting."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; keyword overrides win (tests, the local launcher).
+
+    Raises SettingsError with one line per bad variable, each naming the full `RUNYARD_*` name.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "RUNYARD_" + "_".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"{name}: {err['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
