@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     max_key_length: int = Field(default=256, ge=8)
     max_json_value_bytes: int = Field(default=1_000_000, ge=1024)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
+    ingest_metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="HTTP port for /healthz, /readyz, /metrics beside gRPC; 0: off"
+    )
 
     # query / auth (HTTP)
     http_host: str = Field(default="0.0.0.0")

@@ -51,6 +51,7 @@ CREATE TABLE runs (
     project_id   bigint NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     run_id       text NOT NULL CHECK (run_id ~ '^[A-Za-z0-9_-]{1,64}$'),
     name         text NOT NULL,
+    run_number   integer NOT NULL,             -- N of the generated name, unique in the project
     state        text NOT NULL DEFAULT 'running'
                  CHECK (state IN ('running', 'finished', 'failed', 'crashed')),
     config       jsonb NOT NULL DEFAULT '{}',
@@ -71,7 +72,8 @@ CREATE TABLE runs (
     next_step    bigint NOT NULL DEFAULT 0,    -- one past the highest history step stored
     loose_chunks integer NOT NULL DEFAULT 0,   -- history chunks written since the last compaction
     output_lines bigint NOT NULL DEFAULT 0,    -- console lines stored
-    UNIQUE (project_id, run_id)
+    UNIQUE (project_id, run_id),
+    UNIQUE (project_id, run_number)
 );
 CREATE INDEX runs_project_created ON runs (project_id, created_at DESC);
 CREATE INDEX runs_running_heartbeat ON runs (heartbeat_at) WHERE state = 'running';
