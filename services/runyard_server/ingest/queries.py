@@ -1,0 +1,170 @@
+"""SQL of the ingest service (the one writer of runs, history and console output)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import asyncpg
+
+_RUN_COLS = "id, name, state, last_seq, next_step"
+
+
+async def upsert_project(conn: asyncpg.Connection, entity_pk: int, name: str) -> int:
+    return await conn.fetchval(
+        """INSERT INTO projects (entity_id, name) VALUES ($1, $2)
+           ON CONFLICT (entity_id, name) DO UPDATE SET updated_at = now()
+           RETURNING id""",
+        entity_pk, name,
+    )
+
+
+async def lock_run(conn: asyncpg.Connection, project_pk: int, run_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_RUN_COLS} FROM runs WHERE project_id = $1 AND run_id = $2 FOR UPDATE",
+        project_pk, run_id,
+    )
+
+
+async def next_run_number(conn: asyncpg.Connection, project_pk: int) -> int:
+    # The project row lock serialises run creation inside one project, so numbers never collide.
+    await conn.execute("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE", project_pk)
+    return await conn.fetchval(
+        "SELECT coalesce(max(run_number), 0) + 1 FROM runs WHERE project_id = $1", project_pk
+    )
+
+
+async def insert_run(
+    conn: asyncpg.Connection, *, project_pk: int, run_id: str, name: str, number: int,
+    config: dict[str, Any], tags: list[str], group: str, job_type: str, notes: str, host: str,
+    created_by: int, start_time: float,
+) -> asyncpg.Record:
+    created = dt.datetime.fromtimestamp(start_time, dt.timezone.utc)
+    return await conn.fetchrow(
+        f"""INSERT INTO runs (project_id, run_id, name, run_number, config, tags, group_name, job_type,
+                              notes, host, created_by, created_at, heartbeat_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
+            RETURNING {_RUN_COLS}""",
+        project_pk, run_id, name, number, config, tags, group, job_type, notes, host, created_by, created,
+    )
+
+
+async def resume_run(conn: asyncpg.Connection, pk: int, config: dict[str, Any]) -> asyncpg.Record:
+    return await conn.fetchrow(
+        # The state is left alone here: a stream that reconnects after its Finish was committed
+        # replays only old records and must not flip the run back to running. New records do that.
+        f"""UPDATE runs SET config = config || $2, heartbeat_at = now(), updated_at = now()
+             WHERE id = $1 RETURNING {_RUN_COLS}""",
+        pk, config,
+    )
+
+
+async def key_ids(conn: asyncpg.Connection, run_pk: int) -> dict[str, int]:
+    rows = await conn.fetch("SELECT key, key_id FROM history_keys WHERE run_id = $1", run_pk)
+    return {r["key"]: r["key_id"] for r in rows}
+
+
+async def insert_keys(conn: asyncpg.Connection, run_pk: int, keys: dict[str, int]) -> None:
+    await conn.executemany(
+        "INSERT INTO history_keys (run_id, key_id, key) VALUES ($1, $2, $3)",
+        [(run_pk, kid, key) for key, kid in keys.items()],
+    )
+
+
+async def lock_run_state(conn: asyncpg.Connection, run_pk: int) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "SELECT last_seq, next_step, output_lines, loose_chunks, state FROM runs WHERE id = $1 FOR UPDATE", run_pk
+    )
+
+
+_CHUNK_COLS = ["run_id", "key_id", "min_step", "max_step", "n", "steps", "vals"]
+
+
+async def copy_chunks(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+    await conn.copy_records_to_table("history_chunks", records=rows, columns=_CHUNK_COLS)
+
+
+async def upsert_json_points(conn: asyncpg.Connection, rows: list[tuple[int, int, int, Any]]) -> None:
+    await conn.executemany(
+        """INSERT INTO history_json (run_id, key_id, step, value) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (run_id, key_id, step) DO UPDATE SET value = excluded.value""",
+        rows,
+    )
+
+
+async def append_output(
+    conn: asyncpg.Connection, run_pk: int, first_line: int, lines: list[tuple[float, str, str]]
+) -> None:
+    await conn.copy_records_to_table(
+        "run_output",
+        records=[(run_pk, first_line + i, ts, stream, text) for i, (ts, stream, text) in enumerate(lines)],
+        columns=["run_id", "line_no", "ts", "stream", "line"],
+    )
+
+
+async def update_run_after_batch(
+    conn: asyncpg.Connection, run_pk: int, *, last_seq: int, next_step: int,
+    summary_set: dict[str, Any], summary_remove: list[str], config_set: dict[str, Any],
+    config_remove: list[str], loose_chunks: int, output_lines: int, update: dict[str, Any],
+    finish_state: str | None, exit_code: int | None, error: str,
+) -> None:
+    await conn.execute(
+        """UPDATE runs SET
+               last_seq = $2,
+               next_step = greatest(next_step, $3),
+               summary = (summary - $4::text[]) || $5::jsonb,
+               config = (config - $6::text[]) || $7::jsonb,
+               loose_chunks = loose_chunks + $8,
+               output_lines = output_lines + $9,
+               name = coalesce($10, name),
+               notes = coalesce($11, notes),
+               group_name = coalesce($12, group_name),
+               job_type = coalesce($13, job_type),
+               tags = coalesce($14, tags),
+               state = CASE WHEN $15::text IS NOT NULL THEN $15::text
+                            ELSE 'running' END,
+               exit_code = coalesce($16, exit_code),
+               error = CASE WHEN $15::text IS NOT NULL THEN $17 ELSE error END,
+               finished_at = CASE WHEN $15::text IS NOT NULL THEN now() ELSE finished_at END,
+               heartbeat_at = now(),
+               updated_at = now()
+            WHERE id = $1""",
+        run_pk, last_seq, next_step, summary_remove, summary_set, config_remove, config_set,
+        loose_chunks, output_lines, update.get("name"), update.get("notes"), update.get("group"),
+        update.get("job_type"), update.get("tags"), finish_state, exit_code, error,
+    )
+
+
+async def touch_run(conn: asyncpg.Connection, run_pk: int) -> None:
+    await conn.execute(
+        """UPDATE runs SET heartbeat_at = now(),
+                  state = CASE WHEN state = 'crashed' THEN 'running' ELSE state END
+            WHERE id = $1""",
+        run_pk,
+    )
+
+
+async def small_chunks(conn: asyncpg.Connection, run_pk: int, target: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT id, key_id, steps, vals FROM history_chunks
+            WHERE run_id = $1 AND n < $2 ORDER BY key_id, id""",
+        run_pk, target,
+    )
+
+
+async def delete_chunks(conn: asyncpg.Connection, ids: list[int]) -> None:
+    await conn.execute("DELETE FROM history_chunks WHERE id = ANY($1::bigint[])", ids)
+
+
+async def reset_loose(conn: asyncpg.Connection, run_pk: int) -> None:
+    await conn.execute("UPDATE runs SET loose_chunks = 0 WHERE id = $1", run_pk)
+
+
+async def mark_crashed(conn: asyncpg.Connection, timeout_s: float) -> list[str]:
+    rows = await conn.fetch(
+        """UPDATE runs SET state = 'crashed', updated_at = now()
+            WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => $1)
+            RETURNING run_id""",
+        timeout_s,
+    )
+    return [r["run_id"] for r in rows]
