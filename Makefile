@@ -50,6 +50,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check sdk services tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 proto: install
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=sdk --pyi_out=sdk --grpc_python_out=sdk proto/runyard/v1/ingest.proto

@@ -1,0 +1,249 @@
+"""The ingest contract over a real gRPC socket into the real embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import struct
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import asyncpg
+import grpc
+import pytest
+
+from runyard.v1 import ingest_pb2 as pb
+from runyard.v1 import ingest_pb2_grpc as pb_grpc
+from runyard_server.common import history_codec
+
+
+def _rid() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def _stream(address: str, key: str, messages: list[pb.ClientMessage]) -> list[pb.ServerMessage]:
+    with grpc.insecure_channel(address) as channel:
+        call = pb_grpc.IngestStub(channel).Stream(
+            iter(messages), metadata=[("authorization", f"Bearer {key}")], timeout=30
+        )
+        return list(call)
+
+
+def _open(run_id: str, **kw: object) -> pb.ClientMessage:
+    return pb.ClientMessage(open=pb.OpenRun(project=kw.pop("project", "ingest-tests"), run_id=run_id, **kw))  # type: ignore[arg-type]
+
+
+def _rows(first_seq: int, steps: range, keys: list[str], value=lambda s, i: s + i / 10) -> pb.ClientMessage:  # type: ignore[no-untyped-def]
+    records = [
+        pb.Record(
+            seq=first_seq + n,
+            history=pb.HistoryRow(step=s, timestamp=1.7e9 + s, keys=keys, values=[value(s, i) for i in range(len(keys))]),
+        )
+        for n, s in enumerate(steps)
+    ]
+    return pb.ClientMessage(batch=pb.RecordBatch(records=records))
+
+
+def _finish(seq: int, code: int = 0) -> pb.ClientMessage:
+    return pb.ClientMessage(batch=pb.RecordBatch(records=[pb.Record(seq=seq, finish=pb.Finish(exit_code=code))]))
+
+
+def _fetch(dsn: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    async def go() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+            return await conn.fetch(sql, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
+def _points(dsn: str, run_id: str, key: str) -> tuple[list[int], list[float]]:
+    rows = _fetch(
+        dsn,
+        """SELECT c.steps, c.vals FROM history_chunks c
+             JOIN runs r ON r.id = c.run_id JOIN history_keys k ON k.run_id = r.id AND k.key_id = c.key_id
+            WHERE r.run_id = $1 AND k.key = $2 ORDER BY c.id""",
+        run_id, key,
+    )
+    steps, vals = history_codec.merge([(r["steps"], r["vals"]) for r in rows])
+    return steps.tolist(), vals.tolist()
+
+
+@pytest.fixture()
+def ingest(stack) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    stack.start_ingest()
+    yield stack.ingest_address
+
+
+def test_batches_are_acknowledged_and_stored(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    rid = _rid()
+    keys = ["loss", "acc"]
+    out = _stream(ingest, admin_key, [
+        _open(rid, config_json=json.dumps({"lr": 0.1})),
+        _rows(1, range(0, 500), keys),
+        _rows(501, range(500, 1000), keys),
+        _finish(1001),
+    ])
+    assert out[0].opened.run_id == rid and not out[0].opened.resumed
+    assert [m.ack.seq for m in out[1:]] == [500, 1000, 1001]
+    name = out[0].opened.name
+    adjective, noun, number = name.split("-")
+    assert adjective and noun and int(number) >= 1
+    steps, vals = _points(stack.database_url, rid, "acc")
+    assert steps == list(range(1000)) and vals == [s + 0.1 for s in range(1000)]
+    run = _fetch(stack.database_url, "SELECT state, config, exit_code, next_step FROM runs WHERE run_id = $1", rid)[0]
+    assert (run["state"], run["config"], run["exit_code"], run["next_step"]) == ("finished", {"lr": 0.1}, 0, 1000)
+
+
+def test_replay_after_reconnect_neither_loses_nor_doubles(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    rid = _rid()
+    first = _stream(ingest, admin_key, [_open(rid), _rows(1, range(0, 300), ["x"])])
+    assert first[-1].ack.seq == 300
+    # The client lost the ack of 201..300 and replays from 201, then goes on.
+    second = _stream(ingest, admin_key, [_open(rid), _rows(201, range(200, 600), ["x"]), _finish(601)])
+    assert second[0].opened.resumed and second[0].opened.last_seq == 300
+    assert second[-1].ack.seq == 601
+    steps, _ = _points(stack.database_url, rid, "x")
+    assert steps == list(range(600))
+    count = _fetch(
+        stack.database_url,
+        "SELECT sum(c.n) AS n FROM history_chunks c JOIN runs r ON r.id = c.run_id "
+        "JOIN history_keys k ON k.run_id = r.id AND k.key_id = c.key_id WHERE r.run_id = $1 AND k.key = 'x'",
+        rid,
+    )[0]["n"]
+    assert count == 600  # stored once each, even before any dedup on read
+
+
+def test_reconnect_after_finish_keeps_the_run_finished(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    rid = _rid()
+    _stream(ingest, admin_key, [_open(rid), _rows(1, range(10), ["x"]), _finish(11)])
+    _stream(ingest, admin_key, [_open(rid), _rows(1, range(10), ["x"]), _finish(11)])
+    assert _fetch(stack.database_url, "SELECT state FROM runs WHERE run_id = $1", rid)[0]["state"] == "finished"
+
+
+def test_nan_inf_and_lower_steps_are_kept_bit_for_bit(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    rid = _rid()
+    weird = [math.nan, math.inf, -math.inf, -0.0, 5e-324, 1.7976931348623157e308]
+    records = [
+        pb.Record(seq=i + 1, history=pb.HistoryRow(step=s, timestamp=0, keys=["v"], values=[v]))
+        for i, (s, v) in enumerate(zip([10, 11, 12, 3, 4, 5], weird))
+    ]
+    _stream(ingest, admin_key, [_open(rid), pb.ClientMessage(batch=pb.RecordBatch(records=records))])
+    steps, vals = _points(stack.database_url, rid, "v")
+    assert steps == [3, 4, 5, 10, 11, 12]  # the lower steps are stored, not dropped
+    by_step = dict(zip(steps, vals))
+    expected = dict(zip([10, 11, 12, 3, 4, 5], weird))
+    for s in steps:
+        assert struct.pack("<d", by_step[s]) == struct.pack("<d", expected[s])
+
+
+def test_wrong_key_is_refused_with_a_clear_status(ingest) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(grpc.RpcError) as info:
+        _stream(ingest, "ry_000000000000_not-a-real-key", [_open(_rid())])
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "API key" in info.value.details()
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "text"),
+    [
+        (pb.ClientMessage(heartbeat=pb.Heartbeat()), grpc.StatusCode.INVALID_ARGUMENT, "first message"),
+        (_open("bad id!"), grpc.StatusCode.INVALID_ARGUMENT, "run id"),
+        (_open(_rid(), resume="must"), grpc.StatusCode.NOT_FOUND, "resume='must'"),
+    ],
+)
+def test_bad_open_gets_a_clear_error(ingest, admin_key, message, code, text) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(grpc.RpcError) as info:
+        _stream(ingest, admin_key, [message])
+    assert info.value.code() == code
+    assert text in info.value.details()
+
+
+def test_resume_never_refuses_an_existing_run(ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    rid = _rid()
+    _stream(ingest, admin_key, [_open(rid)])
+    with pytest.raises(grpc.RpcError) as info:
+        _stream(ingest, admin_key, [_open(rid, resume="never")])
+    assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_oversized_key_is_refused_and_nothing_of_the_batch_is_stored(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    rid = _rid()
+    with pytest.raises(grpc.RpcError) as info:
+        _stream(ingest, admin_key, [_open(rid), _rows(1, range(3), ["ok", "k" * 1000])])
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "1000 characters" in info.value.details()
+    assert _points(stack.database_url, rid, "ok") == ([], [])
+
+
+def test_summary_config_and_output_are_stored(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    rid = _rid()
+    records = [
+        pb.Record(seq=1, summary=pb.SummaryUpdate(set_json=json.dumps({"best": 0.5, "gone": 1}))),
+        pb.Record(seq=2, summary=pb.SummaryUpdate(set_json=json.dumps({"best": 0.9}), remove=["gone"])),
+        pb.Record(seq=3, config=pb.ConfigUpdate(set_json=json.dumps({"layers": 3}))),
+        pb.Record(seq=4, output=pb.OutputLines(timestamp=1.0, stream="stdout", lines=["epoch 1", "epoch 2"])),
+        pb.Record(seq=5, update=pb.RunUpdate(notes="tuned", set_tags=True, tags=["best"])),
+    ]
+    _stream(ingest, admin_key, [_open(rid, config_json='{"lr": 1}'), pb.ClientMessage(batch=pb.RecordBatch(records=records)), _finish(6, code=3)])
+    run = _fetch(stack.database_url, "SELECT * FROM runs WHERE run_id = $1", rid)[0]
+    assert run["summary"] == {"best": 0.9}
+    assert run["config"] == {"lr": 1, "layers": 3}
+    assert (run["notes"], run["tags"], run["state"], run["exit_code"]) == ("tuned", ["best"], "failed", 3)
+    lines = _fetch(stack.database_url, "SELECT line FROM run_output WHERE run_id = $1 ORDER BY line_no", run["id"])
+    assert [r["line"] for r in lines] == ["epoch 1", "epoch 2"]
+
+
+def test_many_small_batches_are_compacted(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    rid = _rid()
+    msgs = [_open(rid)] + [_rows(1 + i * 2, range(i * 2, i * 2 + 2), ["a"]) for i in range(200)]
+    _stream(ingest, admin_key, msgs)
+    chunks = _fetch(
+        stack.database_url,
+        "SELECT count(*) AS c FROM history_chunks c JOIN runs r ON r.id = c.run_id WHERE r.run_id = $1",
+        rid,
+    )[0]["c"]
+    assert chunks < 100  # 400 chunks were written (200 batches x 2 keys); compaction merged them
+    steps, vals = _points(stack.database_url, rid, "a")
+    assert steps == list(range(400)) and vals == [float(s) for s in range(400)]
+
+
+def test_run_without_heartbeat_becomes_crashed(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    # The test ingest runs with RUNYARD_HEARTBEAT_TIMEOUT_S=5 and a 1 s check interval.
+    rid, alive = _rid(), _rid()
+    _stream(ingest, admin_key, [_open(rid), _rows(1, range(3), ["x"])])
+
+    def keep_alive() -> Iterator[pb.ClientMessage]:
+        yield _open(alive)
+        for _ in range(9):
+            time.sleep(1)
+            yield pb.ClientMessage(heartbeat=pb.Heartbeat(time=time.time()))
+
+    with grpc.insecure_channel(ingest) as channel:
+        call = pb_grpc.IngestStub(channel).Stream(keep_alive(), metadata=[("authorization", f"Bearer {admin_key}")])
+        list(call)
+    states = {r["run_id"]: r["state"] for r in _fetch(stack.database_url, "SELECT run_id, state FROM runs WHERE run_id = ANY($1)", [rid, alive])}
+    assert states == {rid: "crashed", alive: "running"}
+
+
+def test_migrate_is_idempotent_and_safe_from_two_processes(stack) -> None:  # type: ignore[no-untyped-def]
+    db = "mig_" + uuid.uuid4().hex[:8]
+    _fetch(stack.database_url, f"CREATE DATABASE {db}")
+    dsn = stack.database_url.rsplit("/", 1)[0] + "/" + db
+    env = {"RUNYARD_DATABASE_URL": dsn, "PATH": "/usr/bin:/bin"}
+    cmd = [sys.executable, "-m", "runyard_server.cli", "migrate"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=60)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert sorted("schema up to date" in o for o in outs) == [False, True], outs
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    assert "schema up to date" in again.stdout
+    versions = _fetch(dsn, "SELECT version FROM schema_migrations ORDER BY version")
+    assert [r["version"] for r in versions] == sorted({r["version"] for r in versions})
