@@ -247,3 +247,33 @@ def test_migrate_is_idempotent_and_safe_from_two_processes(stack) -> None:  # ty
     assert "schema up to date" in again.stdout
     versions = _fetch(dsn, "SELECT version FROM schema_migrations ORDER BY version")
     assert [r["version"] for r in versions] == sorted({r["version"] for r in versions})
+
+
+def test_a_key_revoked_mid_stream_is_refused_within_5_seconds(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    from runyard_server.common.security import new_api_key
+
+    key, prefix, digest = new_api_key()
+    _fetch(
+        stack.database_url,
+        "INSERT INTO api_keys (user_id, prefix, key_hash, name) "
+        "SELECT u.id, $1, $2, 'revoke-me' FROM users u WHERE u.is_admin ORDER BY u.id LIMIT 1",
+        prefix, digest,
+    )
+    rid = _rid()
+    revoked_at: list[float] = []
+
+    def messages() -> Iterator[pb.ClientMessage]:
+        yield _open(rid)
+        for i in range(40):
+            if i == 4:
+                _fetch(stack.database_url, "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1", prefix)
+                revoked_at.append(time.monotonic())
+            yield _rows(1 + i, range(i, i + 1), ["x"])
+            time.sleep(0.25)
+
+    with pytest.raises(grpc.RpcError) as info:
+        _stream(ingest, key, messages())  # type: ignore[arg-type]
+    refused_after = time.monotonic() - revoked_at[0]
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "revoked" in info.value.details()
+    assert refused_after < 5.0

@@ -168,3 +168,19 @@ async def mark_crashed(conn: asyncpg.Connection, timeout_s: float) -> list[str]:
         timeout_s,
     )
     return [r["run_id"] for r in rows]
+
+
+async def key_problem(conn: asyncpg.Connection, key_id: int | None) -> str | None:
+    """Why a key that opened a stream may no longer write (revoked, account disabled), or None."""
+    if key_id is None:
+        return None
+    row = await conn.fetchrow(
+        """SELECT k.revoked_at, u.disabled FROM api_keys k JOIN users u ON u.id = k.user_id
+            WHERE k.id = $1""",
+        key_id,
+    )
+    if row is None or row["revoked_at"] is not None:
+        return "the API key was revoked while this run was streaming"
+    if row["disabled"]:
+        return "the account of this API key was disabled while this run was streaming"
+    return None

@@ -12,12 +12,15 @@ import grpc
 from runyard.v1 import ingest_pb2 as pb
 from runyard.v1 import ingest_pb2_grpc as pb_grpc
 
-from ..common.errors import InvalidArgument, RunyardError, grpc_code_name
+from ..common.errors import InvalidArgument, RunyardError, Unauthenticated, grpc_code_name
 from ..common.verifier import Principal, authenticate
-from . import metrics, writer
+from . import metrics, queries, writer
 from .live import LivePublisher
 
 log = logging.getLogger("runyard.ingest")
+
+# A key revoked while its stream is open stops working within this many seconds (checked per message).
+REVERIFY_S = 2.0
 
 
 class IngestServicer(pb_grpc.IngestServicer):
@@ -49,7 +52,11 @@ class IngestServicer(pb_grpc.IngestServicer):
                     resumed=run.resumed, last_seq=run.last_seq, next_step=run.next_step, state=run.state,
                 )
             )
+            verified = time.monotonic()
             async for msg in request_iterator:
+                if time.monotonic() - verified > REVERIFY_S:
+                    await self._reverify(who)
+                    verified = time.monotonic()
                 kind = msg.WhichOneof("msg")
                 if kind == "batch":
                     records = list(msg.batch.records)
@@ -73,6 +80,12 @@ class IngestServicer(pb_grpc.IngestServicer):
             await context.abort(getattr(grpc.StatusCode, grpc_code_name(err)), err.message)
         finally:
             metrics.STREAMS.dec()
+
+    async def _reverify(self, who: Principal) -> None:
+        async with self.pool.acquire() as conn:
+            problem = await queries.key_problem(conn, who.key_id)
+        if problem:
+            raise Unauthenticated(problem)
 
     async def _principal(self, context: grpc.aio.ServicerContext) -> Principal:
         key = None
