@@ -50,9 +50,9 @@ class _Nvml:
         for i, h in enumerate(self.handles):
             p = f"gpu.{i}."
             for name, fn in (
-                ("utilization", lambda: float(nv.nvmlDeviceGetUtilizationRates(h).gpu)),
-                ("temperature", lambda: float(nv.nvmlDeviceGetTemperature(h, nv.NVML_TEMPERATURE_GPU))),
-                ("power_w", lambda: nv.nvmlDeviceGetPowerUsage(h) / 1000.0),
+                ("utilization", lambda h=h: float(nv.nvmlDeviceGetUtilizationRates(h).gpu)),
+                ("temperature", lambda h=h: float(nv.nvmlDeviceGetTemperature(h, nv.NVML_TEMPERATURE_GPU))),
+                ("power_w", lambda h=h: nv.nvmlDeviceGetPowerUsage(h) / 1000.0),
             ):
                 try:
                     out[p + name] = fn()
