@@ -1,0 +1,71 @@
+"""Browser sessions: `POST /api/v1/auth/login` and `POST /api/v1/auth/logout`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from ...common.errors import Unauthenticated
+from ...common.security import verify_password
+from ...common.verifier import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, authenticate_request, token_hash
+from ..cookies import clear_session_cookies, new_session_tokens, set_session_cookies
+from ..deps import PoolDep, SessionTTLDep
+from ..metrics import LOGINS
+from ..queries.sessions import create_session, delete_expired_sessions, delete_session
+from ..queries.users import user_for_login, viewer
+from ..schemas import ERROR_RESPONSES, Credentials, ViewerOut
+
+router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)
+
+_WRONG = "wrong username or password"
+
+
+@router.post("/api/v1/auth/login", response_model=ViewerOut)
+async def login(
+    body: Credentials, request: Request, response: Response, pool: PoolDep, ttl: SessionTTLDep
+) -> dict[str, object]:
+    """Check the password and start a session: sets `runyard_session` (HttpOnly) and `runyard_csrf`.
+
+    A wrong username and a wrong password answer the same 401, after the same amount of work.
+    """
+    username = body.username.strip().lower()
+    async with pool.acquire() as conn:
+        row = await user_for_login(conn, username) if len(username) <= 64 else None
+    stored = row["password_hash"] if row is not None else None
+    ok = await run_in_threadpool(verify_password, body.password[:4096], stored)
+    if not ok or row is None:
+        LOGINS.labels("failure").inc()
+        raise Unauthenticated(_WRONG)
+    if row["disabled"]:
+        LOGINS.labels("disabled").inc()
+        raise Unauthenticated("this account is disabled; ask an admin")
+    session_token, csrf = new_session_tokens()
+    async with pool.acquire() as conn, conn.transaction():
+        await delete_expired_sessions(conn, row["id"])
+        await create_session(conn, row["id"], token_hash(session_token), token_hash(csrf), ttl,
+                             request.headers.get("user-agent", ""))
+        me = await viewer(conn, row["id"])
+    assert me is not None
+    LOGINS.labels("success").inc()
+    set_session_cookies(response, request, session_token, csrf, ttl)
+    return {"username": me["username"], "entity": me["entity"], "is_admin": me["is_admin"]}
+
+
+@router.post("/api/v1/auth/logout", status_code=204)
+async def logout(request: Request, pool: PoolDep) -> Response:
+    """End the browser session and clear its cookies (needs the CSRF header while the session lives)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        async with pool.acquire() as conn:
+            try:
+                who = await authenticate_request(
+                    conn, method=request.method, authorization=None, session_token=token,
+                    csrf_cookie=request.cookies.get(CSRF_COOKIE), csrf_header=request.headers.get(CSRF_HEADER),
+                )
+            except Unauthenticated:
+                who = None  # expired or already signed out: only the cookies are left to clear
+            if who is not None and who.session_id is not None:
+                await delete_session(conn, who.session_id)
+    response = Response(status_code=204)
+    clear_session_cookies(response, request)
+    return response

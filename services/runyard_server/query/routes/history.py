@@ -1,0 +1,92 @@
+"""History of a run: downsampled for charts, and full resolution (columnar, paginated)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import asyncpg
+import numpy as np
+from fastapi import APIRouter, Query
+
+from ...common.errors import InvalidArgument, NotFound
+from ...common.verifier import Principal, project_for_read
+from ..deps import PoolDep, PrincipalDep
+from ..downsample import bucket, window
+from ..fullhistory import full_page
+from ..jsonresp import RunyardJSONResponse, float_list
+from ..queries.history import history_keys, numeric_series
+from ..queries.runs import run_pk
+from ..schemas import ERROR_RESPONSES, FullHistoryOut, HistoryOut
+
+router = APIRouter(tags=["history"], responses=ERROR_RESPONSES)
+
+MAX_KEYS = 1000
+_EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
+
+KeysQuery = Annotated[
+    list[str] | None,
+    Query(description="comma-separated key names (the parameter may also repeat); default: every key"),
+]
+
+
+def parse_keys(raw: list[str] | None) -> list[str] | None:
+    """`keys=a,b&keys=c` -> ['a', 'b', 'c'] (order kept, duplicates dropped); None when absent."""
+    if not raw:
+        return None
+    names = list(dict.fromkeys(k.strip() for part in raw for k in part.split(",") if k.strip()))
+    if len(names) > MAX_KEYS:
+        raise InvalidArgument(f"at most {MAX_KEYS} keys per request, got {len(names)}")
+    return names or None
+
+
+async def resolve_run(conn: asyncpg.Connection, who: Principal, entity: str, project: str, run_id: str) -> int:
+    p = await project_for_read(conn, who, entity, project)
+    pk = await run_pk(conn, p["id"], run_id)
+    if pk is None:
+        raise NotFound(f"run {entity}/{project}/{run_id} not found")
+    return pk
+
+
+@router.get("/api/v1/runs/{entity}/{project}/{run_id}/history", response_model=HistoryOut)
+async def history(
+    entity: str, project: str, run_id: str, who: PrincipalDep, pool: PoolDep,
+    keys: KeysQuery = None,
+    samples: Annotated[int, Query(ge=1, le=100_000, description="buckets per key")] = 1500,
+    min_step: Annotated[int | None, Query(description="first step of the window (inclusive)")] = None,
+    max_step: Annotated[int | None, Query(description="last step of the window (inclusive)")] = None,
+) -> RunyardJSONResponse:
+    """Downsampled series for charts: per bucket the last step/value and the min/max (NaN ignored)."""
+    if min_step is not None and max_step is not None and min_step > max_step:
+        raise InvalidArgument(f"min_step ({min_step}) is greater than max_step ({max_step})")
+    names = parse_keys(keys)
+    async with pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
+        pk = await resolve_run(conn, who, entity, project, run_id)
+        ids = await history_keys(conn, pk)
+        wanted = names if names is not None else sorted(ids)
+        found = [ids[n] for n in wanted if n in ids]
+        data = await numeric_series(conn, pk, found, min_step, max_step) if found else {}
+    series: dict[str, Any] = {}
+    sampled = False
+    for name in wanted:
+        steps, vals = data.get(ids[name], _EMPTY) if name in ids else _EMPTY
+        b = bucket(*window(steps, vals, min_step, max_step), samples)
+        sampled = sampled or b.sampled
+        series[name] = {"step": b.step.tolist(), "value": float_list(b.value),
+                        "min": float_list(b.min), "max": float_list(b.max)}
+    return RunyardJSONResponse({"series": series, "sampled": sampled})
+
+
+@router.get("/api/v1/runs/{entity}/{project}/{run_id}/history/full", response_model=FullHistoryOut)
+async def history_full(
+    entity: str, project: str, run_id: str, who: PrincipalDep, pool: PoolDep,
+    keys: KeysQuery = None,
+    start_step: Annotated[int, Query(description="first step to return (inclusive)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100_000, description="rows per page")] = 10_000,
+) -> RunyardJSONResponse:
+    """Full resolution, columnar: rows are the steps where any requested key has a value."""
+    names = parse_keys(keys)
+    async with pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
+        pk = await resolve_run(conn, who, entity, project, run_id)
+        ids = await history_keys(conn, pk)
+        page = await full_page(conn, pk, ids, names, start_step, limit)
+    return RunyardJSONResponse(page)

@@ -1,0 +1,29 @@
+"""Auth and query behind the session's front door (a real `runyard-server frontdoor` subprocess)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME
+
+
+def test_front_door_routes_auth_and_query(stack: Any, admin_key: str) -> None:
+    base = stack.base_url
+    info = httpx.get(base + "/api/v1/server-info").json()
+    assert info["needs_setup"] is False and info["ingest_address"] == stack.ingest_address
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    assert httpx.get(base + "/api/v1/viewer", headers=headers).json() == {
+        "username": ADMIN_USERNAME, "entity": ADMIN_USERNAME, "is_admin": True}
+    assert httpx.get(base + "/api/v1/projects", headers=headers).status_code == 200
+    assert httpx.post(base + "/api/v1/auth/signup", json={"username": "late", "password": "x" * 12}).status_code == 403
+
+    with httpx.Client(base_url=base) as browser:
+        assert browser.post("/api/v1/auth/login",
+                            json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}).status_code == 200
+        assert browser.get("/api/v1/viewer").json()["username"] == ADMIN_USERNAME
+        assert browser.get("/api/v1/projects").status_code == 200
+        csrf = browser.cookies["runyard_csrf"]
+        assert browser.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+        assert browser.get("/api/v1/projects").status_code == 401
