@@ -42,6 +42,27 @@ class Settings(BaseSettings):
     )
     web_dist: str = Field(default="", description="folder of the built web UI served at /")
 
+    # ---- artifact service: object storage (S3 / MinIO / rclone serve s3) -------------------------
+    # Only the artifact service and `runyard-server gc` read these; they check at start that the
+    # endpoint and keys are set (artifact/storage.py), so the other services start without them.
+    s3_endpoint: str = Field(default="", description="S3 endpoint the service calls, e.g. http://minio:9000")
+    s3_public_endpoint: str = Field(
+        default="", description="S3 endpoint named in presigned URLs (what clients reach); empty: s3_endpoint"
+    )
+    s3_access_key: str = Field(default="")
+    s3_secret_key: str = Field(default="")
+    s3_bucket: str = Field(default="runyard")
+    s3_region: str = Field(default="us-east-1")
+    presign_ttl_s: int = Field(default=3600, ge=1, le=604_800, description="lifetime of a presigned URL")
+    s3_multipart_threshold: int = Field(
+        default=64 * 1024 * 1024, ge=5 * 1024 * 1024, description="files larger than this upload in parts"
+    )
+    s3_part_size: int = Field(
+        default=16 * 1024 * 1024, ge=5 * 1024 * 1024, le=5 * 1024**3, description="multipart part size"
+    )
+    max_file_size: int = Field(default=50 * 1024**3, ge=1, description="largest file accepted, bytes")
+    # ---- end of artifact service settings ---------------------------------------------------------
+
     @field_validator("database_url")
     @classmethod
     def _dsn(cls, value: str) -> str:
@@ -49,7 +70,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "RUNYARD_DATABASE_URL must be a postgresql:// URL, got " + repr(value[:40])
             )
-        if any(p in value.lower() for p in _PLACEHOLDERS):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if (parts.password or "").lower() in _PLACEHOLDERS or (parts.hostname or "").lower() in _PLACEHOLDERS:
             raise ValueError("RUNYARD_DATABASE_URL still holds a placeholder value")
         return value
 

@@ -57,6 +57,7 @@ async def create_server(settings: Settings, *, port: int | None = None) -> Inges
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.so_reuseport", 0),  # a second ingest on a taken port must fail, not share it
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ]
     )
