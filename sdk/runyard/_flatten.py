@@ -1,0 +1,73 @@
+"""Flattening of logged dicts and the split of values into numbers and JSON.
+
+`flatten()` runs inside `log()` and must stay cheap: one pass, no type dispatch beyond nested dicts.
+`split_values()` runs on the streamer thread (slow path of `RecordBuilder`): numbers (`as_number`)
+become float64 (NaN and +/-Inf kept); every other value becomes JSON (`to_json`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._jsonify import to_json
+
+__all__ = ["as_number", "flatten", "split_values"]
+
+_SEP = "/"
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"a": {"b": 1}, "c": 2}` -> `{"a/b": 1, "c": 2}`; non-string keys are turned into strings.
+
+    Always returns a new dict (the caller may reuse and mutate what it logged)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        t = type(value)
+        if t is not float and t is not int and (t is dict or (t is not str and isinstance(value, Mapping))):
+            if value:
+                out.update(flatten(value, (prefix + str(key)) + _SEP))
+            continue
+        if prefix or type(key) is not str:
+            key = prefix + str(key)
+        out[key] = value
+    return out
+
+
+def as_number(value: Any) -> float | None:
+    """The value as a float64 when it is a number, else None.
+
+    Numbers are what `float()` takes without parsing text: ints, floats, bools, numpy scalars and 0-d
+    arrays, 0-d tensors, Decimal, Fraction (anything with `__float__`). The streamer's fast path packs
+    values with `struct.pack("<d")`, which accepts exactly these, so both paths agree."""
+    t = type(value)
+    if t is float:
+        return value  # type: ignore[no-any-return]
+    if not hasattr(t, "__float__") and not hasattr(t, "__index__"):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def split_values(row: Mapping[str, Any]) -> tuple[list[str], list[float], list[str], list[str]]:
+    """(number keys, number values, json keys, json values) of a flattened row."""
+    keys: list[str] = []
+    values: list[float] = []
+    jkeys: list[str] = []
+    jvalues: list[str] = []
+    for key, value in row.items():
+        if type(value) is float:
+            keys.append(key)
+            values.append(value)
+            continue
+        number = as_number(value)
+        if number is not None:
+            keys.append(key)
+            values.append(number)
+        else:
+            jkeys.append(key)
+            jvalues.append(to_json(value))
+    return keys, values, jkeys, jvalues
+

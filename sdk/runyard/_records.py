@@ -1,0 +1,197 @@
+"""Turns the items that `Run` queues into serialized `Record`s with sequence numbers (streamer thread).
+
+Queue items are plain tuples, cheap to make inside `log()`:
+
+    ("h", step, timestamp, flat_row)          history row (already flattened)
+    ("s", set_dict, remove_keys)              explicit summary change
+    ("c", set_dict, remove_keys)              config change
+    ("u", {"name": ..., "tags": [...], ...})  run fields changed after open
+    ("f", exit_code, error, time)             the run ended
+
+The summary follows the last logged value of each key unless the key was set explicitly: after each
+group of history rows one SummaryUpdate carries the latest logged values of the keys never set by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from ._encode import encode_keys, history_body, history_record, numeric_history_record, values_prefix
+from ._flatten import split_values
+from ._jsonify import jsonable
+from .v1 import ingest_pb2 as pb
+from .wal import Frame
+
+__all__ = ["MAX_RECORD_BYTES", "RecordBuilder"]
+
+MAX_RECORD_BYTES = 3 << 20  # the ingest gRPC server takes messages up to 4 MiB
+MAX_KEY_LENGTH = 256  # the ingest server's limits (a record breaking them would stop the whole stream)
+MAX_JSON_VALUE_BYTES = 1_000_000
+RESERVED_KEYS = frozenset({"_step", "_timestamp", "_runtime"})
+_FAST_MAX = MAX_RECORD_BYTES - 64  # a numeric row whose keys and values stay below this fits the limit
+
+
+def key_problem(key: str) -> str | None:
+    """Why the server would refuse this history key, or None."""
+    if not key:
+        return "an empty key"
+    if len(key) > MAX_KEY_LENGTH:
+        return f"longer than {MAX_KEY_LENGTH} characters"
+    if key in RESERVED_KEYS:
+        return "a reserved name"
+    if key.startswith("system/"):
+        return "in the 'system/' namespace, which is kept for system metrics"
+    return None
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(jsonable(obj), separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
+class RecordBuilder:
+    def __init__(self, next_seq: int = 1) -> None:
+        self.next_seq = next_seq
+        self.explicit_summary: set[str] = set()
+        self.dropped = 0
+        self._good_keys: set[str] = set()
+        self._bad_keys: set[str] = set()
+        # encoded key sets by the tuple of a row's keys; None: some key is refused (slow path)
+        self._keysets: dict[tuple[str, ...], tuple[bytes, struct.Struct] | None] = {}
+        # the latest row of each key set since the last summary update, oldest first
+        self._last_rows: dict[tuple[str, ...], dict[str, Any]] = {}
+
+    def _clean(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Drop (and report once) keys the server would refuse; rows are rarely touched."""
+        good = self._good_keys
+        bad = None
+        for key in row:
+            if key not in good:
+                problem = key_problem(key)
+                if problem is None:
+                    good.add(key)
+                else:
+                    bad = bad or []
+                    bad.append((key, problem))
+        if not bad:
+            return row
+        row = dict(row)
+        for key, problem in bad:
+            del row[key]
+            if key not in self._bad_keys:
+                self._bad_keys.add(key)
+                print(f"runyard: the key {key[:80]!r} is {problem}; its values are not saved", file=sys.stderr)
+        return row
+
+    def _clean_json(self, jkeys: list[str], jvalues: list[str], step: int) -> None:
+        for i in range(len(jvalues) - 1, -1, -1):
+            if len(jvalues[i]) > MAX_JSON_VALUE_BYTES:
+                print(
+                    f"runyard: the value of {jkeys[i][:80]!r} at step {step} is {len(jvalues[i])} bytes of JSON; "
+                    f"the limit is {MAX_JSON_VALUE_BYTES}; it is not saved",
+                    file=sys.stderr,
+                )
+                del jkeys[i], jvalues[i]
+
+    def _add(self, data: bytes, kind: str, out: list[Frame]) -> None:
+        if len(data) > MAX_RECORD_BYTES:
+            self.dropped += 1
+            print(
+                f"runyard: a {kind} record of {len(data)} bytes is larger than the limit of "
+                f"{MAX_RECORD_BYTES} bytes and was not saved; log smaller values",
+                file=sys.stderr,
+            )
+            return
+        out.append((self.next_seq, data))
+        self.next_seq += 1
+
+    def _frame(self, rec: pb.Record, out: list[Frame]) -> None:
+        rec.seq = self.next_seq
+        self._add(rec.SerializeToString(), str(rec.WhichOneof("payload")), out)
+
+    def _keyset(self, sig: tuple[str, ...]) -> tuple[bytes, struct.Struct] | None:
+        if len(self._keysets) > 10_000:
+            self._keysets.clear()
+        ok = all(k in self._good_keys or key_problem(k) is None for k in sig)
+        prefix = values_prefix(sig) if ok else b""
+        # None (slow path, checked there) when a key is refused or the row could break the size limit
+        entry = (prefix, struct.Struct(f"<{len(sig)}d")) if ok and len(prefix) + 8 * len(sig) < _FAST_MAX else None
+        self._keysets[sig] = entry
+        return entry
+
+    def _history(self, step: int, ts: float, row: dict[str, Any], out: list[Frame]) -> None:
+        sig = tuple(row)
+        try:
+            entry = self._keysets[sig]
+        except KeyError:
+            entry = self._keyset(sig)
+        data = None
+        if entry is not None:
+            try:  # fast path: every value converts to float64 (numbers, numpy scalars, 0-d tensors)
+                data = numeric_history_record(self.next_seq, step, ts, entry[0], entry[1].pack(*row.values()))
+            except (struct.error, TypeError, ValueError, OverflowError):
+                data = None
+        if data is None:
+            keys, values, jkeys, jvalues = split_values(self._clean(row))
+            if jkeys:
+                self._clean_json(jkeys, jvalues, step)
+            packed = struct.pack(f"<{len(values)}d", *values) if values else b""
+            body = history_body(step, ts, encode_keys(keys), packed, jkeys, jvalues)
+            data = history_record(self.next_seq, body)
+        self._add(data, "history", out)
+        last = self._last_rows
+        last.pop(sig, None)
+        last[sig] = row
+
+    def _flush_auto(self, out: list[Frame]) -> None:
+        """One SummaryUpdate with the latest logged value of every key not set explicitly."""
+        if not self._last_rows:
+            return
+        explicit, bad = self.explicit_summary, self._bad_keys
+        auto: dict[str, Any] = {}
+        for row in self._last_rows.values():
+            for key, value in row.items():
+                if key not in explicit and key not in bad:
+                    auto[key] = value
+        self._last_rows.clear()
+        if auto:
+            self._frame(pb.Record(summary=pb.SummaryUpdate(set_json=_dumps(auto))), out)
+
+    def build(self, items: Iterable[tuple[Any, ...]]) -> list[Frame]:
+        out: list[Frame] = []
+        explicit = self.explicit_summary
+        for item in items:
+            kind = item[0]
+            if kind == "h":
+                self._history(item[1], item[2], item[3], out)
+            elif kind == "s":
+                _, set_dict, remove = item
+                self._flush_auto(out)
+                explicit.update(set_dict)
+                explicit.difference_update(remove)  # a removed key follows logging again
+                rec = pb.SummaryUpdate(set_json=_dumps(set_dict), remove=list(remove))
+                self._frame(pb.Record(summary=rec), out)
+            elif kind == "c":
+                _, set_dict, remove = item
+                self._frame(pb.Record(config=pb.ConfigUpdate(set_json=_dumps(set_dict), remove=list(remove))), out)
+            elif kind == "u":
+                fields = dict(item[1])
+                upd = pb.RunUpdate()
+                for name in ("name", "notes", "group", "job_type"):
+                    if fields.get(name) is not None:
+                        setattr(upd, name, str(fields[name]))
+                if fields.get("tags") is not None:
+                    upd.set_tags = True
+                    upd.tags.extend(str(t) for t in fields["tags"])
+                self._frame(pb.Record(update=upd), out)
+            elif kind == "f":
+                _, exit_code, error, ts = item
+                self._flush_auto(out)
+                self._frame(pb.Record(finish=pb.Finish(exit_code=exit_code, error=error or "", time=ts)), out)
+            else:  # pragma: no cover - programming error
+                raise ValueError(f"unknown queue item {kind!r}")
+        self._flush_auto(out)
+        return out

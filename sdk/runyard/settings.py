@@ -1,0 +1,137 @@
+"""SDK settings: one typed object, resolved once per `init()` / `Api()`.
+
+Precedence, highest first: init arguments > environment (`RUNYARD_*`) > the login file that
+`runyard login` writes (`$RUNYARD_CONFIG_DIR/settings.json`, default `~/.config/runyard/settings.json`,
+keys `base_url` and `api_key`) > defaults. A bad value raises `SettingsError` naming the argument or the
+full variable name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import SettingsError
+
+__all__ = ["DEFAULT_BASE_URL", "MODES", "Settings", "login_file_path", "resolve"]
+
+DEFAULT_BASE_URL = "http://localhost:8080"
+MODES = ("online", "offline", "disabled")
+_MODE_ALIASES = {"run": "online", "dryrun": "offline"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything the SDK core reads. Field `x` maps to the variable `RUNYARD_X`."""
+
+    api_key: str | None = None
+    base_url: str = DEFAULT_BASE_URL
+    mode: str = "online"
+    project: str | None = None
+    entity: str | None = None
+    dir: str | None = None  # parent of the `runyard/` folder that holds run folders; default: cwd
+    # tuning (seconds / counts / bytes)
+    http_timeout: float = 5.0  # server-info, viewer and Api calls
+    init_timeout: float = 10.0  # how long init() waits for the server to open the run
+    finish_timeout: float = 60.0  # how long finish() waits for the final acknowledgement
+    heartbeat_interval: float = 15.0
+    batch_interval: float = 0.1  # the streamer wakes at least this often
+    batch_max_records: int = 2000
+    batch_max_bytes: int = 1 << 20
+    segment_bytes: int = 4 << 20  # write-ahead log segment size
+    max_backoff: float = 15.0  # cap of the reconnect backoff
+    queue_max: int = 100_000  # in-memory records before log() waits for the disk writer
+
+    @property
+    def root_dir(self) -> Path:
+        return Path(self.dir or os.getcwd()) / "runyard"
+
+
+_ENV_FIELDS: dict[str, type] = {
+    "api_key": str,
+    "base_url": str,
+    "mode": str,
+    "project": str,
+    "entity": str,
+    "dir": str,
+    "http_timeout": float,
+    "init_timeout": float,
+    "finish_timeout": float,
+    "heartbeat_interval": float,
+    "batch_interval": float,
+    "batch_max_records": int,
+    "batch_max_bytes": int,
+    "segment_bytes": int,
+    "max_backoff": float,
+    "queue_max": int,
+}
+
+
+def login_file_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    base = env.get("RUNYARD_CONFIG_DIR") or str(Path.home() / ".config" / "runyard")
+    return Path(base) / "settings.json"
+
+
+def _read_login_file(environ: Mapping[str, str]) -> dict[str, Any]:
+    path = login_file_path(environ)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"cannot read the login file {path}: {exc}; fix or delete it") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"the login file {path} must hold a JSON object")
+    return {k: data[k] for k in ("base_url", "api_key") if isinstance(data.get(k), str) and data[k]}
+
+
+def _coerce(name: str, source: str, raw: Any, kind: type) -> Any:
+    if kind is str:
+        if not isinstance(raw, str):
+            raise SettingsError(f"{source} must be a string, got {raw!r}")
+        return raw
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        what = "a whole number" if kind is int else "a number of seconds"
+        raise SettingsError(f"{source} must be {what}, got {raw!r}") from None
+    if (isinstance(value, float) and not math.isfinite(value)) or value <= 0:
+        raise SettingsError(f"{source} must be greater than 0, got {raw!r}")
+    return value
+
+
+def resolve(args: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from init arguments (None means "not given"), the environment and the login file."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for key, raw in _read_login_file(env).items():
+        values[key] = raw
+    for name, kind in _ENV_FIELDS.items():
+        var = "RUNYARD_" + name.upper()
+        raw = env.get(var)
+        if raw is not None and raw.strip() != "":
+            values[name] = _coerce(name, var, raw.strip(), kind)
+    for name, raw in (args or {}).items():
+        if raw is None:
+            continue
+        if name not in _ENV_FIELDS:
+            raise SettingsError(f"unknown setting {name!r}")
+        if name == "dir":
+            raw = os.fspath(raw)
+        values[name] = _coerce(name, f"the argument {name}=", raw, _ENV_FIELDS[name])
+    mode = str(values.get("mode", "online")).lower()
+    mode = _MODE_ALIASES.get(mode, mode)
+    if mode not in MODES:
+        raise SettingsError(f"mode must be one of {', '.join(MODES)} (argument mode= or RUNYARD_MODE), got {mode!r}")
+    values["mode"] = mode
+    base = str(values.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise SettingsError(f"the base URL must start with http:// or https:// (RUNYARD_BASE_URL), got {base!r}")
+    values["base_url"] = base
+    return Settings(**values)
