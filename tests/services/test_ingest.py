@@ -277,3 +277,15 @@ def test_a_key_revoked_mid_stream_is_refused_within_5_seconds(stack, ingest, adm
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "revoked" in info.value.details()
     assert refused_after < 5.0
+
+
+def test_editing_a_finished_run_keeps_it_finished_and_logging_resumes_it(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    rid = _rid()
+    _stream(ingest, admin_key, [_open(rid), _rows(1, range(3), ["x"]), _finish(4)])
+    edit = pb.Record(seq=5, config=pb.ConfigUpdate(set_json='{"note": "edited later"}'))
+    tags = pb.Record(seq=6, update=pb.RunUpdate(set_tags=True, tags=["reviewed"]))
+    _stream(ingest, admin_key, [_open(rid, resume="must"), pb.ClientMessage(batch=pb.RecordBatch(records=[edit, tags]))])
+    run = _fetch(stack.database_url, "SELECT state, config, tags FROM runs WHERE run_id = $1", rid)[0]
+    assert (run["state"], run["config"]["note"], run["tags"]) == ("finished", "edited later", ["reviewed"])
+    _stream(ingest, admin_key, [_open(rid, resume="must"), _rows(7, range(3, 5), ["x"])])
+    assert _fetch(stack.database_url, "SELECT state FROM runs WHERE run_id = $1", rid)[0]["state"] == "running"

@@ -106,7 +106,7 @@ async def update_run_after_batch(
     conn: asyncpg.Connection, run_pk: int, *, last_seq: int, next_step: int,
     summary_set: dict[str, Any], summary_remove: list[str], config_set: dict[str, Any],
     config_remove: list[str], loose_chunks: int, output_lines: int, update: dict[str, Any],
-    finish_state: str | None, exit_code: int | None, error: str,
+    finish_state: str | None, exit_code: int | None, error: str, activity: bool,
 ) -> None:
     await conn.execute(
         """UPDATE runs SET
@@ -122,7 +122,7 @@ async def update_run_after_batch(
                job_type = coalesce($13, job_type),
                tags = coalesce($14, tags),
                state = CASE WHEN $15::text IS NOT NULL THEN $15::text
-                            ELSE 'running' END,
+                            WHEN $18 THEN 'running' ELSE state END,
                exit_code = coalesce($16, exit_code),
                error = CASE WHEN $15::text IS NOT NULL THEN $17 ELSE error END,
                finished_at = CASE WHEN $15::text IS NOT NULL THEN now() ELSE finished_at END,
@@ -131,7 +131,7 @@ async def update_run_after_batch(
             WHERE id = $1""",
         run_pk, last_seq, next_step, summary_remove, summary_set, config_remove, config_set,
         loose_chunks, output_lines, update.get("name"), update.get("notes"), update.get("group"),
-        update.get("job_type"), update.get("tags"), finish_state, exit_code, error,
+        update.get("job_type"), update.get("tags"), finish_state, exit_code, error, activity,
     )
 
 

@@ -293,6 +293,9 @@ async def write_batch(
             finish_state=None if finish is None else ("finished" if finish.exit_code == 0 else "failed"),
             exit_code=None if finish is None else finish.exit_code,
             error="" if finish is None else finish.error,
+            # Logged data means the run is live again (a resumed run); edits of config, summary or
+            # tags alone (the public API editing a finished run) leave its state as it is.
+            activity=bool(batch.points or batch.json_points or batch.output),
         )
         run.last_seq = batch.max_seq
         run.loose_chunks = state["loose_chunks"] + len(chunk_rows)
