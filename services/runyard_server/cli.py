@@ -38,6 +38,8 @@ def _cmd_http(args: argparse.Namespace) -> int:
         from .query.app import create_app
     elif args.command == "auth":
         from .auth.app import create_app
+    elif args.command == "artifact":
+        from .artifact.app import create_app
     else:
         from .local.frontdoor import create_app
     uvicorn.run(
@@ -45,6 +47,19 @@ def _cmd_http(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(), access_log=False,
     )
     return 0
+
+
+def _cmd_admin(args: argparse.Namespace) -> int:
+    from .auth.admin_cli import run
+    from .common.settings import load_settings
+
+    return run(load_settings(), args)
+
+
+def _cmd_gc(args: argparse.Namespace) -> int:
+    from .artifact.gc import command
+
+    return int(command(args) or 0)
 
 
 def _cmd_local(args: argparse.Namespace) -> int:
@@ -65,9 +80,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("ingest", help="run the gRPC ingest service").set_defaults(fn=_cmd_ingest)
     sub.add_parser("query", help="run the query service (REST + UI)").set_defaults(fn=_cmd_http)
     sub.add_parser("auth", help="run the auth service (REST)").set_defaults(fn=_cmd_http)
+    sub.add_parser("artifact", help="run the artifact service (REST, presigned URLs)").set_defaults(fn=_cmd_http)
     sub.add_parser(
-        "frontdoor", help="run query and auth behind one HTTP port (local mode)"
+        "frontdoor", help="run query, auth and artifact behind one HTTP port (local mode)"
     ).set_defaults(fn=_cmd_http)
+    gc = sub.add_parser(
+        "gc", help="delete stored objects nothing refers to any more (after a grace period)",
+        description="Delete bucket objects that no run file or artifact version refers to, once they have "
+        "been unreferenced for --grace seconds; abort abandoned multipart uploads. Safe while uploads happen.",
+    )
+    gc.add_argument("--grace", type=float, default=86400, metavar="SECONDS",
+                    help="how long an object must be unreferenced before it is deleted (default 86400)")
+    gc.add_argument("--dry-run", action="store_true", help="report what would be deleted, delete nothing")
+    gc.add_argument("--sweep-bucket", action="store_true",
+                    help="also list the bucket and delete keys the database does not know (slow on big buckets)")
+    gc.set_defaults(fn=_cmd_gc)
+    from .auth.admin_cli import add_parser as add_admin_parser
+
+    add_admin_parser(sub)
+    sub.choices["admin"].set_defaults(fn=_cmd_admin)
     local = sub.add_parser(
         "local",
         help="start the whole stack on this machine (embedded PostgreSQL, Redis, S3)",

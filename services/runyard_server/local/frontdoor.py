@@ -1,7 +1,8 @@
-"""One HTTP port for local mode: the auth app and the query app behind a path dispatcher.
+"""One HTTP port for local mode: the auth, artifact and query apps behind a path dispatcher.
 
-`/api/v1/auth/...` and `/api/v1/viewer` go to the auth service, everything else (REST, SSE, the UI) to
-the query service. Requests pass through untouched (no path rewriting, no root_path). The composite
+`/api/v1/auth/...` and `/api/v1/viewer` go to the auth service; `/api/v1/artifacts/...` and a run's
+`files`/`artifacts` paths to the artifact service; everything else (REST, SSE, the UI) to the query
+service. Requests pass through untouched (no path rewriting, no root_path). The composite
 lifespan enters each sub-app's own lifespan, so each opens its pools exactly as it does when it runs
 alone; state a lifespan yields (Starlette's lifespan state) stays with the sub-app that yielded it.
 """
@@ -31,18 +32,30 @@ def is_auth_path(path: str) -> bool:
 
 
 class FrontDoor:
-    """An ASGI app sending auth paths to `auth`, the rest to `query`; runs both lifespans."""
+    """An ASGI app sending auth paths to `auth`, artifact paths to `artifact` (when given), the rest
+    to `query`; runs every lifespan."""
 
-    def __init__(self, auth: Any, query: Any) -> None:
+    def __init__(self, auth: Any, query: Any, artifact: Any = None,
+                 is_artifact_path: Callable[[str], bool] | None = None) -> None:
         self.auth = auth
         self.query = query
-        self._states: dict[int, dict[str, Any] | None] = {id(auth): None, id(query): None}
+        self.artifact = artifact
+        self._is_artifact_path = is_artifact_path or (lambda _path: False)
+        self.apps = [a for a in (auth, artifact, query) if a is not None]
+        self._states: dict[int, dict[str, Any] | None] = {id(a): None for a in self.apps}
+
+    def route(self, path: str) -> Any:
+        if is_auth_path(path):
+            return self.auth
+        if self.artifact is not None and self._is_artifact_path(path):
+            return self.artifact
+        return self.query
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
             return
-        app = self.auth if is_auth_path(scope.get("path", "")) else self.query
+        app = self.route(scope.get("path", ""))
         state = self._states.get(id(app))
         if state is not None:
             scope = dict(scope)
@@ -55,7 +68,7 @@ class FrontDoor:
         assert message["type"] == "lifespan.startup"
         try:
             async with contextlib.AsyncExitStack() as stack:
-                for app in (self.auth, self.query):
+                for app in self.apps:
                     ctx = app.router.lifespan_context(app)
                     state = await stack.enter_async_context(ctx)
                     self._states[id(app)] = dict(state) if state else None
@@ -71,8 +84,19 @@ class FrontDoor:
 
 
 def create_app(settings: Settings) -> FrontDoor:
-    """The front door of `runyard-server local`: auth and query apps built from the same settings."""
+    """The front door of `runyard-server local`: auth, artifact and query apps from the same settings.
+
+    The artifact service needs an S3 endpoint; without one (RUNYARD_S3_ENDPOINT empty) the front door
+    serves auth and query only, and file paths answer 404 from the query service.
+    """
     from ..auth.app import create_app as create_auth_app
     from ..query.app import create_app as create_query_app
 
-    return FrontDoor(create_auth_app(settings), create_query_app(settings))
+    artifact: Any = None
+    artifact_paths: Callable[[str], bool] | None = None
+    if settings.s3_endpoint:
+        from ..artifact import app as artifact_app
+
+        artifact = artifact_app.create_app(settings)
+        artifact_paths = artifact_app.is_artifact_path
+    return FrontDoor(create_auth_app(settings), create_query_app(settings), artifact, artifact_paths)
