@@ -1,0 +1,101 @@
+import { useCallback, useEffect, useState } from "react";
+import { Link, Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
+import { api, ApiError, onUnauthorized } from "./data/api";
+import type { Viewer } from "./data/types";
+import { SessionContext } from "./session";
+import { ErrorBox, Loading } from "./components/States";
+import { SetupPage } from "./pages/SetupPage";
+import { LoginPage } from "./pages/LoginPage";
+import { ProjectsPage } from "./pages/ProjectsPage";
+import { WorkspacePage } from "./pages/WorkspacePage";
+import { RunPage } from "./pages/RunPage";
+
+type Gate = { kind: "loading" } | { kind: "setup" } | { kind: "login" } | { kind: "in"; viewer: Viewer } | { kind: "error"; error: Error };
+
+export function App() {
+  const [gate, setGate] = useState<Gate>({ kind: "loading" });
+  const navigate = useNavigate();
+  const location = useLocation();
+
+  const check = useCallback(async () => {
+    try {
+      // Both at once: one round trip less on every page load.
+      const viewerP = api.viewer(true);
+      viewerP.catch(() => undefined);
+      const info = await api.serverInfo();
+      if (info.needs_setup) return setGate({ kind: "setup" });
+      setGate({ kind: "in", viewer: await viewerP });
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) setGate({ kind: "login" });
+      else setGate({ kind: "error", error: e as Error });
+    }
+  }, []);
+
+  useEffect(() => {
+    void check();
+  }, [check]);
+
+  // A 401 from any call: the session ended; show the login page and come back here afterwards.
+  useEffect(
+    () =>
+      onUnauthorized(() => {
+        setGate({ kind: "login" });
+      }),
+    [],
+  );
+
+  const logout = useCallback(async () => {
+    try {
+      await api.logout();
+    } finally {
+      setGate({ kind: "login" });
+      navigate("/login");
+    }
+  }, [navigate]);
+
+  const path = location.pathname;
+  if (gate.kind === "loading") return <Loading what="Runyard" />;
+  if (gate.kind === "error")
+    return (
+      <div className="center-page">
+        <ErrorBox error={gate.error} retry={() => void check()} />
+      </div>
+    );
+  if (gate.kind === "setup") {
+    if (path !== "/setup") return <Navigate to="/setup" replace />;
+    return <SetupPage onDone={() => void check()} />;
+  }
+  if (gate.kind === "login") {
+    if (path !== "/login") {
+      const next = path === "/setup" ? "/" : path + location.search;
+      return <Navigate to={`/login?next=${encodeURIComponent(next)}`} replace />;
+    }
+    return <LoginPage onLoggedIn={() => void check()} />;
+  }
+  // Signed in.
+  return (
+    <SessionContext.Provider value={{ viewer: gate.viewer, logout }}>
+      <Routes>
+        <Route path="/setup" element={<Navigate to="/" replace />} />
+        <Route path="/login" element={<AfterLogin />} />
+        <Route path="/" element={<ProjectsPage />} />
+        <Route path="/:entity/:project" element={<WorkspacePage />} />
+        <Route path="/:entity/:project/runs/:runId" element={<RunPage />} />
+        <Route
+          path="*"
+          element={
+            <div className="center-page">
+              <ErrorBox error={new ApiError(404, `No page at ${path}.`)} />
+              <Link to="/">Back to projects</Link>
+            </div>
+          }
+        />
+      </Routes>
+    </SessionContext.Provider>
+  );
+}
+
+function AfterLogin() {
+  const next = new URLSearchParams(useLocation().search).get("next");
+  return <Navigate to={next && next.startsWith("/") && !next.startsWith("//") ? next : "/"} replace />;
+}

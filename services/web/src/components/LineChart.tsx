@@ -1,0 +1,266 @@
+import { useEffect, useMemo, useRef, useState } from "react";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import { smoothEma } from "../data/smooth";
+import { formatNumber } from "../data/values";
+
+export interface ChartLine {
+  id: string;
+  label: string;
+  color: string;
+  step: number[];
+  value: (number | null)[];
+  min: (number | null)[] | null;
+  max: (number | null)[] | null;
+}
+
+interface Props {
+  lines: ChartLine[];
+  smoothing: number;
+  logY: boolean;
+  height: number;
+  /** Drag-selected step range, or null on double-click (reset). */
+  onZoom?: (range: [number, number] | null) => void;
+}
+
+interface Hover {
+  step: number;
+  left: number;
+  rows: { label: string; color: string; value: number | null }[];
+}
+
+function alpha(color: string, a: number): string {
+  // colors are #rrggbb
+  const r = parseInt(color.slice(1, 3), 16);
+  const g = parseInt(color.slice(3, 5), 16);
+  const b = parseInt(color.slice(5, 7), 16);
+  return `rgba(${r},${g},${b},${a})`;
+}
+
+/** Index of the last step <= x (binary search), or -1. */
+function lastAtOrBefore(steps: number[], x: number): number {
+  let lo = 0;
+  let hi = steps.length - 1;
+  let ans = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (steps[mid] <= x) {
+      ans = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return ans;
+}
+
+function fmtStep(v: number | null): string {
+  if (v === null || v === undefined) return "";
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${+(v / 1e6).toFixed(2)}M`;
+  if (a >= 1e4) return `${+(v / 1e3).toFixed(1)}k`;
+  return String(Math.round(v * 100) / 100);
+}
+
+function fmtAxis(v: number | null): string {
+  if (v === null || v === undefined) return "";
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a >= 1e5 || a < 1e-3) return v.toExponential(1);
+  return String(+v.toPrecision(4));
+}
+
+/** Log-axis ticks: 1-2-5 per decade over short ranges, powers of ten over long ones (fewer grid lines). */
+function logSplits(u: uPlot, _axis: number, lo: number, hi: number): number[] {
+  void u;
+  if (!(lo > 0) || !(hi > lo)) return [];
+  const k0 = Math.floor(Math.log10(lo));
+  const k1 = Math.ceil(Math.log10(hi));
+  const mults = k1 - k0 <= 2 ? [1, 2, 5] : [1];
+  const step = Math.max(1, Math.ceil((k1 - k0) / 6));
+  const out: number[] = [];
+  for (let k = k0; k <= k1; k += mults.length > 1 ? 1 : step)
+    for (const m of mults) {
+      const v = m * Math.pow(10, k);
+      if (v >= lo * 0.999 && v <= hi * 1.001) out.push(+v.toPrecision(6));
+    }
+  return out;
+}
+
+export function LineChart({ lines, smoothing, logY, height, onZoom }: Props) {
+  const wrapRef = useRef<HTMLDivElement>(null);
+  const plotRef = useRef<uPlot | null>(null);
+  const onZoomRef = useRef(onZoom);
+  onZoomRef.current = onZoom;
+  const [hover, setHover] = useState<Hover | null>(null);
+
+  // Per line: the values drawn (smoothed), kept for the hover legend lookups.
+  const prepared = useMemo(() => {
+    return lines.map((l) => {
+      const clean = logY ? l.value.map((v) => (v !== null && v > 0 ? v : null)) : l.value;
+      const shown = smoothEma(clean, smoothing);
+      const pos = (a: (number | null)[] | null) => (a && logY ? a.map((v) => (v !== null && v > 0 ? v : null)) : a);
+      return { line: l, shown, raw: smoothing > 0 ? clean : null, min: pos(l.min), max: pos(l.max) };
+    });
+  }, [lines, smoothing, logY]);
+
+  const preparedRef = useRef(prepared);
+  preparedRef.current = prepared;
+  const sigRef = useRef("");
+
+  useEffect(() => {
+    const el = wrapRef.current;
+    if (!el) return;
+    const tables: uPlot.AlignedData[] = [];
+    const series: uPlot.Series[] = [{ label: "step" }];
+    const bands: uPlot.Band[] = [];
+    let idx = 1;
+    for (const p of prepared) {
+      const cols: (number | null)[][] = [p.shown];
+      series.push({ label: p.line.label, stroke: p.line.color, width: 1.6, points: { show: false } });
+      idx++;
+      if (p.raw) {
+        cols.push(p.raw);
+        series.push({ label: "", stroke: alpha(p.line.color, 0.28), width: 1, points: { show: false } });
+        idx++;
+      }
+      if (p.min && p.max) {
+        cols.push(p.max, p.min);
+        series.push({ label: "", stroke: "transparent", width: 0, points: { show: false } });
+        series.push({ label: "", stroke: "transparent", width: 0, points: { show: false } });
+        bands.push({ series: [idx, idx + 1], fill: alpha(p.line.color, 0.13) });
+        idx += 2;
+      }
+      tables.push([p.line.step, ...cols] as uPlot.AlignedData);
+    }
+    const data: uPlot.AlignedData =
+      tables.length === 0 ? [[]] : tables.length === 1 ? tables[0] : uPlot.join(tables);
+
+    const width = Math.max(100, el.clientWidth);
+    const opts: uPlot.Options = {
+      width,
+      height,
+      series,
+      bands,
+      legend: { show: false },
+      padding: [8, 10, 0, 0],
+      cursor: {
+        points: { show: false },
+        drag: { x: true, y: false, setScale: false },
+        bind: {
+          dblclick: () => () => {
+            onZoomRef.current?.(null);
+            return null;
+          },
+        },
+      },
+      scales: {
+        x: { time: false },
+        // Log: a little headroom around the data, not whole decades.
+        y: logY ? { distr: 3, log: 10, range: (_u, lo, hi) => (lo > 0 && hi > 0 ? [lo / 1.25, hi * 1.25] : [0.1, 10]) } : {},
+      },
+      axes: [
+        {
+          stroke: "#6b7280",
+          grid: { stroke: "#eef0f3", width: 1 },
+          ticks: { stroke: "#e5e7eb", width: 1, size: 4 },
+          font: "11px system-ui, sans-serif",
+          values: (_u, vals) => vals.map(fmtStep),
+          size: 28,
+        },
+        {
+          stroke: "#6b7280",
+          grid: { stroke: "#eef0f3", width: 1 },
+          ticks: { stroke: "#e5e7eb", width: 1, size: 4 },
+          font: "11px system-ui, sans-serif",
+          values: (_u, vals) => vals.map(fmtAxis),
+          size: 52,
+          ...(logY ? { splits: logSplits } : {}),
+        },
+      ],
+      hooks: {
+        setSelect: [
+          (u) => {
+            if (u.select.width > 4) {
+              const lo = u.posToVal(u.select.left, "x");
+              const hi = u.posToVal(u.select.left + u.select.width, "x");
+              u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+              onZoomRef.current?.([lo, hi]);
+            }
+          },
+        ],
+        setCursor: [
+          (u) => {
+            const i = u.cursor.idx;
+            if (i === null || i === undefined || u.cursor.left === undefined || u.cursor.left < 0) {
+              setHover(null);
+              return;
+            }
+            const x = u.data[0][i];
+            const rows = preparedRef.current.map((p) => {
+              const j = lastAtOrBefore(p.line.step, x);
+              return { label: p.line.label, color: p.line.color, value: j >= 0 ? p.shown[j] : null };
+            });
+            rows.sort((a, b) => (b.value ?? -Infinity) - (a.value ?? -Infinity));
+            setHover({ step: x, left: u.cursor.left, rows });
+          },
+        ],
+        draw: [
+          () => {
+            el.dataset.drawn = "1";
+          },
+        ],
+      },
+    };
+    // Same lines, same look (a live refresh): swap the data in place, keeping the cursor and the canvas.
+    const sig = `${height}|${logY}|` + series.map((x) => `${x.label}:${String(x.stroke)}`).join(",");
+    if (plotRef.current && sigRef.current === sig) {
+      plotRef.current.setData(data);
+      return;
+    }
+    plotRef.current?.destroy();
+    delete el.dataset.drawn;
+    plotRef.current = new uPlot(opts, data, el);
+    sigRef.current = sig;
+  }, [prepared, height, logY]);
+
+  useEffect(() => {
+    const el = wrapRef.current!;
+    const ro = new ResizeObserver(() => {
+      const u = plotRef.current;
+      const w = Math.max(100, el.clientWidth);
+      if (u && Math.abs(w - u.width) > 1) u.setSize({ width: w, height: u.height });
+    });
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      plotRef.current?.destroy();
+      plotRef.current = null;
+    };
+  }, []);
+
+  const shownRows = hover ? hover.rows.slice(0, 12) : [];
+  const plotW = plotRef.current?.width ?? 0;
+  return (
+    <div className="chart-wrap" onMouseLeave={() => setHover(null)}>
+      <div ref={wrapRef} className="chart-canvas" />
+      {hover && (
+        <div
+          className="chart-hover"
+          data-testid="chart-hover"
+          style={hover.left > plotW / 2 ? { left: 56 } : { right: 8 }}
+        >
+          <div className="chart-hover-step">step {fmtStep(hover.step)}</div>
+          {shownRows.map((r, k) => (
+            <div className="chart-hover-row" key={k}>
+              <span className="swatch" style={{ background: r.color }} />
+              <span className="chart-hover-label">{r.label}</span>
+              <span className="chart-hover-value">{formatNumber(r.value)}</span>
+            </div>
+          ))}
+          {hover.rows.length > shownRows.length && (
+            <div className="muted">+{hover.rows.length - shownRows.length} more</div>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,212 @@
+import { memo, useMemo, useRef } from "react";
+import { useNavigate } from "react-router-dom";
+import {
+  flexRender,
+  getCoreRowModel,
+  getSortedRowModel,
+  useReactTable,
+  type ColumnDef,
+  type SortingFn,
+  type SortingState,
+} from "@tanstack/react-table";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import type { JsonValue, Run } from "../data/types";
+import { flatten, formatDate, formatDuration, formatValue, runDurationMs, sortableNumber } from "../data/values";
+import { StateBadge } from "./StateBadge";
+
+export interface RowData {
+  run: Run;
+  config: Record<string, JsonValue>;
+  summary: Record<string, JsonValue>;
+  duration: number | null;
+}
+
+const rowCache = new WeakMap<Run, RowData>();
+
+/** Table row values of a run, computed once per run object (pages arrive one by one; live updates replace objects). */
+export function toRowData(run: Run): RowData {
+  let r = rowCache.get(run);
+  if (!r) {
+    r = { run, config: flatten(run.config), summary: flatten(run.summary), duration: runDurationMs(run) };
+    rowCache.set(run, r);
+  }
+  return r;
+}
+
+type Cell = number | string | null;
+
+function sortValue(v: JsonValue | undefined): Cell {
+  const n = sortableNumber(v);
+  if (n !== null) return n;
+  if (v === null || v === undefined) return null;
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+/** Numbers before strings, missing last (both directions), NaN after numbers. */
+const mixedSort: SortingFn<RowData> = (a, b, id) => {
+  const x = a.getValue<Cell>(id);
+  const y = b.getValue<Cell>(id);
+  if (typeof x === "number" && typeof y === "number") {
+    if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (typeof x === "number") return -1;
+  if (typeof y === "number") return 1;
+  return String(x).localeCompare(String(y));
+};
+
+interface Props {
+  rows: RowData[];
+  extraColumns: string[];
+  sorting: SortingState;
+  onSortingChange: (s: SortingState) => void;
+  selected: Map<string, string>; // run id -> colour
+  onToggle: (id: string) => void;
+  entity: string;
+  project: string;
+}
+
+const ROW_H = 30;
+/** Columns that stay in view while the table scrolls sideways: left offset in px. */
+const STICKY: Record<string, number> = { select: 0, name: 40 };
+
+export const RunsTable = memo(function RunsTable(p: Props) {
+  const { rows, extraColumns, sorting, selected, onToggle, entity, project } = p;
+  const columns = useMemo<ColumnDef<RowData, Cell>[]>(() => {
+    const base: ColumnDef<RowData, Cell>[] = [
+      { id: "select", header: "", size: 40, enableSorting: false, accessorFn: () => null },
+      { id: "name", header: "Name", size: 200, accessorFn: (r) => r.run.name, sortingFn: mixedSort },
+      { id: "state", header: "State", size: 92, accessorFn: (r) => r.run.state, sortingFn: mixedSort, sortUndefined: "last" },
+      { id: "created_at", header: "Created", size: 128, accessorFn: (r) => r.run.created_at, sortingFn: mixedSort },
+      { id: "duration", header: "Duration", size: 84, accessorFn: (r) => r.duration, sortingFn: mixedSort, sortUndefined: "last" },
+      { id: "tags", header: "Tags", size: 150, accessorFn: (r) => r.run.tags.join(", "), sortingFn: mixedSort },
+    ];
+    for (const c of extraColumns) {
+      const [src, ...rest] = c.split(".");
+      const key = rest.join(".");
+      base.push({
+        id: c,
+        header: key,
+        size: 110,
+        accessorFn: (r) => sortValue(src === "config" ? r.config[key] : r.summary[key]),
+        sortingFn: mixedSort,
+        sortUndefined: "last",
+        meta: { source: src },
+      });
+    }
+    return base;
+  }, [extraColumns]);
+
+  const table = useReactTable({
+    data: rows,
+    columns,
+    state: { sorting },
+    onSortingChange: (u) => p.onSortingChange(typeof u === "function" ? u(sorting) : u),
+    getCoreRowModel: getCoreRowModel(),
+    getSortedRowModel: getSortedRowModel(),
+    enableSortingRemoval: false,
+    sortDescFirst: true,
+  });
+
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const navigate = useNavigate();
+  // One click handler for every run link (a router <Link> per row costs too much while scrolling).
+  const onClick = (e: React.MouseEvent) => {
+    const a = (e.target as HTMLElement).closest("a.run-link");
+    if (!a || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    navigate(a.getAttribute("href")!);
+  };
+  const model = table.getRowModel().rows;
+  const virt = useVirtualizer({
+    count: model.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_H,
+    overscan: 12,
+  });
+  const widths = table.getVisibleLeafColumns().map((c) => c.getSize());
+  const template = widths.map((w) => `${w}px`).join(" ");
+  const totalWidth = widths.reduce((a, b) => a + b, 0);
+
+  return (
+    <div className="runs-table" ref={scrollRef} onClick={onClick} data-testid="runs-table" data-ready={rows.length ? "1" : undefined}>
+      <div className="rt-head" style={{ gridTemplateColumns: template, width: totalWidth }}>
+        {table.getHeaderGroups()[0].headers.map((h) => {
+          const sorted = h.column.getIsSorted();
+          const src = (h.column.columnDef.meta as { source?: string } | undefined)?.source;
+          return (
+            <div
+              key={h.id}
+              className={`rt-th ${h.column.getCanSort() ? "sortable" : ""} ${src ? `src-${src}` : ""} ${STICKY[h.id] !== undefined ? "sticky" : ""} ${h.id === "name" ? "sticky-edge" : ""}`}
+              style={STICKY[h.id] !== undefined ? { left: STICKY[h.id] } : undefined}
+              onClick={h.column.getToggleSortingHandler()}
+              title={h.column.getCanSort() ? `Sort by ${h.id}` : undefined}
+              data-col={h.id}
+            >
+              {src && <span className="src-tag">{src === "config" ? "C" : "S"}</span>}
+              <span className="rt-th-label">{flexRender(h.column.columnDef.header, h.getContext())}</span>
+              {sorted && <span className="sort-arrow">{sorted === "desc" ? "↓" : "↑"}</span>}
+            </div>
+          );
+        })}
+      </div>
+      <div style={{ height: virt.getTotalSize(), position: "relative", width: totalWidth }}>
+        {virt.getVirtualItems().map((vi) => {
+          const row = model[vi.index];
+          const r = row.original.run;
+          const color = selected.get(r.id);
+          return (
+            <div
+              key={r.id}
+              className={`rt-row ${color ? "selected" : ""}`}
+              style={{ gridTemplateColumns: template, transform: `translateY(${vi.start}px)`, height: ROW_H }}
+              data-run-id={r.id}
+            >
+              {row.getVisibleCells().map((cell) => {
+                const id = cell.column.id;
+                let content: React.ReactNode;
+                if (id === "select") {
+                  content = (
+                    <label className="sel" title={color ? "Hide from charts" : "Show in charts"}>
+                      <input type="checkbox" checked={!!color} onChange={() => onToggle(r.id)} aria-label={`select ${r.name}`} />
+                      <span className="swatch" style={{ background: color ?? "transparent", borderColor: color ?? "#cbd5e1" }} />
+                    </label>
+                  );
+                } else if (id === "state") content = <StateBadge state={r.state} />;
+                else if (id === "name")
+                  content = (
+                    <a href={`/${encodeURIComponent(entity)}/${encodeURIComponent(project)}/runs/${encodeURIComponent(r.id)}`} className="run-link" title={r.name}>
+                      {r.name}
+                    </a>
+                  );
+                else if (id === "created_at") content = <span title={r.created_at}>{formatDate(r.created_at)}</span>;
+                else if (id === "duration") content = formatDuration(row.original.duration);
+                else if (id === "tags")
+                  content = r.tags.map((t) => (
+                    <span className="tag" key={t}>
+                      {t}
+                    </span>
+                  ));
+                else {
+                  const [src, ...rest] = id.split(".");
+                  const key = rest.join(".");
+                  const v = src === "config" ? row.original.config[key] : row.original.summary[key];
+                  content = <span className="mono">{formatValue(v)}</span>;
+                }
+                return (
+                  <div
+                    key={id}
+                    className={`rt-td col-${id === "select" ? "select" : "data"} ${STICKY[id] !== undefined ? "sticky" : ""} ${id === "name" ? "sticky-edge" : ""}`}
+                    style={STICKY[id] !== undefined ? { left: STICKY[id] } : undefined}
+                  >
+                    {content}
+                  </div>
+                );
+              })}
+            </div>
+          );
+        })}
+      </div>
+    </div>
+  );
+});
