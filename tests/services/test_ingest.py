@@ -289,3 +289,23 @@ def test_editing_a_finished_run_keeps_it_finished_and_logging_resumes_it(stack, 
     assert (run["state"], run["config"]["note"], run["tags"]) == ("finished", "edited later", ["reviewed"])
     _stream(ingest, admin_key, [_open(rid, resume="must"), _rows(7, range(3, 5), ["x"])])
     assert _fetch(stack.database_url, "SELECT state FROM runs WHERE run_id = $1", rid)[0]["state"] == "running"
+
+
+def test_rows_with_different_key_sets_keep_arrival_order(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    rid = _rid()
+    rows = [(0, {"a": 1.0, "b": 2.0}), (0, {"a": 5.0}), (1, {"b": 8.0, "a": 7.0}), (1, {"a": 9.0, "c": 3.0})]
+    records = [
+        pb.Record(seq=i + 1, history=pb.HistoryRow(step=s, timestamp=0, keys=list(r), values=list(r.values())))
+        for i, (s, r) in enumerate(rows)
+    ]
+    _stream(ingest, admin_key, [_open(rid), pb.ClientMessage(batch=pb.RecordBatch(records=records))])
+    assert _points(stack.database_url, rid, "a") == ([0, 1], [5.0, 9.0])  # the later point of a step wins
+    assert _points(stack.database_url, rid, "b") == ([0, 1], [2.0, 8.0])
+    assert _points(stack.database_url, rid, "c") == ([1], [3.0])
+
+
+def test_a_row_naming_a_key_twice_is_refused(ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    row = pb.HistoryRow(step=0, timestamp=0, keys=["a", "a"], values=[1.0, 2.0])
+    with pytest.raises(grpc.RpcError) as info:
+        _stream(ingest, admin_key, [_open(_rid()), pb.ClientMessage(batch=pb.RecordBatch(records=[pb.Record(seq=1, history=row)]))])
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "twice" in info.value.details()

@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import asyncpg
@@ -128,6 +129,12 @@ async def open_run(
 class _Batch:
     """A batch sorted by kind, ready to write."""
 
+    # history rows grouped by key set: (arrival indexes, steps, value lists)
+    groups: dict[tuple[str, ...], tuple[list[int], list[int], list[Any]]] = field(default_factory=dict)
+    rows: int = 0
+    ts_steps: list[int] = field(default_factory=list)
+    ts_values: list[float] = field(default_factory=list)
+    # points added one by one (system metrics)
     points: dict[str, tuple[list[int], list[float]]] = field(
         default_factory=lambda: defaultdict(lambda: ([], []))
     )
@@ -141,6 +148,32 @@ class _Batch:
     finish: pb.Finish | None = None
     max_step: int = -1
     max_seq: int = 0
+
+    def columns(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every key's (steps, values) in arrival order, as numpy arrays."""
+        pieces: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = defaultdict(list)
+        for keys, (idx, steps, values) in self.groups.items():
+            i = np.asarray(idx, dtype=np.int64)
+            s = np.asarray(steps, dtype=np.int64)
+            n = len(steps) * len(keys)
+            v = np.fromiter(chain.from_iterable(values), dtype=np.float64, count=n).reshape(len(steps), len(keys))
+            for j, key in enumerate(keys):
+                pieces[key].append((i, s, v[:, j]))
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for key, parts in pieces.items():
+            if len(parts) == 1:
+                out[key] = (parts[0][1], np.ascontiguousarray(parts[0][2]))
+            else:  # the key appears in rows of several key sets: restore arrival order
+                i = np.concatenate([p[0] for p in parts])
+                order = np.argsort(i, kind="stable")
+                out[key] = (np.concatenate([p[1] for p in parts])[order],
+                            np.concatenate([p[2] for p in parts])[order])
+        if self.ts_steps:
+            out[TIMESTAMP_KEY] = (np.asarray(self.ts_steps, dtype=np.int64),
+                                  np.asarray(self.ts_values, dtype=np.float64))
+        for key, (steps, vals) in self.points.items():
+            out[key] = (np.asarray(steps, dtype=np.int64), np.asarray(vals, dtype=np.float64))
+        return out
 
 
 def _collect(records: Iterable[pb.Record], last_seq: int, limits: Limits) -> _Batch:
@@ -191,23 +224,31 @@ def _collect(records: Iterable[pb.Record], last_seq: int, limits: Limits) -> _Ba
 
 
 def _collect_history(b: _Batch, row: pb.HistoryRow, limits: Limits) -> None:
-    if len(row.keys) != len(row.values):
+    values = row.values
+    keys = tuple(row.keys)
+    if len(keys) != len(values):
         raise InvalidArgument("HistoryRow.keys and HistoryRow.values differ in length")
     step = row.step
     if step < 0:
         raise InvalidArgument(f"step must be >= 0, got {step}")
     if step > b.max_step:
         b.max_step = step
-    points = b.points
-    for key, value in zip(row.keys, row.values):
-        if key not in points:
+    # Rows of a run mostly share one key set: group them, and turn each group into columns with numpy
+    # once per batch (see _Batch.columns) instead of appending point by point.
+    group = b.groups.get(keys)
+    if group is None:
+        for key in keys:
             _check_key(key, limits)
-        p = points[key]
-        p[0].append(step)
-        p[1].append(value)
-    ts = points[TIMESTAMP_KEY]
-    ts[0].append(step)
-    ts[1].append(row.timestamp)
+        if len(set(keys)) != len(keys):
+            raise InvalidArgument(f"a history row at step {step} names a key twice")
+        group = b.groups[keys] = ([], [], [])
+    index = b.rows
+    b.rows += 1
+    group[0].append(index)
+    group[1].append(step)
+    group[2].append(values)
+    b.ts_steps.append(step)
+    b.ts_values.append(row.timestamp)
     if row.json_keys:
         if len(row.json_keys) != len(row.json_values):
             raise InvalidArgument("HistoryRow.json_keys and json_values differ in length")
@@ -262,13 +303,12 @@ async def write_batch(
         batch = _collect(records, state["last_seq"], limits)
         if batch.max_seq <= state["last_seq"]:
             return state["last_seq"], False
-        await _ensure_keys(conn, run, [*batch.points, *(k for k, _, _ in batch.json_points)])
+        columns = batch.columns()
+        await _ensure_keys(conn, run, [*columns, *(k for k, _, _ in batch.json_points)])
         chunk_rows = []
-        for key, (steps, vals) in batch.points.items():
-            s = np.asarray(steps, dtype=np.int64)
-            v = np.asarray(vals, dtype=np.float64)
+        for key, (s, v) in columns.items():
             sb, vb = history_codec.encode(s, v)
-            chunk_rows.append((run.pk, run.key_ids[key], int(s.min()), int(s.max()), len(steps), sb, vb))
+            chunk_rows.append((run.pk, run.key_ids[key], int(s.min()), int(s.max()), int(s.size), sb, vb))
         if chunk_rows:
             await queries.copy_chunks(conn, chunk_rows)
         if batch.json_points:
@@ -295,7 +335,7 @@ async def write_batch(
             error="" if finish is None else finish.error,
             # Logged data means the run is live again (a resumed run); edits of config, summary or
             # tags alone (the public API editing a finished run) leave its state as it is.
-            activity=bool(batch.points or batch.json_points or batch.output),
+            activity=bool(columns or batch.json_points or batch.output),
         )
         run.last_seq = batch.max_seq
         run.loose_chunks = state["loose_chunks"] + len(chunk_rows)
