@@ -45,6 +45,7 @@ def _cmd_http(args: argparse.Namespace) -> int:
     uvicorn.run(
         create_app(settings), host=settings.http_host, port=settings.http_port,
         log_level=settings.log_level.lower(), access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_s or None,  # open SSE streams end then
     )
     return 0
 

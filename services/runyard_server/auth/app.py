@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,41 +10,50 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from .. import __version__
-from ..common.db import create_pool
 from ..common.settings import Settings
-from .errors import install_error_handlers
-from .metrics import MetricsMiddleware
-from .routes import health, session, signup, viewer
+from ..http import MetricsMiddleware, install_error_handlers, service_lifespan
+from ..http.health import router as health_router
+from .metrics import LATENCY, REQUESTS
+from .oidc import OidcClient
+from .ratelimit import LoginLimiter
+from .routes import admin, keys, oidc, password, session, signup, teams, viewer
 
 log = logging.getLogger(__name__)
-DEFAULT_SESSION_TTL = timedelta(days=14)
+
+# Paths the auth service answers; the front door and the Ingress route these here (everything else
+# under /api/v1 goes to query or artifact).
+ROUTE_PREFIXES = ("/api/v1/auth", "/api/v1/viewer", "/api/v1/teams", "/api/v1/entities", "/api/v1/admin")
 
 
-def create_app(settings: Settings, *, session_ttl: timedelta = DEFAULT_SESSION_TTL) -> FastAPI:
-    """The auth app; its lifespan opens the database pool and closes it on shutdown."""
+def owns_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in ROUTE_PREFIXES)
+
+
+def create_app(settings: Settings, *, session_ttl: timedelta | None = None) -> FastAPI:
+    """The auth app; its lifespan opens the database pool, the key cache and the login limiter."""
+    base = service_lifespan(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, min_size=settings.db_pool_min,
-                                 max_size=settings.db_pool_max)
-        app.state.pool = pool
+        limiter = LoginLimiter(settings.redis_url, settings.login_rate_per_user, settings.login_rate_per_address,
+                               settings.login_rate_window_s)
+        app.state.login_limiter = limiter
         try:
-            yield
+            async with base(app):
+                yield
         finally:
-            try:
-                await asyncio.wait_for(pool.close(), timeout=settings.shutdown_grace_s or 1.0)
-            except asyncio.TimeoutError:
-                log.warning("database pool did not close in time; terminating its connections")
-                pool.terminate()
+            await limiter.close()
 
     app = FastAPI(
         title="Runyard auth", version=__version__, lifespan=lifespan,
         openapi_url="/api/v1/auth/openapi.json", docs_url="/api/v1/auth/docs", redoc_url=None,
     )
     app.state.settings = settings
-    app.state.session_ttl = session_ttl
+    app.state.session_ttl = session_ttl or timedelta(seconds=settings.session_ttl_s)
+    app.state.oidc = OidcClient(settings)
     install_error_handlers(app)
-    app.add_middleware(MetricsMiddleware)
-    for module in (signup, session, viewer, health):
+    app.add_middleware(MetricsMiddleware, requests=REQUESTS, latency=LATENCY)
+    for module in (signup, session, viewer, keys, password, teams, admin, oidc):
         app.include_router(module.router)
+    app.include_router(health_router)
     return app

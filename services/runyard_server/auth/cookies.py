@@ -3,7 +3,8 @@
 `runyard_session`: the session token; HttpOnly, SameSite=Lax, so scripts cannot read it and other sites'
 forms do not carry it on POST. `runyard_csrf`: readable by the UI's script, which echoes it in the
 `X-CSRF-Token` header on state-changing requests (double-submit; the server also checks it against the
-hash stored with the session). Both are Secure when the request came over https.
+hash stored with the session). Both are Secure when the request came over https or when
+`RUNYARD_SECURE_COOKIES=true` (TLS ended at a proxy).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def new_session_tokens() -> tuple[str, str]:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    settings = getattr(request.app.state, "settings", None)
+    return request.url.scheme == "https" or bool(getattr(settings, "secure_cookies", False))
 
 
 def set_session_cookies(

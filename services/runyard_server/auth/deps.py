@@ -1,45 +1,32 @@
-"""Dependency aliases: resources opened by the lifespan, handed to routes (`PoolDep`, `PrincipalDep`)."""
+"""Dependency aliases of the auth service: the shared ones (`http.deps`) plus its own resources."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
 
-import asyncpg
 from fastapi import Depends, Request
 
-from ..common.settings import Settings
-from ..common.verifier import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, Principal, authenticate_request
+from ..http.deps import KeyCacheDep, PoolDep, PrincipalDep, SettingsDep, get_principal
+from .ratelimit import LoginLimiter
 
-
-def get_pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool  # type: ignore[no-any-return]
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+__all__ = ["AddressDep", "KeyCacheDep", "LimiterDep", "PoolDep", "PrincipalDep", "SessionTTLDep", "SettingsDep",
+           "get_principal"]
 
 
 def get_session_ttl(request: Request) -> timedelta:
     return request.app.state.session_ttl  # type: ignore[no-any-return]
 
 
-PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+def get_limiter(request: Request) -> LoginLimiter:
+    return request.app.state.login_limiter  # type: ignore[no-any-return]
+
+
+def client_address(request: Request) -> str:
+    """The peer address (behind a proxy, run uvicorn with --forwarded-allow-ips to get the client's)."""
+    return request.client.host if request.client else ""
+
+
 SessionTTLDep = Annotated[timedelta, Depends(get_session_ttl)]
-
-
-async def get_principal(request: Request, pool: PoolDep) -> Principal:
-    """The caller, from a Bearer key or the session cookie (+ CSRF on state-changing requests)."""
-    async with pool.acquire() as conn:
-        return await authenticate_request(
-            conn,
-            method=request.method,
-            authorization=request.headers.get("authorization"),
-            session_token=request.cookies.get(SESSION_COOKIE),
-            csrf_cookie=request.cookies.get(CSRF_COOKIE),
-            csrf_header=request.headers.get(CSRF_HEADER),
-        )
-
-
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
+LimiterDep = Annotated[LoginLimiter, Depends(get_limiter)]
+AddressDep = Annotated[str, Depends(client_address)]

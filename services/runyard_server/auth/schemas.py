@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+Role = Literal["admin", "member", "viewer"]
 
 
 class Credentials(BaseModel):
-    username: str = Field(examples=["ada"])
-    password: str = Field(examples=["correct horse battery staple"])
+    username: str = Field(examples=["ada"], max_length=4096)
+    password: str = Field(examples=["correct horse battery staple"], max_length=4096)
+
+
+class SignupIn(Credentials):
+    invite: str | None = Field(default=None, max_length=200, description="invite token (after the first admin)")
 
 
 class SignupOut(BaseModel):
@@ -21,6 +29,149 @@ class ViewerOut(BaseModel):
     is_admin: bool
 
 
+class KeyIn(BaseModel):
+    name: str = Field(default="", max_length=200, examples=["laptop"])
+
+
+class KeyOut(BaseModel):
+    id: int
+    prefix: str
+    name: str
+    created_at: str
+    last_used_at: str | None
+
+
+class KeyList(BaseModel):
+    keys: list[KeyOut]
+
+
+class NewKeyOut(BaseModel):
+    id: int
+    prefix: str
+    name: str
+    api_key: str = Field(description="shown once; only its hash is stored")
+
+
+class InviteIn(BaseModel):
+    team: str | None = Field(default=None, max_length=64, description="team the new user joins")
+    role: Role | None = Field(default=None, description="role in `team` (default member)")
+
+
+class InviteOut(BaseModel):
+    token: str = Field(description="shown once; pass it as `invite` to sign-up")
+    expires_at: str
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(max_length=4096)
+    new_password: str = Field(max_length=4096)
+
+
+class PasswordResetIn(BaseModel):
+    password: str | None = Field(default=None, max_length=4096, description="empty: a temporary one is made")
+
+
+class PasswordResetOut(BaseModel):
+    username: str
+    password: str = Field(description="the new password (shown once)")
+
+
+class TeamIn(BaseModel):
+    name: str = Field(max_length=64, examples=["vision"])
+
+
+class TeamOut(BaseModel):
+    name: str
+    role: str
+
+
+class MemberIn(BaseModel):
+    username: str = Field(max_length=64)
+    role: Role
+
+
+class MemberOut(BaseModel):
+    username: str
+    role: str
+    is_service: bool
+    added_at: str
+
+
+class MemberList(BaseModel):
+    members: list[MemberOut]
+
+
+class ServiceAccountIn(BaseModel):
+    name: str = Field(max_length=64, description="its username", examples=["vision-ci"])
+    role: Role = "member"
+
+
+class EntityOut(BaseModel):
+    name: str
+    kind: Literal["user", "team"]
+    role: str = Field(description="owner (own entity or instance admin), admin, member or viewer")
+    can_write: bool
+    can_manage: bool
+
+
+class EntityList(BaseModel):
+    entities: list[EntityOut]
+
+
+class AdminUserIn(BaseModel):
+    username: str = Field(max_length=64)
+    password: str | None = Field(default=None, max_length=4096, description="empty: API key only")
+    email: str | None = Field(default=None, max_length=320, description="maps single sign-on (OIDC) to this user")
+    is_admin: bool = False
+
+
+class AdminUserPatch(BaseModel):
+    disabled: bool | None = None
+    is_admin: bool | None = None
+
+
+class UserOut(BaseModel):
+    username: str
+    email: str | None
+    is_admin: bool
+    disabled: bool
+    is_service: bool
+    service_team: str | None
+    created_at: str
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
+
+
+class InstanceSettings(BaseModel):
+    open_signup: bool
+
+
+class InstanceSettingsPatch(BaseModel):
+    open_signup: bool | None = None
+
+
+class AuditEvent(BaseModel):
+    id: int
+    at: str
+    event: str
+    actor: str
+    target: str
+    address: str
+    detail: dict[str, object]
+
+
+class AuditPage(BaseModel):
+    events: list[AuditEvent]
+    next_before: int | None = Field(description="pass as `before` for the next (older) page; null at the end")
+
+
+class OidcInfo(BaseModel):
+    enabled: bool
+    login_url: str | None
+
+
 class ErrorOut(BaseModel):
     """Every error: a message for a person and a stable code (docs/api.md)."""
 
@@ -32,5 +183,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorOut, "description": text}
     for status, text in [(400, "a value breaks a rule"), (401, "no or bad credentials"),
                          (403, "not allowed (or missing CSRF token)"), (404, "absent, or hidden from you"),
-                         (422, "malformed request")]
+                         (409, "taken, or the state does not allow it"), (422, "malformed request"),
+                         (429, "rate limited (see Retry-After)")]
 }

@@ -7,7 +7,9 @@
     ├── AlreadyExists        409 / ALREADY_EXISTS
     ├── InvalidArgument      400 / INVALID_ARGUMENT    bad input; the message names what was wrong
     ├── FailedPrecondition   409 / FAILED_PRECONDITION state does not allow it (e.g. resume="must")
-    └── ResourceExhausted    413 / RESOURCE_EXHAUSTED  too large or too many
+    ├── ResourceExhausted    413 / RESOURCE_EXHAUSTED  too large or too many
+    └── TooManyRequests      429 / RESOURCE_EXHAUSTED  rate limited (code `rate_limited`); carries
+                                                       `retry_after` seconds (HTTP `Retry-After`)
 
 Services translate with `http_status(err)` and `grpc_code_name(err)` (a `grpc.StatusCode` member
 name), so this module imports neither FastAPI nor gRPC.
@@ -19,6 +21,7 @@ from __future__ import annotations
 class RunyardError(Exception):
     code = "internal"
     http = 500
+    grpc = ""  # a grpc.StatusCode member name when it is not `code.upper()`
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -53,9 +56,17 @@ class ResourceExhausted(RunyardError):
     code, http = "resource_exhausted", 413
 
 
+class TooManyRequests(RunyardError):
+    code, http, grpc = "rate_limited", 429, "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 def http_status(err: RunyardError) -> int:
     return err.http
 
 
 def grpc_code_name(err: RunyardError) -> str:
-    return err.code.upper()
+    return err.grpc or err.code.upper()

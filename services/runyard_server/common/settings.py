@@ -63,6 +63,38 @@ class Settings(BaseSettings):
     max_file_size: int = Field(default=50 * 1024**3, ge=1, description="largest file accepted, bytes")
     # ---- end of artifact service settings ---------------------------------------------------------
 
+    # ---- auth: sessions, sign-up, rate limits, key cache, OIDC single sign-on ---------------------
+    # Read by the auth service (and, for the key cache, by every HTTP service). docs/auth.md.
+    session_ttl_s: int = Field(default=14 * 86400, ge=60, description="browser session lifetime")
+    secure_cookies: bool = Field(
+        default=False, description="always mark session cookies Secure (else only over https)"
+    )
+    open_signup: bool = Field(
+        default=False, description="default of the admin's open sign-up switch (anyone may sign up)"
+    )
+    invite_ttl_s: int = Field(default=7 * 86400, ge=60, description="lifetime of an invite link")
+    login_rate_per_user: int = Field(default=10, ge=1, description="login attempts per username per window")
+    login_rate_per_address: int = Field(default=50, ge=1, description="login attempts per address per window")
+    login_rate_window_s: int = Field(default=300, ge=1, description="rate-limit window for logins")
+    key_cache_ttl_s: float = Field(
+        default=3.0, ge=0, le=4.5,
+        description="seconds a verified API key is cached in Redis (revocation also invalidates at once); 0: off",
+    )
+    oidc_issuer: str = Field(default="", description="OIDC issuer URL; empty disables single sign-on")
+    oidc_client_id: str = Field(default="")
+    oidc_client_secret: str = Field(default="")
+    oidc_redirect_url: str = Field(
+        default="", description="callback URL registered at the provider; empty: derived from the request"
+    )
+    oidc_scopes: str = Field(default="openid email profile")
+    oidc_auto_create: bool = Field(
+        default=True, description="create a user on first OIDC sign-in when no user has that email"
+    )
+    oidc_allowed_domains: str = Field(
+        default="", description="comma-separated email domains allowed to sign in by OIDC; empty: any"
+    )
+    # ---- end of auth settings ---------------------------------------------------------------------
+
     @field_validator("database_url")
     @classmethod
     def _dsn(cls, value: str) -> str:

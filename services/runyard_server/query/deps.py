@@ -1,39 +1,7 @@
-"""Dependency aliases: resources opened by the lifespan, handed to routes (`PoolDep`, `PrincipalDep`)."""
+"""Dependency aliases of the query service (shared with every HTTP service, see `http.deps`)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from ..http.deps import KeyCacheDep, PoolDep, PrincipalDep, SettingsDep, get_principal
 
-import asyncpg
-from fastapi import Depends, Request
-
-from ..common.settings import Settings
-from ..common.verifier import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, Principal, authenticate_request
-
-
-def get_pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool  # type: ignore[no-any-return]
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
-
-
-PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-async def get_principal(request: Request, pool: PoolDep) -> Principal:
-    """The caller, from a Bearer key or the session cookie (+ CSRF on state-changing requests)."""
-    async with pool.acquire() as conn:
-        return await authenticate_request(
-            conn,
-            method=request.method,
-            authorization=request.headers.get("authorization"),
-            session_token=request.cookies.get(SESSION_COOKIE),
-            csrf_cookie=request.cookies.get(CSRF_COOKIE),
-            csrf_header=request.headers.get(CSRF_HEADER),
-        )
-
-
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
+__all__ = ["KeyCacheDep", "PoolDep", "PrincipalDep", "SettingsDep", "get_principal"]

@@ -29,3 +29,11 @@ async def delete_expired_sessions(conn: asyncpg.Connection, user_id: int) -> int
     """Housekeeping at login: drop this user's expired sessions."""
     status = await conn.execute("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= now()", user_id)
     return int(status.split()[-1])
+
+
+async def delete_user_sessions(conn: asyncpg.Connection, user_id: int, keep_session_id: int | None = None) -> int:
+    """End every session of the user (except `keep_session_id`): after a password change or reset."""
+    status = await conn.execute(
+        "DELETE FROM sessions WHERE user_id = $1 AND ($2::bigint IS NULL OR id <> $2)", user_id, keep_session_id
+    )
+    return int(status.split()[-1])

@@ -51,3 +51,51 @@ async def viewer(conn: asyncpg.Connection, user_id: int) -> asyncpg.Record | Non
             WHERE u.id = $1""",
         user_id,
     )
+
+
+async def user_by_name(conn: asyncpg.Connection, username: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT u.id, u.username, u.email, u.password_hash, u.is_admin, u.disabled, u.is_service,
+                  u.service_team_id, u.created_at, e.id AS entity_id
+             FROM users u JOIN entities e ON e.user_id = u.id WHERE u.username = $1""",
+        username,
+    )
+
+
+async def user_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, username, disabled, is_service FROM users WHERE lower(email) = lower($1)", email
+    )
+
+
+async def list_users(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT u.username, u.email, u.is_admin, u.disabled, u.is_service, u.created_at,
+                  t.name AS service_team
+             FROM users u LEFT JOIN entities t ON t.id = u.service_team_id ORDER BY u.username"""
+    )
+
+
+async def set_password(conn: asyncpg.Connection, user_id: int, password_hash: str) -> None:
+    await conn.execute(
+        "UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1", user_id, password_hash
+    )
+
+
+async def set_flags(conn: asyncpg.Connection, user_id: int, *, disabled: bool | None, is_admin: bool | None) -> None:
+    await conn.execute(
+        "UPDATE users SET disabled = coalesce($2, disabled), is_admin = coalesce($3, is_admin) WHERE id = $1",
+        user_id, disabled, is_admin,
+    )
+
+
+async def set_email(conn: asyncpg.Connection, user_id: int, email: str) -> None:
+    await conn.execute("UPDATE users SET email = $2 WHERE id = $1", user_id, email)
+
+
+async def entity_exists(conn: asyncpg.Connection, name: str) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM entities WHERE name = $1)", name))
+
+
+async def admin_count(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM users WHERE is_admin AND NOT disabled"))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from ...common.errors import Unauthenticated
+from ...common import audit
+from ...common.errors import TooManyRequests, Unauthenticated
 from ...common.security import verify_password
 from ...common.verifier import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, authenticate_request, token_hash
 from ..cookies import clear_session_cookies, new_session_tokens, set_session_cookies
-from ..deps import PoolDep, SessionTTLDep
+from ..deps import AddressDep, LimiterDep, PoolDep, SessionTTLDep
 from ..metrics import LOGINS
 from ..queries.sessions import create_session, delete_expired_sessions, delete_session
 from ..queries.users import user_for_login, viewer
@@ -22,29 +23,48 @@ _WRONG = "wrong username or password"
 
 @router.post("/api/v1/auth/login", response_model=ViewerOut)
 async def login(
-    body: Credentials, request: Request, response: Response, pool: PoolDep, ttl: SessionTTLDep
+    body: Credentials, request: Request, response: Response, pool: PoolDep, ttl: SessionTTLDep,
+    limiter: LimiterDep, address: AddressDep,
 ) -> dict[str, object]:
     """Check the password and start a session: sets `runyard_session` (HttpOnly) and `runyard_csrf`.
 
-    A wrong username and a wrong password answer the same 401, after the same amount of work.
+    A wrong username and a wrong password answer the same 401, after the same amount of work. Attempts
+    are rate limited per username and per address (429 with Retry-After).
     """
-    username = body.username.strip().lower()
+    username = body.username.strip().lower()[:64]
+    try:
+        await limiter.hit(username, address)
+    except TooManyRequests as exc:
+        LOGINS.labels("rate_limited").inc()
+        if getattr(exc, "first_in_window", False):  # one audit event per window, so a flood cannot fill the log
+            async with pool.acquire() as conn:
+                await audit.record(conn, "login.rate_limited", actor_name=username, target=username,
+                                   address=address, detail={"by": "username"})
+        raise
     async with pool.acquire() as conn:
-        row = await user_for_login(conn, username) if len(username) <= 64 else None
+        row = await user_for_login(conn, username) if len(body.username.strip()) <= 64 else None
     stored = row["password_hash"] if row is not None else None
     ok = await run_in_threadpool(verify_password, body.password[:4096], stored)
-    if not ok or row is None:
-        LOGINS.labels("failure").inc()
+    if not ok or row is None or row["disabled"]:
+        # a disabled account answers like a wrong password: no hint about which accounts exist
+        LOGINS.labels("failure" if not ok or row is None else "disabled").inc()
+        address_blocked = await limiter.failure(address)
+        async with pool.acquire() as conn:
+            if address_blocked:
+                await audit.record(conn, "login.rate_limited", actor_name=username, target=address,
+                                   address=address, detail={"by": "address"})
+            await audit.record(conn, "login.failure", actor_name=username, target=username, address=address,
+                               detail={"reason": "disabled" if ok and row is not None else "wrong credentials"})
         raise Unauthenticated(_WRONG)
-    if row["disabled"]:
-        LOGINS.labels("disabled").inc()
-        raise Unauthenticated("this account is disabled; ask an admin")
+    await limiter.success(username)
     session_token, csrf = new_session_tokens()
     async with pool.acquire() as conn, conn.transaction():
         await delete_expired_sessions(conn, row["id"])
         await create_session(conn, row["id"], token_hash(session_token), token_hash(csrf), ttl,
                              request.headers.get("user-agent", ""))
         me = await viewer(conn, row["id"])
+        await audit.record(conn, "login.success", actor_name=row["username"], target=row["username"],
+                           address=address)
     assert me is not None
     LOGINS.labels("success").inc()
     set_session_cookies(response, request, session_token, csrf, ttl)
@@ -52,7 +72,7 @@ async def login(
 
 
 @router.post("/api/v1/auth/logout", status_code=204)
-async def logout(request: Request, pool: PoolDep) -> Response:
+async def logout(request: Request, pool: PoolDep, address: AddressDep) -> Response:
     """End the browser session and clear its cookies (needs the CSRF header while the session lives)."""
     token = request.cookies.get(SESSION_COOKIE)
     if token:
@@ -66,6 +86,7 @@ async def logout(request: Request, pool: PoolDep) -> Response:
                 who = None  # expired or already signed out: only the cookies are left to clear
             if who is not None and who.session_id is not None:
                 await delete_session(conn, who.session_id)
+                await audit.record(conn, "logout", actor=who, target=who.username, address=address)
     response = Response(status_code=204)
     clear_session_cookies(response, request)
     return response

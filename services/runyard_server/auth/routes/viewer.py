@@ -16,6 +16,9 @@ router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)
 async def viewer(who: PrincipalDep, pool: PoolDep) -> dict[str, object]:
     async with pool.acquire() as conn:
         row = await viewer_row(conn, who.user_id)
-    if row is None:
-        raise Unauthenticated("the account of these credentials no longer exists")
-    return {"username": row["username"], "entity": row["entity"], "is_admin": row["is_admin"]}
+        if row is None:
+            raise Unauthenticated("the account of these credentials no longer exists")
+        entity = row["entity"]
+        if who.service_team_id is not None:  # a service account's runs go to its team by default
+            entity = await conn.fetchval("SELECT name FROM entities WHERE id = $1", who.service_team_id)
+    return {"username": row["username"], "entity": entity, "is_admin": row["is_admin"]}

@@ -1,1 +1,1 @@
-"""Plain SQL of the query service (it reads; ingest and auth own the writes)."""
+"""Plain SQL of the query service. It reads; the one write is project settings (`update_project`)."""

@@ -35,3 +35,15 @@ async def project_with_stats(conn: asyncpg.Connection, project_id: int) -> async
              WHERE p.id = $1""",
         project_id,
     )
+
+
+async def update_project(
+    conn: asyncpg.Connection, project_id: int, visibility: str | None, description: str | None
+) -> None:
+    """Project settings (PATCH); the ingest service creates projects, this changes only these two."""
+    await conn.execute(
+        """UPDATE projects SET visibility = coalesce($2, visibility), description = coalesce($3, description),
+                  updated_at = now()
+            WHERE id = $1""",
+        project_id, visibility, description,
+    )

@@ -1,4 +1,4 @@
-"""`/healthz` (process alive), `/readyz` (database answers), `/metrics` (Prometheus)."""
+"""`/healthz` (process alive), `/readyz` (database answers within 2 s), `/metrics` (Prometheus)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..deps import PoolDep
+from .deps import PoolDep
 
 router = APIRouter(include_in_schema=False)
 

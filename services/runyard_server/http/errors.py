@@ -1,26 +1,28 @@
-"""HTTP error mapping for the auth service: every error leaves as `{"detail", "code"}`.
+"""HTTP error mapping: every error leaves as `{"detail", "code"}`.
 
-Domain errors (`common.errors.RunyardError`) carry their own status; request-shape errors from FastAPI
-become 422 `invalid_argument` with one readable line; anything unexpected becomes a 500 without a
-traceback in the body.
+Domain errors (`common.errors.RunyardError`) carry their own status (401 adds `WWW-Authenticate:
+Bearer`, 429 adds `Retry-After`); request-shape errors from FastAPI become 422 `invalid_argument` with
+one readable line; text PostgreSQL cannot store (NUL characters, lone UTF-16 surrogates) is a 400
+wherever it reaches a query; anything unexpected becomes a 500 without a traceback in the body.
 """
 
 from __future__ import annotations
 
 import logging
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..common.errors import RunyardError, http_status
+from ..common.errors import RunyardError, TooManyRequests, http_status
 
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {400: "invalid_argument", 401: "unauthenticated", 403: "permission_denied",
                404: "not_found", 405: "method_not_allowed", 409: "already_exists",
-               413: "resource_exhausted", 422: "invalid_argument"}
+               413: "resource_exhausted", 422: "invalid_argument", 429: "rate_limited"}
 
 
 def error_body(detail: str, code: str) -> dict[str, str]:
@@ -39,7 +41,11 @@ def describe_validation_error(exc: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RunyardError)
     async def _domain(_: Request, exc: RunyardError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.http == 401 else None
+        headers = None
+        if exc.http == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        elif isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(error_body(exc.message, exc.code), status_code=http_status(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -51,6 +57,15 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "internal" if exc.status_code >= 500 else "error")
         return JSONResponse(error_body(str(exc.detail), code), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    async def _nul(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body("text may not contain NUL characters", "invalid_argument"), status_code=400)
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def _surrogates(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body("text must be valid Unicode (no lone surrogates)", "invalid_argument"),
+                            status_code=400)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
