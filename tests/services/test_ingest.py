@@ -309,3 +309,42 @@ def test_a_row_naming_a_key_twice_is_refused(ingest, admin_key) -> None:  # type
     with pytest.raises(grpc.RpcError) as info:
         _stream(ingest, admin_key, [_open(_rid()), pb.ClientMessage(batch=pb.RecordBatch(records=[pb.Record(seq=1, history=row)]))])
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "twice" in info.value.details()
+
+
+def test_a_member_made_viewer_mid_stream_stops_writing_within_5_seconds(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    from runyard_server.common.security import hash_password, new_api_key
+
+    suffix = uuid.uuid4().hex[:6]
+    user, team = f"member-{suffix}", f"team-{suffix}"
+    key, prefix, digest = new_api_key()
+    _fetch(
+        stack.database_url,
+        """WITH u AS (INSERT INTO users (username, password_hash) VALUES ($1, $3) RETURNING id),
+                e AS (INSERT INTO entities (name, kind, user_id) SELECT $1, 'user', id FROM u),
+                t AS (INSERT INTO entities (name, kind) VALUES ($2, 'team') RETURNING id),
+                k AS (INSERT INTO api_keys (user_id, prefix, key_hash) SELECT id, $4, $5 FROM u)
+           INSERT INTO team_members (team_id, user_id, role) SELECT t.id, u.id, 'member' FROM t, u""",
+        user, team, hash_password("x" * 12), prefix, digest,
+    )
+    rid = _rid()
+    demoted_at: list[float] = []
+
+    def messages() -> Iterator[pb.ClientMessage]:
+        yield _open(rid, entity=team)
+        for i in range(40):
+            if i == 4:
+                _fetch(
+                    stack.database_url,
+                    "UPDATE team_members SET role = 'viewer' WHERE user_id = (SELECT id FROM users WHERE username = $1)",
+                    user,
+                )
+                demoted_at.append(time.monotonic())
+            yield _rows(1 + i, range(i, i + 1), ["x"])
+            time.sleep(0.25)
+
+    with pytest.raises(grpc.RpcError) as info:
+        _stream(ingest, key, messages())  # type: ignore[arg-type]
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "no longer write" in info.value.details() and "viewer" in info.value.details()
+    assert time.monotonic() - demoted_at[0] < 5.0
+    assert len(_points(stack.database_url, rid, "x")[0]) >= 4  # what came before stays stored

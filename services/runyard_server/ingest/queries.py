@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from ..common.security import split_api_key
+
 _RUN_COLS = "id, name, state, last_seq, next_step"
 
 
@@ -170,14 +172,17 @@ async def mark_crashed(conn: asyncpg.Connection, timeout_s: float) -> list[str]:
     return [r["run_id"] for r in rows]
 
 
-async def key_problem(conn: asyncpg.Connection, key_id: int | None) -> str | None:
-    """Why a key that opened a stream may no longer write (revoked, account disabled), or None."""
-    if key_id is None:
-        return None
+async def key_problem_by_key(conn: asyncpg.Connection, key: str | None) -> str | None:
+    """Why a key that opened a stream may no longer write (revoked, account disabled), or None.
+
+    Reads PostgreSQL directly (no cache), so a revocation is seen at the next check."""
+    prefix = split_api_key(key or "")
+    if prefix is None:
+        return None  # not a key this server issues: authenticate() says why
     row = await conn.fetchrow(
         """SELECT k.revoked_at, u.disabled FROM api_keys k JOIN users u ON u.id = k.user_id
-            WHERE k.id = $1""",
-        key_id,
+            WHERE k.prefix = $1""",
+        prefix,
     )
     if row is None or row["revoked_at"] is not None:
         return "the API key was revoked while this run was streaming"

@@ -12,8 +12,15 @@ import grpc
 from runyard.v1 import ingest_pb2 as pb
 from runyard.v1 import ingest_pb2_grpc as pb_grpc
 
-from ..common.errors import InvalidArgument, RunyardError, Unauthenticated, grpc_code_name
-from ..common.verifier import Principal, authenticate
+from ..common.errors import (
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    RunyardError,
+    Unauthenticated,
+    grpc_code_name,
+)
+from ..common.verifier import authenticate, entity_id_for_write
 from . import metrics, queries, writer
 from .live import LivePublisher
 
@@ -34,7 +41,9 @@ class IngestServicer(pb_grpc.IngestServicer):
     ) -> AsyncIterator[pb.ServerMessage]:
         metrics.STREAMS.inc()
         try:
-            who = await self._principal(context)
+            key = self._api_key(context)
+            async with self.pool.acquire() as conn:
+                who = await authenticate(conn, key)
             first = await anext(aiter(request_iterator), None)
             if first is None:
                 return
@@ -55,7 +64,7 @@ class IngestServicer(pb_grpc.IngestServicer):
             verified = time.monotonic()
             async for msg in request_iterator:
                 if time.monotonic() - verified > REVERIFY_S:
-                    await self._reverify(who)
+                    await self._reverify(key, run)
                     verified = time.monotonic()
                 kind = msg.WhichOneof("msg")
                 if kind == "batch":
@@ -81,17 +90,25 @@ class IngestServicer(pb_grpc.IngestServicer):
         finally:
             metrics.STREAMS.dec()
 
-    async def _reverify(self, who: Principal) -> None:
+    async def _reverify(self, key: str | None, run: writer.OpenedRun) -> None:
+        """The stream's key still works and still may write to the run's entity (a revoked key, a
+        disabled account, a member removed from the team or made a viewer stop writing here)."""
         async with self.pool.acquire() as conn:
-            problem = await queries.key_problem(conn, who.key_id)
-        if problem:
-            raise Unauthenticated(problem)
+            problem = await queries.key_problem_by_key(conn, key)
+            if problem:
+                raise Unauthenticated(problem)
+            who = await authenticate(conn, key)
+            try:
+                await entity_id_for_write(conn, who, run.entity)
+            except (PermissionDenied, NotFound) as err:
+                raise PermissionDenied(
+                    f"you may no longer write to {run.entity}/{run.project}: {err.message}"
+                ) from None
 
-    async def _principal(self, context: grpc.aio.ServicerContext) -> Principal:
-        key = None
+    @staticmethod
+    def _api_key(context: grpc.aio.ServicerContext) -> str | None:
         for item in context.invocation_metadata() or ():
             if item.key == "authorization":
                 value = item.value if isinstance(item.value, str) else item.value.decode()
-                key = value.removeprefix("Bearer ").strip()
-        async with self.pool.acquire() as conn:
-            return await authenticate(conn, key)
+                return value.removeprefix("Bearer ").strip()
+        return None
