@@ -27,3 +27,16 @@ def test_front_door_routes_auth_and_query(stack: Any, admin_key: str) -> None:
         csrf = browser.cookies["runyard_csrf"]
         assert browser.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
         assert browser.get("/api/v1/projects").status_code == 401
+
+
+def test_front_door_routes_teams_entities_and_admin_to_auth(stack: Any, admin_key: str) -> None:
+    base = stack.start_http()
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    team = "fd-team"
+    created = httpx.post(base + "/api/v1/teams", json={"name": team}, headers=headers)
+    assert created.status_code in (200, 201), created.text
+    names = [e["name"] for e in httpx.get(base + "/api/v1/entities", headers=headers).json()["entities"]]
+    assert ADMIN_USERNAME in names and team in names
+    members = httpx.get(f"{base}/api/v1/teams/{team}/members", headers=headers)
+    assert members.status_code == 200
+    assert httpx.get(base + "/api/v1/admin/audit", headers=headers).status_code == 200

@@ -1,6 +1,7 @@
 """One HTTP port for local mode: the auth, artifact and query apps behind a path dispatcher.
 
-`/api/v1/auth/...` and `/api/v1/viewer` go to the auth service; `/api/v1/artifacts/...` and a run's
+Auth paths (`/api/v1/auth`, `/viewer`, `/teams`, `/entities`, `/admin`: `auth.app.ROUTE_PREFIXES`) go
+to the auth service; `/api/v1/artifacts/...` and a run's
 `files`/`artifacts` paths to the artifact service; everything else (REST, SSE, the UI) to the query
 service. Requests pass through untouched (no path rewriting, no root_path). The composite
 lifespan enters each sub-app's own lifespan, so each opens its pools exactly as it does when it runs
@@ -23,12 +24,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-AUTH_PREFIX = "/api/v1/auth/"
-AUTH_PATHS = frozenset({"/api/v1/auth", "/api/v1/viewer"})
-
-
 def is_auth_path(path: str) -> bool:
-    return path.startswith(AUTH_PREFIX) or path in AUTH_PATHS
+    """Paths the auth service answers (sign-up, sessions, keys, teams, entities, admin)."""
+    from ..auth.app import owns_path
+
+    return owns_path(path)
 
 
 class FrontDoor:
