@@ -1,0 +1,90 @@
+"""Hugging Face Transformers: `Trainer(..., args=TrainingArguments(report_to=["runyard"]))`.
+
+Importing this module registers the name "runyard" with Transformers' reporting integrations; the
+callback can also be passed directly: `Trainer(callbacks=[RunyardCallback()])`.
+The active run is used, or one is started with `project=` from `RUNYARD_PROJECT` (default
+"huggingface"). TrainingArguments and the model config go to the run config; every `logs` dict
+(`loss`, `learning_rate`, `eval_*`, ...) is logged at `state.global_step` with `train/` or `eval/`
+prefixes, as the W&B integration does.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from transformers import TrainerCallback
+
+from ._common import scalar
+
+__all__ = ["RunyardCallback"]
+
+
+class RunyardCallback(TrainerCallback):  # type: ignore[misc]
+    def __init__(self, run: Any = None) -> None:
+        self._run = run
+        self._owns_run = False
+
+    def _ensure_run(self, args: Any, model: Any = None) -> Any:
+        if self._run is None:
+            import runyard
+
+            self._run = getattr(runyard, "run", None)
+            if self._run is None:
+                self._run = runyard.init(project=os.environ.get("RUNYARD_PROJECT", "huggingface"),
+                                         name=getattr(args, "run_name", None) or None)
+                self._owns_run = True
+            config: dict[str, Any] = {}
+            try:
+                config.update({k: v for k, v in args.to_dict().items()
+                               if isinstance(v, (int, float, str, bool, type(None)))})
+            except Exception:
+                pass
+            model_config = getattr(model, "config", None)
+            if model_config is not None and hasattr(model_config, "to_dict"):
+                config.update({f"model/{k}": v for k, v in model_config.to_dict().items()
+                               if isinstance(v, (int, float, str, bool, type(None)))})
+            self._run.config.update(config, allow_val_change=True)
+        return self._run
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
+        if state.is_world_process_zero:
+            self._ensure_run(args, model)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        run = self._ensure_run(args, kw.get("model"))
+        row: dict[str, float] = {}
+        for k, v in (logs or {}).items():
+            f = scalar(v)
+            if f is None:
+                continue
+            if k.startswith("eval_"):
+                row["eval/" + k[5:]] = f
+            elif k.startswith("test_"):
+                row["test/" + k[5:]] = f
+            elif k in ("train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss"):
+                run.summary[k] = f
+            else:
+                row["train/" + k] = f
+        if row:
+            row["train/global_step"] = float(state.global_step)
+            run.log(row, step=state.global_step)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if state.is_world_process_zero and self._owns_run and self._run is not None:
+            self._run.finish()
+
+
+def _register() -> None:
+    try:
+        from transformers.integrations import integration_utils
+    except ImportError:
+        return
+    table = getattr(integration_utils, "INTEGRATION_TO_CALLBACK", None)
+    if isinstance(table, dict):
+        table["runyard"] = RunyardCallback
+
+
+_register()
