@@ -26,7 +26,7 @@ class _Random(torch.utils.data.Dataset):  # type: ignore[misc]
 
 
 def test_trainer_reports_to_runyard(online: Any, tmp_path: Any) -> None:
-    import runyard.integration.transformers  # noqa: F401  (registers "runyard")
+    import runyard.integration.transformers
 
     config = transformers.BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1,
                                      num_attention_heads=2, intermediate_size=32, num_labels=2)
@@ -41,7 +41,7 @@ def test_trainer_reports_to_runyard(online: Any, tmp_path: Any) -> None:
 
     import runyard
 
-    run = [cb for cb in trainer.callback_handler.callbacks if type(cb).__name__ == "RunyardCallback"][0]._run
+    run = next(cb for cb in trainer.callback_handler.callbacks if type(cb).__name__ == "RunyardCallback")._run
     assert run is not None and run.finished and run.name == "tiny-bert"
     rows = history(online, run)
     assert [r["_step"] for r in rows if "train/loss" in r] == [2, 4, 6]
