@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import Any
 
 from . import __version__
 
@@ -34,18 +35,27 @@ def _cmd_http(args: argparse.Namespace) -> int:
     from .common.settings import load_settings
 
     settings = load_settings()
+    app: Any
     if args.command == "query":
-        from .query.app import create_app
+        from .query.app import create_app as create_query
+
+        app = create_query(settings)
     elif args.command == "auth":
-        from .auth.app import create_app
+        from .auth.app import create_app as create_auth
+
+        app = create_auth(settings)
     elif args.command == "artifact":
-        from .artifact.app import create_app
+        from .artifact.app import create_app as create_artifact
+
+        app = create_artifact(settings)
     else:
-        from .local.frontdoor import create_app
+        from .local.frontdoor import create_app as create_frontdoor
+
+        app = create_frontdoor(settings)
     uvicorn.run(
-        create_app(settings), host=settings.http_host, port=settings.http_port,
+        app, host=settings.http_host, port=settings.http_port,
         log_level=settings.log_level.lower(), access_log=False,
-        timeout_graceful_shutdown=settings.shutdown_grace_s or None,  # open SSE streams end then
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)) if settings.shutdown_grace_s else None,
     )
     return 0
 
