@@ -30,12 +30,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _client(base_url: str, key: str, index: int, steps: int, metrics: int, ready: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
+# What is measured is ingest: the per-run capture (system metrics, code, git, requirements, console) is
+# off unless --with-capture, since its fixed cost per run (file uploads at finish) is not throughput.
+NO_CAPTURE = {"system_metrics": False, "save_code": False, "capture_git": False,
+              "capture_requirements": False, "console": "off"}
+
+
+def _client(base_url: str, key: str, index: int, steps: int, metrics: int, capture: bool,
+            ready: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
     os.environ["RUNYARD_BASE_URL"] = base_url
     os.environ["RUNYARD_API_KEY"] = key
     import runyard
 
-    run = runyard.init(project="throughput", name=f"client-{index}", dir=tempfile.mkdtemp(prefix="ry-bench-"))
+    run = runyard.init(project="throughput", name=f"client-{index}", dir=tempfile.mkdtemp(prefix="ry-bench-"),
+                       settings=None if capture else NO_CAPTURE)
     keys = [f"metric_{i}" for i in range(metrics)]
     rows = [{k: step * 0.001 + i for i, k in enumerate(keys)} for step in range(steps)]
     ready.wait()
@@ -52,6 +60,8 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--metrics", type=int, default=10)
+    ap.add_argument("--with-capture", action="store_true",
+                    help="keep the SDK's default capture (system metrics, code, git, requirements, console)")
     args = ap.parse_args()
 
     port, ingest_port = _free_port(), _free_port()
@@ -79,7 +89,7 @@ def main() -> int:
             ctx = mp.get_context("spawn")
             ready, out = ctx.Barrier(args.clients), ctx.Queue()
             procs = [
-                ctx.Process(target=_client, args=(base, key, i, args.steps, args.metrics, ready, out))
+                ctx.Process(target=_client, args=(base, key, i, args.steps, args.metrics, args.with_capture, ready, out))
                 for i in range(args.clients)
             ]
             for p in procs:

@@ -37,6 +37,7 @@ class IngestServer:
     pool: asyncpg.Pool
     live: LivePublisher
     health: health.HealthServicer
+    servicer: IngestServicer
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace: float) -> None:
@@ -44,6 +45,7 @@ class IngestServer:
         for task in self.tasks:
             task.cancel()
         await self.server.stop(grace)
+        await self.servicer.compactor.drain(grace)
         await self.live.close()
         await self.pool.close()
 
@@ -62,7 +64,8 @@ async def create_server(settings: Settings, *, port: int | None = None) -> Inges
         ]
     )
     limits = Limits(settings.max_batch_records, settings.max_key_length, settings.max_json_value_bytes)
-    pb_grpc.add_IngestServicer_to_server(IngestServicer(pool, limits, live), server)
+    servicer = IngestServicer(pool, limits, live)
+    pb_grpc.add_IngestServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     bound = server.add_insecure_port(f"{settings.ingest_host}:{settings.ingest_port if port is None else port}")
@@ -72,7 +75,7 @@ async def create_server(settings: Settings, *, port: int | None = None) -> Inges
     await server.start()
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     health_servicer.set("runyard.v1.Ingest", health_pb2.HealthCheckResponse.SERVING)
-    srv = IngestServer(server, bound, pool, live, health_servicer)
+    srv = IngestServer(server, bound, pool, live, health_servicer, servicer)
     srv.tasks.append(asyncio.create_task(_crash_detector(pool, settings)))
     return srv
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -26,6 +27,39 @@ from .live import LivePublisher
 
 log = logging.getLogger("runyard.ingest")
 
+
+class Compactor:
+    """Runs history compaction in background tasks, one at a time per run; `drain()` at shutdown."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+        self.again: set[int] = set()
+
+    def schedule(self, run_pk: int) -> None:
+        if run_pk in self.tasks:
+            self.again.add(run_pk)  # chunks written while it runs are merged by one more pass
+            return
+        self.tasks[run_pk] = asyncio.create_task(self._run(run_pk))
+
+    async def _run(self, run_pk: int) -> None:
+        try:
+            while True:
+                try:
+                    async with self.pool.acquire() as conn:
+                        await writer.compact(conn, run_pk)
+                except (OSError, asyncpg.PostgresError) as exc:  # the data is safe; only merging waits
+                    log.warning("compaction of run %d failed: %s", run_pk, exc)
+                if run_pk not in self.again:
+                    break
+                self.again.discard(run_pk)
+        finally:
+            self.tasks.pop(run_pk, None)
+
+    async def drain(self, timeout: float) -> None:
+        if self.tasks:
+            await asyncio.wait(list(self.tasks.values()), timeout=timeout)
+
 # A key revoked while its stream is open stops working within this many seconds (checked per message).
 REVERIFY_S = 2.0
 
@@ -35,6 +69,7 @@ class IngestServicer(pb_grpc.IngestServicer):
         self.pool = pool
         self.limits = limits
         self.live = live
+        self.compactor = Compactor(pool)
 
     async def Stream(  # noqa: N802 (gRPC method name)
         self, request_iterator: AsyncIterator[pb.ClientMessage], context: grpc.aio.ServicerContext
@@ -72,12 +107,14 @@ class IngestServicer(pb_grpc.IngestServicer):
                     started = time.perf_counter()
                     async with self.pool.acquire() as conn:
                         seq, finished = await writer.write_batch(conn, run, records, self.limits)
-                        if finished or run.needs_compaction():
-                            await writer.compact(conn, run.pk)
-                            run.loose_chunks = 0
                     metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
                     metrics.RECORDS.labels("ok").inc(len(records))
                     self.live.run_changed(run)
+                    if finished or run.needs_compaction():
+                        # after the commit and apart from the stream: the ack does not wait for it, and
+                        # a client that hangs up after its last ack does not cancel it
+                        self.compactor.schedule(run.pk)
+                        run.loose_chunks = 0
                     yield pb.ServerMessage(ack=pb.Ack(seq=seq))
                 elif kind == "heartbeat":
                     async with self.pool.acquire() as conn:
