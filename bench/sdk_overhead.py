@@ -110,7 +110,7 @@ def main() -> int:
           "per logged row (log() plus the streamer thread; steadier than wall time on a busy machine)")
     t0 = time.perf_counter()
     run.finish()
-    print(f"finish(): {time.perf_counter() - t0:.2f} s (run folder {run.dir})")
+    print(f"finish(): {time.perf_counter() - t0:.2f} s (run folder {run.folder})")
     return 0
 
 

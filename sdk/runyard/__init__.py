@@ -18,12 +18,14 @@ from typing import Any
 from . import errors
 from ._config import Config
 from ._init import init
+from ._metrics import MetricDefinition
 from ._run import Run
 from ._state import PreInit
 from ._state import require as _require
 from ._summary import Summary
 from .api import Api, ApiRun
-from .errors import AuthenticationError, CommError, RunyardError, UsageError
+from .errors import AuthenticationError, CommError, ConfigError, RunyardError, UsageError
+from .media import Histogram, Image, Table
 from .settings import Settings
 
 __version__ = "0.1.0"
@@ -31,22 +33,35 @@ __version__ = "0.1.0"
 __all__ = [
     "Api",
     "ApiRun",
+    "Artifact",
     "AuthenticationError",
     "CommError",
     "Config",
+    "ConfigError",
+    "Histogram",
+    "Image",
+    "MetricDefinition",
     "Run",
     "RunyardError",
     "Settings",
     "Summary",
+    "Table",
     "UsageError",
     "__version__",
     "config",
+    "define_metric",
     "errors",
     "finish",
     "init",
     "log",
+    "log_artifact",
+    "login",
     "run",
+    "save",
     "summary",
+    "unwatch",
+    "use_artifact",
+    "watch",
 ]
 
 # Mirrors of the active run, replaced by init() and reset by finish() (see _state.py).
@@ -55,15 +70,84 @@ config: Config | Any = PreInit("config")
 summary: Summary | Any = PreInit("summary")
 
 
-def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = True) -> None:
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = True,
+        sync: bool | None = None) -> None:
     """`runyard.run.log(...)` of the active run."""
     _require("log").log(data, step=step, commit=commit)
 
 
-def finish(exit_code: int = 0, *, timeout: float | None = None) -> None:
+def finish(exit_code: int | None = None, quiet: bool | None = None, *, timeout: float | None = None) -> None:
     """Finish the active run, if any (`runyard.run.finish(...)`)."""
     from ._state import active
 
     current = active()
     if current is not None:
-        current.finish(exit_code, timeout=timeout)
+        current.finish(exit_code or 0, timeout=timeout, quiet=bool(quiet))
+
+
+def define_metric(name: str, step_metric: str | None = None, **kwargs: Any) -> MetricDefinition:
+    """`runyard.run.define_metric(...)` of the active run."""
+    return _require("define_metric").define_metric(name, step_metric, **kwargs)
+
+
+def save(glob_str: str, base_path: str | None = None, policy: str = "live") -> list[str]:
+    """`runyard.run.save(...)` of the active run."""
+    return _require("save").save(glob_str, base_path, policy)
+
+
+def log_artifact(artifact_or_path: Any, name: str | None = None, type: str | None = None,
+                 aliases: list[str] | None = None) -> Any:
+    """`runyard.run.log_artifact(...)` of the active run."""
+    return _require("log_artifact").log_artifact(artifact_or_path, name, type, aliases)
+
+
+def use_artifact(artifact_or_name: Any, type: str | None = None) -> Any:
+    """`runyard.run.use_artifact(...)` of the active run."""
+    return _require("use_artifact").use_artifact(artifact_or_name, type)
+
+
+def watch(model: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 100, **kwargs: Any) -> Any:
+    """Histograms of a PyTorch model's gradients and/or parameters (see runyard.integration.torch)."""
+    from .integration.torch import watch as _watch
+
+    return _watch(model, criterion, log=log, log_freq=log_freq, **kwargs)
+
+
+def unwatch(model: Any = None) -> None:
+    from .integration.torch import unwatch as _unwatch
+
+    _unwatch(model)
+
+
+def login(key: str | None = None, host: str | None = None, relogin: bool = False, **_ignored: Any) -> bool:
+    """Check an API key against the server and store it in the login file (like `runyard login`).
+
+    Without `key`: True when a key is already configured (RUNYARD_API_KEY or the login file)."""
+    from ._login import login as _login
+
+    return _login(key=key, host=host, relogin=relogin)
+
+
+def __getattr__(name: str) -> Any:  # lazy: artifacts load httpx, which `import runyard` does not need
+    if name == "Artifact":
+        from .artifacts import Artifact
+
+        return Artifact
+    raise AttributeError(f"module 'runyard' has no attribute {name!r}")
+
+
+def _install_session_history() -> None:
+    """Inside IPython/Jupyter, record executed cells from the moment the SDK is imported."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return
+    try:
+        from .capture.notebook import SessionHistory
+
+        SessionHistory.install()
+    except Exception:
+        pass
+
+
+_install_session_history()

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
-__all__ = ["Config", "config_dict"]
+from ._jsonify import jsonable
+from .errors import ConfigError
+
+__all__ = ["Config", "ConfigError", "config_dict"]
+
+
+def _differs(old: Any, new: Any) -> bool:
+    try:
+        return bool(jsonable(old) != jsonable(new))
+    except Exception:
+        return old is not new
 
 Sink = Callable[[dict[str, Any], list[str]], None]
 
@@ -70,17 +80,28 @@ class Config(MutableMapping[str, Any]):
         except KeyError:
             raise AttributeError(name) from None
 
-    def update(self, other: Any = None, /, allow_val_change: bool = True, **kwargs: Any) -> None:  # type: ignore[override]
-        """Merge keys (top-level keys replaced) and record the change as one update."""
+    def update(self, other: Any = None, /, allow_val_change: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
+        """Merge keys (top-level keys replaced) and record the change as one update.
+
+        Changing the value of a key that is already set raises `ConfigError` unless
+        `allow_val_change=True` (setting the same value again is fine), as in W&B."""
         changes = config_dict(other)
         changes.update(kwargs)
         if not changes:
             return
+        if not allow_val_change:
+            for key, value in changes.items():
+                if key in self._items and _differs(self._items[key], value):
+                    raise ConfigError(
+                        f"config key {key!r} is already set to {self._items[key]!r}; refusing to change it to "
+                        f"{value!r}. Use run.config.update({{{key!r}: ...}}, allow_val_change=True) to change it"
+                    )
         self._items.update(changes)
         if self._sink is not None:
             self._sink(changes, [])
 
     def setdefaults(self, defaults: Mapping[str, Any]) -> None:
+        """Set the keys that are not set yet (W&B's `config.setdefaults`)."""
         self.update({k: v for k, v in defaults.items() if k not in self._items})
 
     def as_dict(self) -> dict[str, Any]:

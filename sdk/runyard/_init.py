@@ -47,36 +47,75 @@ def init(
     notes: str | None = None,
     mode: str | None = None,
     dir: str | os.PathLike[str] | None = None,
+    resume: str | bool | None = None,
+    reinit: bool | str | None = None,
     *,
     settings: Mapping[str, Any] | Settings | None = None,
+    save_code: bool | None = None,
+    config_exclude_keys: Sequence[str] | None = None,
+    config_include_keys: Sequence[str] | None = None,
+    **ignored: Any,
 ) -> Run:
     """Start a run and return it (also reachable as `runyard.run`).
 
     Settings: these arguments > `RUNYARD_*` variables > the login file > defaults. `settings` takes
-    further fields of `runyard.Settings`, as a dict (`{"finish_timeout": 10}`) or a `runyard.Settings`.
+    further fields of `runyard.Settings`, as a dict (`{"system_metrics": False}`) or a `runyard.Settings`.
+    `resume`: "allow" (resume the run `id` if it exists, else create it), "must" (it must exist; without
+    `id` the latest run in the run root), "never" (default: an existing `id` is an error); a resumed run
+    continues its steps. `reinit`: what a second `init()` does while a run is active: finish it first
+    (default, True, "finish_previous"), return it (False, "return_previous") or start another run beside
+    it ("create_new").
     Raises `AuthenticationError` when the API key is missing or refused. An unreachable server is not an
     error: one warning, the run logs to disk and the upload is retried in the background.
     """
     previous = _state.active()
-    if previous is not None:
-        previous.finish()
+    if previous is not None and not previous.finished and previous._pid == os.getpid():
+        how = _reinit_mode(reinit)
+        if how == "return_previous":
+            return previous
+        if how == "finish_previous":
+            previous.finish()
+    if ignored:
+        _console.warn(f"init() ignores the arguments {', '.join(sorted(ignored))}")
     if isinstance(settings, Settings):  # only what differs from the defaults counts as given
         defaults = Settings()
         settings = {f.name: getattr(settings, f.name) for f in dataclasses.fields(Settings)
                     if getattr(settings, f.name) != getattr(defaults, f.name)}
     args: dict[str, Any] = dict(settings or {})
-    args.update(project=project, entity=entity, mode=mode, dir=dir)
-    s = resolve(args)
-    run_id = check_run_id(id) if id is not None else new_run_id()
-    project_name = check_project(s.project or "uncategorized")
-    cfg = Config(config_dict(config))
+    known = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(k for k in args if k not in known)
+    if unknown:  # W&B settings such as start_method or silent: ignored, not an error
+        _console.warn(f"init() ignores the settings {', '.join(unknown)} (see runyard.Settings for the known ones)")
+        for k in unknown:
+            del args[k]
+    args.update(project=project, entity=entity, mode=mode, dir=dir, run_id=id, resume=resume, name=name,
+                notes=notes, group=group, job_type=job_type, save_code=save_code)
     if isinstance(tags, str):
         raise SettingsError("tags must be a list of strings, not one string")
+    s = resolve(args)
+    project_name = check_project(s.project or "uncategorized")
+    resume_mode = s.resume
+    run_id = s.run_id
+    if run_id is None and resume_mode == "must":
+        run_id = _latest_run_id(s.root_dir, project_name)
+        if run_id is None:
+            raise SettingsError(f"resume='must' without id=: no earlier run of {project_name} in {s.root_dir}")
+    run_id = check_run_id(run_id) if run_id is not None else new_run_id()
+    cfg_dict = config_dict(config)
+    if config_include_keys:
+        cfg_dict = {k: v for k, v in cfg_dict.items() if k in set(config_include_keys)}
+    if config_exclude_keys:
+        cfg_dict = {k: v for k, v in cfg_dict.items() if k not in set(config_exclude_keys)}
+    cfg = Config(cfg_dict)
+    if tags is None and s.tags:
+        tags = [t.strip() for t in s.tags.split(",") if t.strip()]
     tag_list = [str(t) for t in (tags or [])]
+    name, notes, group, job_type = s.name, s.notes, s.group, s.job_type
     start = time.time()
     common: dict[str, Any] = dict(
         run_id=run_id, project=project_name, config=cfg, tags=tag_list, group=group, job_type=job_type,
         notes=notes, mode=s.mode, base_url=s.base_url, finish_timeout=s.finish_timeout, start_time=start,
+        settings=s,
     )
     if s.mode == "disabled":
         run = Run(entity=s.entity, name=name, run_dir=None, streamer=None, **common)
@@ -91,20 +130,39 @@ def init(
     if online:
         address, tls, entity_name, reachable = _check_server(s)
 
-    run_dir = s.root_dir / run_folder_name(run_id, start)
-    run_dir.mkdir(parents=True, exist_ok=False)
+    resuming = resume_mode in ("allow", "must")
+    seq_base = 0
+    local_step = 0
+    if resuming and not (online and reachable):
+        # The server cannot say which sequence numbers it holds: number above any earlier process of this
+        # run (it wrote fewer records than microseconds passed), so nothing is ignored when it arrives.
+        # Steps go on from where an earlier process of this run on this machine stopped, if any.
+        seq_base = int(time.time() * 1_000_000)
+        local_step = _local_next_step(s.root_dir, run_id)
+        _console.warn(f"resuming run {run_id} without the server: steps go on from {local_step} (what this "
+                      "machine knows); records are numbered after the earlier ones so none are lost")
+
+    run_dir = _new_run_dir(s.root_dir, run_folder_name(run_id, start))
     handler = _attach_debug_log(run_dir)
     open_run = pb.OpenRun(
         entity=entity_name or "", project=project_name, run_id=run_id, name=name or "",
-        config_json=json.dumps(jsonable(cfg.as_dict()), allow_nan=False), tags=tag_list, group=group or "",
+        # The initial config travels as the run's first ConfigUpdate record, not in OpenRun: the server
+        # merges OpenRun.config into an existing run on every reconnect (and on `runyard sync`), which
+        # would undo later config changes whose records it already holds.
+        config_json="", tags=tag_list, group=group or "",
         job_type=job_type or "", notes=notes or "", host=socket.gethostname(), start_time=start,
     )
     _write_run_file(run_dir, s, open_run, cfg)
     _link_latest(s.root_dir, run_dir)
-    streamer = Streamer(s, run_dir, open_run, online=online, ingest_address=address, ingest_tls=tls)
-    streamer._on_open.append(lambda opened: _write_run_file(run_dir, s, open_run, cfg, opened))
+    initial_config = cfg.as_dict()
+    (run_dir / ".live").write_text(str(os.getpid()))
+    streamer = Streamer(s, run_dir, open_run, online=online, ingest_address=address, ingest_tls=tls,
+                        first_resume=resume_mode or "never", seq_base=seq_base)
+    initial_cfg = Config(cfg.as_dict())  # run.json keeps the config as given to init()
+    streamer._on_open.append(lambda opened: _write_run_file(run_dir, s, open_run, initial_cfg, opened))
     if online and not reachable:
         streamer.outage_reported()
+    opened = None
     if online and reachable:
         try:
             opened = streamer.wait_opened(s.init_timeout)
@@ -118,14 +176,115 @@ def init(
                 f"the server did not open the run within {s.init_timeout:.0f} s")
             _console.warn(f"{why}; logging to {run_dir} and retrying in the background")
             streamer.outage_reported()
-    run = Run(entity=entity_name, name=name, run_dir=run_dir, streamer=streamer, **common)
+    if resuming and online and opened is None:  # the server may still open it: number above earlier records
+        streamer.builder.next_seq = max(streamer.builder.next_seq, int(time.time() * 1_000_000))
+    if initial_config:  # numbered after RunOpened.last_seq when resuming (see Streamer._opened)
+        streamer.queue.append(("c", initial_config, []))
+        streamer.wake()
+    resumed = bool(opened is not None and opened.resumed)
+    start_step = int(opened.next_step) if resumed and opened is not None else local_step
+    run = Run(entity=entity_name, name=name, run_dir=run_dir, streamer=streamer, start_step=start_step,
+              resumed=resumed, **common)
     run._log_handler = handler
+    if resumed:
+        changed: dict[str, Any] = {k: v for k, v in (("tags", tags), ("notes", notes), ("group", group),
+                                                     ("job_type", job_type), ("name", name)) if v is not None}
+        if changed:  # OpenRun only merges the config into an existing run
+            run.update(**changed)
+    _start_capture(run, s, streamer, online)
     _state.set_active(run)
     if online and streamer.opened is not None:
-        _console.say(f"run {run.name} ({run.path}) on {s.base_url}; local files in {run_dir}")
+        verb = "resumed" if resumed else "run"
+        _console.say(f"{verb} {run.name} ({run.path}) on {s.base_url}: {run.url}; local files in {run_dir}")
     elif not online:
         _console.say(f"offline run {run_id}; logging to {run_dir}")
     return run
+
+
+def _new_run_dir(root: Path, name: str) -> Path:
+    """A fresh run folder; a second process of the same run id in the same second gets `-2`, `-3`, ..."""
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = root / (name if n == 1 else f"{name}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise SettingsError(f"cannot make a run folder {name} in {root}")
+
+
+def _local_next_step(root: Path, run_id: str) -> int:
+    """The highest `next_step` an earlier process of `run_id` noted in its run.json under `root`."""
+    best = 0
+    for info_path in root.glob(f"run-*-{run_id}*/run.json"):
+        try:
+            info = json.loads(info_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if info.get("run_id") == run_id:
+            best = max(best, int(info.get("next_step") or 0))
+    return best
+
+
+def _reinit_mode(reinit: bool | str | None) -> str:
+    if reinit is None or reinit is True or reinit == "default":
+        return "finish_previous"
+    if reinit is False:
+        return "return_previous"
+    if reinit in ("finish_previous", "return_previous", "create_new"):
+        return str(reinit)
+    raise SettingsError(f"reinit must be True, False, 'finish_previous', 'return_previous' or 'create_new', got {reinit!r}")
+
+
+def _latest_run_id(root: Path, project: str) -> str | None:
+    """The id of the newest run folder of `project` under the run root (for resume='must' without id)."""
+    best: tuple[float, str] | None = None
+    for info_path in root.glob("run-*/run.json"):
+        try:
+            info = json.loads(info_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if info.get("project") == project and isinstance(info.get("run_id"), str):
+            key = (float(info.get("start_time") or 0), info["run_id"])
+            if best is None or key > best:
+                best = key
+    return best[1] if best else None
+
+
+def _start_capture(run: Run, s: Settings, streamer: Streamer, online: bool) -> None:
+    """The run's files thread, media binding, console tee, system metrics and code capture."""
+    from ._capture_run import Capture
+    from ._files import RunFiles
+    from ._output import ConsoleCapture
+
+    assert run.folder is not None
+    uploader = None
+    if online:
+        def uploader(batch: dict[str, Path]) -> list[dict[str, Any]]:
+            from .artifacts import upload_run_files
+
+            opened = streamer.opened
+            assert opened is not None
+            return upload_run_files(s.base_url, s.api_key, opened.entity, run.project, run.id, batch)
+
+    files = RunFiles(run.folder, interval=s.files_interval, queue=streamer.queue, uploader=uploader,
+                     ready=lambda: streamer.opened is not None)
+    run._files = files
+    streamer.builder.media_binder = files.bind_media
+    info = {"run_id": run.id, "project": run.project, "start_time": run.start_time, "mode": s.mode}
+    capture = Capture(s, files, info, streamer.queue)
+    run._capture = capture
+    try:
+        capture.start()
+    except Exception:
+        log.exception("starting the capture failed")
+    files.start()
+    if s.console != "off":
+        try:
+            run._console = ConsoleCapture(streamer.queue, files.files_dir / "output.log").install()
+        except Exception:
+            log.exception("console capture failed")
 
 
 def _check_server(s: Settings) -> tuple[str | None, bool, str | None, bool]:
@@ -156,7 +315,8 @@ def _write_run_file(
         "entity": (opened.entity if opened is not None and opened.entity else open_run.entity) or None,
         "project": open_run.project,
         "name": (opened.name if opened is not None and opened.name else open_run.name) or None,
-        "config": json.loads(open_run.config_json or "{}"),
+        "config": jsonable(cfg.as_dict()),
+        "config_in_wal": True,
         "tags": list(open_run.tags),
         "group": open_run.group or None,
         "job_type": open_run.job_type or None,

@@ -7,6 +7,9 @@ Queue items are plain tuples, cheap to make inside `log()`:
     ("c", set_dict, remove_keys)              config change
     ("u", {"name": ..., "tags": [...], ...})  run fields changed after open
     ("f", exit_code, error, time)             the run ended
+    ("m", timestamp, {key: value})            system metrics sample
+    ("o", stream, timestamp, [lines])         console output lines
+    ("F", path, size, sha256)                 a run file was saved (FileSaved notice)
 
 The summary follows the last logged value of each key unless the key was set explicitly: after each
 group of history rows one SummaryUpdate carries the latest logged values of the keys never set by hand.
@@ -17,7 +20,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._encode import encode_keys, history_body, history_record, numeric_history_record, values_prefix
@@ -26,7 +29,7 @@ from ._jsonify import jsonable
 from .v1 import ingest_pb2 as pb
 from .wal import Frame
 
-__all__ = ["MAX_RECORD_BYTES", "RecordBuilder"]
+__all__ = ["MAX_RECORD_BYTES", "SKIP", "RecordBuilder"]
 
 MAX_RECORD_BYTES = 3 << 20  # the ingest gRPC server takes messages up to 4 MiB
 MAX_KEY_LENGTH = 256  # the ingest server's limits (a record breaking them would stop the whole stream)
@@ -52,9 +55,17 @@ def _dumps(obj: Any) -> str:
     return json.dumps(jsonable(obj), separators=(",", ":"), allow_nan=False, ensure_ascii=False)
 
 
+MediaBinder = Callable[[str, Any, int], Any]
+SummaryValue = Callable[[str, Any], Any]
+SKIP = object()
+
+
 class RecordBuilder:
     def __init__(self, next_seq: int = 1) -> None:
         self.next_seq = next_seq
+        # set by the run: media values -> JSON descriptors (and files); defined metrics' summaries
+        self.media_binder: MediaBinder | None = None
+        self.summary_value: SummaryValue | None = None
         self.explicit_summary: set[str] = set()
         self.dropped = 0
         self._good_keys: set[str] = set()
@@ -135,6 +146,8 @@ class RecordBuilder:
             except (struct.error, TypeError, ValueError, OverflowError):
                 data = None
         if data is None:
+            if self.media_binder is not None:
+                row = self._bind_media(step, row)
             keys, values, jkeys, jvalues = split_values(self._clean(row))
             if jkeys:
                 self._clean_json(jkeys, jvalues, step)
@@ -146,6 +159,28 @@ class RecordBuilder:
         last.pop(sig, None)
         last[sig] = row
 
+    def _bind_media(self, step: int, row: dict[str, Any]) -> dict[str, Any]:
+        binder = self.media_binder
+        assert binder is not None
+        changed: dict[str, Any] | None = None
+        for key, value in row.items():
+            t = type(value)
+            if t is float or t is int or t is str or t is bool or value is None:
+                continue
+            bound = binder(key, value, step)
+            if bound is not None:
+                changed = changed if changed is not None else {}
+                changed[key] = bound
+        if not changed:
+            return row
+        row = dict(row)
+        for key, bound in changed.items():
+            if bound is SKIP:
+                del row[key]
+            else:
+                row[key] = bound
+        return row
+
     def _flush_auto(self, out: list[Frame]) -> None:
         """One SummaryUpdate with the latest logged value of every key not set explicitly."""
         if not self._last_rows:
@@ -156,6 +191,14 @@ class RecordBuilder:
             for key, value in row.items():
                 if key not in explicit and key not in bad:
                     auto[key] = value
+        summary_value = self.summary_value
+        if summary_value is not None:
+            for key in list(auto):
+                value = summary_value(key, auto[key])
+                if value is SKIP:
+                    del auto[key]
+                else:
+                    auto[key] = value
         self._last_rows.clear()
         if auto:
             self._frame(pb.Record(summary=pb.SummaryUpdate(set_json=_dumps(auto))), out)
@@ -163,8 +206,12 @@ class RecordBuilder:
     def build(self, items: Iterable[tuple[Any, ...]]) -> list[Frame]:
         out: list[Frame] = []
         explicit = self.explicit_summary
+        pending_out: tuple[str, float, list[str]] | None = None
         for item in items:
             kind = item[0]
+            if pending_out is not None and kind != "o":
+                self._output(pending_out, out)
+                pending_out = None
             if kind == "h":
                 self._history(item[1], item[2], item[3], out)
             elif kind == "s":
@@ -191,7 +238,32 @@ class RecordBuilder:
                 _, exit_code, error, ts = item
                 self._flush_auto(out)
                 self._frame(pb.Record(finish=pb.Finish(exit_code=exit_code, error=error or "", time=ts)), out)
+            elif kind == "m":
+                _, ts, sample = item
+                keys = [k for k in sample if k and len(k) <= MAX_KEY_LENGTH - 8]
+                self._frame(pb.Record(system=pb.SystemMetrics(
+                    timestamp=ts, keys=keys, values=[float(sample[k]) for k in keys])), out)
+            elif kind == "o":
+                _, stream, ts, lines = item
+                if pending_out is not None and (pending_out[0] != stream or len(pending_out[2]) >= 1000):
+                    self._output(pending_out, out)
+                    pending_out = None
+                if pending_out is None:
+                    pending_out = (stream, ts, list(lines))
+                else:
+                    pending_out[2].extend(lines)
+                continue
+            elif kind == "F":
+                _, path, size, sha = item
+                self._frame(pb.Record(file=pb.FileSaved(path=path, size=size, sha256=sha)), out)
             else:  # pragma: no cover - programming error
                 raise ValueError(f"unknown queue item {kind!r}")
+        if pending_out is not None:
+            self._output(pending_out, out)
         self._flush_auto(out)
         return out
+
+    def _output(self, pending: tuple[str, float, list[str]], out: list[Frame]) -> None:
+        stream, ts, lines = pending
+        for start in range(0, len(lines), 1000):
+            self._frame(pb.Record(output=pb.OutputLines(timestamp=ts, stream=stream, lines=lines[start:start + 1000])), out)

@@ -4,25 +4,36 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
+import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _console
 from ._config import Config
 from ._flatten import flatten
+from ._metrics import MetricDefinition, Metrics
 from ._summary import Summary
 from .errors import UsageError
 from .streamer import FinishResult, Streamer
+
+if TYPE_CHECKING:
+    from ._capture_run import Capture
+    from ._files import RunFiles
+    from ._output import ConsoleCapture
+    from .artifacts import Artifact
+    from .settings import Settings
 
 __all__ = ["Run"]
 
 _time = time.time
 _MAX_STEP = (1 << 63) - 1
+NEVER_CONNECTED_FINISH_S = 15.0  # finish() wait when the server was not reachable once during the run
 
 
 class Run:
@@ -46,29 +57,41 @@ class Run:
         streamer: Streamer | None,
         finish_timeout: float,
         start_time: float,
+        settings: Settings | None = None,
+        start_step: int = 0,
+        resumed: bool = False,
     ) -> None:
         self.id = run_id
         self.project = project
         self._entity = entity
         self._name = name
-        self.tags = list(tags)
-        self.group = group
-        self.job_type = job_type
-        self.notes = notes
+        self._tags = list(tags)
+        self._group = group
+        self._job_type = job_type
+        self._notes = notes
         self.mode = mode
         self.base_url = base_url
-        self.dir = run_dir
+        self.folder = run_dir
         self.start_time = start_time
+        self.resumed = resumed
+        self._settings = settings
         self._streamer = streamer
         self._finish_timeout = finish_timeout
         self._queue: deque[tuple[Any, ...]] = streamer.queue if streamer is not None else deque(maxlen=0)
         self._wake_at = streamer.settings.batch_max_records if streamer is not None else 1 << 62
         self._queue_max = streamer.settings.queue_max if streamer is not None else 1 << 62
-        self._step = 0
+        self._step = start_step
         self._pending: dict[str, Any] = {}
+        self._lock = threading.Lock()
         self._finished = False
+        self._child = False
         self._pid = os.getpid()
         self._log_handler: logging.Handler | None = None
+        self._files: RunFiles | None = None
+        self._capture: Capture | None = None
+        self._console: ConsoleCapture | None = None
+        self._metrics: Metrics | None = None
+        self._tmp_dir: str | None = None
         self.finish_result: FinishResult | None = None
         self.config = config
         config._attach(self._config_changed)
@@ -101,6 +124,22 @@ class Run:
         return f"{self.entity or '-'}/{self.project}/{self.id}"
 
     @property
+    def url(self) -> str:
+        """The run's page in the web UI."""
+        return f"{self.base_url}/{self.entity or '-'}/{self.project}/runs/{self.id}"
+
+    @property
+    def dir(self) -> Path:
+        """The run's files folder (`<run folder>/files`): files put here are uploaded at the end, as in W&B."""
+        if self._files is not None:
+            return self._files.files_dir
+        if self.folder is not None:
+            return self.folder / "files"
+        if self._tmp_dir is None:  # disabled mode: a scratch folder, so `run.dir` paths still work
+            self._tmp_dir = tempfile.mkdtemp(prefix="runyard-disabled-")
+        return Path(self._tmp_dir)
+
+    @property
     def step(self) -> int:
         """The step the next `log()` without `step=` writes to."""
         return self._step
@@ -109,53 +148,114 @@ class Run:
     def finished(self) -> bool:
         return self._finished
 
-    def update(self, *, notes: str | None = None, tags: list[str] | None = None,
-               group: str | None = None, job_type: str | None = None) -> None:
-        """Change notes, tags, group or job type after init()."""
+    @property
+    def offline(self) -> bool:
+        return self.mode == "offline"
+
+    @property
+    def disabled(self) -> bool:
+        return self.mode == "disabled"
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._tags)
+
+    @tags.setter
+    def tags(self, value: Sequence[str]) -> None:
+        self.update(tags=list(value))
+
+    @property
+    def notes(self) -> str | None:
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str) -> None:
+        self.update(notes=value)
+
+    @property
+    def group(self) -> str | None:
+        return self._group
+
+    @group.setter
+    def group(self, value: str) -> None:
+        self.update(group=value)
+
+    @property
+    def job_type(self) -> str | None:
+        return self._job_type
+
+    @job_type.setter
+    def job_type(self, value: str) -> None:
+        self.update(job_type=value)
+
+    def update(self, *, notes: str | None = None, tags: Sequence[str] | None = None,
+               group: str | None = None, job_type: str | None = None, name: str | None = None) -> None:
+        """Change notes, tags, group, job type or name after init()."""
         fields: dict[str, Any] = {}
+        if isinstance(tags, str):
+            raise UsageError("tags must be a list of strings, not one string")
         if notes is not None:
-            self.notes = fields["notes"] = notes
+            self._notes = fields["notes"] = str(notes)
         if tags is not None:
-            self.tags = fields["tags"] = [str(t) for t in tags]
+            self._tags = fields["tags"] = [str(t) for t in tags]
         if group is not None:
-            self.group = fields["group"] = group
+            self._group = fields["group"] = str(group)
         if job_type is not None:
-            self.job_type = fields["job_type"] = job_type
-        if fields:
+            self._job_type = fields["job_type"] = str(job_type)
+        if name is not None:
+            self._name = fields["name"] = str(name)
+        if fields and not self._finished:
             self._queue.append(("u", fields))
 
     # ------------------------------------------------------------------ logging
-    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = True) -> None:
-        """Log one row of metrics. Never waits on the network.
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = True,
+            sync: bool | None = None) -> None:
+        """Log one row of metrics. Never waits on the network; safe to call from several threads.
 
         Nested dicts are flattened to `a/b` keys. Without `step` the row goes to the current step, which
-        then advances by one; with `step` the row goes there (a row still pending at another step is
-        committed first). `commit=False` accumulates keys into the current step until a later call
-        commits it."""
+        then advances by one. With `step` above the current one the row goes there (a row still pending
+        at another step is committed first) and the next step is `step + 1`; with `step` below the
+        current one the row is stored at that step at once and the current step stays. `commit=False`
+        accumulates keys into the current step until a later call commits it. Media values
+        (`runyard.Image`, `Table`, `Histogram`, lists of Images) become descriptors and run files.
+        `sync` is accepted for W&B compatibility and ignored."""
         if self._finished:
             raise UsageError("log() was called on a finished run; call runyard.init() to start a new one")
         if type(data) is not dict and not isinstance(data, Mapping):
             raise TypeError(f"log() takes a dict of values, got {type(data).__name__}")
         row = flatten(data)
-        if step is not None:
-            if type(step) is not int or not 0 <= step <= _MAX_STEP:
-                step = _as_step(step)
-            if step != self._step:
-                if self._pending:
-                    self._commit_pending()
-                self._step = step
-        self._logged.update(row)
-        if commit is False:
-            self._pending.update(row)
-            return
-        if self._pending:
-            self._pending.update(row)
-            row, self._pending = self._pending, {}
         q = self._queue
-        q.append(("h", self._step, _time(), row))
-        self._step += 1
+        with self._lock:
+            if step is not None:
+                if type(step) is not int or not 0 <= step <= _MAX_STEP:
+                    step = _as_step(step)
+                if step != self._step:
+                    if step < self._step:
+                        self._log_past(row, step)
+                        return
+                    if self._pending:
+                        self._commit_pending()
+                    self._step = step
+            if self._metrics is not None:
+                self._metrics.observe(row, self._logged)
+            self._logged.update(row)
+            if commit is False:
+                self._pending.update(row)
+                return
+            if self._pending:
+                self._pending.update(row)
+                row, self._pending = self._pending, {}
+            q.append(("h", self._step, _time(), row))
+            self._step += 1
         if len(q) >= self._wake_at:
             self._queue_full()
+
+    def _log_past(self, row: dict[str, Any], step: int) -> None:
+        """A row for a step below the current one: stored there now, never dropped (W&B drops it)."""
+        if self._metrics is not None:
+            self._metrics.observe(row, self._logged)
+        self._logged.update(row)
+        self._queue.append(("h", step, _time(), row))
 
     def _commit_pending(self) -> None:
         row, self._pending = self._pending, {}
@@ -181,45 +281,213 @@ class Run:
         if not self._finished:
             self._queue.append(("s", changes, removed))
 
-    # ------------------------------------------------------------------ the end
-    def finish(self, exit_code: int = 0, *, error: str | None = None, timeout: float | None = None) -> None:
-        """End the run: flush, record the exit code, wait (bounded) for the server to confirm everything."""
+    def define_metric(self, name: str, step_metric: str | None = None, *, summary: str | None = None,
+                      goal: str | None = None, hidden: bool = False, step_sync: bool | None = None,
+                      **_ignored: Any) -> MetricDefinition:
+        """Set a metric's x axis and what its summary holds; `name` may be a glob (`"val/*"`).
+
+        summary: "last" (default), "min", "max", "mean", "best" (needs goal), "none", or a comma-joined
+        list (`"min,last"`); goal: "minimize" or "maximize"."""
+        with self._lock:
+            metrics = self._metrics or Metrics()
+            d = metrics.define(name, step_metric=step_metric, summary=summary, goal=goal, hidden=hidden,
+                               step_sync=step_sync)
+            if self._metrics is None:
+                self._metrics = metrics
+                self.summary._metrics = metrics
+                if self._streamer is not None:
+                    self._streamer.builder.summary_value = metrics.summary_value
+            if step_metric is not None and step_metric not in metrics.defs:
+                metrics.define(step_metric)
+        if not self._finished:
+            self._queue.append(("c", {"_runyard": {"metrics": metrics.as_config()}}, []))
+        return d
+
+    # ------------------------------------------------------------------ files and artifacts
+    def save(self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None = None,
+             policy: str = "live") -> list[str]:
+        """Save files matching `glob_str` as run files (names relative to `base_path`, default: the
+        glob's folder). policy: "now" (upload now), "live" (now and whenever it changes), "end"."""
+        if self._files is None:
+            if policy not in ("now", "live", "end"):
+                raise ValueError(f"run.save: policy must be 'now', 'live' or 'end', got {policy!r}")
+            return []
         if self._finished:
+            raise UsageError("save() was called on a finished run")
+        return self._files.save(os.fspath(glob_str), None if base_path is None else os.fspath(base_path), policy)
+
+    def _artifact_conn(self, what: str) -> tuple[str, str | None, str]:
+        streamer = self._streamer
+        if self.mode != "online" or streamer is None or self._settings is None:
+            raise UsageError(f"{what} needs a server: this run is {self.mode}. Log artifacts from an online run, "
+                             "or save the files with run.save() and `runyard sync` the run")
+        if streamer.opened is None:
+            raise UsageError(f"{what} needs the server, which has not opened this run yet "
+                             f"(last error: {streamer.last_error.message if streamer.last_error else 'none'})")
+        return self._settings.base_url, self._settings.api_key, streamer.opened.entity
+
+    def log_artifact(self, artifact_or_path: Artifact | str | os.PathLike[str], name: str | None = None,
+                     type: str | None = None, aliases: Sequence[str] | None = None) -> Artifact:
+        """Upload an Artifact (or a file/folder path, made into one) as a new version produced by this run."""
+        from .artifacts import Artifact, log_artifact
+
+        if isinstance(artifact_or_path, Artifact):
+            art = artifact_or_path
+        else:
+            p = Path(artifact_or_path)
+            art = Artifact(name or p.name.replace(" ", "_"), type or "unspecified")
+            if p.is_dir():
+                art.add_dir(p)
+            else:
+                art.add_file(p)
+        if self.mode == "disabled":
+            return art
+        streamer = self._streamer
+        if self.mode == "offline" or (streamer is not None and streamer.opened is None):
+            assert self.folder is not None
+            from ._artifact_stage import stage_artifact
+
+            where = stage_artifact(self.folder, art, aliases)
+            _console.warn(f"artifact {art.name} is kept in {where} until `runyard sync {self.folder}` logs it")
+            return art
+        base_url, api_key, entity = self._artifact_conn("log_artifact()")
+        return log_artifact(base_url, api_key, entity, self.project, self.id, art, aliases)
+
+    def use_artifact(self, artifact_or_name: Artifact | str, type: str | None = None) -> Artifact:
+        """Record that this run uses an artifact (`name:alias`, `name:v3`, `project/name:alias`) and return it."""
+        from .artifacts import use_artifact
+
+        base_url, api_key, entity = self._artifact_conn("use_artifact()")
+        return use_artifact(base_url, api_key, entity, self.project, self.id, artifact_or_name, type)
+
+    def watch(self, model: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 100,
+              **kwargs: Any) -> Any:
+        from .integration.torch import watch
+
+        return watch(model, criterion, log=log, log_freq=log_freq, run=self, **kwargs)
+
+    def unwatch(self, model: Any = None) -> None:
+        from .integration.torch import unwatch
+
+        unwatch(model)
+
+    # ------------------------------------------------------------------ the end
+    def finish(self, exit_code: int | None = 0, quiet: bool | None = None, *, error: str | None = None,
+               timeout: float | None = None) -> None:
+        """End the run: flush, upload its files, record the exit code, wait (bounded) for the server to
+        confirm everything; then say where things are (and the `runyard sync` command if needed; `quiet`
+        leaves out the line that says all went well)."""
+        exit_code = exit_code or 0
+        if self._finished or self._child:
             return
-        if self._pending:
-            self._commit_pending()
-        self._finished = True
+        with self._lock:
+            if self._finished:  # another thread got here first
+                return
+            if self._pending:
+                self._commit_pending()
+            self._finished = True
         from . import _state  # late: _state imports this module
 
         try:
+            if self._console is not None:
+                self._console.stop()
+            if self._capture is not None:
+                self._capture.stop()
             streamer = self._streamer
             if streamer is None:
                 return
             wait = self._finish_timeout if timeout is None else timeout
-            result = streamer.finish(int(exit_code), error, wait)
+            if streamer.online and streamer.opened is None:
+                wait = min(wait, NEVER_CONNECTED_FINISH_S)
+            deadline = time.monotonic() + wait
+            files_left, files_error = 0, None
+            if self._files is not None:
+                capture_tasks = self._capture.final_tasks() if self._capture is not None else []
+                files_left, files_error = self._files.finish(max(1.0, wait * 0.5), capture_tasks)
+                if files_left and self.mode == "online" and self.folder is not None:
+                    import json  # `runyard status` lists the run as not synced until `runyard sync` ran
+
+                    (self.folder / "files_pending.json").write_text(json.dumps(self._files.pending()))
+            result = streamer.finish(int(exit_code), error, max(0.5, deadline - time.monotonic()))
             self.finish_result = result
-            self._report(result)
+            self._note_end_in_run_file(streamer.wal.last_seq)
+            self._report(result, files_left, files_error, quiet=bool(quiet))
         finally:
             _state.run_finished(self)
+            if self.folder is not None:
+                try:
+                    (self.folder / ".live").unlink()
+                except OSError:
+                    pass
             handler = self._log_handler
             if handler is not None:
                 logging.getLogger("runyard").removeHandler(handler)
                 handler.close()
 
-    def _report(self, result: FinishResult) -> None:
-        sync_hint = f"runyard sync {self.dir}"
-        if result.outcome == "acked":
-            _console.say(f"run {self.name or self.id} finished; everything is saved on {self.base_url}")
+    def _note_end_in_run_file(self, last_seq: int) -> None:
+        """run.json gets where this process stopped (next step, last sequence number), so a later
+        resume on this machine can go on from there even when the server cannot be asked."""
+        if self.folder is None:
+            return
+        import json
+
+        path = self.folder / "run.json"
+        try:
+            data = json.loads(path.read_text())
+            data.update(next_step=self._step, last_seq=last_seq)
+            tmp = path.with_name("run.json.tmp")
+            tmp.write_text(json.dumps(data, indent=2) + "\n")
+            os.replace(tmp, path)
+        except (OSError, ValueError):
+            pass
+
+    def _report(self, result: FinishResult, files_left: int = 0, files_error: Exception | None = None,
+                quiet: bool = False) -> None:
+        sync_hint = f"runyard sync {self.folder}"
+        files_note = ""
+        if files_left and self.mode == "online":
+            why = f" ({files_error})" if files_error is not None else ""
+            files_note = f"; {files_left} files were not uploaded{why}"
+        if result.outcome == "acked" and not files_note:
+            if quiet:
+                return
+            _console.say(f"run {self.name or self.id} finished; everything is saved on {self.base_url}: {self.url}")
+        elif result.outcome == "acked":
+            _console.warn(f"run {self.name or self.id} finished{files_note}. Upload them with: {sync_hint}")
         elif result.outcome == "offline":
-            _console.say(f"offline run saved in {self.dir}; upload it with: {sync_hint}")
+            _console.say(f"offline run saved in {self.folder}; upload it with: {sync_hint}")
         elif result.outcome == "fatal":
             msg = result.error.message if result.error is not None else "the server refused the run"
-            _console.error(f"{msg}. {result.unacked} records were not uploaded; after fixing it: {sync_hint}")
+            _console.error(f"{msg}. {result.unacked} records were not uploaded{files_note}; after fixing it: {sync_hint}")
         else:
             why = f" (last error: {result.error.message})" if result.error is not None else ""
             _console.warn(
-                f"the server did not confirm {result.unacked} records in time{why}. "
+                f"the server did not confirm {result.unacked} records in time{why}{files_note}. "
                 f"They are saved on disk; upload them later with: {sync_hint}"
+            )
+
+    # ------------------------------------------------------------------ fork
+    def _in_forked_child(self) -> None:
+        """A process forked from the one that runs this (a DataLoader worker): the streamer thread is not
+        here, so log() becomes a no-op that warns once, and nothing this child does reaches the parent's
+        queue or files."""
+        self._child = True
+        if self._console is not None:
+            self._console.forked()
+        self._queue = deque(maxlen=0)
+        self._lock = threading.Lock()  # the parent's lock may have been held at the fork
+        self._files = None
+        self._console = None
+        self._capture = None
+        self.__dict__["log"] = self._child_log
+
+    def _child_log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = True,
+                   sync: bool | None = None) -> None:
+        if not getattr(self, "_child_warned", False):
+            self._child_warned = True
+            _console.warn(
+                f"log() in a forked child process (pid {os.getpid()}) is ignored: run {self.id} belongs to "
+                f"process {self._pid}. Log from the parent, or call runyard.init() in the child for a run of its own"
             )
 
     def __enter__(self) -> Run:

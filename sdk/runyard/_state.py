@@ -21,6 +21,7 @@ __all__ = ["PreInit", "active", "require", "run_finished", "set_active"]
 
 _lock = threading.Lock()
 _active: Run | None = None
+_live: list[Run] = []  # every unfinished run of this process (reinit="create_new" allows several)
 _hooks_installed = False
 _prev_excepthook: Any = None
 _original_exit = sys.exit
@@ -66,6 +67,8 @@ def set_active(run: Run) -> None:
     global _active
     with _lock:
         _active = run
+        if run not in _live:
+            _live.append(run)
         mod = _module()
         mod.run, mod.config, mod.summary = run, run.config, run.summary
     _install_hooks()
@@ -74,10 +77,15 @@ def set_active(run: Run) -> None:
 def run_finished(run: Run) -> None:
     global _active
     with _lock:
+        if run in _live:
+            _live.remove(run)
         if _active is run:
-            _active = None
+            _active = _live[-1] if _live else None
             mod = _module()
-            mod.run, mod.config, mod.summary = None, PreInit("config"), PreInit("summary")
+            if _active is None:
+                mod.run, mod.config, mod.summary = None, PreInit("config"), PreInit("summary")
+            else:
+                mod.run, mod.config, mod.summary = _active, _active.config, _active.summary
 
 
 def _install_hooks() -> None:
@@ -119,6 +127,22 @@ def _exit(code: Any = None) -> NoReturn:
 
 
 def _at_exit() -> None:
-    run = _active
-    if run is not None and _ours(run):
-        run.finish(_exit_code)
+    for run in list(reversed(_live)):
+        if _ours(run):
+            run.finish(_exit_code)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (e.g. a DataLoader worker) must not write into the parent's run: its threads are
+    not here, and its queue, WAL and stream belong to the parent."""
+    global _lock
+    _lock = threading.Lock()
+    for run in list(_live):
+        try:
+            run._in_forked_child()
+        except Exception:
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

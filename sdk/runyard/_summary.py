@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
+from ._records import SKIP
+
 __all__ = ["Summary"]
 
 Sink = Callable[[dict[str, Any], list[str]], None]
@@ -15,11 +17,28 @@ class Summary(MutableMapping[str, Any]):
         self._logged: dict[str, Any] = {}  # updated by Run.log() directly (hot path)
         self._explicit: dict[str, Any] = {}
         self._sink = sink
+        self._metrics: Any = None  # the run's Metrics once define_metric() was called
 
     def __getitem__(self, key: str) -> Any:
         if key in self._explicit:
             return self._explicit[key]
-        return self._logged[key]
+        value = self._logged[key]
+        metrics = self._metrics
+        if metrics is not None:
+            value = metrics.summary_value(key, value)
+            if value is SKIP:
+                raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def _hidden(self, key: str) -> bool:
+        metrics = self._metrics
+        return metrics is not None and metrics.summary_value(key, None) is SKIP
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.update({key: value})
@@ -33,16 +52,18 @@ class Summary(MutableMapping[str, Any]):
             self._sink({}, [key])
 
     def __iter__(self) -> Iterator[str]:
-        yield from self._explicit
-        for key in self._logged:
-            if key not in self._explicit:
+        yield from list(self._explicit)
+        for key in list(self._logged):
+            if key not in self._explicit and not self._hidden(key):
                 yield key
 
     def __len__(self) -> int:
-        return len(self._explicit) + sum(1 for k in self._logged if k not in self._explicit)
+        return sum(1 for _ in self)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._explicit or key in self._logged
+        if key in self._explicit:
+            return True
+        return key in self._logged and not self._hidden(str(key))
 
     def update(self, other: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:  # type: ignore[override]
         changes = {str(k): v for k, v in dict(other or {}, **kwargs).items()}

@@ -1,29 +1,196 @@
-"""The `runyard` command. `sync` and `login` arrive with their own issue; this is the entry point."""
+"""The `runyard` command: login, sync, status, offline, online, version (`runyard COMMAND --help`)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 __all__ = ["main"]
 
 
+def _err(message: str) -> None:
+    print(f"runyard: {message}", file=sys.stderr)
+
+
+def _cmd_login(args: argparse.Namespace) -> int:
+    from ._login import check_key, default_host, write_login_file
+    from .errors import AuthenticationError, RunyardError
+
+    host = (args.host or default_host()).rstrip("/")
+    if not host.startswith(("http://", "https://")):
+        _err(f"--host must start with http:// or https://, got {host!r}")
+        return 2
+    key = args.key
+    if not key:
+        import getpass
+
+        print(f"Paste an API key for {host} (the UI shows one after sign-up, or under Settings > API keys).")
+        try:
+            key = getpass.getpass("API key: ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 1
+        if not key:
+            _err("no key given")
+            return 1
+    try:
+        who = check_key(host, key)
+    except AuthenticationError:
+        _err(f"{host} refused this API key; nothing was saved. Make a new key in the UI and try again.")
+        return 1
+    except RunyardError as exc:
+        _err(f"{exc.message}; nothing was saved")
+        return 1
+    path = write_login_file({"base_url": host, "api_key": key})
+    print(f"Logged in to {host} as {who.get('username')} (entity {who.get('entity') or who.get('username')}); "
+          f"key saved in {path}")
+    return 0
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from ._sync import find_run_dirs, sync_run, sync_settings
+    from .errors import RunyardError
+
+    try:
+        settings = sync_settings(args.host, args.api_key)
+    except RunyardError as exc:
+        _err(exc.message)
+        return 2
+    paths = args.paths or [os.environ.get("RUNYARD_DIR") or "."]
+    dirs: list[Path] = []
+    for p in paths:
+        found = find_run_dirs(p)
+        if not found:
+            _err(f"no run folder at {p} (a run folder holds run.json; runs live in ./runyard/run-*)")
+            return 2
+        dirs.extend(found)
+    failed = 0
+    print(f"syncing {len(dirs)} run{'s' if len(dirs) != 1 else ''} to {settings.base_url}")
+    for i, d in enumerate(dirs, 1):
+        print(f"[{i}/{len(dirs)}] {d}")
+        try:
+            rec = sync_run(d, settings=settings, entity=args.entity, project=args.project)
+        except RunyardError as exc:
+            failed += 1
+            _err(f"{d}: {exc.message}")
+            continue
+        what = (f"{rec['records_sent']} records sent" if rec["records_sent"] else "no new records")
+        what += f", {rec['files_uploaded']} files uploaded" if rec["files_uploaded"] else ", files up to date"
+        print(f"  done: {what} -> {rec['url']}")
+    if failed:
+        _err(f"{failed} of {len(dirs)} runs could not be synced; run the same command again to retry")
+        return 1
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from ._login import read_login_file
+    from ._sync import find_run_dirs, run_status
+    from .errors import RunyardError
+    from .settings import login_file_path, resolve
+
+    try:
+        s = resolve({})
+    except RunyardError as exc:
+        _err(exc.message)
+        return 2
+    print(f"host: {s.base_url}")
+    print(f"mode: {s.mode}" + (" (from RUNYARD_MODE)" if os.environ.get("RUNYARD_MODE") else ""))
+    file_path = login_file_path()
+    if s.api_key:
+        from ._http import viewer
+
+        try:
+            who = viewer(s.base_url, s.api_key, min(s.http_timeout, 5.0))
+            print(f"user: {who.get('username')} (entity {who.get('entity') or who.get('username')})")
+        except RunyardError as exc:
+            print(f"user: unknown ({exc.message})")
+    else:
+        print(f"user: not logged in (run `runyard login --host {s.base_url}`)")
+    print(f"settings file: {file_path}{'' if read_login_file() else ' (none)'}")
+    root = Path(args.dir) if args.dir else s.root_dir.parent
+    dirs = find_run_dirs(root)
+    pending = []
+    for d in dirs:
+        ok, text = run_status(d, s.base_url)
+        if not ok:
+            pending.append((d, text))
+    if not dirs:
+        print(f"no runs in {root / 'runyard'}")
+    elif not pending:
+        print(f"{len(dirs)} runs in {dirs[0].parent}, all synced")
+    else:
+        print(f"{len(pending)} of {len(dirs)} runs in {dirs[0].parent} not synced:")
+        for d, text in pending:
+            print(f"  {d.name}: {text}")
+        print(f"upload them with: runyard sync {dirs[0].parent}")
+    return 0
+
+
+def _cmd_mode(mode: str) -> int:
+    from ._login import write_login_file
+
+    path = write_login_file({"mode": mode})
+    note = " (RUNYARD_MODE in the environment still wins)" if os.environ.get("RUNYARD_MODE") else ""
+    if mode == "offline":
+        print(f"runs are now offline by default: they log to ./runyard; upload with `runyard sync`{note}. "
+              f"Saved in {path}")
+    else:
+        print(f"runs now go to the server by default{note}. Saved in {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="runyard", description="Runyard command line: log in, sync offline runs.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    login = sub.add_parser("login", help="check an API key and save it (with the host) in the settings file",
+                           description="Check the key with GET /api/v1/viewer and save host and key in "
+                                       "$RUNYARD_CONFIG_DIR/settings.json (default ~/.config/runyard, mode 0600). "
+                                       "Without KEY it asks for one (not echoed).")
+    login.add_argument("key", nargs="?", metavar="KEY", help="the API key (prompted for when left out)")
+    login.add_argument("--host", help="the server's base URL, e.g. http://localhost:8080 "
+                                      "(default: RUNYARD_BASE_URL, the saved host, or http://localhost:8080)")
+    sync = sub.add_parser("sync", help="upload run folders written offline or not confirmed in time",
+                          description="Replay each run's write-ahead log with its original sequence numbers and "
+                                      "upload its files. Syncing twice changes nothing; --host syncs into another "
+                                      "instance.")
+    sync.add_argument("paths", nargs="*", metavar="PATH",
+                      help="run folders, or a folder holding runyard/run-* (default: RUNYARD_DIR or .)")
+    sync.add_argument("--host", help="target server base URL (default: RUNYARD_BASE_URL or the saved host)")
+    sync.add_argument("--api-key", dest="api_key", help="API key for the target (default: RUNYARD_API_KEY or saved)")
+    sync.add_argument("--entity", help="store the runs under this entity (default: the run's, or the key's user)")
+    sync.add_argument("--project", help="store the runs in this project (default: the run's)")
+    status = sub.add_parser("status", help="show the host, the user and the runs not yet synced",
+                            description="Which host and user the SDK uses, its mode, and which runs in ./runyard "
+                                        "(or RUNYARD_DIR) are not yet on the server.")
+    status.add_argument("--dir", help="folder holding runyard/ (default: RUNYARD_DIR or .)")
+    sub.add_parser("offline", help="make offline the default mode (saved in the settings file)",
+                   description="Write mode=offline into the settings file: runs log to disk only until "
+                               "`runyard online`; upload them with `runyard sync`.")
+    sub.add_parser("online", help="make online the default mode again (saved in the settings file)",
+                   description="Write mode=online into the settings file.")
+    sub.add_parser("version", help="print the SDK version", description="Print the SDK version.")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="runyard", description="Runyard command line")
-    sub = parser.add_subparsers(dest="command")
-    sync = sub.add_parser("sync", help="upload a run folder (written offline or not confirmed in time)")
-    sync.add_argument("run_dir")
-    sub.add_parser("version", help="print the SDK version")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "version":
         from . import __version__
 
         print(__version__)
         return 0
+    if args.command == "login":
+        return _cmd_login(args)
     if args.command == "sync":
-        print("runyard sync is not available in this version yet; the run folder keeps every record "
-              f"in {args.run_dir}/wal until it is", file=sys.stderr)
-        return 2
+        return _cmd_sync(args)
+    if args.command == "status":
+        return _cmd_status(args)
+    if args.command in ("offline", "online"):
+        return _cmd_mode(args.command)
     parser.print_help()
     return 0
 

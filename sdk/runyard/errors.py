@@ -3,7 +3,8 @@ catches them all.
 
     RunyardError                     base class; `.message` is meant for a person
     ├── UsageError                   the SDK was called wrongly (no active run, bad argument, bad setting)
-    │   └── SettingsError            a setting (init argument or RUNYARD_* variable) holds a bad value
+    │   ├── SettingsError            a setting (init argument or RUNYARD_* variable) holds a bad value
+    │   └── ConfigError              a config key already set was given another value (allow_val_change)
     ├── CommError                    talking to the server failed (network, timeout, unexpected answer)
     │   └── ServerError              the server answered with an error (`.status`, `.code`, `.detail`)
     │       ├── AuthenticationError  no API key, or the key was refused (HTTP 401 / UNAUTHENTICATED)
@@ -22,6 +23,7 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationError",
     "CommError",
+    "ConfigError",
     "InvalidArgumentError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -49,6 +51,10 @@ class UsageError(RunyardError):
 
 class SettingsError(UsageError):
     """A setting holds a bad value; the message names the init argument or the RUNYARD_* variable."""
+
+
+class ConfigError(UsageError):
+    """A config key that is already set was given another value without `allow_val_change=True`."""
 
 
 class CommError(RunyardError):

@@ -2,7 +2,7 @@
 
 Precedence, highest first: init arguments > environment (`RUNYARD_*`) > the login file that
 `runyard login` writes (`$RUNYARD_CONFIG_DIR/settings.json`, default `~/.config/runyard/settings.json`,
-keys `base_url` and `api_key`) > defaults. A bad value raises `SettingsError` naming the argument or the
+keys `base_url`, `api_key`, `mode`, `entity`, `project`) > defaults. A bad value raises `SettingsError` naming the argument or the
 full variable name.
 """
 
@@ -26,7 +26,7 @@ _MODE_ALIASES = {"run": "online", "dryrun": "offline"}
 
 
 @dataclasses.dataclass(frozen=True)
-class Settings:
+class _SettingsFields:
     """Everything the SDK core reads. Field `x` maps to the variable `RUNYARD_X`."""
 
     api_key: str | None = None
@@ -46,10 +46,41 @@ class Settings:
     segment_bytes: int = 4 << 20  # write-ahead log segment size
     max_backoff: float = 15.0  # cap of the reconnect backoff
     queue_max: int = 100_000  # in-memory records before log() waits for the disk writer
+    # the run (RUNYARD_RUN_ID, RUNYARD_RESUME, ... like WANDB_RUN_ID, WANDB_RESUME)
+    run_id: str | None = None
+    resume: str | None = None  # "allow", "must", "never" (also True -> "allow", False -> "never")
+    name: str | None = None
+    notes: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+    tags: str | None = None  # comma-separated in RUNYARD_TAGS
+    # capture (each can be turned off)
+    system_metrics: bool = True
+    system_interval: float = 10.0  # seconds between system metric samples
+    save_code: bool = True  # the main script, or the notebook and its session history
+    capture_git: bool = True  # commit, remote, branch (metadata.json) and the uncommitted diff (diff.patch)
+    capture_requirements: bool = True  # requirements.txt of the installed distributions
+    console: str = "auto"  # "auto"/"wrap": tee stdout/stderr to output.log and the server; "off"
+    files_interval: float = 2.0  # how often live files and the notebook history are checked
 
     @property
     def root_dir(self) -> Path:
         return Path(self.dir or os.getcwd()) / "runyard"
+
+
+class Settings(_SettingsFields):
+    """Everything the SDK reads (`runyard.Settings(system_metrics=False, ...)`); field `x` maps to the
+    variable `RUNYARD_X`. Names of W&B settings it does not know (`start_method`, `silent`, ...) are
+    ignored with a warning, so `wandb.Settings(...)` lines keep working."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        known = {f.name for f in dataclasses.fields(_SettingsFields)}
+        unknown = sorted(k for k in kwargs if k not in known)
+        if unknown:
+            import warnings
+
+            warnings.warn(f"runyard.Settings ignores {', '.join(unknown)}", stacklevel=2)
+        super().__init__(**{k: v for k, v in kwargs.items() if k in known})
 
 
 _ENV_FIELDS: dict[str, type] = {
@@ -69,7 +100,26 @@ _ENV_FIELDS: dict[str, type] = {
     "segment_bytes": int,
     "max_backoff": float,
     "queue_max": int,
+    "run_id": str,
+    "resume": str,
+    "name": str,
+    "notes": str,
+    "group": str,
+    "job_type": str,
+    "tags": str,
+    "system_metrics": bool,
+    "system_interval": float,
+    "save_code": bool,
+    "capture_git": bool,
+    "capture_requirements": bool,
+    "console": str,
+    "files_interval": float,
 }
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+CONSOLE_MODES = ("auto", "wrap", "off")
+RESUME_MODES = ("allow", "must", "never")
+FILE_KEYS = ("base_url", "api_key", "mode", "entity", "project")
 
 
 def login_file_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -88,10 +138,25 @@ def _read_login_file(environ: Mapping[str, str]) -> dict[str, Any]:
         raise SettingsError(f"cannot read the login file {path}: {exc}; fix or delete it") from exc
     if not isinstance(data, dict):
         raise SettingsError(f"the login file {path} must hold a JSON object")
-    return {k: data[k] for k in ("base_url", "api_key") if isinstance(data.get(k), str) and data[k]}
+    return {k: data[k] for k in FILE_KEYS if isinstance(data.get(k), str) and data[k]}
 
 
 def _coerce(name: str, source: str, raw: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise SettingsError(f"{source} must be true or false, got {raw!r}")
+    if name == "console" and isinstance(raw, bool):
+        return "auto" if raw else "off"
+    if name == "resume" and isinstance(raw, bool):
+        return "allow" if raw else "never"
+    if name == "tags" and isinstance(raw, (list, tuple)):
+        return ",".join(str(t) for t in raw)
     if kind is str:
         if not isinstance(raw, str):
             raise SettingsError(f"{source} must be a string, got {raw!r}")
@@ -130,6 +195,19 @@ def resolve(args: Mapping[str, Any] | None = None, environ: Mapping[str, str] | 
     if mode not in MODES:
         raise SettingsError(f"mode must be one of {', '.join(MODES)} (argument mode= or RUNYARD_MODE), got {mode!r}")
     values["mode"] = mode
+    console = str(values.get("console", "auto")).lower()
+    if console == "off" or console in ("false", "0", "none"):
+        console = "off"
+    if console not in CONSOLE_MODES:
+        raise SettingsError(f"console must be one of {', '.join(CONSOLE_MODES)} (RUNYARD_CONSOLE), got {console!r}")
+    values["console"] = console
+    if values.get("resume") is not None:
+        resume = str(values["resume"]).lower()
+        resume = {"true": "allow", "auto": "allow", "false": "never"}.get(resume, resume)
+        if resume not in RESUME_MODES:
+            raise SettingsError(
+                f"resume must be one of {', '.join(RESUME_MODES)} (argument resume= or RUNYARD_RESUME), got {resume!r}")
+        values["resume"] = resume
     base = str(values.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
     if not base.startswith(("http://", "https://")):
         raise SettingsError(f"the base URL must start with http:// or https:// (RUNYARD_BASE_URL), got {base!r}")

@@ -65,13 +65,16 @@ class Streamer:
         online: bool,
         ingest_address: str | None = None,
         ingest_tls: bool = False,
+        first_resume: str = "never",
+        seq_base: int = 0,
     ) -> None:
         self.settings = settings
+        self._first_resume = first_resume
         self.run_dir = run_dir
         self.online = online
         self.queue: deque[tuple[Any, ...]] = deque()
         self.wal = WalWriter(run_dir / "wal", settings.segment_bytes)
-        self.builder = RecordBuilder(self.wal.last_seq + 1)
+        self.builder = RecordBuilder(max(self.wal.last_seq + 1, seq_base))
         self._cursor = WalCursor(run_dir / "wal")
         self._recent: list[Frame] = []
         self._open_run = open_run
@@ -231,8 +234,9 @@ class Streamer:
     def _open_message(self) -> bytes:
         msg = pb.OpenRun()
         msg.CopyFrom(self._open_run)
-        # the very first attempt creates the run (an id clash is an error); later ones resume it
-        msg.resume = "allow" if self.connect_attempts > 1 or self._attempt_open else "never"
+        # the very first attempt creates the run (an id clash is an error) unless init() asked to resume;
+        # later attempts resume it
+        msg.resume = "allow" if self.connect_attempts > 1 or self._attempt_open else self._first_resume
         return open_message(msg)
 
     def _connect(self) -> None:
@@ -297,7 +301,10 @@ class Streamer:
         first = self.opened is None
         self.opened = opened
         self._attempt_open = True
-        if opened.last_seq > self.wal.last_seq and first:
+        if first and self.wal.last_seq == 0 and opened.last_seq >= self.builder.next_seq:
+            # a resumed run: nothing written yet, so number on from what the server holds
+            self.builder.next_seq = opened.last_seq + 1
+        elif opened.last_seq > self.wal.last_seq and first:
             _console.warn(
                 f"the server already holds records up to {opened.last_seq} for run {opened.run_id}; "
                 "records of this process with lower sequence numbers will be ignored"

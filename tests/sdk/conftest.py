@@ -6,6 +6,7 @@ import glob
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,29 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
 
     if runyard.run is not None:
         runyard.run.finish(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def full_server(stack: Any, admin_key: str) -> Any:
+    """The session stack with ingest and the front door (auth, query and the artifact service's run-file
+    routes on one port) running."""
+    stack.start_http()
+    stack.start_ingest()
+    return stack
+
+
+@pytest.fixture
+def sdk_env(full_server: Any, admin_key: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """RUNYARD_* for a run against the session stack, run folders in tmp_path."""
+    env = {
+        "RUNYARD_BASE_URL": full_server.base_url,
+        "RUNYARD_API_KEY": admin_key,
+        "RUNYARD_DIR": str(tmp_path),
+        "RUNYARD_HEARTBEAT_INTERVAL": "1",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env
 
 
 def wal_records(run_dir: Path | str) -> list[pb.Record]:

@@ -25,24 +25,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.local, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def server(stack: Any, admin_key: str) -> Any:
-    stack.start_http()
-    stack.start_ingest()
-    return stack
-
-
 @pytest.fixture
-def sdk_env(server: Any, admin_key: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
-    env = {
-        "RUNYARD_BASE_URL": server.base_url,
-        "RUNYARD_API_KEY": admin_key,
-        "RUNYARD_DIR": str(tmp_path),
-        "RUNYARD_HEARTBEAT_INTERVAL": "1",
-    }
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    return env
+def server(full_server: Any) -> Any:
+    return full_server
 
 
 def _run_script(code: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -147,10 +132,12 @@ def test_ingest_killed_and_restarted_while_logging(
     env = dict(sdk_env, RUNYARD_MAX_BACKOFF="1", RUNYARD_FINISH_TIMEOUT="120")
     script = f'''
 import sys, time, runyard
-run = runyard.init(project="sdk-kill")
+run = runyard.init(project="sdk-kill", config={{"lr": 0.1}})
 print("ID", run.id, flush=True)
 for step in range({steps}):
     run.log({{"a": float(step), "b": step * 0.5, "c": -step}})
+    if step == 100:
+        run.config.update({{"lr": 0.2}}, allow_val_change=True)
     if step == 300:
         print("STARTED", flush=True)
     time.sleep(0.001)
@@ -181,6 +168,7 @@ print("DONE", flush=True)
     assert counts == {"a": steps, "b": steps, "c": steps, "_timestamp": steps}
     r = runyard.Api().run(f"admin/sdk-kill/{run_id}")
     assert r.state == "finished"
+    assert r.config == {"lr": 0.2}  # the reconnect did not bring the initial value back
     rows = list(r.scan_history(keys=["a", "c"]))
     assert [row["_step"] for row in rows] == list(range(steps))
     assert all(row["a"] == row["_step"] and row["c"] == -row["_step"] for row in rows)
@@ -246,11 +234,11 @@ def test_acknowledged_segments_are_deleted_while_running(sdk_env: dict[str, str]
     while time.monotonic() < deadline and (streamer.queue or streamer.acked < streamer.written_seq):
         time.sleep(0.05)
     assert streamer.acked == streamer.written_seq > 5000
-    segments = list((run.dir / "wal").iterdir())
+    segments = list((run.folder / "wal").iterdir())
     assert len(segments) == 1, segments  # only the active one is left
     run.finish()
     assert run.finish_result is not None and run.finish_result.outcome == "acked"
-    assert list((run.dir / "wal").iterdir()) == []
+    assert list((run.folder / "wal").iterdir()) == []
     r = runyard.Api().run(run.path)
     assert r.summary["x"] == 4999 and r.summary["y"] == -4999
 
@@ -289,7 +277,7 @@ def test_key_revoked_mid_run_stops_retries_and_is_reported(
     assert run.finish_result is not None and run.finish_result.outcome == "fatal"
     err = capsys.readouterr().err
     assert err.count("revoked") >= 2, err  # when it happened, and again from finish()
-    assert f"runyard sync {run.dir}" in err
+    assert f"runyard sync {run.folder}" in err
 
 
 def test_heartbeats_keep_an_idle_run_running(server: Any, sdk_env: dict[str, str]) -> None:

@@ -44,7 +44,7 @@ def test_offline_run_writes_everything_to_the_wal(tmp_path: Path) -> None:
     run.summary["best"] = 0.5
     assert run.config.lr == 0.1 and run.config["batch"] == 32
     assert run.summary["a"] == 7 and run.summary["best"] == 0.5
-    run_dir = run.dir
+    run_dir = run.folder
     runyard.finish()
     assert runyard.run is None
     with pytest.raises(UsageError):
@@ -67,7 +67,7 @@ def test_context_manager_marks_failure(tmp_path: Path) -> None:
         with runyard.init(project="p", mode="offline", dir=tmp_path) as run:
             run.log({"x": 1})
             raise RuntimeError("boom")
-    fin = wal_records(run.dir)[-1].finish
+    fin = wal_records(run.folder)[-1].finish
     assert fin.exit_code == 1 and "boom" in fin.error
     with pytest.raises(UsageError):
         run.log({"x": 2})
@@ -114,7 +114,7 @@ import runyard
 run = runyard.init(project="p", dir={str(tmp_path)!r})
 for i in range(100):
     run.log({{"x": i}})
-print("DIR", run.dir)
+print("DIR", run.folder)
 """
     env = {"RUNYARD_API_KEY": "k", "RUNYARD_BASE_URL": f"http://127.0.0.1:{_closed_port()}",
            "RUNYARD_FINISH_TIMEOUT": "3", "PATH": "/usr/bin:/bin"}
@@ -170,9 +170,9 @@ def test_queue_stays_bounded_and_the_wal_is_the_buffer(tmp_path: Path) -> None:
         peak = max(peak, len(run._queue))
     assert peak <= 500
     run.finish()
-    recs = wal_records(run.dir)
+    recs = wal_records(run.folder)
     assert [r.history.step for r in recs if r.WhichOneof("payload") == "history"] == list(range(20_000))
-    assert len(list((run.dir / "wal").iterdir())) > 5  # rotated into segments, none pruned offline
+    assert len(list((run.folder / "wal").iterdir())) > 5  # rotated into segments, none pruned offline
 
 
 def test_sys_exit_code_is_the_runs_exit_code(tmp_path: Path) -> None:

@@ -51,3 +51,46 @@ def test_init_takes_a_settings_object(tmp_path: Path, monkeypatch: pytest.Monkey
     assert run.project == "from-env"  # a default left in the object does not hide the environment
     assert run._finish_timeout == 3
     run.finish()
+
+
+def test_capture_switches_resume_and_booleans(tmp_path: Path) -> None:
+    env = {"RUNYARD_CONFIG_DIR": str(tmp_path), "RUNYARD_SYSTEM_METRICS": "off", "RUNYARD_SAVE_CODE": "0",
+           "RUNYARD_CONSOLE": "OFF", "RUNYARD_SYSTEM_INTERVAL": "2.5", "RUNYARD_RESUME": "must",
+           "RUNYARD_RUN_ID": "abc", "RUNYARD_TAGS": "a,b"}
+    s = resolve({}, env)
+    assert (s.system_metrics, s.save_code, s.console, s.system_interval) == (False, False, "off", 2.5)
+    assert (s.resume, s.run_id, s.tags, s.capture_git) == ("must", "abc", "a,b", True)
+    s = resolve({"resume": True, "console": False, "capture_git": "no"}, {"RUNYARD_CONFIG_DIR": str(tmp_path)})
+    assert (s.resume, s.console, s.capture_git) == ("allow", "off", False)
+    for bad, fragment in (({"RUNYARD_SAVE_CODE": "maybe"}, "RUNYARD_SAVE_CODE"),
+                          ({"RUNYARD_CONSOLE": "redirect-all"}, "console"),
+                          ({"RUNYARD_RESUME": "sometimes"}, "resume")):
+        with pytest.raises(SettingsError, match=fragment):
+            resolve({}, {"RUNYARD_CONFIG_DIR": str(tmp_path), **bad})
+
+
+def test_settings_file_holds_mode_and_entity(tmp_path: Path) -> None:
+    (tmp_path / "settings.json").write_text(json.dumps({"mode": "offline", "entity": "team", "api_key": "k"}))
+    s = resolve({}, {"RUNYARD_CONFIG_DIR": str(tmp_path)})
+    assert (s.mode, s.entity, s.api_key) == ("offline", "team", "k")
+    assert resolve({}, {"RUNYARD_CONFIG_DIR": str(tmp_path), "RUNYARD_MODE": "online"}).mode == "online"
+
+
+def test_unknown_wandb_settings_and_arguments_are_ignored(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import runyard
+
+    run = runyard.init(project="p", mode="offline", dir=tmp_path, anonymous="allow",
+                       settings={"start_method": "thread", "system_metrics": False, "console": "off"})
+    err = capsys.readouterr().err
+    assert "ignores the settings start_method" in err and "ignores the arguments anonymous" in err
+    run.finish()
+
+
+def test_wandb_settings_object_with_unknown_names(tmp_path: Path) -> None:
+    import runyard
+
+    with pytest.warns(UserWarning, match="start_method"):
+        s = runyard.Settings(start_method="thread", console="off", system_metrics=False)
+    run = runyard.init(project="p", mode="offline", dir=tmp_path, settings=s)
+    assert run._settings is not None and run._settings.console == "off" and not run._settings.system_metrics
+    run.finish()
