@@ -353,3 +353,13 @@ def test_a_member_made_viewer_mid_stream_stops_writing_within_5_seconds(stack, i
     assert "no longer write" in info.value.details() and "viewer" in info.value.details()
     assert time.monotonic() - demoted_at[0] < 5.0
     assert len(_points(stack.database_url, rid, "x")[0]) >= 4  # what came before stays stored
+
+
+def test_reopening_a_run_changes_neither_its_config_nor_updated_at(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
+    rid = _rid()
+    _stream(ingest, admin_key, [_open(rid, config_json='{"lr": 1}'), _rows(1, range(2), ["x"]), _finish(3)])
+    before = _fetch(stack.database_url, "SELECT config, updated_at FROM runs WHERE run_id = $1", rid)[0]
+    _stream(ingest, admin_key, [_open(rid, config_json='{"lr": 2}', sync=True), _rows(1, range(2), ["x"])])
+    after = _fetch(stack.database_url, "SELECT config, updated_at, state FROM runs WHERE run_id = $1", rid)[0]
+    assert after["config"] == {"lr": 1} and after["updated_at"] == before["updated_at"]
+    assert after["state"] == "finished"

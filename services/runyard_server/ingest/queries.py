@@ -51,13 +51,13 @@ async def insert_run(
     )
 
 
-async def resume_run(conn: asyncpg.Connection, pk: int, config: dict[str, Any]) -> asyncpg.Record:
+async def resume_run(conn: asyncpg.Connection, pk: int) -> asyncpg.Record:
+    # Only the heartbeat moves: the state is left alone (a stream that reconnects after its Finish
+    # was committed replays only old records and must not flip the run back to running; new records
+    # do that), the config is not merged again (OpenRun.config_json applies only to a new run), and
+    # `updated_at` moves only when something is written, so a sync that sends nothing changes nothing.
     return await conn.fetchrow(
-        # The state is left alone here: a stream that reconnects after its Finish was committed
-        # replays only old records and must not flip the run back to running. New records do that.
-        f"""UPDATE runs SET config = config || $2, heartbeat_at = now(), updated_at = now()
-             WHERE id = $1 RETURNING {_RUN_COLS}""",
-        pk, config,
+        f"UPDATE runs SET heartbeat_at = now() WHERE id = $1 RETURNING {_RUN_COLS}", pk
     )
 
 

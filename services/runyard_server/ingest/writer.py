@@ -84,7 +84,7 @@ async def open_run(
                 raise AlreadyExists(
                     f"run {entity_name}/{req.project}/{req.run_id} already exists (resume='never')"
                 )
-            row = await queries.resume_run(conn, row["id"], config)
+            row = await queries.resume_run(conn, row["id"])
             resumed = True
         else:
             if resume == "must":
