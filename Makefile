@@ -21,7 +21,9 @@ install: $(STAMP)
 $(STAMP): sdk/pyproject.toml services/pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e sdk -e 'services[local]' -r requirements-dev.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
+	# compat: a `./runyard/` run folder in the working directory must not shadow the editable package
+	$(BIN)/pip install -q --config-settings editable_mode=compat -e sdk -e 'services[local]'
 	touch $@
 
 # The UI is built only when its sources changed since the last build.
