@@ -95,6 +95,32 @@ def main() -> int:
                 }""")
                 print(f"  scrolling {args.runs} rows: median {frames[0]:.0f} ms/frame, p95 {frames[1]:.0f} ms "
                       f"({frames[2]} rows in the DOM)")
+                # Sorting every loaded run in the browser: click a header, time until the new first row is painted.
+                sort_cols = ["name", f"summary.{metrics[0]}"]
+                page.goto(f"{url}?cols=summary.{metrics[0]}", wait_until="commit")
+                page.wait_for_function(
+                    "document.querySelector('[data-testid=runs-count]') && "
+                    "!/loading/.test(document.querySelector('[data-testid=runs-count]').textContent) && "
+                    "document.querySelector('[data-testid=runs-table][data-ready]') !== null", timeout=120_000
+                )
+                for col in sort_cols:
+                    times = page.evaluate("""async (col) => {
+                        const out = [];
+                        for (let i = 0; i < 4; i++) {
+                            const first = () => document.querySelector('[data-testid=runs-table] .rt-row')?.dataset.runId;
+                            const before = first();
+                            const a = performance.now();
+                            document.querySelector(`.rt-th[data-col="${col}"]`).click();
+                            while (first() === before && performance.now() - a < 5000)
+                                await new Promise(r => requestAnimationFrame(r));
+                            await new Promise(r => requestAnimationFrame(r));
+                            out.push(performance.now() - a);
+                        }
+                        out.sort((x, y) => x - y);
+                        return out;
+                    }""", col)
+                    print(f"  sorting {args.runs} rows by {col}: median {statistics.median(times):.0f} ms, "
+                          f"max {max(times):.0f} ms (click to painted)")
                 browser.close()
     med_t = statistics.median(r[0] for r in rows)
     med_c = statistics.median(r[1] for r in rows)

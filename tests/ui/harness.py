@@ -288,3 +288,89 @@ def ingest(env: Mapping[str, str], dsn: str, port: int, logs_dir: Path) -> Itera
         yield address
     finally:
         child.stop(15)
+
+
+def publish_run_change(env: Mapping[str, str], dsn: str, entity: str, project: str, run_id: str, next_step: int = 0) -> None:
+    """What the ingest service publishes after a committed batch (Redis `runyard:project:{pk}`)."""
+    import redis
+
+    async def project_pk() -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return int(await conn.fetchval(
+                "SELECT p.id FROM projects p JOIN entities e ON e.id = p.entity_id WHERE e.name = $1 AND p.name = $2",
+                entity, project))
+        finally:
+            await conn.close()
+
+    pk = run_coro(project_pk())
+    client = redis.Redis.from_url(env["RUNYARD_REDIS_URL"])
+    try:
+        client.publish(f"runyard:project:{pk}", json.dumps(
+            {"run_id": run_id, "project": project, "entity": entity, "next_step": next_step}))
+    finally:
+        client.close()
+
+
+async def _put_history(dsn: str, entity: str, project: str, run_id: str, key: str, steps: np.ndarray,
+                       values: np.ndarray) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        pk = await conn.fetchval(
+            """SELECT r.id FROM runs r JOIN projects p ON p.id = r.project_id JOIN entities e ON e.id = p.entity_id
+                WHERE e.name = $1 AND p.name = $2 AND r.run_id = $3""", entity, project, run_id)
+        key_id = await conn.fetchval("SELECT coalesce(max(key_id), -1) + 1 FROM history_keys WHERE run_id = $1", pk)
+        await conn.execute("INSERT INTO history_keys (run_id, key_id, key) VALUES ($1, $2, $3)", pk, key_id, key)
+        s, v = history_codec.encode(steps.astype(np.int64), values.astype(np.float64))
+        await conn.execute(
+            """INSERT INTO history_chunks (run_id, key_id, min_step, max_step, n, steps, vals)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+            pk, key_id, int(steps.min()), int(steps.max()), int(steps.size), s, v)
+    finally:
+        await conn.close()
+
+
+def put_history(dsn: str, entity: str, project: str, run_id: str, key: str, steps: np.ndarray, values: np.ndarray) -> None:
+    """Add one numeric history key to a seeded run (e.g. `_timestamp` for the time x-axes)."""
+    run_coro(_put_history(dsn, entity, project, run_id, key, steps, values))
+
+
+async def _put_output(dsn: str, entity: str, project: str, run_id: str, lines: list[tuple[str, str]], first: int) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        pk = await conn.fetchval(
+            """SELECT r.id FROM runs r JOIN projects p ON p.id = r.project_id JOIN entities e ON e.id = p.entity_id
+                WHERE e.name = $1 AND p.name = $2 AND r.run_id = $3""", entity, project, run_id)
+        await conn.executemany(
+            "INSERT INTO run_output (run_id, line_no, ts, stream, line) VALUES ($1, $2, $3, $4, $5)",
+            [(pk, first + i, 1.7e9 + first + i, stream, line) for i, (stream, line) in enumerate(lines)])
+        await conn.execute("UPDATE runs SET output_lines = output_lines + $2, updated_at = now() WHERE id = $1",
+                           pk, len(lines))
+    finally:
+        await conn.close()
+
+
+def put_output(dsn: str, entity: str, project: str, run_id: str, lines: list[tuple[str, str]], first: int) -> None:
+    """Console lines (stream, text) of a run, numbered from `first`, as the ingest service stores them."""
+    run_coro(_put_output(dsn, entity, project, run_id, lines, first))
+
+
+async def _put_json_history(dsn: str, entity: str, project: str, run_id: str, key: str,
+                            points: list[tuple[int, object]]) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        pk = await conn.fetchval(
+            """SELECT r.id FROM runs r JOIN projects p ON p.id = r.project_id JOIN entities e ON e.id = p.entity_id
+                WHERE e.name = $1 AND p.name = $2 AND r.run_id = $3""", entity, project, run_id)
+        key_id = await conn.fetchval("SELECT coalesce(max(key_id), -1) + 1 FROM history_keys WHERE run_id = $1", pk)
+        await conn.execute("INSERT INTO history_keys (run_id, key_id, key) VALUES ($1, $2, $3)", pk, key_id, key)
+        await conn.executemany(
+            "INSERT INTO history_json (run_id, key_id, step, value) VALUES ($1, $2, $3, $4::jsonb)",
+            [(pk, key_id, step, json.dumps(value)) for step, value in points])
+    finally:
+        await conn.close()
+
+
+def put_json_history(dsn: str, entity: str, project: str, run_id: str, key: str, points: list[tuple[int, object]]) -> None:
+    """JSON-valued history (media descriptors, tables, histograms) of a run, one value per step."""
+    run_coro(_put_json_history(dsn, entity, project, run_id, key, points))

@@ -238,10 +238,16 @@ def test_run_page(page: Any, admin: str, seeded: list[harness.SeededRun]) -> Non
     config = page.inner_text("[data-testid=config-table]")
     assert "optimizer.name" in config and "batch_size" in config
     assert "loss" in page.inner_text("[data-testid=summary-table]")
+    shot(page, "11a-run-overview", full_page=True)
     # metrics and, in their own section, system charts; the NaN gap does not break the chart
-    page.locator("[data-section=system] [data-testid=chart-card][data-metric='system/cpu'] .chart-canvas[data-drawn]").wait_for()
+    page.click("[data-testid=tab-charts]")
+    assert "tab=charts" in page.url
     page.locator("[data-testid=chart-card][data-metric=loss] .chart-canvas[data-drawn]").wait_for()
+    assert page.locator("[data-section=system]").count() == 0  # system metrics have their own tab
     shot(page, "11-run-page", full_page=True)
+    page.click("[data-testid=tab-system]")
+    page.locator("[data-section=system] [data-testid=chart-card][data-metric='system/cpu'] .chart-canvas[data-drawn]").wait_for()
+    shot(page, "11b-run-system")
 
 
 def test_missing_project_and_run_explain_themselves(page: Any, admin: str) -> None:
@@ -259,9 +265,11 @@ def test_new_runs_appear_live(page: Any, admin: str, ui_server: Any, seeded: lis
     page.goto(f"{admin}/{ADMIN}/{PROJECT}")
     page.wait_for_selector("[data-testid=runs-table][data-ready='1']")
     total = int(re.search(r"(\d+) runs", page.inner_text("[data-testid=runs-count]")).group(1))  # type: ignore[union-attr]
+    page.wait_for_selector("[data-testid=live-mode][data-mode=live]")
     harness.add_run(ui_server.dsn, ADMIN, PROJECT, "live-run-1", "live-wave-99")
-    # the live layer polls every few seconds; no reload
-    page.wait_for_selector(".rt-row[data-run-id=live-run-1]", timeout=15000)
+    # what the ingest service publishes after a commit reaches the page over SSE; no reload
+    harness.publish_run_change(ui_server.service_env, ui_server.dsn, ADMIN, PROJECT, "live-run-1")
+    page.wait_for_selector(".rt-row[data-run-id=live-run-1]", timeout=5000)
     assert f"{total + 1} runs" in page.inner_text("[data-testid=runs-count]")
     assert page.locator(".rt-row[data-run-id=live-run-1] .badge").inner_text().lower() == "running"
 
@@ -286,18 +294,22 @@ def test_sdk_run_updates_live(page: Any, admin: str, ui_server: Any, tmp_path: A
             page.click(f".rt-row[data-run-id='{run.id}'] .run-link")
             page.wait_for_selector("[data-testid=run-overview]")
             assert "running" in page.inner_text("[data-testid=run-overview]").lower()
+            assert "lr" in page.inner_text("[data-testid=config-table]")
+            page.click("[data-testid=tab-charts]")
             loss = page.locator("[data-testid=chart-card][data-metric=loss]")
             loss.locator(".chart-canvas[data-drawn]").wait_for(timeout=20000)
-            assert "lr" in page.inner_text("[data-testid=config-table]")
             for step in range(50, 120):
                 run.log({"loss": 1.0 / (step + 1), "acc": step / 120})
         finally:
             run.finish()
-        # finished: the page polls the run and shows the new state and its summary, no reload
-        page.wait_for_selector("[data-testid=run-overview] [data-state=finished]", timeout=20000)
+        # finished: the page follows the run and shows the new state and its summary, no reload
+        page.wait_for_selector(".run-head [data-state=finished]", timeout=20000)
+        page.click("[data-testid=tab-overview]")
         page.wait_for_function(
             "document.querySelector('[data-testid=summary-table]').textContent.includes('loss')", timeout=20000
         )
+        page.click("[data-testid=tab-charts]")
+        loss.locator(".chart-canvas[data-drawn]").wait_for(timeout=20000)
         # the chart was first drawn with steps 0-49; it comes to hold the points logged afterwards too
         hovered = 0
         for _ in range(60):

@@ -598,6 +598,10 @@ class EmbeddedStack:
             "--addr",
             f"{self.host}:{self.ports['s3']}",
             "--force-path-style=true",
+            # the web UI reads text files and notebooks from presigned URLs (capability URLs: any
+            # origin holding one could read the bytes anyway); signed requests still need the keys
+            "--allow-origin",
+            "*",
             "--log-level",
             "NOTICE",
         ]

@@ -12,8 +12,7 @@ from ..http import MetricsMiddleware, install_error_handlers, service_lifespan
 from ..http.health import router as health_router
 from .jsonresp import RunyardJSONResponse
 from .metrics import LATENCY, REQUESTS
-from .routes import history, project_settings, projects, runs, server_info
-from .routes import live, runs_search  # runs filter/groups/keys/output, SSE (before `runs`: same list path)
+from .routes import history, live, project_settings, projects, runs, runs_search, server_info
 from .static import install_ui
 
 log = logging.getLogger(__name__)
@@ -32,9 +31,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, requests=REQUESTS, latency=LATENCY)
+    runs_search.hide_replaced_routes(runs.router)  # its runs list moved to runs_search (filter language)
+    # runs_search before runs: it answers the runs list (filter language) at the same path
     for router in (server_info.router, projects.router, project_settings.router, runs_search.router, live.router,
-                   runs.router,
-                   history.router, health_router):
+                   runs.router, history.router, health_router):
         app.include_router(router)
     install_ui(app, settings.web_dist)  # last: its catch-all must not shadow the API
     return app

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useState } from "react";
 import { Link, Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { api, ApiError, onUnauthorized } from "./data/api";
 import type { Viewer } from "./data/types";
@@ -8,7 +8,9 @@ import { SetupPage } from "./pages/SetupPage";
 import { LoginPage } from "./pages/LoginPage";
 import { ProjectsPage } from "./pages/ProjectsPage";
 import { WorkspacePage } from "./pages/WorkspacePage";
-import { RunPage } from "./pages/RunPage";
+// Run and compare pages carry the code highlighter, notebook renderer and diff: loaded when first opened.
+const RunPage = lazy(() => import("./pages/RunPage").then((m) => ({ default: m.RunPage })));
+const ComparePage = lazy(() => import("./pages/ComparePage").then((m) => ({ default: m.ComparePage })));
 
 type Gate = { kind: "loading" } | { kind: "setup" } | { kind: "login" } | { kind: "in"; viewer: Viewer } | { kind: "error"; error: Error };
 
@@ -80,7 +82,22 @@ export function App() {
         <Route path="/login" element={<AfterLogin />} />
         <Route path="/" element={<ProjectsPage />} />
         <Route path="/:entity/:project" element={<WorkspacePage />} />
-        <Route path="/:entity/:project/runs/:runId" element={<RunPage />} />
+        <Route
+          path="/:entity/:project/runs/:runId"
+          element={
+            <Suspense fallback={<Loading what="run" />}>
+              <RunPage />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/:entity/:project/compare"
+          element={
+            <Suspense fallback={<Loading what="comparison" />}>
+              <ComparePage />
+            </Suspense>
+          }
+        />
         <Route
           path="*"
           element={

@@ -17,6 +17,7 @@ from ..jsonresp import RunyardJSONResponse, float_list
 from ..queries.history import history_keys, numeric_series
 from ..queries.runs import run_pk
 from ..schemas import ERROR_RESPONSES, FullHistoryOut, HistoryOut
+from ..xaxis import x_at_steps
 
 router = APIRouter(tags=["history"], responses=ERROR_RESPONSES)
 
@@ -54,6 +55,8 @@ async def history(
     samples: Annotated[int, Query(ge=1, le=100_000, description="buckets per key")] = 1500,
     min_step: Annotated[int | None, Query(description="first step of the window (inclusive)")] = None,
     max_step: Annotated[int | None, Query(description="last step of the window (inclusive)")] = None,
+    x: Annotated[str | None, Query(description="also return `x`: this key's value (e.g. _timestamp) at each "
+                                               "point's step (joined by step; null where absent)")] = None,
 ) -> RunyardJSONResponse:
     """Downsampled series for charts: per bucket the last step/value and the min/max (NaN ignored)."""
     if min_step is not None and max_step is not None and min_step > max_step:
@@ -64,7 +67,10 @@ async def history(
         ids = await history_keys(conn, pk)
         wanted = names if names is not None else sorted(ids)
         found = [ids[n] for n in wanted if n in ids]
+        if x and x in ids and ids[x] not in found:
+            found.append(ids[x])
         data = await numeric_series(conn, pk, found, min_step, max_step) if found else {}
+    xs, xv = data.get(ids[x], _EMPTY) if x and x in ids else _EMPTY
     series: dict[str, Any] = {}
     sampled = False
     for name in wanted:
@@ -73,6 +79,8 @@ async def history(
         sampled = sampled or b.sampled
         series[name] = {"step": b.step.tolist(), "value": float_list(b.value),
                         "min": float_list(b.min), "max": float_list(b.max)}
+        if x:
+            series[name]["x"] = x_at_steps(xs, xv, b.step)
     return RunyardJSONResponse({"series": series, "sampled": sampled})
 
 

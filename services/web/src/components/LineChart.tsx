@@ -14,8 +14,13 @@ export interface ChartLine {
   max: (number | null)[] | null;
 }
 
+/** What the x values are: steps, seconds since the run started, wall-clock time (epoch seconds), or a metric. */
+export type XKind = "step" | "seconds" | "time" | "value";
+
 interface Props {
   lines: ChartLine[];
+  xKind?: XKind;
+  xLabel?: string;
   smoothing: number;
   logY: boolean;
   height: number;
@@ -60,6 +65,23 @@ function fmtStep(v: number | null): string {
   return String(Math.round(v * 100) / 100);
 }
 
+export function fmtSeconds(v: number | null): string {
+  if (v === null || v === undefined) return "";
+  const a = Math.abs(v);
+  const sign = v < 0 ? "-" : "";
+  if (a < 60) return `${sign}${+a.toFixed(a < 10 ? 1 : 0)}s`;
+  if (a < 3600) return `${sign}${Math.floor(a / 60)}m${Math.round(a % 60) ? `${Math.round(a % 60)}s` : ""}`;
+  if (a < 86400) return `${sign}${Math.floor(a / 3600)}h${Math.round((a % 3600) / 60) ? `${Math.round((a % 3600) / 60)}m` : ""}`;
+  return `${sign}${+(a / 86400).toFixed(1)}d`;
+}
+
+function fmtX(kind: XKind, v: number): string {
+  if (kind === "seconds") return fmtSeconds(v);
+  if (kind === "time") return new Date(v * 1000).toLocaleString("en-GB", { hour12: false });
+  if (kind === "value") return fmtAxis(v);
+  return fmtStep(v);
+}
+
 function fmtAxis(v: number | null): string {
   if (v === null || v === undefined) return "";
   if (v === 0) return "0";
@@ -85,7 +107,7 @@ function logSplits(u: uPlot, _axis: number, lo: number, hi: number): number[] {
   return out;
 }
 
-export function LineChart({ lines, smoothing, logY, height, onZoom }: Props) {
+export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "step", xLabel = "step" }: Props) {
   const wrapRef = useRef<HTMLDivElement>(null);
   const plotRef = useRef<uPlot | null>(null);
   const onZoomRef = useRef(onZoom);
@@ -110,7 +132,7 @@ export function LineChart({ lines, smoothing, logY, height, onZoom }: Props) {
     const el = wrapRef.current;
     if (!el) return;
     const tables: uPlot.AlignedData[] = [];
-    const series: uPlot.Series[] = [{ label: "step" }];
+    const series: uPlot.Series[] = [{ label: xLabel }];
     const bands: uPlot.Band[] = [];
     let idx = 1;
     for (const p of prepared) {
@@ -144,16 +166,17 @@ export function LineChart({ lines, smoothing, logY, height, onZoom }: Props) {
       padding: [8, 10, 0, 0],
       cursor: {
         points: { show: false },
-        drag: { x: true, y: false, setScale: false },
+        drag: { x: true, y: false, setScale: !onZoomRef.current },
         bind: {
-          dblclick: () => () => {
-            onZoomRef.current?.(null);
+          dblclick: (u) => () => {
+            if (onZoomRef.current) onZoomRef.current(null);
+            else u.setData(u.data, true);
             return null;
           },
         },
       },
       scales: {
-        x: { time: false },
+        x: { time: xKind === "time" },
         // Log: a little headroom around the data, not whole decades.
         y: logY ? { distr: 3, log: 10, range: (_u, lo, hi) => (lo > 0 && hi > 0 ? [lo / 1.25, hi * 1.25] : [0.1, 10]) } : {},
       },
@@ -163,7 +186,7 @@ export function LineChart({ lines, smoothing, logY, height, onZoom }: Props) {
           grid: { stroke: "#eef0f3", width: 1 },
           ticks: { stroke: "#e5e7eb", width: 1, size: 4 },
           font: "11px system-ui, sans-serif",
-          values: (_u, vals) => vals.map(fmtStep),
+          ...(xKind === "time" ? {} : { values: (_u: uPlot, vals: number[]) => vals.map((v) => (xKind === "seconds" ? fmtSeconds(v) : xKind === "value" ? fmtAxis(v) : fmtStep(v))) }),
           size: 28,
         },
         {
@@ -179,7 +202,7 @@ export function LineChart({ lines, smoothing, logY, height, onZoom }: Props) {
       hooks: {
         setSelect: [
           (u) => {
-            if (u.select.width > 4) {
+            if (u.select.width > 4 && onZoomRef.current) {
               const lo = u.posToVal(u.select.left, "x");
               const hi = u.posToVal(u.select.left + u.select.width, "x");
               u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
@@ -211,7 +234,7 @@ export function LineChart({ lines, smoothing, logY, height, onZoom }: Props) {
       },
     };
     // Same lines, same look (a live refresh): swap the data in place, keeping the cursor and the canvas.
-    const sig = `${height}|${logY}|` + series.map((x) => `${x.label}:${String(x.stroke)}`).join(",");
+    const sig = `${height}|${logY}|${xKind}|${!!onZoomRef.current}|` + series.map((x) => `${x.label}:${String(x.stroke)}`).join(",");
     if (plotRef.current && sigRef.current === sig) {
       plotRef.current.setData(data);
       return;
@@ -220,7 +243,7 @@ export function LineChart({ lines, smoothing, logY, height, onZoom }: Props) {
     delete el.dataset.drawn;
     plotRef.current = new uPlot(opts, data, el);
     sigRef.current = sig;
-  }, [prepared, height, logY]);
+  }, [prepared, height, logY, xKind, xLabel, !!onZoom]);
 
   useEffect(() => {
     const el = wrapRef.current!;
@@ -248,7 +271,7 @@ export function LineChart({ lines, smoothing, logY, height, onZoom }: Props) {
           data-testid="chart-hover"
           style={hover.left > plotW / 2 ? { left: 56 } : { right: 8 }}
         >
-          <div className="chart-hover-step">step {fmtStep(hover.step)}</div>
+          <div className="chart-hover-step">{xKind === "step" ? `step ${fmtStep(hover.step)}` : xKind === "value" ? `${xLabel} ${fmtX(xKind, hover.step)}` : fmtX(xKind, hover.step)}</div>
           {shownRows.map((r, k) => (
             <div className="chart-hover-row" key={k}>
               <span className="swatch" style={{ background: r.color }} />

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { api } from "../data/api";
 import { useUrlParam } from "../data/urlState";
 import type { SeriesWire } from "../data/types";
-import { ChartCard, type ChartRun } from "./ChartCard";
+import { ChartCard, xParamOf, type ChartRun } from "./ChartCard";
 
 export interface PanelRun extends ChartRun {
   running: boolean;
@@ -15,12 +15,13 @@ interface Props {
   /** Live tick: running runs are refetched when it changes. */
   tick: number;
   systemOpenByDefault: boolean;
+  /** Which metrics to show: all, only `system/*`, or all but `system/*`. */
+  only?: "all" | "system" | "metrics";
 }
 
 /** Samples per line for the overview charts (charts are ~400 px wide; zoom refetches exact points). */
 export const PANEL_SAMPLES = 500;
 
-const chartable = (k: string) => !k.startsWith("_");
 
 function sectionOf(key: string): string {
   const i = key.indexOf("/");
@@ -36,19 +37,34 @@ interface RunStore {
   all?: string[];
 }
 
-export function MetricsPanel({ runs, tick, systemOpenByDefault }: Props) {
+export function MetricsPanel({ runs, tick, systemOpenByDefault, only = "all" }: Props) {
+  const chartable = (k: string) =>
+    !k.startsWith("_") && (only === "all" || (only === "system") === k.startsWith("system/"));
   const [smoothParam, setSmooth] = useUrlParam("smooth");
   const [logParam, setLog] = useUrlParam("log");
   const [filterParam, setFilter] = useUrlParam("metric");
   const smoothing = Math.min(0.99, Math.max(0, Number(smoothParam ?? 0) || 0));
   const logY = logParam === "1";
   const metricFilter = filterParam ?? "";
+  const [xParam, setX] = useUrlParam("x");
+  const xMode = xParam || "step";
+  const xArg = xParamOf(xMode);
   const [closed, setClosed] = useState<Record<string, boolean>>(systemOpenByDefault ? {} : { system: true });
   const [store, setStore] = useState<Record<string, RunStore>>({});
   const [error, setError] = useState<string | null>(null);
   const [inflight, setInflight] = useState(0);
   const storeRef = useRef(store);
   storeRef.current = store;
+  // Another x-axis: every series is fetched again (with `x=`).
+  const lastX = useRef(xMode);
+  if (lastX.current !== xMode) {
+    lastX.current = xMode;
+    // keep what is known about each run's keys; drop the series (they carry the old x)
+    const kept: Record<string, RunStore> = {};
+    for (const [id, v] of Object.entries(storeRef.current)) kept[id] = { series: {}, sampled: false, fetched: new Set(), all: v.all };
+    storeRef.current = kept;
+  }
+  useEffect(() => setStore(storeRef.current), [xMode]);
 
   const runKeys = (r: PanelRun): string[] | undefined => r.keys ?? store[r.id]?.all;
 
@@ -95,8 +111,9 @@ export function MetricsPanel({ runs, tick, systemOpenByDefault }: Props) {
     for (const r of runs) {
       const have = storeRef.current[r.id];
       const known = runKeys(r);
-      if (!known) {
-        if (!have) jobs.push({ r, want: null });
+      if (!known || (refresh && r.running && !r.keys)) {
+        // keys unknown (or a running run that may have logged new ones): ask for every key
+        if (!have || (refresh && r.running)) jobs.push({ r, want: null });
         continue;
       }
       const open = known.filter((k) => chartable(k) && isOpen(k));
@@ -108,7 +125,7 @@ export function MetricsPanel({ runs, tick, systemOpenByDefault }: Props) {
     Promise.all(
       jobs.map(({ r, want }) =>
         api
-          .history(r.entity, r.project, r.id, { keys: want ?? [], samples: PANEL_SAMPLES }, ctl.signal)
+          .history(r.entity, r.project, r.id, { keys: want ?? [], samples: PANEL_SAMPLES, x: xArg }, ctl.signal)
           .then((h) => ({ r, want, h })),
       ),
     )
@@ -138,7 +155,7 @@ export function MetricsPanel({ runs, tick, systemOpenByDefault }: Props) {
       .finally(() => setInflight((n) => n - 1));
     return () => ctl.abort();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [runsKey, closedKey, tick]);
+  }, [runsKey, closedKey, tick, xMode]);
 
   const chartRuns: ChartRun[] = useMemo(
     () => runs.map(({ entity, project, id, name, color }) => ({ entity, project, id, name, color })),
@@ -186,6 +203,24 @@ export function MetricsPanel({ runs, tick, systemOpenByDefault }: Props) {
           />
           <span className="mono tool-val">{smoothing.toFixed(2)}</span>
         </label>
+        <label className="tool" title="What the charts' x-axis shows">
+          X axis
+          <select className="input input-sm" value={xMode} onChange={(e) => setX(e.target.value === "step" ? null : e.target.value)} data-testid="x-axis">
+            <option value="step">Step</option>
+            <option value="relative">Relative time</option>
+            <option value="wall">Wall time</option>
+            <optgroup label="Metric">
+              {keys
+                .filter((k) => !k.startsWith("system/"))
+                .sort()
+                .map((k) => (
+                  <option key={k} value={k}>
+                    {k}
+                  </option>
+                ))}
+            </optgroup>
+          </select>
+        </label>
         <label className="tool">
           <input type="checkbox" checked={logY} onChange={(e) => setLog(e.target.checked ? "1" : null)} data-testid="log-scale" />
           Log scale
@@ -196,7 +231,13 @@ export function MetricsPanel({ runs, tick, systemOpenByDefault }: Props) {
       {error && <div className="error-inline">Could not load metrics: {error}</div>}
       {sections.length === 0 && (
         <div className="empty">
-          {waitingForKeys ? "Loading metrics…" : keys.length === 0 ? "These runs have not logged any metrics yet." : "No chart matches the filter."}
+          {waitingForKeys
+            ? "Loading metrics…"
+            : keys.length === 0
+              ? only === "system"
+                ? "No system metrics recorded (the SDK samples CPU, memory, disk, network and GPU every few seconds unless system_metrics is off)."
+                : "These runs have not logged any metrics yet."
+              : "No chart matches the filter."}
         </div>
       )}
       {sections.map((s) => (
@@ -218,6 +259,7 @@ export function MetricsPanel({ runs, tick, systemOpenByDefault }: Props) {
                   smoothing={smoothing}
                   logY={logY}
                   loading={inflight > 0}
+                  xMode={xMode}
                 />
               ))}
             </div>

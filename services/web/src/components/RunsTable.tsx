@@ -6,6 +6,7 @@ import {
   getSortedRowModel,
   useReactTable,
   type ColumnDef,
+  type Row,
   type SortingFn,
   type SortingState,
 } from "@tanstack/react-table";
@@ -154,59 +155,84 @@ export const RunsTable = memo(function RunsTable(p: Props) {
         {virt.getVirtualItems().map((vi) => {
           const row = model[vi.index];
           const r = row.original.run;
-          const color = selected.get(r.id);
           return (
-            <div
+            <RunRow
               key={r.id}
-              className={`rt-row ${color ? "selected" : ""}`}
-              style={{ gridTemplateColumns: template, transform: `translateY(${vi.start}px)`, height: ROW_H }}
-              data-run-id={r.id}
-            >
-              {row.getVisibleCells().map((cell) => {
-                const id = cell.column.id;
-                let content: React.ReactNode;
-                if (id === "select") {
-                  content = (
-                    <label className="sel" title={color ? "Hide from charts" : "Show in charts"}>
-                      <input type="checkbox" checked={!!color} onChange={() => onToggle(r.id)} aria-label={`select ${r.name}`} />
-                      <span className="swatch" style={{ background: color ?? "transparent", borderColor: color ?? "#cbd5e1" }} />
-                    </label>
-                  );
-                } else if (id === "state") content = <StateBadge state={r.state} />;
-                else if (id === "name")
-                  content = (
-                    <a href={`/${encodeURIComponent(entity)}/${encodeURIComponent(project)}/runs/${encodeURIComponent(r.id)}`} className="run-link" title={r.name}>
-                      {r.name}
-                    </a>
-                  );
-                else if (id === "created_at") content = <span title={r.created_at}>{formatDate(r.created_at)}</span>;
-                else if (id === "duration") content = formatDuration(row.original.duration);
-                else if (id === "tags")
-                  content = r.tags.map((t) => (
-                    <span className="tag" key={t}>
-                      {t}
-                    </span>
-                  ));
-                else {
-                  const [src, ...rest] = id.split(".");
-                  const key = rest.join(".");
-                  const v = src === "config" ? row.original.config[key] : row.original.summary[key];
-                  content = <span className="mono">{formatValue(v)}</span>;
-                }
-                return (
-                  <div
-                    key={id}
-                    className={`rt-td col-${id === "select" ? "select" : "data"} ${STICKY[id] !== undefined ? "sticky" : ""} ${id === "name" ? "sticky-edge" : ""}`}
-                    style={STICKY[id] !== undefined ? { left: STICKY[id] } : undefined}
-                  >
-                    {content}
-                  </div>
-                );
-              })}
-            </div>
+              row={row}
+              start={vi.start}
+              template={template}
+              color={selected.get(r.id)}
+              onToggle={onToggle}
+              entity={entity}
+              project={project}
+            />
           );
         })}
       </div>
+    </div>
+  );
+});
+
+interface RowProps {
+  row: Row<RowData>;
+  start: number;
+  template: string;
+  color: string | undefined;
+  onToggle: (id: string) => void;
+  entity: string;
+  project: string;
+}
+
+/** One table row; memoised, so scrolling renders only the rows that come into view. */
+const RunRow = memo(function RunRow({ row, start, template, color, onToggle, entity, project }: RowProps) {
+  const r = row.original.run;
+  return (
+    <div
+      className={`rt-row ${color ? "selected" : ""}`}
+      style={{ gridTemplateColumns: template, transform: `translateY(${start}px)`, height: ROW_H }}
+      data-run-id={r.id}
+    >
+      {row.getVisibleCells().map((cell) => {
+        const id = cell.column.id;
+        let content: React.ReactNode;
+        if (id === "select") {
+          content = (
+            <label className="sel" title={color ? "Hide from charts" : "Show in charts"}>
+              <input type="checkbox" checked={!!color} onChange={() => onToggle(r.id)} aria-label={`select ${r.name}`} />
+              <span className="swatch" style={{ background: color ?? "transparent", borderColor: color ?? "#cbd5e1" }} />
+            </label>
+          );
+        } else if (id === "state") content = <StateBadge state={r.state} />;
+        else if (id === "name")
+          content = (
+            <a href={`/${encodeURIComponent(entity)}/${encodeURIComponent(project)}/runs/${encodeURIComponent(r.id)}`} className="run-link" title={r.name}>
+              {r.name}
+            </a>
+          );
+        else if (id === "created_at") content = <span title={r.created_at}>{formatDate(r.created_at)}</span>;
+        else if (id === "duration") content = formatDuration(row.original.duration);
+        else if (id === "tags")
+          content = r.tags.map((t) => (
+            <span className="tag" key={t}>
+              {t}
+            </span>
+          ));
+        else {
+          const [src, ...rest] = id.split(".");
+          const key = rest.join(".");
+          const v = src === "config" ? row.original.config[key] : row.original.summary[key];
+          content = <span className="mono">{formatValue(v)}</span>;
+        }
+        return (
+          <div
+            key={id}
+            className={`rt-td col-${id === "select" ? "select" : "data"} ${STICKY[id] !== undefined ? "sticky" : ""} ${id === "name" ? "sticky-edge" : ""}`}
+            style={STICKY[id] !== undefined ? { left: STICKY[id] } : undefined}
+          >
+            {content}
+          </div>
+        );
+      })}
     </div>
   );
 });

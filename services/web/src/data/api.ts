@@ -1,5 +1,5 @@
 // The one place the UI talks HTTP: session cookie auth, CSRF echo, error shape, ETag revalidation.
-import type { HistoryResponse, Project, Run, ServerInfo, Viewer } from "./types";
+import type { FileList, GroupsResponse, HistoryResponse, OutputResponse, Project, Run, RunFile, ServerInfo, Viewer } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -110,8 +110,13 @@ export const api = {
     request<{ projects: Project[] }>(`/api/v1/projects${qs({ entity })}`),
   project: (entity: string, project: string) =>
     request<Project>(`/api/v1/projects/${enc(entity)}/${enc(project)}`),
-  runs: (entity: string, project: string, p: { limit: number; offset: number; order?: string }, signal?: AbortSignal) =>
-    request<{ runs: Run[]; total: number }>(
+  runs: (
+    entity: string,
+    project: string,
+    p: { limit: number; offset: number; order?: string; filter?: string; fields?: string; updated_since?: string },
+    signal?: AbortSignal,
+  ) =>
+    request<{ runs: Run[]; total: number; server_time: string }>(
       `/api/v1/projects/${enc(entity)}/${enc(project)}/runs${qs(p)}`,
       { signal },
     ),
@@ -121,7 +126,7 @@ export const api = {
     entity: string,
     project: string,
     runId: string,
-    p: { keys: string[]; samples: number; min_step?: number; max_step?: number },
+    p: { keys: string[]; samples: number; min_step?: number; max_step?: number; x?: string },
     signal?: AbortSignal,
   ) =>
     request<HistoryResponse>(
@@ -130,7 +135,44 @@ export const api = {
         samples: p.samples,
         min_step: p.min_step !== undefined ? Math.floor(p.min_step) : undefined,
         max_step: p.max_step !== undefined ? Math.ceil(p.max_step) : undefined,
+        x: p.x,
       })}`,
       { signal },
     ),
+  groups: (entity: string, project: string, p: { by: string; metric?: string; filter?: string }, signal?: AbortSignal) =>
+    request<GroupsResponse>(`/api/v1/projects/${enc(entity)}/${enc(project)}/runs/groups${qs(p)}`, { signal }),
+  keys: (entity: string, project: string, signal?: AbortSignal) =>
+    request<{ keys: string[]; config: string[]; summary: string[] }>(`/api/v1/projects/${enc(entity)}/${enc(project)}/keys`, { signal }),
+  output: (entity: string, project: string, runId: string, p: { after?: number; limit?: number; tail?: boolean }, signal?: AbortSignal) =>
+    request<OutputResponse>(
+      `/api/v1/runs/${enc(entity)}/${enc(project)}/${enc(runId)}/output${qs({ after: p.after, limit: p.limit, tail: p.tail ? "true" : undefined })}`,
+      { signal },
+    ),
+  files: (entity: string, project: string, runId: string, p: { prefix?: string; recursive?: boolean; limit?: number }, signal?: AbortSignal) =>
+    request<FileList>(
+      `/api/v1/runs/${enc(entity)}/${enc(project)}/${enc(runId)}/files${qs({ prefix: p.prefix, recursive: p.recursive ? "true" : undefined, limit: p.limit ?? 1000 })}`,
+      { signal },
+    ),
+  file: (entity: string, project: string, runId: string, path: string, signal?: AbortSignal) =>
+    request<RunFile & { url: string }>(`/api/v1/runs/${enc(entity)}/${enc(project)}/${enc(runId)}/files/${path.split("/").map(enc).join("/")}`, { signal }),
 };
+
+/** A run file's address for <img src> and downloads (the service answers a 307 to a presigned URL). */
+export function fileUrl(entity: string, project: string, runId: string, path: string, download = false): string {
+  return `/api/v1/runs/${enc(entity)}/${enc(project)}/${enc(runId)}/files/${path.split("/").map(enc).join("/")}?redirect=true${download ? "&download=true" : ""}`;
+}
+
+/** The text of a run file (presigned GET, read straight from the bucket); `maxBytes` guards the page. */
+export async function fileText(entity: string, project: string, runId: string, path: string, maxBytes = 5_000_000, signal?: AbortSignal): Promise<string> {
+  const meta = await api.file(entity, project, runId, path, signal);
+  if (meta.size > maxBytes) throw new ApiError(413, `${path} is ${(meta.size / 1e6).toFixed(1)} MB: too large to show here; download it instead.`);
+  let resp: Response;
+  try {
+    resp = await fetch(meta.url, { signal, credentials: "omit" });
+  } catch (e) {
+    if ((e as Error).name === "AbortError") throw e;
+    throw new ApiError(0, "Cannot read the file from the object store (is it reachable from this browser, with CORS allowed?)", "network");
+  }
+  if (!resp.ok) throw new ApiError(resp.status, `The object store answered ${resp.status} for ${path}.`);
+  return await resp.text();
+}

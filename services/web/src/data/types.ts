@@ -57,9 +57,65 @@ export interface SeriesWire {
   value: WireNumber[];
   min?: WireNumber[];
   max?: WireNumber[];
+  /** With `x=`: the x key's value at each point's step (null where absent). */
+  x?: WireNumber[];
 }
 
 export interface HistoryResponse {
   series: Record<string, SeriesWire>;
   sampled: boolean;
+}
+
+export interface Group {
+  value: JsonValue;
+  count: number;
+  metric_count: number;
+  mean: number | null;
+  min: number | null;
+  max: number | null;
+  run_ids: string[];
+}
+
+export interface GroupsResponse {
+  by: string;
+  metric: string | null;
+  groups: Group[];
+  total: number;
+}
+
+export interface OutputLine {
+  line_no: number;
+  ts: number;
+  stream: string;
+  line: string;
+}
+
+export interface OutputResponse {
+  lines: OutputLine[];
+  next_after: number;
+  total: number;
+  state: RunState;
+}
+
+export interface RunFile {
+  path: string;
+  size: number;
+  sha256: string;
+  content_type: string;
+  uploaded_at: string;
+}
+
+export interface FileFolder {
+  name: string;
+  path: string;
+  file_count: number;
+  size: number;
+  updated_at: string;
+}
+
+export interface FileList {
+  prefix: string;
+  folders: FileFolder[];
+  files: RunFile[];
+  total: number;
 }

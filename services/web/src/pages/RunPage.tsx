@@ -1,14 +1,137 @@
 import { useEffect, useMemo, useState } from "react";
 import { Link, useParams } from "react-router-dom";
-import { api } from "../data/api";
+import { api, ApiError, fileText } from "../data/api";
+import { useResource } from "../data/hooks";
+import { useUrlParam } from "../data/urlState";
+import { CodeView } from "../files/CodeView";
+import { ConsoleLog } from "../files/ConsoleLog";
+import { FilesView } from "../files/FilesView";
+import { MediaView } from "../files/MediaView";
 import { colorAt } from "../data/colors";
 import { useLiveTick } from "../data/live";
+
 import type { JsonValue, Run } from "../data/types";
 import { flatten, formatDate, formatDuration, formatValue, runDurationMs, timeAgo } from "../data/values";
 import { MetricsPanel } from "../components/MetricsPanel";
 import { StateBadge } from "../components/StateBadge";
 import { ErrorBox, Loading } from "../components/States";
 import { TopBar } from "../components/TopBar";
+
+const TABS = [
+  ["overview", "Overview"],
+  ["charts", "Charts"],
+  ["system", "System"],
+  ["logs", "Logs"],
+  ["files", "Files"],
+  ["media", "Media"],
+] as const;
+
+interface Meta {
+  program?: string;
+  args?: string[];
+  python?: string;
+  os?: string;
+  cwd?: string;
+  git?: { commit?: string; remote?: string; branch?: string; dirty?: boolean };
+}
+
+async function optionalText(entity: string, project: string, runId: string, path: string, signal: AbortSignal): Promise<string | null> {
+  try {
+    return await fileText(entity, project, runId, path, 5_000_000, signal);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return null;
+    throw e;
+  }
+}
+
+function commitUrl(remote: string | undefined, commit: string): string | null {
+  if (!remote) return null;
+  const m = remote.match(/^(?:git@([^:]+):|https?:\/\/(?:[^@/]+@)?([^/]+)\/)(.+?)(?:\.git)?$/);
+  if (!m) return null;
+  return `https://${m[1] ?? m[2]}/${m[3]}/commit/${commit}`;
+}
+
+function CodeInfo({ entity, project, runId }: { entity: string; project: string; runId: string }) {
+  const meta = useResource(async (signal) => {
+    const t = await optionalText(entity, project, runId, "metadata.json", signal);
+    return t ? (JSON.parse(t) as Meta) : null;
+  }, [entity, project, runId]);
+  const diff = useResource((signal) => optionalText(entity, project, runId, "diff.patch", signal), [entity, project, runId]);
+  const [showDiff, setShowDiff] = useState(false);
+  const m = meta.data;
+  if (meta.loading && !m) return null;
+  const command = m?.program ? [m.program, ...(m.args ?? [])].join(" ") : null;
+  const url = m?.git?.commit ? commitUrl(m.git.remote, m.git.commit) : null;
+  return (
+    <div className="card overview code-info" data-testid="run-code-info">
+      <h2>Code</h2>
+      {!m && !diff.data ? (
+        <div className="muted small">No metadata.json or diff.patch saved with this run.</div>
+      ) : (
+        <dl>
+          {command && (
+            <>
+              <dt>Command</dt>
+              <dd className="mono wrap" data-testid="run-command">
+                python {command}
+              </dd>
+            </>
+          )}
+          {m?.git?.commit && (
+            <>
+              <dt>Git commit</dt>
+              <dd className="mono" data-testid="run-commit">
+                {url ? (
+                  <a href={url} target="_blank" rel="noreferrer noopener">
+                    {m.git.commit.slice(0, 12)}
+                  </a>
+                ) : (
+                  m.git.commit.slice(0, 12)
+                )}
+                {m.git.branch && <span className="muted"> on {m.git.branch}</span>}
+                {m.git.dirty && <span className="tag tag-gap">uncommitted changes</span>}
+              </dd>
+            </>
+          )}
+          {m?.git?.remote && (
+            <>
+              <dt>Remote</dt>
+              <dd className="mono wrap">{m.git.remote}</dd>
+            </>
+          )}
+          {m?.python && (
+            <>
+              <dt>Python</dt>
+              <dd>{m.python}</dd>
+            </>
+          )}
+          {m?.os && (
+            <>
+              <dt>OS</dt>
+              <dd className="wrap">{m.os}</dd>
+            </>
+          )}
+          {diff.data && (
+            <>
+              <dt>Diff</dt>
+              <dd>
+                <button className="link-btn" onClick={() => setShowDiff((x) => !x)} data-testid="toggle-diff">
+                  {showDiff ? "hide" : "show"} uncommitted diff ({diff.data.replace(/\n$/, "").split("\n").length} lines)
+                </button>
+              </dd>
+            </>
+          )}
+        </dl>
+      )}
+      {showDiff && diff.data && (
+        <div className="diff-box" data-testid="run-diff">
+          <CodeView code={diff.data} lang="diff" />
+        </div>
+      )}
+    </div>
+  );
+}
+
 
 function KvTable({ title, data, testId }: { title: string; data: Record<string, JsonValue>; testId: string }) {
   const [q, setQ] = useState("");
@@ -45,6 +168,8 @@ function KvTable({ title, data, testId }: { title: string; data: Record<string, 
 export function RunPage() {
   const { entity = "", project = "", runId = "" } = useParams();
   const [run, setRun] = useState<Run | null>(null);
+  const [tabParam, setTab] = useUrlParam("tab");
+  const tab = TABS.some(([t]) => t === tabParam) ? tabParam! : "overview";
   const [error, setError] = useState<Error | null>(null);
   const running = run?.state === "running";
   const tick = useLiveTick({ kind: "run", entity, project, runId }, run === null || running);
@@ -113,6 +238,22 @@ export function RunPage() {
                 </span>
               ))}
             </div>
+            <nav className="tabs" role="tablist">
+              {TABS.map(([t, label]) => (
+                <button
+                  key={t}
+                  role="tab"
+                  aria-selected={tab === t}
+                  className={`tab ${tab === t ? "active" : ""}`}
+                  onClick={() => setTab(t === "overview" ? null : t)}
+                  data-testid={`tab-${t}`}
+                >
+                  {label}
+                </button>
+              ))}
+            </nav>
+            {tab === "overview" && (
+            <>
             <div className="overview-grid">
               <div className="card overview" data-testid="run-overview">
                 <h2>Overview</h2>
@@ -151,7 +292,14 @@ export function RunPage() {
               <KvTable title="Config" data={config} testId="config-table" />
               <KvTable title="Summary" data={summary} testId="summary-table" />
             </div>
-            <MetricsPanel runs={panelRuns} tick={tick} systemOpenByDefault={true} />
+            <CodeInfo entity={entity} project={project} runId={runId} />
+            </>
+            )}
+            {tab === "charts" && <MetricsPanel runs={panelRuns} tick={tick} systemOpenByDefault={true} only="metrics" />}
+            {tab === "system" && <MetricsPanel runs={panelRuns} tick={tick} systemOpenByDefault={true} only="system" />}
+            {tab === "logs" && <ConsoleLog entity={entity} project={project} runId={runId} tick={tick} running={running} />}
+            {tab === "files" && <FilesView entity={entity} project={project} runId={runId} />}
+            {tab === "media" && <MediaView entity={entity} project={project} runId={runId} keys={run.history_keys ?? []} tick={running ? tick : 0} />}
           </>
         )}
       </main>

@@ -1,14 +1,16 @@
 import { useCallback, useMemo, useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useNavigate, useParams } from "react-router-dom";
 import type { SortingState } from "@tanstack/react-table";
 import { api } from "../data/api";
 import { colorAt } from "../data/colors";
 import { useResource } from "../data/hooks";
-import { useLiveTick } from "../data/live";
+import { useLiveMode, useLiveTick } from "../data/live";
 import { SERVER_ORDERS, useProjectRuns } from "../data/runs";
 import type { Run } from "../data/types";
 import { useUrlParam } from "../data/urlState";
 import { ColumnPicker } from "../components/ColumnPicker";
+import { FilterBar } from "../components/FilterBar";
+import { GroupsView } from "../components/GroupsView";
 import { MetricsPanel, type PanelRun } from "../components/MetricsPanel";
 import { RunsTable, toRowData } from "../components/RunsTable";
 import { Empty, ErrorBox, Loading } from "../components/States";
@@ -31,6 +33,12 @@ export function WorkspacePage() {
   const [colsParam, setCols] = useUrlParam("cols");
   const cols = useMemo(() => (colsParam ?? "").split(",").filter(Boolean), [colsParam]);
   const [selParam, setSel] = useUrlParam("sel");
+  const [filterParam, setFilter] = useUrlParam("filter");
+  const filter = filterParam ?? "";
+  const [groupBy, setGroupBy] = useUrlParam("groupby");
+  const [groupMetric, setGroupMetric] = useUrlParam("gmetric");
+  const navigate = useNavigate();
+  const liveMode = useLiveMode({ kind: "project-runs", entity, project });
 
   // The server orders the first load when it can; later sort changes happen in the browser (all rows are loaded).
   const [serverOrder] = useState(() => {
@@ -38,7 +46,9 @@ export function WorkspacePage() {
     return s && SERVER_ORDERS.has(s.id) ? `${s.desc ? "-" : ""}${s.id}` : null;
   });
   const projectRes = useResource(() => api.project(entity, project), [entity, project]);
-  const { runs, total, complete, error } = useProjectRuns(entity, project, serverOrder);
+  const { runs, total, complete, error } = useProjectRuns(entity, project, serverOrder, filter);
+  // A bad expression: the server's 400 names the position; the table keeps the last good result away.
+  const filterError = error && filter && (error as { status?: number }).status === 400 ? error.message : null;
 
   const allRows = useMemo(() => (runs ?? []).map(toRowData), [runs]);
   const rows = useMemo(() => {
@@ -94,6 +104,7 @@ export function WorkspacePage() {
     [selectedIds, byId, selected, entity, project],
   );
   const tick = useLiveTick({ kind: "project-runs", entity, project }, panelRuns.some((r) => r.running));
+  const groupTick = useLiveTick({ kind: "project-runs", entity, project }, !!groupBy);
 
   const crumbs = (
     <>
@@ -123,6 +134,7 @@ export function WorkspacePage() {
       <TopBar crumbs={crumbs} />
       <div className="ws-body">
         <aside className="ws-runs">
+          <FilterBar value={filter} onApply={setFilter} error={filterError} />
           <div className="toolbar">
             <input
               className="input input-sm"
@@ -133,6 +145,39 @@ export function WorkspacePage() {
               style={{ flex: 1, minWidth: 120 }}
             />
             <ColumnPicker configKeys={configKeys} summaryKeys={summaryKeys} chosen={cols} onChange={(c) => setCols(c.length ? c.join(",") : null)} />
+            <select
+              className="input input-sm"
+              value={groupBy ?? ""}
+              onChange={(e) => setGroupBy(e.target.value || null)}
+              data-testid="group-by"
+              title="Group runs by a field (counts and a metric's mean/min/max per group)"
+            >
+              <option value="">No grouping</option>
+              <optgroup label="Run">
+                {["state", "group", "job_type", "host"].map((f) => (
+                  <option key={f} value={f}>
+                    {f}
+                  </option>
+                ))}
+              </optgroup>
+              <optgroup label="Config">
+                {configKeys.map((k) => (
+                  <option key={k} value={`config.${k}`}>
+                    config.{k}
+                  </option>
+                ))}
+              </optgroup>
+            </select>
+            {groupBy && (
+              <select className="input input-sm" value={groupMetric ?? ""} onChange={(e) => setGroupMetric(e.target.value || null)} data-testid="group-metric">
+                <option value="">(no metric)</option>
+                {summaryKeys.map((k) => (
+                  <option key={k} value={`summary.${k}`}>
+                    summary.{k}
+                  </option>
+                ))}
+              </select>
+            )}
           </div>
           <div className="ws-count small muted" data-testid="runs-count">
             {runs ? (
@@ -149,15 +194,46 @@ export function WorkspacePage() {
                     first 10
                   </button>
                 )}
+                {selectedIds.length === 2 && (
+                  <button
+                    className="btn btn-sm compare-btn"
+                    data-testid="compare-code"
+                    onClick={() =>
+                      navigate(`/${encodeURIComponent(entity)}/${encodeURIComponent(project)}/compare?a=${encodeURIComponent(selectedIds[0])}&b=${encodeURIComponent(selectedIds[1])}`)
+                    }
+                  >
+                    Compare code
+                  </button>
+                )}
+                <span className={`live-dot ${liveMode}`} title={liveMode === "live" ? "Live: updates arrive as runs log" : liveMode === "polling" ? "Live updates unavailable: refreshing every few seconds" : "Connecting…"} data-testid="live-mode" data-mode={liveMode} />
               </>
             ) : (
               " "
             )}
           </div>
-          {error && !runs ? (
+          {filterError ? (
+            <Empty title="The filter has an error">Fix the expression above and press Enter.</Empty>
+          ) : error && !runs ? (
             <ErrorBox error={error} />
           ) : !runs ? (
             <Loading what="runs" />
+          ) : groupBy ? (
+            <GroupsView
+              entity={entity}
+              project={project}
+              by={groupBy}
+              metric={groupMetric}
+              filter={filter}
+              tick={groupTick}
+              onShow={(ids) => setSel(ids.join(","))}
+              runName={(id) => byId.get(id)?.name}
+            />
+          ) : runs.length === 0 && filter ? (
+            <Empty title="No run matches the filter">
+              <button className="link-btn" onClick={() => setFilter(null)}>
+                Clear the filter
+              </button>
+            </Empty>
           ) : runs.length === 0 ? (
             <Empty title="No runs yet">
               <p>Log one from Python:</p>
@@ -186,7 +262,9 @@ run.finish()`}</pre>
           )}
         </aside>
         <main className="ws-charts">
-          {!runs ? null : runs.length === 0 ? (
+          {filterError ? (
+            <Empty title="No charts while the filter has an error">The charts come back as soon as the expression parses.</Empty>
+          ) : !runs ? null : runs.length === 0 ? (
             <Empty title="No charts yet">Charts appear here as soon as a run logs metrics.</Empty>
           ) : panelRuns.length === 0 ? (
             <Empty title="No run selected">Tick runs in the table to chart their metrics.</Empty>

@@ -1,0 +1,206 @@
+"""Live updates over Server-Sent Events, fed by the ingest service's Redis publishes.
+
+One Redis pub/sub connection per process (`LiveHub`), shared by every open stream: a project's channel
+(`runyard:project:{pk}`) is subscribed while at least one browser watches it. Each stream gets:
+
+    retry: 2000
+    event: hello        data: {"live": true}
+    event: run          data: {"run_id", "project", "entity", "next_step"}   (one per committed batch)
+    : ping                                                                   (every 15 s)
+
+Without Redis (not configured, unreachable, or lost mid-stream) a stream sends `retry: 30000`, then
+`event: hello` with `{"live": false}` and ends: the browser polls instead and tries SSE again later.
+A stream also ends after `MAX_STREAM_S` (the browser reconnects at once), so no connection outlives a
+deploy by much.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from ...common.verifier import project_for_read
+from ..deps import PoolDep, PrincipalDep
+from ..schemas import ERROR_RESPONSES
+
+log = logging.getLogger("runyard.query.live")
+router = APIRouter(tags=["live"], responses=ERROR_RESPONSES)
+
+HEARTBEAT_S = 15.0
+MAX_STREAM_S = 600.0
+QUEUE_MAX = 256
+_LOST = object()  # queue sentinel: Redis went away
+
+
+def project_channel(project_pk: int) -> str:
+    return f"runyard:project:{project_pk}"
+
+
+class LiveHub:
+    """Fans one Redis pub/sub connection out to many asyncio queues (one per SSE stream)."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self._redis: Any = None
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._subs: dict[str, set[asyncio.Queue[Any]]] = {}
+        self._lock = asyncio.Lock()
+        self._down_until = 0.0  # after a failure, do not hammer Redis (answer "not live" at once)
+
+    @property
+    def channels(self) -> int:
+        return len(self._subs)
+
+    async def _connect(self) -> None:
+        import redis.asyncio as aioredis
+
+        self._redis = aioredis.from_url(self.redis_url, socket_connect_timeout=2, health_check_interval=30)
+        await asyncio.wait_for(self._redis.ping(), timeout=3)
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._reader = asyncio.create_task(self._read(), name="runyard-live-reader")
+
+    async def subscribe(self, channel: str) -> asyncio.Queue[Any] | None:
+        """A queue receiving the channel's messages, or None when Redis is not available."""
+        if not self.redis_url or time.monotonic() < self._down_until:
+            return None
+        async with self._lock:
+            try:
+                if self._pubsub is None:
+                    await self._connect()
+                queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_MAX)
+                if channel not in self._subs:
+                    await asyncio.wait_for(self._pubsub.subscribe(channel), timeout=3)
+                    self._subs[channel] = set()
+                self._subs[channel].add(queue)
+                return queue
+            except Exception as exc:
+                log.warning("live: Redis unavailable (%s); browsers fall back to polling", exc)
+                await self._reset_locked()
+                return None
+
+    async def unsubscribe(self, channel: str, queue: asyncio.Queue[Any]) -> None:
+        async with self._lock:
+            subs = self._subs.get(channel)
+            if subs is None:
+                return
+            subs.discard(queue)
+            if not subs:
+                del self._subs[channel]
+                if self._pubsub is not None:
+                    try:
+                        await asyncio.wait_for(self._pubsub.unsubscribe(channel), timeout=3)
+                    except Exception:
+                        pass
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                if not self._subs:
+                    await asyncio.sleep(0.2)
+                    continue
+                msg = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if not msg or msg.get("type") != "message":
+                    continue
+                channel = msg["channel"].decode() if isinstance(msg["channel"], bytes) else msg["channel"]
+                data = msg["data"].decode() if isinstance(msg["data"], bytes) else str(msg["data"])
+                for q in list(self._subs.get(channel, ())):
+                    try:
+                        q.put_nowait(data)
+                    except asyncio.QueueFull:  # a slow browser: it refreshes everything on the next event
+                        pass
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("live: lost Redis (%s); open streams end and browsers fall back to polling", exc)
+            async with self._lock:
+                self._reader = None  # this task is ending; do not cancel it from _reset_locked
+                await self._reset_locked()
+
+    async def _reset_locked(self) -> None:
+        self._down_until = time.monotonic() + 5.0
+        for subs in self._subs.values():
+            for q in subs:
+                try:
+                    q.put_nowait(_LOST)
+                except asyncio.QueueFull:
+                    q.get_nowait()
+                    q.put_nowait(_LOST)
+        self._subs.clear()
+        reader, self._reader = self._reader, None
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+        pubsub, self._pubsub = self._pubsub, None
+        redis, self._redis = self._redis, None
+        for closer in (getattr(pubsub, "aclose", None), getattr(redis, "aclose", None)):
+            if closer is not None:
+                try:
+                    await asyncio.wait_for(closer(), timeout=2)
+                except Exception:
+                    pass
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._reset_locked()
+
+
+def hub_of(request: Request) -> LiveHub:
+    app = request.app
+    hub = getattr(app.state, "live_hub", None)
+    if hub is None:
+        hub = LiveHub(app.state.settings.redis_url)
+        app.state.live_hub = hub
+    return hub
+
+
+def sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+async def event_stream(hub: LiveHub, channel: str, request: Request) -> AsyncIterator[str]:
+    queue = await hub.subscribe(channel)
+    if queue is None:
+        yield "retry: 30000\n\n"
+        yield sse("hello", {"live": False})
+        return
+    try:
+        yield "retry: 2000\n\n"
+        yield sse("hello", {"live": True})
+        deadline = time.monotonic() + MAX_STREAM_S
+        while time.monotonic() < deadline:
+            try:
+                item = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
+            except asyncio.TimeoutError:
+                if await request.is_disconnected():
+                    return
+                yield ": ping\n\n"
+                continue
+            if item is _LOST:
+                yield "retry: 30000\n\n"
+                yield sse("hello", {"live": False})
+                return
+            yield f"event: run\ndata: {item}\n\n"
+    finally:
+        await hub.unsubscribe(channel, queue)
+
+
+@router.get("/api/v1/projects/{entity}/{project}/events", include_in_schema=False)
+async def project_events(
+    entity: str, project: str, who: PrincipalDep, pool: PoolDep, request: Request
+) -> StreamingResponse:
+    """text/event-stream of the project's run changes (see the module docstring)."""
+    async with pool.acquire() as conn:
+        p = await project_for_read(conn, who, entity, project)
+    hub = hub_of(request)
+    return StreamingResponse(
+        event_stream(hub, project_channel(p["id"]), request),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"},
+    )
