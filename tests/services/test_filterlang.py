@@ -336,3 +336,28 @@ def test_sse_one_redis_connection_serves_several_projects(world: Any, stack: Any
     for name in ("p", "q"):
         runs = {json.loads(d)["run_id"] for e, d in streams[name] if e == "run"}
         assert runs == {f"run-{name}"}, (name, streams[name])
+
+
+def test_sse_stream_ends_within_5_seconds_of_revoking_its_key(world: Any) -> None:
+    from runyard_server.common.security import new_api_key
+
+    key, prefix, digest = new_api_key()
+    world.svc.sql(
+        "INSERT INTO api_keys (user_id, prefix, key_hash, name) "
+        "SELECT id, $1, $2, 'sse' FROM users WHERE username = 'ada'", prefix, digest,
+    )
+    events: list[tuple[str, str]] = []
+    stop = threading.Event()
+    t = threading.Thread(target=_read_events, args=(world.svc.query_url + "/api/v1/projects/ada/p/events",
+                                                    key, events, stop, 30), daemon=True)
+    t.start()
+    deadline = time.monotonic() + 10
+    while not any(e[0] == "hello" for e in events) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ("hello", '{"live":true}') in events
+    world.svc.sql("UPDATE api_keys SET revoked_at = now() WHERE prefix = $1", prefix)
+    revoked = time.monotonic()
+    t.join(10)
+    assert not t.is_alive() and time.monotonic() - revoked < 5.0
+    assert events[-1][0] == "denied"
+    stop.set()

@@ -31,7 +31,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, requests=REQUESTS, latency=LATENCY)
-    runs_search.hide_replaced_routes(runs.router)  # its runs list moved to runs_search (filter language)
     # runs_search before runs: it answers the runs list (filter language) at the same path
     for router in (server_info.router, projects.router, project_settings.router, runs_search.router, live.router,
                    runs.router, history.router, health_router):

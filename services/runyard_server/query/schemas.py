@@ -62,9 +62,6 @@ class RunWithKeys(Run):
     history_keys: list[str]
 
 
-class RunList(BaseModel):
-    runs: list[Run]
-    total: int
 
 
 class SeriesOut(BaseModel):

@@ -20,13 +20,14 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from ...common.verifier import project_for_read
+from ...common.errors import RunyardError
+from ...common.verifier import SESSION_COOKIE, authenticate_request, project_for_read
 from ..deps import PoolDep, PrincipalDep
 from ..schemas import ERROR_RESPONSES
 
@@ -35,6 +36,7 @@ router = APIRouter(tags=["live"], responses=ERROR_RESPONSES)
 
 HEARTBEAT_S = 15.0
 MAX_STREAM_S = 600.0
+RECHECK_S = 3.0  # how often an open stream re-checks that its caller may still read the project
 QUEUE_MAX = 256
 _LOST = object()  # queue sentinel: Redis went away
 
@@ -164,7 +166,10 @@ def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-async def event_stream(hub: LiveHub, channel: str, request: Request) -> AsyncIterator[str]:
+async def event_stream(hub: LiveHub, channel: str, request: Request,
+                       still_allowed: Callable[[], Awaitable[bool]] | None = None) -> AsyncIterator[str]:
+    """The SSE body. `still_allowed` is asked every RECHECK_S: a revoked key, an ended session or a lost
+    membership ends the stream within 5 s (the browser's reconnect then gets the 401/404)."""
     queue = await hub.subscribe(channel)
     if queue is None:
         yield "retry: 30000\n\n"
@@ -173,14 +178,25 @@ async def event_stream(hub: LiveHub, channel: str, request: Request) -> AsyncIte
     try:
         yield "retry: 2000\n\n"
         yield sse("hello", {"live": True})
-        deadline = time.monotonic() + MAX_STREAM_S
-        while time.monotonic() < deadline:
+        now = time.monotonic()
+        deadline, next_ping, next_check = now + MAX_STREAM_S, now + HEARTBEAT_S, now + RECHECK_S
+        while now < deadline:
             try:
-                item = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
+                item = await asyncio.wait_for(queue.get(), timeout=max(0.0, min(next_ping, next_check) - now))
             except asyncio.TimeoutError:
-                if await request.is_disconnected():
+                item = None
+            now = time.monotonic()
+            if still_allowed is not None and now >= next_check:
+                next_check = now + RECHECK_S
+                if not await still_allowed():
+                    yield sse("denied", {"live": False})
                     return
-                yield ": ping\n\n"
+            if item is None:
+                if now >= next_ping:
+                    next_ping = now + HEARTBEAT_S
+                    if await request.is_disconnected():
+                        return
+                    yield ": ping\n\n"
                 continue
             if item is _LOST:
                 yield "retry: 30000\n\n"
@@ -198,9 +214,22 @@ async def project_events(
     """text/event-stream of the project's run changes (see the module docstring)."""
     async with pool.acquire() as conn:
         p = await project_for_read(conn, who, entity, project)
+
+    async def still_allowed() -> bool:
+        try:
+            async with pool.acquire() as conn:
+                fresh = await authenticate_request(
+                    conn, method="GET", authorization=request.headers.get("authorization"),
+                    session_token=request.cookies.get(SESSION_COOKIE), csrf_cookie=None, csrf_header=None,
+                )
+                await project_for_read(conn, fresh, entity, project)
+        except RunyardError:
+            return False
+        return True
+
     hub = hub_of(request)
     return StreamingResponse(
-        event_stream(hub, project_channel(p["id"]), request),
+        event_stream(hub, project_channel(p["id"]), request, still_allowed),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"},
     )

@@ -212,15 +212,3 @@ async def run_output(
     next_after = lines[-1]["line_no"] if lines else (-1 if after is None else after)
     return RunyardJSONResponse({"lines": lines, "next_after": next_after, "total": int(meta["output_lines"]),
                                 "state": meta["state"]})
-
-
-
-def hide_replaced_routes(old: APIRouter) -> None:
-    """The older runs list in `routes.runs` is never reached (this router comes first): keep it out of the
-    OpenAPI spec, which would otherwise describe it instead of this one."""
-    from fastapi.routing import APIRoute
-
-    mine = {(r.path, frozenset(r.methods or ())) for r in router.routes if isinstance(r, APIRoute)}
-    for r in old.routes:
-        if isinstance(r, APIRoute) and (r.path, frozenset(r.methods or ())) in mine:
-            r.include_in_schema = False
