@@ -72,6 +72,7 @@ class SessionHistory:
         self._lock = threading.Lock()
         self._saved_streams: tuple[Any, Any] | None = None
         self._orig_publish: Any = None
+        self._count_offset = 1  # learnt from the first finished cell
         self.listeners: list[Callable[[], None]] = []  # called after each cell (e.g. a live run saves it)
 
     # -- installing --------------------------------------------------------------------------------------
@@ -104,7 +105,8 @@ class SessionHistory:
 
         source = getattr(info, "raw_cell", "") or ""
         with self._lock:
-            self._current = {"source": source, "start": time.time(), "outputs": []}
+            self._current = {"source": source, "start": time.time(), "outputs": [],
+                             "pre_count": getattr(self.shell, "execution_count", None)}
         self._saved_streams = (sys.stdout, sys.stderr)
         sys.stdout = _Tee(sys.stdout, "stdout", self._stream)  # type: ignore[assignment]
         sys.stderr = _Tee(sys.stderr, "stderr", self._stream)  # type: ignore[assignment]
@@ -120,6 +122,10 @@ class SessionHistory:
             self._current = None
             cell["end"] = time.time()
             cell["execution_count"] = result.execution_count
+            pre = cell.pop("pre_count", None)
+            if isinstance(pre, int) and isinstance(result.execution_count, int):
+                # the shell's counter during a cell is ahead of the cell's own number (by 1 in ipykernel)
+                self._count_offset = pre - result.execution_count
             value = getattr(result, "result", None)
             if value is not None:
                 try:
@@ -169,20 +175,31 @@ class SessionHistory:
             return [c["source"] for c in self.cells]
 
     def to_notebook(self) -> dict[str, Any]:
-        """An nbformat-4.5 notebook of the history (one code cell per execution, in order)."""
+        """An nbformat-4.5 notebook of the history (one code cell per execution, in order).
+
+        The cell executing right now (the one calling `init()` or `finish()`, say) is included too, with
+        its outputs so far and `metadata.runyard.running` set: it is part of the code behind the run."""
         with self._lock:
+            executed = list(self.cells)
+            if self._current is not None:
+                pre = self._current.get("pre_count")
+                count = pre - self._count_offset if isinstance(pre, int) else None
+                running = {k: v for k, v in self._current.items() if k != "pre_count"}
+                executed.append({**running, "execution_count": count, "running": True,
+                                 "outputs": list(self._current["outputs"])})
             cells = [
                 {
                     "cell_type": "code",
                     "id": f"cell-{i}",
                     "execution_count": c.get("execution_count"),
                     "metadata": {
-                        "runyard": {"start": c["start"], "end": c.get("end"), "error": bool(c.get("error"))}
+                        "runyard": {"start": c["start"], "end": c.get("end"), "error": bool(c.get("error")),
+                                    **({"running": True} if c.get("running") else {})}
                     },
                     "source": c["source"],
                     "outputs": [_clip(o) for o in c["outputs"]],
                 }
-                for i, c in enumerate(self.cells)
+                for i, c in enumerate(executed)
             ]
         import sys
 
