@@ -181,7 +181,8 @@ def test_one_run(world: World) -> None:
     assert run["summary"] == {"loss": "NaN", "best": "Infinity"}
     assert run["tags"] == ["cnn"] and run["group"] == "" and run["finished_at"] is None
     assert run["created_at"] == "2026-01-02T03:05:05Z"
-    assert run["history_keys"] == ["_timestamp", "dup", "examples", "loss", "sparse", "weird"]
+    assert run["history_keys"] == ["_timestamp", "dup", "loss", "sparse", "weird"]  # numeric: what charts draw
+    assert run["media_keys"] == ["examples"]
     assert "NaN" not in resp.text.replace('"NaN"', "")  # never a bare NaN
     assert world.get("/api/v1/runs/ada/vision/nope").status_code == 404
 

@@ -60,6 +60,7 @@ class Run(BaseModel):
 
 class RunWithKeys(Run):
     history_keys: list[str]
+    media_keys: list[str] = []
 
 
 

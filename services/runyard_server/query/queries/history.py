@@ -16,6 +16,17 @@ async def history_keys(conn: asyncpg.Connection, run_pk: int) -> dict[str, int]:
     return {r["key"]: r["key_id"] for r in rows}
 
 
+async def key_kinds(conn: asyncpg.Connection, run_pk: int) -> tuple[list[str], list[str]]:
+    """(keys with numeric points, keys with only non-numeric values such as media), each sorted."""
+    rows = await conn.fetch(
+        """SELECT k.key, EXISTS (SELECT 1 FROM history_chunks c
+                                  WHERE c.run_id = k.run_id AND c.key_id = k.key_id) AS numeric
+             FROM history_keys k WHERE k.run_id = $1 ORDER BY k.key""",
+        run_pk,
+    )
+    return [r["key"] for r in rows if r["numeric"]], [r["key"] for r in rows if not r["numeric"]]
+
+
 async def numeric_series(
     conn: asyncpg.Connection, run_pk: int, key_ids: list[int], min_step: int | None, max_step: int | None
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:

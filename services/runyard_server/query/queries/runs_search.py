@@ -80,8 +80,11 @@ async def search(
 
 async def keys_of_runs(conn: asyncpg.Connection, run_pks: list[int]) -> dict[int, list[str]]:
     rows = await conn.fetch(
-        "SELECT run_id, array_agg(key ORDER BY key) AS keys FROM history_keys WHERE run_id = ANY($1::bigint[]) "
-        "GROUP BY run_id",
+        # numeric keys only (what charts draw): a key with no chunk holds media or other JSON values
+        "SELECT k.run_id, array_agg(k.key ORDER BY k.key) AS keys FROM history_keys k "
+        "WHERE k.run_id = ANY($1::bigint[]) "
+        "AND EXISTS (SELECT 1 FROM history_chunks c WHERE c.run_id = k.run_id AND c.key_id = k.key_id) "
+        "GROUP BY k.run_id",
         run_pks,
     )
     return {r["run_id"]: list(r["keys"]) for r in rows}

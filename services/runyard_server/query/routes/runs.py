@@ -8,7 +8,7 @@ from ...common.errors import InvalidArgument, NotFound
 from ...common.verifier import project_for_read
 from ..deps import PoolDep, PrincipalDep
 from ..jsonresp import RunyardJSONResponse
-from ..queries.history import history_keys
+from ..queries.history import key_kinds
 from ..queries.runs import RUN_STATES, get_run
 from ..schemas import ERROR_RESPONSES, RunWithKeys
 from ..serialize import run_json
@@ -31,7 +31,8 @@ async def run(entity: str, project: str, run_id: str, who: PrincipalDep, pool: P
         row = await get_run(conn, p["id"], run_id)
         if row is None:
             raise NotFound(f"run {entity}/{project}/{run_id} not found")
-        keys = await history_keys(conn, row["pk"])
+        numeric, media = await key_kinds(conn, row["pk"])
     out = run_json(row, p["entity"], p["name"])
-    out["history_keys"] = sorted(keys)
+    out["history_keys"] = numeric  # what charts draw
+    out["media_keys"] = media  # images, tables, histograms and other non-numeric values
     return RunyardJSONResponse(out)

@@ -48,6 +48,8 @@ export interface Run {
   exit_code: number | null;
   error: string;
   history_keys?: string[];
+  /** keys holding only non-numeric values (media descriptors); not charted */
+  media_keys?: string[];
 }
 
 export type WireNumber = number | string | null;

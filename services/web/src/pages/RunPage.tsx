@@ -299,7 +299,7 @@ export function RunPage() {
             {tab === "system" && <MetricsPanel runs={panelRuns} tick={tick} systemOpenByDefault={true} only="system" />}
             {tab === "logs" && <ConsoleLog entity={entity} project={project} runId={runId} tick={tick} running={running} />}
             {tab === "files" && <FilesView entity={entity} project={project} runId={runId} />}
-            {tab === "media" && <MediaView entity={entity} project={project} runId={runId} keys={run.history_keys ?? []} tick={running ? tick : 0} />}
+            {tab === "media" && <MediaView entity={entity} project={project} runId={runId} keys={run.media_keys ?? run.history_keys ?? []} tick={running ? tick : 0} />}
           </>
         )}
       </main>
