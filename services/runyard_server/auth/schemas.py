@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..http.schemas import error_responses
+
 Role = Literal["admin", "member", "viewer"]
 
 
@@ -172,17 +174,4 @@ class OidcInfo(BaseModel):
     login_url: str | None
 
 
-class ErrorOut(BaseModel):
-    """Every error: a message for a person and a stable code (docs/api.md)."""
-
-    detail: str
-    code: str = Field(examples=["not_found", "invalid_argument", "unauthenticated", "permission_denied"])
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorOut, "description": text}
-    for status, text in [(400, "a value breaks a rule"), (401, "no or bad credentials"),
-                         (403, "not allowed (or missing CSRF token)"), (404, "absent, or hidden from you"),
-                         (409, "taken, or the state does not allow it"), (422, "malformed request"),
-                         (429, "rate limited (see Retry-After)")]
-}
+ERROR_RESPONSES = error_responses(400, 401, 403, 404, 409, 422, 429)

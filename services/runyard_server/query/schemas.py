@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ..http.schemas import error_responses
+
 Number = float | int | str | None  # "NaN", "Infinity", "-Infinity" travel as strings
 
 
@@ -83,16 +85,4 @@ class FullHistoryOut(BaseModel):
     next_step: int | None
 
 
-class ErrorOut(BaseModel):
-    """Every error: a message for a person and a stable code (docs/api.md)."""
-
-    detail: str
-    code: str = Field(examples=["not_found", "invalid_argument", "unauthenticated", "permission_denied"])
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorOut, "description": text}
-    for status, text in [(400, "a value breaks a rule"), (401, "no or bad credentials"),
-                         (403, "not allowed (or missing CSRF token)"), (404, "absent, or hidden from you"),
-                         (422, "malformed request")]
-}
+ERROR_RESPONSES = error_responses(400, 401, 403, 404, 422)
