@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,13 +15,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-import uvicorn
 
 from runyard_server.artifact import create_app
 from runyard_server.common.db import dumps_json
 from runyard_server.common.migrate import apply_migrations
 from runyard_server.common.security import new_api_key
 from runyard_server.common.settings import Settings, load_settings
+from tests.services.harness import serve
 
 MiB = 1024 * 1024
 
@@ -52,26 +50,6 @@ def fresh_database(server_dsn: str) -> Iterator[str]:
         yield dsn
     finally:
         run(_sql(server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run an ASGI app under uvicorn in a thread on 127.0.0.1:0 (lifespan entered); yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-artifact-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the artifact test server did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 @dataclass
