@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--port", type=int, default=8080, help="HTTP front door port (default 8080)")
     local.add_argument("--ingest-port", type=int, default=8081, help="gRPC ingest port (default 8081)")
     local.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    local.add_argument("--no-browser", action="store_true",
+                       help="do not open the UI in the desktop's browser once everything runs")
     local.set_defaults(fn=_cmd_local)
     return p
 

@@ -181,6 +181,8 @@ def run_local(args: argparse.Namespace) -> int:
             cancel=stopping,
         )
         _banner(host, port, ingest_port, data_dir, stack)
+        if not getattr(args, "no_browser", False):
+            open_browser(f"http://{_client_host(host)}:{port}")
         while not stopping.wait(0.5):
             failed = services.dead()
             if failed is not None:
@@ -220,6 +222,26 @@ def _stop_all(services: _Services, stack: EmbeddedStack, *, quiet: bool) -> None
             _say("stopping...")
     services.stop()
     stack.stop()
+
+
+def open_browser(url: str) -> bool:
+    """Open `url` in the desktop's browser when there is a desktop; never a console browser (it would
+    take over the terminal), never on a headless machine or in CI. True when a browser was asked."""
+    import webbrowser
+
+    desktop = sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not desktop or os.environ.get("CI"):
+        return False
+    try:
+        browser = webbrowser.get()
+    except webbrowser.Error:
+        return False
+    if isinstance(browser, webbrowser.GenericBrowser) and browser.name in ("www-browser", "links", "elinks", "lynx", "w3m"):
+        return False
+    try:
+        return bool(browser.open(url, new=2))
+    except Exception:
+        return False
 
 
 def _banner(host: str, port: int, ingest_port: int, data_dir: Path, stack: EmbeddedStack) -> None:
