@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import asyncpg
@@ -70,18 +71,23 @@ async def history(
         if x and x in ids and ids[x] not in found:
             found.append(ids[x])
         data = await numeric_series(conn, pk, found, min_step, max_step) if found else {}
-    xs, xv = data.get(ids[x], _EMPTY) if x and x in ids else _EMPTY
-    series: dict[str, Any] = {}
-    sampled = False
-    for name in wanted:
-        steps, vals = data.get(ids[name], _EMPTY) if name in ids else _EMPTY
-        b = bucket(*window(steps, vals, min_step, max_step), samples)
-        sampled = sampled or b.sampled
-        series[name] = {"step": b.step.tolist(), "value": float_list(b.value),
-                        "min": float_list(b.min), "max": float_list(b.max)}
-        if x:
-            series[name]["x"] = x_at_steps(xs, xv, b.step)
-    return RunyardJSONResponse({"series": series, "sampled": sampled})
+    def build() -> RunyardJSONResponse:
+        xs, xv = data.get(ids[x], _EMPTY) if x and x in ids else _EMPTY
+        series: dict[str, Any] = {}
+        sampled = False
+        for name in wanted:
+            steps, vals = data.get(ids[name], _EMPTY) if name in ids else _EMPTY
+            b = bucket(*window(steps, vals, min_step, max_step), samples)
+            sampled = sampled or b.sampled
+            series[name] = {"step": b.step.tolist(), "value": float_list(b.value),
+                            "min": float_list(b.min), "max": float_list(b.max)}
+            if x:
+                series[name]["x"] = x_at_steps(xs, xv, b.step)
+        return RunyardJSONResponse({"series": series, "sampled": sampled})  # rendered here, in the thread
+
+    # bucketing and JSON rendering of many long series take CPU: keep them off the event loop, so one
+    # big chart request does not stall every other request (and the live streams) of this process
+    return await asyncio.to_thread(build)
 
 
 @router.get("/api/v1/runs/{entity}/{project}/{run_id}/history/full", response_model=FullHistoryOut)
