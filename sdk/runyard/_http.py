@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 from .errors import AuthenticationError, CommError, ServerError, error_for_status
 
-__all__ = ["LOGIN_HINT", "ServerInfo", "auth_headers", "get_json", "server_info", "viewer"]
+__all__ = ["LOGIN_HINT", "ServerInfo", "auth_headers", "error_detail", "get_json", "server_info", "viewer"]
 
 LOGIN_HINT = "Run `runyard login --host {base} KEY` or set RUNYARD_API_KEY to a valid key."
 
@@ -21,7 +21,8 @@ def auth_headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
-def _detail(resp: httpx.Response) -> tuple[str, str]:
+def error_detail(resp: httpx.Response) -> tuple[str, str]:
+    """(message, code) of an error response: the server's `{detail, code}` body, else its text."""
     try:
         body = resp.json()
     except ValueError:
@@ -34,7 +35,7 @@ def _detail(resp: httpx.Response) -> tuple[str, str]:
 def raise_for(resp: httpx.Response, base_url: str, what: str) -> None:
     if resp.status_code < 400:
         return
-    detail, code = _detail(resp)
+    detail, code = error_detail(resp)
     if resp.status_code == 401:
         raise AuthenticationError(
             f"the API key was refused by {base_url}: {detail}. " + LOGIN_HINT.format(base=base_url),

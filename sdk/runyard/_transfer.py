@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from ._http import auth_headers, error_detail
 from .errors import AuthenticationError, CommError, ServerError, error_for_status
 
 __all__ = [
@@ -77,22 +78,12 @@ class TransferStats:
                 setattr(self, k, getattr(self, k) + v)
 
 
-def _detail(resp: httpx.Response) -> tuple[str, str]:
-    try:
-        body = resp.json()
-    except ValueError:
-        return resp.text.strip()[:300] or resp.reason_phrase, ""
-    if isinstance(body, dict):
-        return str(body.get("detail") or resp.reason_phrase), str(body.get("code") or "")
-    return str(body)[:300], ""
-
-
 class Api:
     """The few REST calls to the Runyard server, with retries on network errors and 5xx."""
 
     def __init__(self, base_url: str, api_key: str | None, *, timeout: float = 60.0, workers: int = 4) -> None:
         self.base_url = base_url.rstrip("/")
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        headers = auth_headers(api_key)
         limits = httpx.Limits(max_connections=max(4, workers * 2), max_keepalive_connections=max(4, workers * 2))
         self.client = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), headers=headers, limits=limits)
         # the bucket gets its own client: no Authorization header, no cookies
@@ -123,7 +114,7 @@ class Api:
                 time.sleep(min(8.0, 0.5 * 2**attempt))
                 continue
             if resp.status_code >= 400:
-                detail, code = _detail(resp)
+                detail, code = error_detail(resp)
                 if resp.status_code == 401:
                     raise AuthenticationError(f"{what}: the API key was refused by {self.base_url}: {detail}",
                                               status=401, code=code, detail=detail)

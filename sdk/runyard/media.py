@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,14 @@ def _write(files_dir: Path, rel: str, data: bytes) -> dict[str, Any]:
     return {"path": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-class Media:
+class Media(ABC):
     """Base of values that `run.log` turns into a descriptor (and maybe a file)."""
 
     _type = "media"
 
-    def bind(self, files_dir: Path, key: str, step: int) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def bind(self, files_dir: Path, key: str, step: int) -> dict[str, Any]:
+        """Write the value's bytes (if any) under `files_dir` and return its JSON descriptor."""
 
 
 def _to_numpy(data: Any) -> Any:

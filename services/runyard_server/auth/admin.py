@@ -167,6 +167,20 @@ async def revoke_key(
 
 
 # ---- invites and sign-up ----------------------------------------------------------------------------
+async def _team_id(conn: asyncpg.Connection, actor: Principal | None, team: str, *, manage: bool) -> int:
+    """The team's entity id, when `actor` may manage it (`manage`) or read it; `actor` None is the CLI
+    (a local operator with the database credentials, allowed everything)."""
+    if actor is None:
+        row = await qt.team_by_name(conn, team)
+        if row is None:
+            raise NotFound(f"team {team!r} not found")
+        return int(row["id"])
+    ent = await (entity_for_manage if manage else entity_for_read)(conn, actor, team)
+    if ent["kind"] != "team":
+        raise NotFound(f"team {team!r} not found")
+    return int(ent["id"])
+
+
 async def create_invite(
     conn: asyncpg.Connection, actor: Principal | None, ttl: timedelta, *, team: str | None = None,
     role: str | None = None, address: str = "",
@@ -175,16 +189,7 @@ async def create_invite(
     team_id = None
     if team:
         check_role(role or "member")
-        if actor is None:
-            row = await qt.team_by_name(conn, team)
-            if row is None:
-                raise NotFound(f"team {team!r} not found")
-            team_id = int(row["id"])
-        else:
-            ent = await entity_for_manage(conn, actor, team)
-            if ent["kind"] != "team":
-                raise InvalidArgument(f"{team!r} is a user, not a team")
-            team_id = int(ent["id"])
+        team_id = await _team_id(conn, actor, team, manage=True)
         role = role or "member"
     else:
         require_instance_admin(actor)
@@ -229,23 +234,11 @@ async def create_team(conn: asyncpg.Connection, actor: Principal | None, name: s
     return team_id
 
 
-async def _team_for_manage(conn: asyncpg.Connection, actor: Principal | None, team: str) -> int:
-    if actor is None:
-        row = await qt.team_by_name(conn, team)
-        if row is None:
-            raise NotFound(f"team {team!r} not found")
-        return int(row["id"])
-    ent = await entity_for_manage(conn, actor, team)
-    if ent["kind"] != "team":
-        raise NotFound(f"team {team!r} not found")
-    return int(ent["id"])
-
-
 async def set_member(conn: asyncpg.Connection, actor: Principal | None, team: str, username: str, role: str,
                      address: str = "") -> str | None:
     """Add a member or change its role (team admins, instance admins). Returns the previous role."""
     check_role(role)
-    team_id = await _team_for_manage(conn, actor, team)
+    team_id = await _team_id(conn, actor, team, manage=True)
     user = await user_or_404(conn, username)
     await qt.lock_team(conn, team_id)
     old = await qt.set_member(conn, team_id, user["id"], role)
@@ -259,7 +252,7 @@ async def set_member(conn: asyncpg.Connection, actor: Principal | None, team: st
 
 async def remove_member(conn: asyncpg.Connection, actor: Principal | None, team: str, username: str,
                         address: str = "") -> None:
-    team_id = await _team_for_manage(conn, actor, team)
+    team_id = await _team_id(conn, actor, team, manage=True)
     user = await user_or_404(conn, username)
     await qt.lock_team(conn, team_id)
     old = await qt.remove_member(conn, team_id, user["id"])
@@ -272,17 +265,7 @@ async def remove_member(conn: asyncpg.Connection, actor: Principal | None, team:
 
 async def members(conn: asyncpg.Connection, actor: Principal | None, team: str) -> list[asyncpg.Record]:
     """Members of a team: readable by its members (any role) and instance admins."""
-    if actor is None:
-        row = await qt.team_by_name(conn, team)
-        if row is None:
-            raise NotFound(f"team {team!r} not found")
-        team_id = int(row["id"])
-    else:
-        ent = await entity_for_read(conn, actor, team)
-        if ent["kind"] != "team":
-            raise NotFound(f"team {team!r} not found")
-        team_id = int(ent["id"])
-    return await qt.members(conn, team_id)
+    return await qt.members(conn, await _team_id(conn, actor, team, manage=False))
 
 
 async def create_service_account(
@@ -292,7 +275,7 @@ async def create_service_account(
     """A password-less user of `team` (for CI) with the given role and a first key."""
     check_role(role)
     check_username(username)
-    team_id = await _team_for_manage(conn, actor, team)
+    team_id = await _team_id(conn, actor, team, manage=True)
     if await qu.entity_exists(conn, username):
         raise AlreadyExists(f"the name {username!r} is taken")
     try:
@@ -312,7 +295,7 @@ async def create_service_account(
 async def service_account_for_manage(conn: asyncpg.Connection, actor: Principal | None, team: str,
                                      name: str) -> asyncpg.Record:
     """The service account `name` of `team` (a user row) when `actor` may manage the team."""
-    team_id = await _team_for_manage(conn, actor, team)
+    team_id = await _team_id(conn, actor, team, manage=True)
     row = await qu.user_by_name(conn, name)
     if row is None or not row["is_service"] or row["service_team_id"] != team_id:
         raise NotFound(f"service account {name!r} of {team!r} not found")

@@ -191,21 +191,9 @@ def _collect(records: Iterable[pb.Record], last_seq: int, limits: Limits) -> _Ba
         elif kind == "system":
             _collect_system(b, rec.system, limits)
         elif kind == "summary":
-            for k in rec.summary.remove:
-                b.summary_set.pop(k, None)
-                b.summary_remove.add(k)
-            if rec.summary.set_json:
-                upd = _json_object(rec.summary.set_json, "summary")
-                b.summary_set.update(upd)
-                b.summary_remove.difference_update(upd)
+            _merge_update(b.summary_set, b.summary_remove, rec.summary, "summary")
         elif kind == "config":
-            for k in rec.config.remove:
-                b.config_set.pop(k, None)
-                b.config_remove.add(k)
-            if rec.config.set_json:
-                upd = _json_object(rec.config.set_json, "config")
-                b.config_set.update(upd)
-                b.config_remove.difference_update(upd)
+            _merge_update(b.config_set, b.config_remove, rec.config, "config")
         elif kind == "output":
             for line in rec.output.lines:
                 b.output.append((rec.output.timestamp, rec.output.stream or "stdout", line))
@@ -221,6 +209,19 @@ def _collect(records: Iterable[pb.Record], last_seq: int, limits: Limits) -> _Ba
         # file-saved notices are recorded by the artifact service; heartbeats carry no data
     b.max_seq = prev
     return b
+
+
+def _merge_update(
+    sets: dict[str, Any], removes: set[str], upd: pb.SummaryUpdate | pb.ConfigUpdate, what: str
+) -> None:
+    """Fold one SummaryUpdate/ConfigUpdate into the batch's pending sets and removals (later wins)."""
+    for k in upd.remove:
+        sets.pop(k, None)
+        removes.add(k)
+    if upd.set_json:
+        values = _json_object(upd.set_json, what)
+        sets.update(values)
+        removes.difference_update(values)
 
 
 def _collect_history(b: _Batch, row: pb.HistoryRow, limits: Limits) -> None:
