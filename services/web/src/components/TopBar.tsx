@@ -23,3 +23,25 @@ export function TopBar({ crumbs }: { crumbs?: ReactNode }) {
     </header>
   );
 }
+
+
+/** Projects / entity / project / current: the breadcrumbs of a project's pages (the last part is not a link). */
+export function ProjectCrumbs({ entity, project, current }: { entity: string; project: string; current?: ReactNode }) {
+  return (
+    <>
+      <Link to="/">Projects</Link>
+      <span className="crumb-sep">/</span>
+      <Link to={`/?entity=${encodeURIComponent(entity)}`}>{entity}</Link>
+      <span className="crumb-sep">/</span>
+      {current === undefined ? (
+        <span className="crumb-current">{project}</span>
+      ) : (
+        <>
+          <Link to={`/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`}>{project}</Link>
+          <span className="crumb-sep">/</span>
+          <span className="crumb-current">{current}</span>
+        </>
+      )}
+    </>
+  );
+}

@@ -12,7 +12,7 @@ import { flatten, formatValue } from "../data/values";
 import { highlight, languageOf } from "../files/highlight";
 import { notebookCode } from "../files/NotebookView";
 import { Empty, ErrorBox, Loading } from "../components/States";
-import { TopBar } from "../components/TopBar";
+import { TopBar, ProjectCrumbs } from "../components/TopBar";
 
 const PREFIX = "code/";
 const CONTEXT = 4;
@@ -200,17 +200,7 @@ export function ComparePage() {
     [entity, project, a, b, current?.path, current?.a?.sha256, current?.b?.sha256],
   );
 
-  const crumbs = (
-    <>
-      <Link to="/">Projects</Link>
-      <span className="crumb-sep">/</span>
-      <Link to={`/?entity=${encodeURIComponent(entity)}`}>{entity}</Link>
-      <span className="crumb-sep">/</span>
-      <Link to={`/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`}>{project}</Link>
-      <span className="crumb-sep">/</span>
-      <span className="crumb-current">compare code</span>
-    </>
-  );
+  const crumbs = <ProjectCrumbs entity={entity} project={project} current={"compare code"} />;
   const runLink = (r: Run, label: string) => (
     <span className="compare-run">
       <span className="compare-label">{label}</span>

@@ -15,7 +15,7 @@ import { flatten, formatDate, formatDuration, formatValue, runDurationMs, timeAg
 import { MetricsPanel } from "../components/MetricsPanel";
 import { StateBadge } from "../components/StateBadge";
 import { ErrorBox, Loading } from "../components/States";
-import { TopBar } from "../components/TopBar";
+import { TopBar, ProjectCrumbs } from "../components/TopBar";
 
 const TABS = [
   ["overview", "Overview"],
@@ -201,17 +201,7 @@ export function RunPage() {
     [run?.id, run?.name, run?.state, (run?.history_keys ?? []).join(","), entity, project],
   );
 
-  const crumbs = (
-    <>
-      <Link to="/">Projects</Link>
-      <span className="crumb-sep">/</span>
-      <Link to={`/?entity=${encodeURIComponent(entity)}`}>{entity}</Link>
-      <span className="crumb-sep">/</span>
-      <Link to={`/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`}>{project}</Link>
-      <span className="crumb-sep">/</span>
-      <span className="crumb-current">{run?.name ?? runId}</span>
-    </>
-  );
+  const crumbs = <ProjectCrumbs entity={entity} project={project} current={run?.name ?? runId} />;
 
   return (
     <div className="page">

@@ -14,7 +14,7 @@ import { GroupsView } from "../components/GroupsView";
 import { MetricsPanel, type PanelRun } from "../components/MetricsPanel";
 import { RunsTable, toRowData } from "../components/RunsTable";
 import { Empty, ErrorBox, Loading } from "../components/States";
-import { TopBar } from "../components/TopBar";
+import { TopBar, ProjectCrumbs } from "../components/TopBar";
 
 const DEFAULT_SELECTED = 5;
 const MAX_SELECTED = 100;
@@ -106,15 +106,7 @@ export function WorkspacePage() {
   const tick = useLiveTick({ kind: "project-runs", entity, project }, panelRuns.some((r) => r.running));
   const groupTick = useLiveTick({ kind: "project-runs", entity, project }, !!groupBy);
 
-  const crumbs = (
-    <>
-      <Link to="/">Projects</Link>
-      <span className="crumb-sep">/</span>
-      <Link to={`/?entity=${encodeURIComponent(entity)}`}>{entity}</Link>
-      <span className="crumb-sep">/</span>
-      <span className="crumb-current">{project}</span>
-    </>
-  );
+  const crumbs = <ProjectCrumbs entity={entity} project={project} />;
 
   if (projectRes.error && !runs)
     return (
