@@ -13,17 +13,17 @@ help:
 	@echo "make local   start Runyard on http://localhost:8080 (data in ~/.runyard/local)"
 	@echo "make test    run every test (installs what is missing)"
 	@echo "make lint    ruff, mypy and the import-layer contracts"
-	@echo "make proto   regenerate the protobuf code from proto/"
+	@echo "make proto   regenerate the protobuf code in proto/runyard_proto/v1 from its .proto"
 	@echo "make bench   run the benchmarks in bench/ (they print numbers)"
 
 install: $(STAMP)
 
-$(STAMP): sdk/pyproject.toml services/pyproject.toml requirements-dev.txt
+$(STAMP): proto/pyproject.toml sdk/pyproject.toml services/pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
 	# compat: a `./runyard/` run folder in the working directory must not shadow the editable package
-	$(BIN)/pip install -q --config-settings editable_mode=compat -e sdk -e 'services[local]'
+	$(BIN)/pip install -q --config-settings editable_mode=compat -e proto -e sdk -e 'services[local]'
 	touch $@
 
 # The UI is built only when its sources changed since the last build.
@@ -50,12 +50,12 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not ui"
 
 lint: install
-	$(BIN)/ruff check sdk services tests bench
+	$(BIN)/ruff check proto sdk services tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 proto: install
-	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=sdk --pyi_out=sdk --grpc_python_out=sdk proto/runyard/v1/ingest.proto
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto --grpc_python_out=proto proto/runyard_proto/v1/ingest.proto
 
 bench: install web
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -16,8 +16,8 @@ import grpc
 import numpy as np
 from _stack import bench_stack
 
-from runyard.v1 import ingest_pb2 as pb
-from runyard.v1 import ingest_pb2_grpc as pb_grpc
+from runyard_proto.v1 import ingest_pb2 as pb
+from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
 from runyard_server.common.settings import load_settings
 from runyard_server.ingest.server import create_server
 

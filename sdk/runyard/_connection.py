@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterator
 
 import grpc
 
+from runyard_proto.v1 import ingest_pb2 as pb
+
 from ._http import LOGIN_HINT, server_info
 from .errors import CommError, RunyardError, ServerError, error_for_grpc_code
-from .v1 import ingest_pb2 as pb
 
 __all__ = ["FATAL_CODES", "Connection"]
 

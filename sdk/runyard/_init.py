@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from runyard_proto.v1 import ingest_pb2 as pb
+
 from . import _console, _state
 from ._config import Config, config_dict
 from ._http import LOGIN_HINT, server_info, viewer
@@ -25,7 +27,6 @@ from ._run import Run
 from .errors import AuthenticationError, CommError, RunyardError, SettingsError
 from .settings import Settings, resolve
 from .streamer import Streamer
-from .v1 import ingest_pb2 as pb
 
 __all__ = ["init"]
 

@@ -23,10 +23,11 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from runyard_proto.v1 import ingest_pb2 as pb
+
 from ._encode import encode_keys, history_body, history_record, numeric_history_record, values_prefix
 from ._flatten import split_values
 from ._jsonify import jsonable
-from .v1 import ingest_pb2 as pb
 from .wal import Frame
 
 __all__ = ["MAX_RECORD_BYTES", "SKIP", "RecordBuilder"]

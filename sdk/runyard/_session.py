@@ -11,10 +11,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from runyard_proto.v1 import ingest_pb2 as pb
+
 from ._connection import Connection
 from ._wire import batch_message, open_message
 from .errors import CommError
-from .v1 import ingest_pb2 as pb
 from .wal import Frame
 
 __all__ = ["StreamSession"]

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from runyard_proto.v1 import ingest_pb2 as pb
+
 from .errors import RunyardError
 from .settings import Settings, resolve
-from .v1 import ingest_pb2 as pb
 from .wal import iter_frames, list_segments
 
 __all__ = ["find_run_dirs", "run_status", "sync_run", "wal_last_seq"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from .v1 import ingest_pb2
+from runyard_proto.v1 import ingest_pb2
 
 __all__ = ["batch_message", "heartbeat_message", "open_message"]
 

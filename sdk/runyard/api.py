@@ -315,9 +315,10 @@ class ApiRun:
         running run is changed from its own process (`run.config`, `run.summary`)."""
         import json
 
+        from runyard_proto.v1 import ingest_pb2 as pb
+
         from ._jsonify import jsonable
         from ._session import send_edit
-        from .v1 import ingest_pb2 as pb
 
         records: list[pb.Record] = []
         for what in ("config", "summary"):

@@ -24,13 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from runyard_proto.v1 import ingest_pb2 as pb
+
 from . import _console
 from ._connection import Connection
 from ._records import RecordBuilder
 from ._wire import batch_message, heartbeat_message, open_message
 from .errors import CommError, RunyardError, WalError
 from .settings import Settings
-from .v1 import ingest_pb2 as pb
 from .wal import Frame, WalCursor, WalWriter
 
 __all__ = ["FinishResult", "Streamer"]

@@ -8,8 +8,8 @@ from typing import Any
 import grpc
 import httpx
 
-from runyard.v1 import ingest_pb2 as pb
-from runyard.v1 import ingest_pb2_grpc as pb_grpc
+from runyard_proto.v1 import ingest_pb2 as pb
+from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
 
 
 def test_frontdoor_routes_artifact_paths_to_the_artifact_service(stack: Any, admin_key: str) -> None:

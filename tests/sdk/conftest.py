@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from runyard.v1 import ingest_pb2 as pb
 from runyard.wal import iter_frames
+from runyard_proto.v1 import ingest_pb2 as pb
 
 
 @pytest.fixture(autouse=True)

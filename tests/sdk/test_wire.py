@@ -6,7 +6,7 @@ import math
 
 from runyard._records import RecordBuilder
 from runyard._wire import batch_message
-from runyard.v1 import ingest_pb2 as pb
+from runyard_proto.v1 import ingest_pb2 as pb
 
 
 def test_batch_message_matches_protobuf() -> None:

@@ -16,8 +16,8 @@ import asyncpg
 import grpc
 import pytest
 
-from runyard.v1 import ingest_pb2 as pb
-from runyard.v1 import ingest_pb2_grpc as pb_grpc
+from runyard_proto.v1 import ingest_pb2 as pb
+from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
 from runyard_server.common import history_codec
 
 

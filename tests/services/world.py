@@ -19,8 +19,8 @@ import asyncpg
 import grpc
 import httpx
 
-from runyard.v1 import ingest_pb2 as pb
-from runyard.v1 import ingest_pb2_grpc as pb_grpc
+from runyard_proto.v1 import ingest_pb2 as pb
+from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
 from runyard_server.common.settings import Settings, load_settings
 
 from .harness import fresh_database, serve

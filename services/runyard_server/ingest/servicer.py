@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import grpc
 
-from runyard.v1 import ingest_pb2 as pb
-from runyard.v1 import ingest_pb2_grpc as pb_grpc
+from runyard_proto.v1 import ingest_pb2 as pb
+from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
 
 from ..common.errors import (
     InvalidArgument,

@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from runyard.v1 import ingest_pb2 as pb
+from runyard_proto.v1 import ingest_pb2 as pb
 
 from ..common import history_codec
 from ..common.errors import AlreadyExists, InvalidArgument, NotFound, ResourceExhausted

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from runyard.v1 import ingest_pb2 as runyard_dot_v1_dot_ingest__pb2
+from runyard_proto.v1 import ingest_pb2 as runyard__proto_dot_v1_dot_ingest__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in runyard/v1/ingest_pb2_grpc.py depends on'
+        + ' but the generated code in runyard_proto/v1/ingest_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,8 +36,8 @@ class IngestStub:
         """
         self.Stream = channel.stream_stream(
                 '/runyard.v1.Ingest/Stream',
-                request_serializer=runyard_dot_v1_dot_ingest__pb2.ClientMessage.SerializeToString,
-                response_deserializer=runyard_dot_v1_dot_ingest__pb2.ServerMessage.FromString,
+                request_serializer=runyard__proto_dot_v1_dot_ingest__pb2.ClientMessage.SerializeToString,
+                response_deserializer=runyard__proto_dot_v1_dot_ingest__pb2.ServerMessage.FromString,
                 _registered_method=True)
 
 
@@ -55,8 +55,8 @@ def add_IngestServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Stream': grpc.stream_stream_rpc_method_handler(
                     servicer.Stream,
-                    request_deserializer=runyard_dot_v1_dot_ingest__pb2.ClientMessage.FromString,
-                    response_serializer=runyard_dot_v1_dot_ingest__pb2.ServerMessage.SerializeToString,
+                    request_deserializer=runyard__proto_dot_v1_dot_ingest__pb2.ClientMessage.FromString,
+                    response_serializer=runyard__proto_dot_v1_dot_ingest__pb2.ServerMessage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -84,8 +84,8 @@ class Ingest:
             request_iterator,
             target,
             '/runyard.v1.Ingest/Stream',
-            runyard_dot_v1_dot_ingest__pb2.ClientMessage.SerializeToString,
-            runyard_dot_v1_dot_ingest__pb2.ServerMessage.FromString,
+            runyard__proto_dot_v1_dot_ingest__pb2.ClientMessage.SerializeToString,
+            runyard__proto_dot_v1_dot_ingest__pb2.ServerMessage.FromString,
             options,
             channel_credentials,
             insecure,
