@@ -17,9 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ..common.settings import Settings, SettingsError
-
-_PLACEHOLDERS = {"changeme", "change-me", "placeholder", "todo", "xxx"}
+from ..common.settings import Settings, SettingsError, is_placeholder
 
 
 def check_s3_settings(settings: Settings) -> None:
@@ -30,7 +28,7 @@ def check_s3_settings(settings: Settings) -> None:
         name = "RUNYARD_" + field.upper()
         if not value:
             problems.append(f"{name}: required by the artifact service")
-        elif value.lower() in _PLACEHOLDERS:
+        elif is_placeholder(value):
             problems.append(f"{name}: still holds a placeholder value")
     for field in ("s3_endpoint", "s3_public_endpoint"):
         value = str(getattr(settings, field))

@@ -19,6 +19,7 @@ import asyncpg
 
 from ..common.db import create_pool
 from ..common.errors import NotFound, RunyardError
+from ..common.formats import iso
 from ..common.keycache import KeyCache
 from ..common.security import hash_password
 from ..common.settings import Settings
@@ -127,7 +128,7 @@ async def _dispatch(conn: asyncpg.Connection, settings: Settings, args: argparse
     if cmd == "invite":
         token, expires = await admin.create_invite(conn, None, timedelta(seconds=settings.invite_ttl_s),
                                                    team=args.team, role=args.role)
-        return {"token": token, "expires_at": expires.isoformat()}, []
+        return {"token": token, "expires_at": iso(expires)}, []
     if cmd == "reset-password":
         password = None
         if password_hash is None:

@@ -14,9 +14,10 @@ import time
 from typing import Any
 
 from ..common.errors import TooManyRequests
+from ..common.names import LOGIN_RATELIMIT_PREFIX
 
 log = logging.getLogger(__name__)
-_PREFIX = "runyard:ratelimit:login:"
+_PREFIX = LOGIN_RATELIMIT_PREFIX
 
 
 class LoginLimiter:

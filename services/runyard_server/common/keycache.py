@@ -14,8 +14,10 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from .names import APIKEY_CACHE_PREFIX
+
 log = logging.getLogger(__name__)
-_PREFIX = "runyard:apikey:"
+_PREFIX = APIKEY_CACHE_PREFIX
 
 
 class KeyCache:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_PLACEHOLDERS = {"changeme", "change-me", "placeholder", "todo", "xxx"}
+__all__ = ["PLACEHOLDER_WORDS", "Settings", "SettingsError", "is_placeholder", "load_settings"]
+
+# Values copied from an example file and never replaced. A secret or address that still holds one of
+# these fails at start (every service, and the chart's validateValues), and generated secrets avoid them.
+PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "placeholder", "todo", "xxx")
+
+
+def is_placeholder(value: str) -> bool:
+    """True when `value` is a placeholder word, case-insensitive, ignoring surrounding `<>`, quotes and
+    blanks: `CHANGEME`, `<changeme>`, `"todo"`. A real secret that merely contains one is accepted."""
+    return value.strip().strip("<>\"' ").lower() in PLACEHOLDER_WORDS
 
 
 class Settings(BaseSettings):
@@ -105,7 +115,7 @@ class Settings(BaseSettings):
         from urllib.parse import urlsplit
 
         parts = urlsplit(value)
-        if (parts.password or "").lower() in _PLACEHOLDERS or (parts.hostname or "").lower() in _PLACEHOLDERS:
+        if is_placeholder(parts.password or "") or is_placeholder(parts.hostname or ""):
             raise ValueError("RUNYARD_DATABASE_URL still holds a placeholder value")
         return value
 

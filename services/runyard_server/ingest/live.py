@@ -12,14 +12,12 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from ..common.names import project_channel
+
 if TYPE_CHECKING:
     from .writer import OpenedRun
 
 log = logging.getLogger("runyard.ingest.live")
-
-
-def project_channel(project_pk: int) -> str:
-    return f"runyard:project:{project_pk}"
 
 
 class LivePublisher:

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..common.settings import is_placeholder
 from .processes import (
     Cancelled,
     Child,
@@ -151,15 +152,11 @@ def _redis_binary() -> str:
     return str(REDIS_SERVER_PATH)
 
 
-# settings reject a DSN that contains one of these (case-insensitive): never generate them
-_PLACEHOLDER_WORDS = ("changeme", "change-me", "placeholder", "todo", "xxx")
-
-
 def _secret(n: int = 32) -> str:
     alphabet = string.ascii_letters + string.digits
     while True:
         value = "".join(secrets.choice(alphabet) for _ in range(n))
-        if not any(word in value.lower() for word in _PLACEHOLDER_WORDS):
+        if not is_placeholder(value):  # settings would refuse it at start
             return value
 
 

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 import asyncpg
 
-
-def iso(ts: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a `Z`, or None."""
-    if ts is None:
-        return None
-    return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+from ..common.formats import iso
 
 
 def project_json(row: asyncpg.Record) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 
 from ...common.errors import NotFound
+from ...common.formats import iso
 from ..names import version_number
 
 
@@ -92,7 +93,7 @@ async def consumers(conn: asyncpg.Connection, version_id: int) -> list[dict[str,
         version_id,
     )
     return [{"entity": r["entity"], "project": r["project"], "run_id": r["run_id"],
-             "used_at": r["used_at"].isoformat()} for r in rows]
+             "used_at": iso(r["used_at"])} for r in rows]
 
 
 async def files(conn: asyncpg.Connection, version_id: int, limit: int, offset: int) -> list[asyncpg.Record]:

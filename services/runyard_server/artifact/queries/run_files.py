@@ -6,12 +6,14 @@ from typing import Any
 
 import asyncpg
 
+from ...common.formats import iso
+
 _COLS = "path, size, sha256, content_type, uploaded_at"
 
 
 def record(row: asyncpg.Record) -> dict[str, Any]:
     return {"path": row["path"], "size": row["size"], "sha256": row["sha256"],
-            "content_type": row["content_type"], "uploaded_at": row["uploaded_at"].isoformat()}
+            "content_type": row["content_type"], "uploaded_at": iso(row["uploaded_at"])}
 
 
 async def upsert(conn: asyncpg.Connection, run_pk: int, path: str, object_id: int, size: int, sha256: str,

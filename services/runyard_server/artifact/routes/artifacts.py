@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, Response
 
 from ...common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from ...common.formats import iso
 from ...common.verifier import Principal
 from .. import manifest, metrics, uploads
 from ..access import ProjectRef, project_for_write, project_read, run_pk
@@ -28,7 +29,7 @@ def _version_out(art: asyncpg.Record, v: asyncpg.Record, aliases: list[str], pro
         "entity": proj.entity, "project": proj.name, "name": art["name"], "type": art["type"],
         "version": f"v{v['version']}", "version_index": v["version"], "digest": v["digest"],
         "size": v["size"], "file_count": v["file_count"], "description": v["description"],
-        "metadata": v["metadata"], "aliases": aliases, "created_at": v["created_at"].isoformat(),
+        "metadata": v["metadata"], "aliases": aliases, "created_at": iso(v["created_at"]),
         "qualified_name": f"{proj.entity}/{proj.name}/{art['name']}:v{v['version']}",
     }
 
@@ -67,7 +68,7 @@ async def list_artifacts(entity: str, project: str, who: PrincipalDep, pool: Poo
         )
     return {"artifacts": [{"name": r["name"], "type": r["type"], "description": r["description"],
                            "version_count": r["version_count"], "latest": r["latest"],
-                           "created_at": r["created_at"].isoformat(), "updated_at": r["updated_at"].isoformat()}
+                           "created_at": iso(r["created_at"]), "updated_at": iso(r["updated_at"])}
                           for r in rows]}
 
 
@@ -136,7 +137,7 @@ async def get_artifact(entity: str, project: str, name: str, who: PrincipalDep, 
         )
         aliases = await q.aliases_of(conn, [v["id"] for v in versions])
     return {"name": art["name"], "type": art["type"], "description": art["description"],
-            "created_at": art["created_at"].isoformat(),
+            "created_at": iso(art["created_at"]),
             "versions": [_version_out(art, v, aliases.get(v["id"], []), proj) for v in versions]}
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, Response
 
 from ...common.errors import InvalidArgument, NotFound
+from ...common.formats import iso
 from .. import metrics, uploads
 from ..access import project_for_write, project_read, run_pk
 from ..deps import PoolDep, PrincipalDep, SettingsDep, StorageDep
@@ -70,7 +71,7 @@ async def list_files(entity: str, project: str, run_id: str, who: PrincipalDep, 
     return {
         "prefix": pfx,
         "folders": [{"name": f["name"], "path": pfx + f["name"] + "/", "file_count": f["file_count"],
-                     "size": f["size"], "updated_at": f["updated_at"].isoformat()} for f in folders],
+                     "size": f["size"], "updated_at": iso(f["updated_at"])} for f in folders],
         "files": [q.record(f) for f in files],
         "total": total,
     }

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from ...common import audit
+from ...common.formats import iso
 from ...common.security import hash_password
 from .. import admin
 from ..deps import AddressDep, KeyCacheDep, PoolDep, PrincipalDep, SettingsDep
@@ -23,7 +24,6 @@ from ..schemas import (
     UserList,
     UserOut,
 )
-from ..serialize import iso
 from ..validation import check_password, check_username
 
 router = APIRouter(tags=["admin"], responses=ERROR_RESPONSES)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from ...common.errors import NotFound
+from ...common.formats import iso
 from .. import admin
 from ..deps import AddressDep, KeyCacheDep, PoolDep, PrincipalDep
 from ..queries import keys as qk
 from ..schemas import ERROR_RESPONSES, KeyIn, KeyList, NewKeyOut
-from ..serialize import iso
 
 router = APIRouter(tags=["api keys"], responses=ERROR_RESPONSES)
 

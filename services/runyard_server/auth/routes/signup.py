@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ...common.errors import AlreadyExists, PermissionDenied
+from ...common.formats import iso
 from ...common.security import hash_password
 from ...common.verifier import token_hash
 from .. import admin
@@ -22,7 +23,6 @@ from ..queries.sessions import create_session
 from ..queries.teams import set_member
 from ..queries.users import any_user_exists, lock_signup, user_by_name
 from ..schemas import ERROR_RESPONSES, InviteIn, InviteOut, SignupIn, SignupOut
-from ..serialize import iso
 from ..validation import check_password, check_username
 
 router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)

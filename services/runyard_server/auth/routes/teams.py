@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from ...common.errors import NotFound
+from ...common.formats import iso
 from .. import admin
 from ..deps import AddressDep, KeyCacheDep, PoolDep, PrincipalDep
 from ..queries import keys as qk
@@ -24,7 +25,6 @@ from ..schemas import (
     TeamIn,
     TeamOut,
 )
-from ..serialize import iso
 
 router = APIRouter(tags=["teams"], responses=ERROR_RESPONSES)
 

@@ -27,6 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from ...common.errors import RunyardError
+from ...common.names import project_channel
 from ...common.verifier import SESSION_COOKIE, authenticate_request, project_for_read
 from ..deps import PoolDep, PrincipalDep
 from ..schemas import ERROR_RESPONSES
@@ -39,10 +40,6 @@ MAX_STREAM_S = 600.0
 RECHECK_S = 3.0  # how often an open stream re-checks that its caller may still read the project
 QUEUE_MAX = 256
 _LOST = object()  # queue sentinel: Redis went away
-
-
-def project_channel(project_pk: int) -> str:
-    return f"runyard:project:{project_pk}"
 
 
 class LiveHub:

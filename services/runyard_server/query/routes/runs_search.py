@@ -14,13 +14,14 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from ...common.errors import InvalidArgument, NotFound
+from ...common.formats import iso
 from ...common.verifier import project_for_read
 from ..deps import PoolDep, PrincipalDep
 from ..jsonresp import RunyardJSONResponse
 from ..queries import runs_search as q
 from ..queries.runs import run_pk
 from ..schemas import ERROR_RESPONSES
-from ..serialize import iso, run_json
+from ..serialize import run_json
 from .runs import parse_states
 
 router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)

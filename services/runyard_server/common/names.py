@@ -1,0 +1,22 @@
+"""Names two services must agree on: Redis channels and key prefixes.
+
+A rename on one side only would silently end live updates or the key cache, so each name is defined
+here once and imported by its writer and its readers (tests/test_shared_names.py fails when a literal
+copy of a `runyard:` Redis name appears anywhere else in the services). Everything under these names
+is rebuildable: Redis holds no data that PostgreSQL does not.
+"""
+
+from __future__ import annotations
+
+__all__ = ["APIKEY_CACHE_PREFIX", "LOGIN_RATELIMIT_PREFIX", "project_channel"]
+
+# verified API keys, cached for a few seconds (common/keycache.py); value: the principal as JSON
+APIKEY_CACHE_PREFIX = "runyard:apikey:"
+# login attempts per address and per account (auth/ratelimit.py)
+LOGIN_RATELIMIT_PREFIX = "runyard:ratelimit:login:"
+
+
+def project_channel(project_pk: int) -> str:
+    """The pub/sub channel on which ingest announces committed batches of a project's runs and the
+    query service's live hub listens (one small JSON message per batch)."""
+    return f"runyard:project:{project_pk}"
