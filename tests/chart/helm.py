@@ -60,7 +60,7 @@ def template_args(name: str, sets: dict[str, str] | None = None) -> list[str]:
     return args
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _render(name: str, sets: tuple[tuple[str, str], ...]) -> tuple[dict[str, Any], ...]:
     out = run_helm(*template_args(name, dict(sets))).stdout
     return tuple(d for d in yaml.safe_load_all(out) if d)

@@ -215,7 +215,7 @@ def test_ingress_routes_every_path_where_the_front_door_would() -> None:
         assert _ingress_route(http, path) == expected, path
     grpc = one(docs, "Ingress", "runyard-grpc")
     assert grpc["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPC"
-    assert [p["path"] for p in grpc["spec"]["rules"][0]["http"]["paths"]][0] == "/runyard.v1.Ingest"
+    assert next(p["path"] for p in grpc["spec"]["rules"][0]["http"]["paths"]) == "/runyard.v1.Ingest"
     ingest = one(docs, "Service", "runyard-ingest")
     assert {p["name"]: p["appProtocol"] for p in ingest["spec"]["ports"]}["grpc"] == "kubernetes.io/h2c"
 
