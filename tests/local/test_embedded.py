@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 
-from runyard_server.local.embedded import EmbeddedStack, StartupError, run_coro
+from runyard_server.local import EmbeddedStack, StartupError, run_coro
 from tests.support.stack import TestStack
 
 pytestmark = pytest.mark.local
@@ -94,7 +94,7 @@ def test_wrong_credentials_are_refused(stack: TestStack) -> None:
     bad_dsn = stack.database_url.replace("postgres:", "postgres:wrong", 1)
     with pytest.raises(asyncpg.InvalidPasswordError):
         run_coro(_sql(bad_dsn, "SELECT 1"))
-    from runyard_server.local.embedded import S3Config
+    from runyard_server.local import S3Config
 
     s3 = stack.s3
     wrong = S3Config(s3.endpoint, s3.access_key, s3.secret_key + "x")

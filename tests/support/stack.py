@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runyard_server.local.embedded import EmbeddedStack, S3Config, run_coro
+from runyard_server.local import EmbeddedStack, S3Config, run_coro
 from runyard_server.local.processes import Child, free_port, spawn, tail, wait_until
 
 __all__ = ["INGEST_TEST_ENV", "TestStack"]

@@ -24,7 +24,7 @@ import numpy as np
 
 from runyard_server.common import history_codec
 from runyard_server.common.security import new_api_key
-from runyard_server.local.embedded import run_coro
+from runyard_server.local import run_coro
 from runyard_server.local.processes import free_port, spawn, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
