@@ -5,30 +5,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
-from pathlib import Path
-from typing import Any
+from functools import partial
 
 import httpx
 import pytest
-from jsonschema import Draft202012Validator
+
+from tests.contract import conforms as conforms_to
 
 from .harness import ArtifactEnv
 
 pytestmark = [pytest.mark.local]
 
-DOC = json.loads((Path(__file__).resolve().parents[2] / "services/web/src/api/openapi/artifact.json").read_text())
-
-
-def conforms(template: str, method: str, r: httpx.Response) -> Any:
-    """The body of a successful answer, checked against the document's schema for that route."""
-    assert r.status_code < 300, r.text
-    op = DOC["paths"][template][method]
-    schema = op["responses"][str(r.status_code)]["content"]["application/json"]["schema"]
-    body = r.json()
-    errors = list(Draft202012Validator({**schema, "components": DOC["components"]}).iter_errors(body))
-    assert not errors, f"{method.upper()} {template}: {[e.message for e in errors]}"
-    return body
+conforms = partial(conforms_to, "artifact")
 
 
 def test_answers_match_the_document(env: ArtifactEnv) -> None:
