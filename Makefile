@@ -78,7 +78,7 @@ local: install web
 test: install web browser helm prometheus
 	$(BIN)/python -m pytest
 
-test-fast: install
+test-fast: install $(NODE_MODULES)
 	$(BIN)/python -m pytest -m "not slow and not ui"
 
 lint: install $(NODE_MODULES)
