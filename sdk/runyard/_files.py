@@ -19,13 +19,12 @@ import os
 import shutil
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import _console
-from ._records import SKIP
+from ._items import SKIP, Outbox
 
 __all__ = ["RunFiles", "file_name_for", "scan_files"]
 
@@ -88,12 +87,15 @@ def _place(src: Path, dest: Path) -> None:
 
 
 class RunFiles:
-    def __init__(self, run_dir: Path, *, interval: float, queue: deque[tuple[Any, ...]],
+    """`outbox`: the run's queue (FileSaved notices); `uploader`: None offline; `ready()`: whether the
+    server opened the run (uploads may start)."""
+
+    def __init__(self, run_dir: Path, *, interval: float, outbox: Outbox,
                  uploader: Uploader | None, ready: Callable[[], bool]) -> None:
         self.files_dir = run_dir / "files"
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.interval = interval
-        self.queue = queue  # the run's queue: FileSaved notices
+        self.outbox = outbox
         self._uploader = uploader  # None: offline
         self._ready = ready  # the server opened the run (uploads may start)
         self._lock = threading.Lock()
@@ -274,7 +276,7 @@ class RunFiles:
                     self._pending.pop(name, None)
         for rec in records or []:
             try:
-                self.queue.append(("F", str(rec["path"]), int(rec["size"]), str(rec["sha256"])))
+                self.outbox.file_saved(str(rec["path"]), int(rec["size"]), str(rec["sha256"]))
             except (KeyError, TypeError, ValueError):
                 pass
 

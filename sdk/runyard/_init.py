@@ -19,10 +19,15 @@ from typing import Any
 from runyard_proto.v1 import ingest_pb2 as pb
 
 from . import _console, _state
+from ._capture_run import Capture
 from ._config import Config, config_dict
 from ._http import LOGIN_HINT, server_info, viewer
 from ._ids import check_project, check_run_id, new_run_id, run_folder_name
+from ._items import Outbox
 from ._jsonify import jsonable
+from ._metrics import Metrics
+from ._output import ConsoleCapture
+from ._records import RecordBuilder
 from ._run import Run
 from .errors import AuthenticationError, CommError, RunyardError, SettingsError
 from .settings import Settings, resolve
@@ -157,10 +162,12 @@ def init(
     _link_latest(s.root_dir, run_dir)
     initial_config = cfg.as_dict()
     (run_dir / ".live").write_text(str(os.getpid()))
-    streamer = Streamer(s, run_dir, open_run, online=online, ingest_address=address, ingest_tls=tls,
-                        first_resume=resume_mode or "never", seq_base=seq_base)
+    parts = _RunParts(s, run_dir, project_name, run_id, start, online)
     initial_cfg = Config(cfg.as_dict())  # run.json keeps the config as given to init()
-    streamer._on_open.append(lambda opened: _write_run_file(run_dir, s, open_run, initial_cfg, opened))
+    streamer = Streamer(s, run_dir, open_run, parts.outbox, parts.builder, online=online, ingest_address=address,
+                        ingest_tls=tls, first_resume=resume_mode or "never", seq_base=seq_base,
+                        on_open=lambda opened: _write_run_file(run_dir, s, open_run, initial_cfg, opened))
+    parts.streamer = streamer
     if online and not reachable:
         streamer.outage_reported()
     opened = None
@@ -178,21 +185,21 @@ def init(
             _console.warn(f"{why}; logging to {run_dir} and retrying in the background")
             streamer.outage_reported()
     if resuming and online and opened is None:  # the server may still open it: number above earlier records
-        streamer.builder.next_seq = max(streamer.builder.next_seq, int(time.time() * 1_000_000))
+        streamer.number_at_least(int(time.time() * 1_000_000))
     if initial_config:  # numbered after RunOpened.last_seq when resuming (see Streamer._opened)
-        streamer.queue.append(("c", initial_config, []))
+        parts.outbox.config(initial_config, [])
         streamer.wake()
     resumed = bool(opened is not None and opened.resumed)
     start_step = int(opened.next_step) if resumed and opened is not None else local_step
+    capture, console = parts.start_capture()
     run = Run(entity=entity_name, name=name, run_dir=run_dir, streamer=streamer, start_step=start_step,
-              resumed=resumed, **common)
-    run._log_handler = handler
+              resumed=resumed, metrics=parts.metrics, files=parts.files, capture=capture, console=console,
+              log_handler=handler, **common)
     if resumed:
         changed: dict[str, Any] = {k: v for k, v in (("tags", tags), ("notes", notes), ("group", group),
                                                      ("job_type", job_type), ("name", name)) if v is not None}
         if changed:  # OpenRun only merges the config into an existing run
             run.update(**changed)
-    _start_capture(run, s, streamer, online)
     _state.set_active(run)
     if online and streamer.opened is not None:
         verb = "resumed" if resumed else "run"
@@ -253,39 +260,51 @@ def _latest_run_id(root: Path, project: str) -> str | None:
     return best[1] if best else None
 
 
-def _start_capture(run: Run, s: Settings, streamer: Streamer, online: bool) -> None:
-    """The run's files thread, media binding, console tee, system metrics and code capture."""
-    from ._capture_run import Capture
-    from ._files import RunFiles
-    from ._output import ConsoleCapture
+class _RunParts:
+    """The collaborators of one run, built in dependency order and handed to their users through their
+    constructors: the outbox (the run's queue), the metric definitions, the run's files (whose media
+    binder the record builder uses), the record builder, then - once the streamer exists - the capture
+    and the console tee. The files' uploader and readiness read the streamer, set right after it is made."""
 
-    assert run.folder is not None
-    uploader = None
-    if online:
-        def uploader(batch: dict[str, Path]) -> list[dict[str, Any]]:
-            from .artifacts import upload_run_files
+    def __init__(self, s: Settings, run_dir: Path, project: str, run_id: str, start: float, online: bool) -> None:
+        from ._files import RunFiles
 
-            opened = streamer.opened
-            assert opened is not None
-            return upload_run_files(s.base_url, s.api_key, opened.entity, run.project, run.id, batch)
+        self.settings = s
+        self.project, self.run_id, self.start = project, run_id, start
+        self.outbox = Outbox()
+        self.metrics = Metrics()
+        self.streamer: Streamer | None = None
+        self.files = RunFiles(run_dir, interval=s.files_interval, outbox=self.outbox,
+                              uploader=self._upload if online else None, ready=self._ready)
+        self.builder = RecordBuilder(media_binder=self.files.bind_media, metrics=self.metrics)
 
-    files = RunFiles(run.folder, interval=s.files_interval, queue=streamer.queue, uploader=uploader,
-                     ready=lambda: streamer.opened is not None)
-    run._files = files
-    streamer.builder.media_binder = files.bind_media
-    info = {"run_id": run.id, "project": run.project, "start_time": run.start_time, "mode": s.mode}
-    capture = Capture(s, files, info, streamer.queue)
-    run._capture = capture
-    try:
-        capture.start()
-    except Exception:
-        log.exception("starting the capture failed")
-    files.start()
-    if s.console != "off":
+    def _ready(self) -> bool:
+        return self.streamer is not None and self.streamer.opened is not None
+
+    def _upload(self, batch: dict[str, Path]) -> list[dict[str, Any]]:
+        from .artifacts import upload_run_files
+
+        assert self.streamer is not None and self.streamer.opened is not None
+        s = self.settings
+        return upload_run_files(s.base_url, s.api_key, self.streamer.opened.entity, self.project, self.run_id, batch)
+
+    def start_capture(self) -> tuple[Capture, ConsoleCapture | None]:
+        """Start the files thread, the capture (system metrics, code, environment) and the console tee."""
+        s = self.settings
+        info = {"run_id": self.run_id, "project": self.project, "start_time": self.start, "mode": s.mode}
+        capture = Capture(s, self.files, info, self.outbox)
         try:
-            run._console = ConsoleCapture(streamer.queue, files.files_dir / "output.log").install()
+            capture.start()
         except Exception:
-            log.exception("console capture failed")
+            log.exception("starting the capture failed")
+        self.files.start()
+        console = None
+        if s.console != "off":
+            try:
+                console = ConsoleCapture(self.outbox, self.files.files_dir / "output.log").install()
+            except Exception:
+                log.exception("console capture failed")
+        return capture, console
 
 
 def _check_server(s: Settings) -> tuple[str | None, bool, str | None, bool]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any, TextIO
+
+from ._items import Outbox
 
 __all__ = ["ConsoleCapture"]
 
@@ -46,8 +47,10 @@ class _Tee:
 
 
 class ConsoleCapture:
-    def __init__(self, queue: deque[tuple[Any, ...]], log_path: Path) -> None:
-        self.queue = queue
+    """Lines go to `log_path` and, as OutputLines, to the run's `outbox`. `install()` starts copying."""
+
+    def __init__(self, outbox: Outbox, log_path: Path) -> None:
+        self.outbox = outbox
         self.log_path = log_path
         self.active = True
         self._lock = threading.Lock()
@@ -131,7 +134,7 @@ class ConsoleCapture:
                 self._fh.write("".join(prefix + line + "\n" for line in clean))
             except (OSError, ValueError):
                 pass
-        self.queue.append(("o", name, time.time(), clean))
+        self.outbox.output(name, time.time(), clean)
 
     def stop(self) -> None:
         """Flush partial lines, put the original streams back (or go passive if something wrapped ours)."""

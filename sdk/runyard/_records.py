@@ -1,15 +1,5 @@
-"""Turns the items that `Run` queues into serialized `Record`s with sequence numbers (streamer thread).
-
-Queue items are plain tuples, cheap to make inside `log()`:
-
-    ("h", step, timestamp, flat_row)          history row (already flattened)
-    ("s", set_dict, remove_keys)              explicit summary change
-    ("c", set_dict, remove_keys)              config change
-    ("u", {"name": ..., "tags": [...], ...})  run fields changed after open
-    ("f", exit_code, error, time)             the run ended
-    ("m", timestamp, {key: value})            system metrics sample
-    ("o", stream, timestamp, [lines])         console output lines
-    ("F", path, size, sha256)                 a run file was saved (FileSaved notice)
+"""Turns the run's queue items (`runyard._items`) into serialized `Record`s with sequence numbers
+(streamer thread).
 
 The summary follows the last logged value of each key unless the key was set explicitly: after each
 group of history rows one SummaryUpdate carries the latest logged values of the keys never set by hand.
@@ -21,16 +11,31 @@ import json
 import struct
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runyard_proto.v1 import ingest_pb2 as pb
 
 from ._encode import encode_keys, history_body, history_record, numeric_history_record, values_prefix
 from ._flatten import split_values
+from ._items import (
+    SKIP,
+    ConfigItem,
+    FileSavedItem,
+    FinishItem,
+    HistoryItem,
+    OutputItem,
+    QueueItem,
+    RunFieldsItem,
+    SummaryItem,
+    SystemItem,
+)
 from ._jsonify import jsonable
 from .wal import Frame
 
-__all__ = ["MAX_RECORD_BYTES", "SKIP", "RecordBuilder"]
+if TYPE_CHECKING:
+    from ._metrics import Metrics
+
+__all__ = ["MAX_RECORD_BYTES", "RecordBuilder"]
 
 MAX_RECORD_BYTES = 3 << 20  # the ingest gRPC server takes messages up to 4 MiB
 MAX_KEY_LENGTH = 256  # the ingest server's limits (a record breaking them would stop the whole stream)
@@ -57,16 +62,17 @@ def _dumps(obj: Any) -> str:
 
 
 MediaBinder = Callable[[str, Any, int], Any]
-SummaryValue = Callable[[str, Any], Any]
-SKIP = object()
 
 
 class RecordBuilder:
-    def __init__(self, next_seq: int = 1) -> None:
+    """`media_binder` turns media values into JSON descriptors (and run files); `metrics` (the run's
+    `define_metric` definitions) decides what the automatic summary holds for a key."""
+
+    def __init__(self, next_seq: int = 1, *, media_binder: MediaBinder | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.next_seq = next_seq
-        # set by the run: media values -> JSON descriptors (and files); defined metrics' summaries
-        self.media_binder: MediaBinder | None = None
-        self.summary_value: SummaryValue | None = None
+        self.media_binder = media_binder
+        self.metrics = metrics
         self.explicit_summary: set[str] = set()
         self.dropped = 0
         self._good_keys: set[str] = set()
@@ -192,8 +198,9 @@ class RecordBuilder:
             for key, value in row.items():
                 if key not in explicit and key not in bad:
                     auto[key] = value
-        summary_value = self.summary_value
-        if summary_value is not None:
+        metrics = self.metrics
+        if metrics is not None and metrics.defs:
+            summary_value = metrics.summary_value
             for key in list(auto):
                 value = summary_value(key, auto[key])
                 if value is SKIP:
@@ -204,29 +211,26 @@ class RecordBuilder:
         if auto:
             self._frame(pb.Record(summary=pb.SummaryUpdate(set_json=_dumps(auto))), out)
 
-    def build(self, items: Iterable[tuple[Any, ...]]) -> list[Frame]:
+    def build(self, items: Iterable[QueueItem]) -> list[Frame]:
         out: list[Frame] = []
         explicit = self.explicit_summary
-        pending_out: tuple[str, float, list[str]] | None = None
+        pending_out: OutputItem | None = None  # consecutive output of one stream becomes one record
         for item in items:
-            kind = item[0]
-            if pending_out is not None and kind != "o":
+            if pending_out is not None and not isinstance(item, OutputItem):
                 self._output(pending_out, out)
                 pending_out = None
-            if kind == "h":
-                self._history(item[1], item[2], item[3], out)
-            elif kind == "s":
-                _, set_dict, remove = item
+            if isinstance(item, HistoryItem):
+                self._history(item.step, item.time, item.row, out)
+            elif isinstance(item, SummaryItem):
                 self._flush_auto(out)
-                explicit.update(set_dict)
-                explicit.difference_update(remove)  # a removed key follows logging again
-                rec = pb.SummaryUpdate(set_json=_dumps(set_dict), remove=list(remove))
+                explicit.update(item.values)
+                explicit.difference_update(item.remove)  # a removed key follows logging again
+                rec = pb.SummaryUpdate(set_json=_dumps(item.values), remove=list(item.remove))
                 self._frame(pb.Record(summary=rec), out)
-            elif kind == "c":
-                _, set_dict, remove = item
-                self._frame(pb.Record(config=pb.ConfigUpdate(set_json=_dumps(set_dict), remove=list(remove))), out)
-            elif kind == "u":
-                fields = dict(item[1])
+            elif isinstance(item, ConfigItem):
+                self._frame(pb.Record(config=pb.ConfigUpdate(set_json=_dumps(item.values), remove=list(item.remove))), out)
+            elif isinstance(item, RunFieldsItem):
+                fields = item.fields
                 upd = pb.RunUpdate()
                 for name in ("name", "notes", "group", "job_type"):
                     if fields.get(name) is not None:
@@ -235,36 +239,34 @@ class RecordBuilder:
                     upd.set_tags = True
                     upd.tags.extend(str(t) for t in fields["tags"])
                 self._frame(pb.Record(update=upd), out)
-            elif kind == "f":
-                _, exit_code, error, ts = item
+            elif isinstance(item, FinishItem):
                 self._flush_auto(out)
-                self._frame(pb.Record(finish=pb.Finish(exit_code=exit_code, error=error or "", time=ts)), out)
-            elif kind == "m":
-                _, ts, sample = item
+                fin = pb.Finish(exit_code=item.exit_code, error=item.error or "", time=item.time)
+                self._frame(pb.Record(finish=fin), out)
+            elif isinstance(item, SystemItem):
+                sample = item.sample
                 keys = [k for k in sample if k and len(k) <= MAX_KEY_LENGTH - 8]
                 self._frame(pb.Record(system=pb.SystemMetrics(
-                    timestamp=ts, keys=keys, values=[float(sample[k]) for k in keys])), out)
-            elif kind == "o":
-                _, stream, ts, lines = item
-                if pending_out is not None and (pending_out[0] != stream or len(pending_out[2]) >= 1000):
+                    timestamp=item.time, keys=keys, values=[float(sample[k]) for k in keys])), out)
+            elif isinstance(item, OutputItem):
+                if pending_out is not None and (pending_out.stream != item.stream or len(pending_out.lines) >= 1000):
                     self._output(pending_out, out)
                     pending_out = None
                 if pending_out is None:
-                    pending_out = (stream, ts, list(lines))
+                    pending_out = OutputItem(item.stream, item.time, list(item.lines))
                 else:
-                    pending_out[2].extend(lines)
-                continue
-            elif kind == "F":
-                _, path, size, sha = item
-                self._frame(pb.Record(file=pb.FileSaved(path=path, size=size, sha256=sha)), out)
+                    pending_out.lines.extend(item.lines)
+            elif isinstance(item, FileSavedItem):
+                self._frame(pb.Record(file=pb.FileSaved(path=item.path, size=item.size, sha256=item.sha256)), out)
             else:  # pragma: no cover - programming error
-                raise ValueError(f"unknown queue item {kind!r}")
+                raise TypeError(f"unknown queue item {item!r}")
         if pending_out is not None:
             self._output(pending_out, out)
         self._flush_auto(out)
         return out
 
-    def _output(self, pending: tuple[str, float, list[str]], out: list[Frame]) -> None:
-        stream, ts, lines = pending
+    def _output(self, pending: OutputItem, out: list[Frame]) -> None:
+        lines = pending.lines
         for start in range(0, len(lines), 1000):
-            self._frame(pb.Record(output=pb.OutputLines(timestamp=ts, stream=stream, lines=lines[start:start + 1000])), out)
+            rec = pb.OutputLines(timestamp=pending.time, stream=pending.stream, lines=lines[start:start + 1000])
+            self._frame(pb.Record(output=rec), out)

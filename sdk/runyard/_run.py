@@ -8,7 +8,6 @@ import tempfile
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from . import _console
 from ._config import Config
 from ._flatten import flatten
+from ._items import Outbox
 from ._metrics import MetricDefinition, Metrics
 from ._summary import Summary
 from .errors import UsageError
@@ -60,7 +60,14 @@ class Run:
         settings: Settings | None = None,
         start_step: int = 0,
         resumed: bool = False,
+        metrics: Metrics | None = None,
+        files: RunFiles | None = None,
+        capture: Capture | None = None,
+        console: ConsoleCapture | None = None,
+        log_handler: logging.Handler | None = None,
     ) -> None:
+        """Made by `runyard.init()`, which builds the collaborators: the streamer (and its outbox), the
+        run's files, the capture, the console tee and the debug-log handler; all None when disabled."""
         self.id = run_id
         self.project = project
         self._entity = entity
@@ -77,7 +84,9 @@ class Run:
         self._settings = settings
         self._streamer = streamer
         self._finish_timeout = finish_timeout
-        self._queue: deque[tuple[Any, ...]] = streamer.queue if streamer is not None else deque(maxlen=0)
+        self._outbox = streamer.outbox if streamer is not None else Outbox(discard=True)
+        self._queue = self._outbox.queue
+        self._push = self._outbox.history
         self._wake_at = streamer.settings.batch_max_records if streamer is not None else 1 << 62
         self._queue_max = streamer.settings.queue_max if streamer is not None else 1 << 62
         self._step = start_step
@@ -86,16 +95,19 @@ class Run:
         self._finished = False
         self._child = False
         self._pid = os.getpid()
-        self._log_handler: logging.Handler | None = None
-        self._files: RunFiles | None = None
-        self._capture: Capture | None = None
-        self._console: ConsoleCapture | None = None
-        self._metrics: Metrics | None = None
+        self._log_handler = log_handler
+        self._files = files
+        self._capture = capture
+        self._console = console
+        # the run's metric definitions (shared with the record builder and the summary); log() asks
+        # them about each row only once define_metric() was called (`_observe`)
+        self._metrics = metrics if metrics is not None else Metrics()
+        self._observe: Any = self._metrics.observe if self._metrics.defs else None
         self._tmp_dir: str | None = None
         self.finish_result: FinishResult | None = None
         self.config = config
         config._attach(self._config_changed)
-        self.summary = Summary(self._summary_changed)
+        self.summary = Summary(self._summary_changed, self._metrics)
         self._logged = self.summary._logged
 
     # ------------------------------------------------------------------ identity
@@ -116,7 +128,7 @@ class Run:
     @name.setter
     def name(self, value: str) -> None:
         self._name = str(value)
-        self._queue.append(("u", {"name": self._name}))
+        self._outbox.run_fields({"name": self._name})
 
     @property
     def path(self) -> str:
@@ -205,7 +217,7 @@ class Run:
         if name is not None:
             self._name = fields["name"] = str(name)
         if fields and not self._finished:
-            self._queue.append(("u", fields))
+            self._outbox.run_fields(fields)
 
     # ------------------------------------------------------------------ logging
     def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = True,
@@ -224,7 +236,6 @@ class Run:
         if type(data) is not dict and not isinstance(data, Mapping):
             raise TypeError(f"log() takes a dict of values, got {type(data).__name__}")
         row = flatten(data)
-        q = self._queue
         with self._lock:
             if step is not None:
                 if type(step) is not int or not 0 <= step <= _MAX_STEP:
@@ -236,8 +247,8 @@ class Run:
                     if self._pending:
                         self._commit_pending()
                     self._step = step
-            if self._metrics is not None:
-                self._metrics.observe(row, self._logged)
+            if self._observe is not None:
+                self._observe(row, self._logged)
             self._logged.update(row)
             if commit is False:
                 self._pending.update(row)
@@ -245,21 +256,21 @@ class Run:
             if self._pending:
                 self._pending.update(row)
                 row, self._pending = self._pending, {}
-            q.append(("h", self._step, _time(), row))
+            self._push(self._step, _time(), row)
             self._step += 1
-        if len(q) >= self._wake_at:
+        if len(self._queue) >= self._wake_at:
             self._queue_full()
 
     def _log_past(self, row: dict[str, Any], step: int) -> None:
         """A row for a step below the current one: stored there now, never dropped (W&B drops it)."""
-        if self._metrics is not None:
-            self._metrics.observe(row, self._logged)
+        if self._observe is not None:
+            self._observe(row, self._logged)
         self._logged.update(row)
-        self._queue.append(("h", step, _time(), row))
+        self._push(step, _time(), row)
 
     def _commit_pending(self) -> None:
         row, self._pending = self._pending, {}
-        self._queue.append(("h", self._step, _time(), row))
+        self._push(self._step, _time(), row)
         self._step += 1
 
     def _queue_full(self) -> None:
@@ -275,11 +286,11 @@ class Run:
 
     def _config_changed(self, changes: dict[str, Any], removed: list[str]) -> None:
         if not self._finished:
-            self._queue.append(("c", changes, removed))
+            self._outbox.config(changes, removed)
 
     def _summary_changed(self, changes: dict[str, Any], removed: list[str]) -> None:
         if not self._finished:
-            self._queue.append(("s", changes, removed))
+            self._outbox.summary(changes, removed)
 
     def define_metric(self, name: str, step_metric: str | None = None, *, summary: str | None = None,
                       goal: str | None = None, hidden: bool = False, step_sync: bool | None = None,
@@ -288,19 +299,15 @@ class Run:
 
         summary: "last" (default), "min", "max", "mean", "best" (needs goal), "none", or a comma-joined
         list (`"min,last"`); goal: "minimize" or "maximize"."""
+        metrics = self._metrics
         with self._lock:
-            metrics = self._metrics or Metrics()
             d = metrics.define(name, step_metric=step_metric, summary=summary, goal=goal, hidden=hidden,
                                step_sync=step_sync)
-            if self._metrics is None:
-                self._metrics = metrics
-                self.summary._metrics = metrics
-                if self._streamer is not None:
-                    self._streamer.builder.summary_value = metrics.summary_value
             if step_metric is not None and step_metric not in metrics.defs:
                 metrics.define(step_metric)
+            self._observe = metrics.observe
         if not self._finished:
-            self._queue.append(("c", {"_runyard": {"metrics": metrics.as_config()}}, []))
+            self._outbox.config({"_runyard": {"metrics": metrics.as_config()}}, [])
         return d
 
     # ------------------------------------------------------------------ files and artifacts
@@ -474,7 +481,9 @@ class Run:
         self._child = True
         if self._console is not None:
             self._console.forked()
-        self._queue = deque(maxlen=0)
+        self._outbox = Outbox(discard=True)  # nothing reaches the parent's streamer
+        self._queue = self._outbox.queue
+        self._push = self._outbox.history
         self._lock = threading.Lock()  # the parent's lock may have been held at the fork
         self._files = None
         self._console = None

@@ -1,6 +1,6 @@
 """The run's one background thread: queue -> records -> write-ahead log -> ingest stream.
 
-`Run.log()` only appends tuples to `Streamer.queue` (a deque). The thread wakes every
+`Run.log()` only appends items to the run's `Outbox` (`runyard._items`). The thread wakes every
 `batch_interval` seconds (sooner when the queue grows), turns what is queued into records with
 sequence numbers (`RecordBuilder`), appends them to the WAL, and - when online and connected - sends
 them as `RecordBatch` messages. Acknowledged segments are deleted. Records sent but not acknowledged are
@@ -19,15 +19,14 @@ import logging
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from runyard_proto.v1 import ingest_pb2 as pb
 
 from . import _console
 from ._connection import Connection
+from ._items import Outbox, QueueItem
 from ._records import RecordBuilder
 from ._wire import batch_message, heartbeat_message, open_message
 from .errors import CommError, RunyardError, WalError
@@ -57,25 +56,34 @@ class FinishResult:
 
 
 class Streamer:
+    """`outbox` is the run's queue; `builder` turns its items into records (numbered from where the
+    WAL in `run_dir` ends, or from `seq_base` if that is higher); `on_open` is called on this thread
+    with every RunOpened (the first and each after a reconnect)."""
+
     def __init__(
         self,
         settings: Settings,
         run_dir: Path,
         open_run: pb.OpenRun,
+        outbox: Outbox,
+        builder: RecordBuilder,
         *,
         online: bool,
         ingest_address: str | None = None,
         ingest_tls: bool = False,
         first_resume: str = "never",
         seq_base: int = 0,
+        on_open: Callable[[pb.RunOpened], None] | None = None,
     ) -> None:
         self.settings = settings
         self._first_resume = first_resume
         self.run_dir = run_dir
         self.online = online
-        self.queue: deque[tuple[Any, ...]] = deque()
+        self.outbox = outbox
+        self.queue = outbox.queue
         self.wal = WalWriter(run_dir / "wal", settings.segment_bytes)
-        self.builder = RecordBuilder(max(self.wal.last_seq + 1, seq_base))
+        self.builder = builder
+        builder.next_seq = max(builder.next_seq, self.wal.last_seq + 1, seq_base)
         self._cursor = WalCursor(run_dir / "wal")
         self._recent: list[Frame] = []
         self._open_run = open_run
@@ -99,7 +107,7 @@ class Streamer:
         self._abort = False
         self._wal_broken = False
         self.done = threading.Event()
-        self._on_open: list[Callable[[pb.RunOpened], None]] = []
+        self._on_open = on_open
         self._thread = threading.Thread(target=self._main, name="runyard-streamer", daemon=True)
         self._thread.start()
 
@@ -122,6 +130,11 @@ class Streamer:
             raise self.fatal_error
         return self.opened
 
+    def number_at_least(self, seq: int) -> None:
+        """Number the records not yet built from `seq` on (at least): a resumed run whose server could
+        not be asked numbers above anything an earlier process may have sent."""
+        self.builder.next_seq = max(self.builder.next_seq, seq)
+
     @property
     def written_seq(self) -> int:
         return self.wal.last_seq
@@ -131,7 +144,7 @@ class Streamer:
 
     def finish(self, exit_code: int, error: str | None, timeout: float) -> FinishResult:
         """Queue the Finish record and wait (bounded) until the server acknowledged everything."""
-        self.queue.append(("f", exit_code, error, time.time()))
+        self.outbox.finish(exit_code, error, time.time())
         self._finish_requested = True
         self._backoff = min(self._backoff, 1.0)
         self._next_attempt = min(self._next_attempt, time.monotonic())
@@ -210,7 +223,7 @@ class Streamer:
         q = self.queue
         cap = self.settings.batch_max_records
         while q:
-            items: list[tuple[Any, ...]] = []
+            items: list[QueueItem] = []
             popleft = q.popleft
             while q and len(items) < cap:
                 items.append(popleft())
@@ -319,8 +332,8 @@ class Streamer:
             _console.say(f"connected to {conn.address}{again}; sending what was logged meanwhile")
             self._outage_reported = False
         self._last_heartbeat = time.monotonic()
-        for callback in self._on_open:
-            callback(opened)
+        if self._on_open is not None:
+            self._on_open(opened)
         self._opened_or_fatal.set()
 
     def _network(self) -> None:
