@@ -281,9 +281,9 @@ class RunFiles:
                 pass
 
     # ---- the end -------------------------------------------------------------------------------
-    def finish(self, timeout: float, final_tasks: list[Callable[[], None]]) -> tuple[int, Exception | None]:
+    def finish(self, timeout: float, final_tasks: list[Callable[[], None]]) -> tuple[list[str], Exception | None]:
         """Place end-policy files, run the final tasks, upload everything under files/ that changed.
-        Returns (files not uploaded, last upload error). Waits at most `timeout` seconds."""
+        Returns (names of the files not uploaded, last upload error). Waits at most `timeout` seconds."""
         # let the one-time capture (git, requirements, metadata) finish first: a short script may end
         # before it did
         wait_tasks = time.monotonic() + min(timeout, 10.0)
@@ -305,7 +305,7 @@ class RunFiles:
         self._periodic.clear()
         if self._uploader is None or not self._ready():
             self._stop_thread(1.0)
-            return len(self._pending), self.last_error
+            return self.pending(), self.last_error
         self._next_try = 0.0
         deadline = time.monotonic() + timeout
         while self._pending and time.monotonic() < deadline and self._uploader is not None:
@@ -314,9 +314,8 @@ class RunFiles:
             self._idle.wait(max(0.0, deadline - time.monotonic()))
             if self.last_error is not None and self._next_try > deadline:
                 break
-        left = len(self._pending)
         self._stop_thread(max(0.5, min(5.0, deadline - time.monotonic())))
-        return left, self.last_error
+        return self.pending(), self.last_error
 
     def _stop_thread(self, timeout: float) -> None:
         self._stop.set()

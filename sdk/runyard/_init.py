@@ -21,14 +21,15 @@ from runyard_proto.v1 import ingest_pb2 as pb
 from . import _console, _state
 from ._capture_run import Capture
 from ._config import Config, config_dict
+from ._folder import RUN_FILE, update_host, write_json
 from ._http import LOGIN_HINT, server_info, viewer
 from ._ids import check_project, check_run_id, new_run_id, run_folder_name
 from ._items import Outbox
-from ._jsonify import jsonable
+from ._jsonify import jsonable, text_problem
 from ._metrics import Metrics
 from ._output import ConsoleCapture
 from ._records import RecordBuilder
-from ._run import Run
+from ._run import Run, clean_field
 from .errors import AuthenticationError, CommError, RunyardError, SettingsError
 from .settings import Settings, resolve
 from .streamer import Streamer
@@ -38,7 +39,6 @@ __all__ = ["init"]
 log = logging.getLogger("runyard")
 log.addHandler(logging.NullHandler())
 log.propagate = False
-RUN_FILE = "run.json"
 
 
 def init(
@@ -100,6 +100,9 @@ def init(
         raise SettingsError("tags must be a list of strings, not one string")
     s = resolve(args)
     project_name = check_project(s.project or "uncategorized")
+    if s.entity is not None and text_problem(s.entity) is not None:
+        raise SettingsError(f"entity {s.entity[:40]!r} holds {text_problem(s.entity)}; an entity is a user or "
+                            "team name")
     resume_mode = s.resume
     run_id = s.run_id
     if run_id is None and resume_mode == "must":
@@ -115,8 +118,9 @@ def init(
     cfg = Config(cfg_dict)
     if tags is None and s.tags:
         tags = [t.strip() for t in s.tags.split(",") if t.strip()]
-    tag_list = [str(t) for t in (tags or [])]
-    name, notes, group, job_type = s.name, s.notes, s.group, s.job_type
+    tag_list = [clean_field("a tag", t) for t in (tags or [])]
+    name, notes, group, job_type = (None if v is None else clean_field(what, v) for what, v in (
+        ("name", s.name), ("notes", s.notes), ("group", s.group), ("job_type", s.job_type)))
     start = time.time()
     common: dict[str, Any] = dict(
         run_id=run_id, project=project_name, config=cfg, tags=tag_list, group=group, job_type=job_type,
@@ -137,16 +141,13 @@ def init(
         address, tls, entity_name, reachable = _check_server(s)
 
     resuming = resume_mode in ("allow", "must")
-    seq_base = 0
     local_step = 0
     if resuming and not (online and reachable):
-        # The server cannot say which sequence numbers it holds: number above any earlier process of this
-        # run (it wrote fewer records than microseconds passed), so nothing is ignored when it arrives.
-        # Steps go on from where an earlier process of this run on this machine stopped, if any.
-        seq_base = int(time.time() * 1_000_000)
+        # The server cannot say where the run stands. Steps go on from where an earlier process of this run
+        # on this machine stopped, if any; records are numbered when the server answers (see Streamer).
         local_step = _local_next_step(s.root_dir, run_id)
         _console.warn(f"resuming run {run_id} without the server: steps go on from {local_step} (what this "
-                      "machine knows); records are numbered after the earlier ones so none are lost")
+                      "machine knows); records are numbered after the server's when it answers, so none are lost")
 
     run_dir = _new_run_dir(s.root_dir, run_folder_name(run_id, start))
     handler = _attach_debug_log(run_dir)
@@ -158,15 +159,15 @@ def init(
         config_json="", tags=tag_list, group=group or "",
         job_type=job_type or "", notes=notes or "", host=socket.gethostname(), start_time=start,
     )
-    _write_run_file(run_dir, s, open_run, cfg)
+    _write_run_file(run_dir, s, open_run, cfg, numbering="folder" if resuming else "server")
     _link_latest(s.root_dir, run_dir)
     initial_config = cfg.as_dict()
     (run_dir / ".live").write_text(str(os.getpid()))
     parts = _RunParts(s, run_dir, project_name, run_id, start, online)
     initial_cfg = Config(cfg.as_dict())  # run.json keeps the config as given to init()
     streamer = Streamer(s, run_dir, open_run, parts.outbox, parts.builder, online=online, ingest_address=address,
-                        ingest_tls=tls, first_resume=resume_mode or "never", seq_base=seq_base,
-                        on_open=lambda opened: _write_run_file(run_dir, s, open_run, initial_cfg, opened))
+                        ingest_tls=tls, first_resume=resume_mode or "never", anchored=not resuming,
+                        on_open=lambda opened: parts.opened(opened, open_run, initial_cfg))
     parts.streamer = streamer
     if online and not reachable:
         streamer.outage_reported()
@@ -184,8 +185,6 @@ def init(
                 f"the server did not open the run within {s.init_timeout:.0f} s")
             _console.warn(f"{why}; logging to {run_dir} and retrying in the background")
             streamer.outage_reported()
-    if resuming and online and opened is None:  # the server may still open it: number above earlier records
-        streamer.number_at_least(int(time.time() * 1_000_000))
     if initial_config:  # numbered after RunOpened.last_seq when resuming (see Streamer._opened)
         parts.outbox.config(initial_config, [])
         streamer.wake()
@@ -281,6 +280,15 @@ class _RunParts:
     def _ready(self) -> bool:
         return self.streamer is not None and self.streamer.opened is not None
 
+    def opened(self, opened: pb.RunOpened, open_run: pb.OpenRun, cfg: Config) -> None:
+        """Each RunOpened (streamer thread): run.json notes the server's answer and the numbering;
+        sync.json where this folder's records start on that server."""
+        streamer = self.streamer
+        assert streamer is not None
+        _write_run_file(streamer.run_dir, self.settings, open_run, cfg, opened, numbering=streamer.numbering)
+        update_host(streamer.run_dir, self.settings.base_url, entity=opened.entity, project=opened.project,
+                    run_id=opened.run_id, seq_offset=streamer.seq_offset)
+
     def _upload(self, batch: dict[str, Path]) -> list[dict[str, Any]]:
         from .artifacts import upload_run_files
 
@@ -326,7 +334,8 @@ def _check_server(s: Settings) -> tuple[str | None, bool, str | None, bool]:
 
 
 def _write_run_file(
-    run_dir: Path, s: Settings, open_run: pb.OpenRun, cfg: Config, opened: pb.RunOpened | None = None
+    run_dir: Path, s: Settings, open_run: pb.OpenRun, cfg: Config, opened: pb.RunOpened | None = None,
+    numbering: str = "server",
 ) -> None:
     """`run.json`: what OpenRun carries (for `runyard sync`) plus what the server answered."""
     data = {
@@ -349,10 +358,9 @@ def _write_run_file(
         "platform": platform.platform(),
         "argv": list(sys.argv),
         "wal": "wal",
+        "seq_numbering": numbering,
     }
-    tmp = run_dir / (RUN_FILE + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, run_dir / RUN_FILE)
+    write_json(run_dir / RUN_FILE, data)
 
 
 def _link_latest(root: Path, run_dir: Path) -> None:

@@ -13,6 +13,8 @@ records (`RecordBuilder.build`, which dispatches on the item's class).
     capture.SystemMonitor (via Capture)    system(time, sample)         SystemItem
     ConsoleCapture                         output(stream, time, lines)  OutputItem
     RunFiles (after an upload)             file_saved(path, size, sha)  FileSavedItem
+    Streamer.flush()                       barrier()                    Barrier       (no record: its event is
+                                                                                       set once all before it is built)
 
 Items are `__slots__` objects: making one costs about as much as the tuple it replaced, which matters
 for `HistoryItem` (built inside `log()`, see bench/sdk_overhead.py). The deque is shared by all
@@ -21,11 +23,13 @@ producers: `append` and `popleft` are atomic under the GIL, so no lock is needed
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from typing import Any
 
 __all__ = [
     "SKIP",
+    "Barrier",
     "ConfigItem",
     "FileSavedItem",
     "FinishItem",
@@ -125,8 +129,17 @@ class FileSavedItem:
         self.sha256 = sha256
 
 
+class Barrier:
+    """Not a record: `done` is set when everything queued before it is built and written."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
 QueueItem = (HistoryItem | SummaryItem | ConfigItem | RunFieldsItem | FinishItem | SystemItem | OutputItem
-             | FileSavedItem)
+             | FileSavedItem | Barrier)
 
 
 class Outbox:
@@ -162,6 +175,11 @@ class Outbox:
 
     def file_saved(self, path: str, size: int, sha256: str) -> None:
         self.queue.append(FileSavedItem(path, size, sha256))
+
+    def barrier(self) -> threading.Event:
+        b = Barrier()
+        self.queue.append(b)
+        return b.done
 
     def __len__(self) -> int:
         return len(self.queue)

@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import _console
 from ._items import Outbox
+from ._jsonify import clean_text
 
 __all__ = ["ConsoleCapture"]
 
@@ -59,6 +61,7 @@ class ConsoleCapture:
         self._tees: dict[str, _Tee] = {}
         self._handlers: list[tuple[Any, Any]] = []  # (logging handler, its original stream)
         self._shell: Any = None
+        self._cleaned_warned = False
 
     def install(self) -> ConsoleCapture:
         self._wrap()
@@ -127,6 +130,13 @@ class ConsoleCapture:
                 line = line.rstrip("\r").rsplit("\r", 1)[-1]
             if len(line) > MAX_LINE:
                 line = line[:MAX_LINE] + " [line cut]"
+            if "\x00" in line or not line.isascii():
+                fixed = clean_text(line)  # PostgreSQL stores neither NUL nor lone surrogates
+                if fixed is not line and not self._cleaned_warned:
+                    self._cleaned_warned = True
+                    _console.warn(f"printed output on {name} holds NUL characters or undecodable bytes; "
+                                  "they are saved as U+FFFD")
+                line = fixed
             clean.append(line)
         with self._lock:
             try:

@@ -17,10 +17,13 @@ from . import _console
 from ._config import Config
 from ._flatten import flatten
 from ._items import Outbox
+from ._jsonify import clean_text, text_problem
 from ._metrics import MetricDefinition, Metrics
 from ._summary import Summary
 from .errors import UsageError
 from .streamer import FinishResult, Streamer
+
+log = logging.getLogger("runyard")
 
 if TYPE_CHECKING:
     from ._capture_run import Capture
@@ -127,8 +130,7 @@ class Run:
 
     @name.setter
     def name(self, value: str) -> None:
-        self._name = str(value)
-        self._outbox.run_fields({"name": self._name})
+        self.update(name=value)
 
     @property
     def path(self) -> str:
@@ -207,15 +209,15 @@ class Run:
         if isinstance(tags, str):
             raise UsageError("tags must be a list of strings, not one string")
         if notes is not None:
-            self._notes = fields["notes"] = str(notes)
+            self._notes = fields["notes"] = clean_field("notes", notes)
         if tags is not None:
-            self._tags = fields["tags"] = [str(t) for t in tags]
+            self._tags = fields["tags"] = [clean_field("a tag", t) for t in tags]
         if group is not None:
-            self._group = fields["group"] = str(group)
+            self._group = fields["group"] = clean_field("group", group)
         if job_type is not None:
-            self._job_type = fields["job_type"] = str(job_type)
+            self._job_type = fields["job_type"] = clean_field("job_type", job_type)
         if name is not None:
-            self._name = fields["name"] = str(name)
+            self._name = fields["name"] = clean_field("name", name)
         if fields and not self._finished:
             self._outbox.run_fields(fields)
 
@@ -383,7 +385,11 @@ class Run:
                timeout: float | None = None) -> None:
         """End the run: flush, upload its files, record the exit code, wait (bounded) for the server to
         confirm everything; then say where things are (and the `runyard sync` command if needed; `quiet`
-        leaves out the line that says all went well)."""
+        leaves out the line that says all went well).
+
+        The order matters: the console and system metrics stop first (their last lines are queued), then
+        everything queued is built (media bound, so its files exist), then the files are uploaded (their
+        FileSaved notices queued), and only then the Finish record goes out, last."""
         exit_code = exit_code or 0
         if self._finished or self._child:
             return
@@ -407,18 +413,18 @@ class Run:
             if streamer.online and streamer.opened is None:
                 wait = min(wait, NEVER_CONNECTED_FINISH_S)
             deadline = time.monotonic() + wait
-            files_left, files_error = 0, None
+            if not streamer.flush(max(1.0, wait * 0.25)):
+                log.warning("the writer did not build everything queued in time; media logged last may be missing")
+            files_left: list[str] = []
+            files_error = None
             if self._files is not None:
                 capture_tasks = self._capture.final_tasks() if self._capture is not None else []
-                files_left, files_error = self._files.finish(max(1.0, wait * 0.5), capture_tasks)
-                if files_left and self.mode == "online" and self.folder is not None:
-                    import json  # `runyard status` lists the run as not synced until `runyard sync` ran
-
-                    (self.folder / "files_pending.json").write_text(json.dumps(self._files.pending()))
+                files_left, files_error = self._files.finish(max(1.0, (deadline - time.monotonic()) * 0.6),
+                                                             capture_tasks)
             result = streamer.finish(int(exit_code), error, max(0.5, deadline - time.monotonic()))
             self.finish_result = result
-            self._note_end_in_run_file(streamer.wal.last_seq)
-            self._report(result, files_left, files_error, quiet=bool(quiet))
+            self._note_end(streamer, result, files_left)
+            self._report(result, len(files_left) if self.mode == "online" else 0, files_error, quiet=bool(quiet))
         finally:
             _state.run_finished(self)
             if self.folder is not None:
@@ -431,47 +437,75 @@ class Run:
                 logging.getLogger("runyard").removeHandler(handler)
                 handler.close()
 
-    def _note_end_in_run_file(self, last_seq: int) -> None:
-        """run.json gets where this process stopped (next step, last sequence number), so a later
-        resume on this machine can go on from there even when the server cannot be asked."""
+    def _note_end(self, streamer: Streamer, result: FinishResult, files_left: list[str]) -> None:
+        """run.json gets where this process stopped (next step, last record), so a later resume on this
+        machine can go on from there even when the server cannot be asked; sync.json gets what the server
+        acknowledged (what `runyard status` reports)."""
         if self.folder is None:
             return
-        import json
+        from ._folder import RUN_FILE, read_json, update_host, write_json
 
-        path = self.folder / "run.json"
-        try:
-            data = json.loads(path.read_text())
-            data.update(next_step=self._step, last_seq=last_seq)
-            tmp = path.with_name("run.json.tmp")
-            tmp.write_text(json.dumps(data, indent=2) + "\n")
-            os.replace(tmp, path)
-        except (OSError, ValueError):
-            pass
+        path = self.folder / RUN_FILE
+        data = read_json(path)
+        if data:
+            data.update(next_step=self._step, last_seq=streamer.built,
+                        wal_complete=streamer.wal_error is None)
+            write_json(path, data)
+        if self.mode == "online" and streamer.seq_offset is not None:
+            update_host(self.folder, self.base_url, acked_seq=streamer.acked,
+                        last_seq=streamer.acked + streamer.seq_offset, files_pending=files_left,
+                        refused=[r.as_json() for r in result.refused])
 
     def _report(self, result: FinishResult, files_left: int = 0, files_error: Exception | None = None,
                 quiet: bool = False) -> None:
+        """Say what is stored where, from acknowledged facts only: server acks for records, completed
+        uploads for files; anything else is named with the exact `runyard sync` line."""
         sync_hint = f"runyard sync {self.folder}"
-        files_note = ""
-        if files_left and self.mode == "online":
+        name = self.name or self.id
+        notes: list[str] = []
+        if result.refused:
+            notes.append(f"{len(result.refused)} records were refused by the server (named above) and are left out")
+        if result.memory_only and result.wal_error is not None and result.outcome != "offline":
+            kept = result.memory_only - result.lost
+            notes.append(f"the run's log on disk failed ({result.wal_error.message}): {result.memory_only} records "
+                         f"were kept in memory only, of which the server confirmed {max(0, kept)}; "
+                         "this run folder cannot replay them")
+        if result.lost:
+            notes.append(f"{result.lost} records are lost: they were neither written to disk nor confirmed by "
+                         "the server")
+        if files_left:
             why = f" ({files_error})" if files_error is not None else ""
-            files_note = f"; {files_left} files were not uploaded{why}"
-        if result.outcome == "acked" and not files_note:
-            if quiet:
+            notes.append(f"{files_left} run files were not uploaded{why}")
+        detail = "; ".join(notes)
+        on_disk = result.on_disk_unacked
+        if result.outcome == "offline":
+            msg = f"offline run saved in {self.folder}; upload it with: {sync_hint}"
+            if detail:
+                _console.warn(f"{msg}. Note: {detail}")
+            else:
+                _console.say(msg)
+            return
+        if result.outcome == "acked":
+            if not notes:
+                if not quiet:
+                    _console.say(f"run {name} finished; everything is saved on {self.base_url}: {self.url}")
                 return
-            _console.say(f"run {self.name or self.id} finished; everything is saved on {self.base_url}: {self.url}")
-        elif result.outcome == "acked":
-            _console.warn(f"run {self.name or self.id} finished{files_note}. Upload them with: {sync_hint}")
-        elif result.outcome == "offline":
-            _console.say(f"offline run saved in {self.folder}; upload it with: {sync_hint}")
-        elif result.outcome == "fatal":
-            msg = result.error.message if result.error is not None else "the server refused the run"
-            _console.error(f"{msg}. {result.unacked} records were not uploaded{files_note}; after fixing it: {sync_hint}")
+            tail = f". Upload the missing files with: {sync_hint}" if files_left else ""
+            _console.warn(f"run {name} finished and the server confirmed every record it accepted; {detail}{tail}")
+            return
+        if result.outcome == "fatal":
+            head = result.error.message if result.error is not None else "the server refused the run"
         else:
             why = f" (last error: {result.error.message})" if result.error is not None else ""
-            _console.warn(
-                f"the server did not confirm {result.unacked} records in time{why}{files_note}. "
-                f"They are saved on disk; upload them later with: {sync_hint}"
-            )
+            head = f"the server did not confirm {result.unacked} records in time{why}"
+        where = (f"{on_disk} records are saved on disk; after fixing it upload them with: {sync_hint}"
+                 if result.outcome == "fatal" else
+                 f"{on_disk} of them are saved on disk; upload them later with: {sync_hint}") if on_disk or files_left else ""
+        text = ". ".join(part for part in (head, detail, where) if part)
+        if result.outcome == "fatal":
+            _console.error(text)
+        else:
+            _console.warn(text)
 
     # ------------------------------------------------------------------ fork
     def _in_forked_child(self) -> None:
@@ -511,6 +545,17 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<runyard.Run {self.path} name={self.name!r} mode={self.mode}>"
+
+
+def clean_field(what: str, value: Any) -> str:
+    """A run field (name, notes, group, job type, a tag) as text the server can store: NUL characters
+    and lone surrogates become U+FFFD, with a warning naming the field."""
+    text = str(value)
+    if text_problem(text) is not None:
+        _console.warn(f"{what} {text[:40]!r} holds a NUL character or a lone surrogate, which the server cannot "
+                      "store; it is saved with U+FFFD in its place")
+        text = clean_text(text)
+    return text
 
 
 def _as_step(step: Any) -> int:

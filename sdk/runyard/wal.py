@@ -101,7 +101,7 @@ class WalWriter:
         with open(path, "rb") as fh:
             for seq, end, _ in _read_frames(fh, path):
                 last, good = seq, end
-        fh2 = open(path, "r+b")
+        fh2 = open(path, "r+b", buffering=0)
         if os.path.getsize(path) < len(MAGIC):
             fh2.write(MAGIC)
         fh2.truncate(good)
@@ -110,17 +110,21 @@ class WalWriter:
 
     def _open_segment(self, first_seq: int) -> None:
         if self._fh is not None:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            try:
+                os.fsync(self._fh.fileno())
+            except OSError as exc:
+                raise WalError(f"cannot write the run's log in {self.dir}: {exc}") from exc
             self._fh.close()
+            self._fh = None
         path = self.dir / _segment_name(first_seq)
         try:
-            self._fh = open(path, "wb")
-            self._fh.write(MAGIC)
+            fh = open(path, "wb", buffering=0)  # unbuffered: a failed write leaves nothing behind to flush
         except OSError as exc:
             raise WalError(f"cannot write the run's log segment {path}: {exc}") from exc
-        self._size = len(MAGIC)
+        self._fh = fh
+        self._size = 0
         self._segments.append((first_seq, path))
+        self._write(MAGIC)
 
     def append(self, frames: list[Frame]) -> None:
         """Write frames (seq must continue `last_seq` + 1) and flush them to the OS."""
@@ -135,18 +139,32 @@ class WalWriter:
         for seq, payload in frames:
             parts.append(_HEAD.pack(len(payload), zlib.crc32(payload), seq))
             parts.append(payload)
-        blob = b"".join(parts)
+        self._write(b"".join(parts))
+        self.last_seq = frames[-1][0]
+
+    def _write(self, blob: bytes) -> None:
+        """Write all of `blob` (to the OS: it survives the process) or nothing: after a failure (disk full,
+        read-only, over quota or a file-size limit) the segment is cut back to its last whole frame."""
+        fh = self._fh
+        assert fh is not None
+        view = memoryview(blob)
         try:
-            self._fh.write(blob)
-            self._fh.flush()
+            while view:
+                n = fh.write(view)
+                if not n:
+                    raise OSError(28, "no space left on device")
+                view = view[n:]
         except OSError as exc:
+            try:
+                fh.truncate(self._size)
+                fh.seek(self._size)
+            except OSError:
+                pass
             raise WalError(f"cannot write the run's log in {self.dir}: {exc}") from exc
         self._size += len(blob)
-        self.last_seq = frames[-1][0]
 
     def sync(self) -> None:
         if self._fh is not None:
-            self._fh.flush()
             os.fsync(self._fh.fileno())
 
     def prune(self, acked_seq: int) -> int:
@@ -171,9 +189,11 @@ class WalWriter:
     def close(self, acked_seq: int = 0) -> None:
         """Close the active segment; when everything written is acknowledged, delete the log."""
         if self._fh is not None:
-            self.sync()
-            self._fh.close()
-            self._fh = None
+            try:
+                self.sync()
+            finally:
+                self._fh.close()
+                self._fh = None
         self.prune(acked_seq)
         if self._segments and acked_seq >= self.last_seq:
             for _, path in self._segments:

@@ -58,3 +58,31 @@ def only_run_dir(root: Path) -> Path:
     dirs = glob.glob(str(root / "runyard" / "run-*"))
     assert len(dirs) == 1, dirs
     return Path(dirs[0])
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_script(code: str, env: dict[str, str], *, timeout: float = 240, cwd: Path | None = None,
+               **kwargs: Any) -> Any:
+    """Run `code` in a fresh Python process with the environment plus `env`; returns CompletedProcess."""
+    import subprocess
+    import sys
+    import textwrap
+
+    full = dict(os.environ)
+    full.update(env)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full, cwd=cwd or REPO,
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def points_per_key(stack: Any, run_id: str, project: str) -> dict[str, int]:
+    """{history key: number of stored points} of one run, straight from PostgreSQL."""
+    rows = stack.fetch(
+        """SELECT k.key, sum(c.n)::bigint AS n FROM history_chunks c
+           JOIN history_keys k ON k.run_id = c.run_id AND k.key_id = c.key_id
+           JOIN runs r ON r.id = c.run_id JOIN projects p ON p.id = r.project_id
+           WHERE r.run_id = $1 AND p.name = $2 GROUP BY k.key""",
+        run_id, project,
+    )
+    return {r["key"]: int(r["n"]) for r in rows}
