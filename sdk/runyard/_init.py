@@ -103,12 +103,17 @@ def init(
     if s.entity is not None and text_problem(s.entity) is not None:
         raise SettingsError(f"entity {s.entity[:40]!r} holds {text_problem(s.entity)}; an entity is a user or "
                             "team name")
+    _console.configure(silent=s.silent)
     resume_mode = s.resume
     run_id = s.run_id
-    if run_id is None and resume_mode == "must":
-        run_id = _latest_run_id(s.root_dir, project_name)
-        if run_id is None:
+    if run_id is None and resume_mode in ("must", "auto"):
+        run_id = _latest_run_id(s.root_dirs, project_name)
+        if run_id is None and resume_mode == "must":
             raise SettingsError(f"resume='must' without id=: no earlier run of {project_name} in {s.root_dir}")
+        if run_id is None:
+            resume_mode = None  # resume=True with nothing to resume: a new run
+    if resume_mode == "auto":
+        resume_mode = "allow"
     run_id = check_run_id(run_id) if run_id is not None else new_run_id()
     cfg_dict = config_dict(config)
     if config_include_keys:
@@ -145,7 +150,7 @@ def init(
     if resuming and not (online and reachable):
         # The server cannot say where the run stands. Steps go on from where an earlier process of this run
         # on this machine stopped, if any; records are numbered when the server answers (see Streamer).
-        local_step = _local_next_step(s.root_dir, run_id)
+        local_step = _local_next_step(s.root_dirs, run_id)
         _console.warn(f"resuming run {run_id} without the server: steps go on from {local_step} (what this "
                       "machine knows); records are numbered after the server's when it answers, so none are lost")
 
@@ -221,16 +226,17 @@ def _new_run_dir(root: Path, name: str) -> Path:
     raise SettingsError(f"cannot make a run folder {name} in {root}")
 
 
-def _local_next_step(root: Path, run_id: str) -> int:
-    """The highest `next_step` an earlier process of `run_id` noted in its run.json under `root`."""
+def _local_next_step(roots: list[Path], run_id: str) -> int:
+    """The highest `next_step` an earlier process of `run_id` noted in its run.json under `roots`."""
     best = 0
-    for info_path in root.glob(f"run-*-{run_id}*/run.json"):
-        try:
-            info = json.loads(info_path.read_text())
-        except (OSError, ValueError):
-            continue
-        if info.get("run_id") == run_id:
-            best = max(best, int(info.get("next_step") or 0))
+    for root in roots:
+        for info_path in root.glob(f"run-*-{run_id}*/run.json"):
+            try:
+                info = json.loads(info_path.read_text())
+            except (OSError, ValueError):
+                continue
+            if info.get("run_id") == run_id:
+                best = max(best, int(info.get("next_step") or 0))
     return best
 
 
@@ -244,18 +250,19 @@ def _reinit_mode(reinit: bool | str | None) -> str:
     raise SettingsError(f"reinit must be True, False, 'finish_previous', 'return_previous' or 'create_new', got {reinit!r}")
 
 
-def _latest_run_id(root: Path, project: str) -> str | None:
-    """The id of the newest run folder of `project` under the run root (for resume='must' without id)."""
+def _latest_run_id(roots: list[Path], project: str) -> str | None:
+    """The id of the newest run folder of `project` under the run roots (resume without an id)."""
     best: tuple[float, str] | None = None
-    for info_path in root.glob("run-*/run.json"):
-        try:
-            info = json.loads(info_path.read_text())
-        except (OSError, ValueError):
-            continue
-        if info.get("project") == project and isinstance(info.get("run_id"), str):
-            key = (float(info.get("start_time") or 0), info["run_id"])
-            if best is None or key > best:
-                best = key
+    for root in roots:
+        for info_path in root.glob("run-*/run.json"):
+            try:
+                info = json.loads(info_path.read_text())
+            except (OSError, ValueError):
+                continue
+            if info.get("project") == project and isinstance(info.get("run_id"), str):
+                key = (float(info.get("start_time") or 0), info["run_id"])
+                if best is None or key > best:
+                    best = key
     return best[1] if best else None
 
 

@@ -143,15 +143,16 @@ class Run:
         return f"{self.base_url}/{self.entity or '-'}/{self.project}/runs/{self.id}"
 
     @property
-    def dir(self) -> Path:
-        """The run's files folder (`<run folder>/files`): files put here are uploaded at the end, as in W&B."""
+    def dir(self) -> str:
+        """The run's files folder (`<run folder>/files`) as a string, as in W&B: files put here are uploaded
+        at the end."""
         if self._files is not None:
-            return self._files.files_dir
+            return str(self._files.files_dir)
         if self.folder is not None:
-            return self.folder / "files"
+            return str(self.folder / "files")
         if self._tmp_dir is None:  # disabled mode: a scratch folder, so `run.dir` paths still work
             self._tmp_dir = tempfile.mkdtemp(prefix="runyard-disabled-")
-        return Path(self._tmp_dir)
+        return self._tmp_dir
 
     @property
     def step(self) -> int:
@@ -222,7 +223,7 @@ class Run:
             self._outbox.run_fields(fields)
 
     # ------------------------------------------------------------------ logging
-    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = True,
+    def log(self, data: Mapping[str, Any] | None = None, step: int | None = None, commit: bool | None = True,
             sync: bool | None = None) -> None:
         """Log one row of metrics. Never waits on the network; safe to call from several threads.
 
@@ -236,7 +237,9 @@ class Run:
         if self._finished:
             raise UsageError("log() was called on a finished run; call runyard.init() to start a new one")
         if type(data) is not dict and not isinstance(data, Mapping):
-            raise TypeError(f"log() takes a dict of values, got {type(data).__name__}")
+            if data is not None:
+                raise TypeError(f"log() takes a dict of values, got {type(data).__name__}")
+            data = {}  # log() alone commits the current step, as in wandb
         row = flatten(data)
         with self._lock:
             if step is not None:
@@ -401,6 +404,7 @@ class Run:
             self._finished = True
         from . import _state  # late: _state imports this module
 
+        _state.finishing(True)
         try:
             if self._console is not None:
                 self._console.stop()
@@ -424,7 +428,8 @@ class Run:
             result = streamer.finish(int(exit_code), error, max(0.5, deadline - time.monotonic()))
             self.finish_result = result
             self._note_end(streamer, result, files_left)
-            self._report(result, len(files_left) if self.mode == "online" else 0, files_error, quiet=bool(quiet))
+            self._report(result, len(files_left) if self.mode == "online" else 0, files_error, quiet=bool(quiet),
+                         exit_code=int(exit_code))
         finally:
             _state.run_finished(self)
             if self.folder is not None:
@@ -436,6 +441,7 @@ class Run:
             if handler is not None:
                 logging.getLogger("runyard").removeHandler(handler)
                 handler.close()
+            _state.finishing(False)  # raises SystemExit if a SIGTERM came in meanwhile
 
     def _note_end(self, streamer: Streamer, result: FinishResult, files_left: list[str]) -> None:
         """run.json gets where this process stopped (next step, last record), so a later resume on this
@@ -457,7 +463,7 @@ class Run:
                         refused=[r.as_json() for r in result.refused])
 
     def _report(self, result: FinishResult, files_left: int = 0, files_error: Exception | None = None,
-                quiet: bool = False) -> None:
+                quiet: bool = False, exit_code: int = 0) -> None:
         """Say what is stored where, from acknowledged facts only: server acks for records, completed
         uploads for files; anything else is named with the exact `runyard sync` line."""
         sync_hint = f"runyard sync {self.folder}"
@@ -485,13 +491,14 @@ class Run:
             else:
                 _console.say(msg)
             return
+        ended = "finished" if not exit_code else f"failed (exit code {exit_code})"
         if result.outcome == "acked":
             if not notes:
                 if not quiet:
-                    _console.say(f"run {name} finished; everything is saved on {self.base_url}: {self.url}")
+                    _console.say(f"run {name} {ended}; everything is saved on {self.base_url}: {self.url}")
                 return
             tail = f". Upload the missing files with: {sync_hint}" if files_left else ""
-            _console.warn(f"run {name} finished and the server confirmed every record it accepted; {detail}{tail}")
+            _console.warn(f"run {name} {ended} and the server confirmed every record it accepted; {detail}{tail}")
             return
         if result.outcome == "fatal":
             head = result.error.message if result.error is not None else "the server refused the run"

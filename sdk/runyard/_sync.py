@@ -22,7 +22,7 @@ from ._folder import host_state, update_host
 from ._refusals import Isolation, describe, stand_in
 from ._wire import batch_message, renumber
 from .errors import RunyardError
-from .settings import Settings, resolve
+from .settings import LEGACY_RUN_ROOTS, RUN_ROOT, Settings, resolve
 from .streamer import Refused
 from .wal import iter_frames, list_segments
 
@@ -32,15 +32,17 @@ SYNC_FILE = "sync.json"
 
 
 def find_run_dirs(path: str | os.PathLike[str]) -> list[Path]:
-    """A run folder itself, or every run folder in a `runyard/` folder (or in `<path>/runyard/`)."""
+    """A run folder itself, or every run folder in a folder of run folders, or in `<path>/runyard-runs/`
+    (and the `<path>/runyard/` of older SDK versions), oldest first."""
     p = Path(path)
     if (p / "run.json").is_file():
         return [p]
-    for root in (p, p / "runyard"):
-        found = sorted(d for d in root.glob("run-*") if (d / "run.json").is_file())
-        if found:
-            return found
-    return []
+    found: dict[Path, None] = {}
+    for root in (p, p / RUN_ROOT, *(p / name for name in LEGACY_RUN_ROOTS)):
+        for d in root.glob("run-*"):
+            if (d / "run.json").is_file() and not d.is_symlink():
+                found[d.resolve()] = None
+    return sorted(found, key=lambda d: (d.name, str(d)))
 
 
 def wal_last_seq(run_dir: Path) -> int:

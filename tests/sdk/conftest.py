@@ -55,7 +55,7 @@ def wal_records(run_dir: Path | str) -> list[pb.Record]:
 
 
 def only_run_dir(root: Path) -> Path:
-    dirs = glob.glob(str(root / "runyard" / "run-*"))
+    dirs = glob.glob(str(root / "runyard-runs" / "run-*"))
     assert len(dirs) == 1, dirs
     return Path(dirs[0])
 

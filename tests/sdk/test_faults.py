@@ -231,7 +231,7 @@ for i in range(40):
 run.finish()
 ''', {**sdk_env, "RUNYARD_BASE_URL": "http://127.0.0.1:9", "RUNYARD_FINISH_TIMEOUT": "1"})
     assert second.returncode == 0, second.stderr
-    folders = sorted((tmp_path / "runyard").glob("run-*-resumegap1*"))
+    folders = sorted((tmp_path / "runyard-runs").glob("run-*-resumegap1*"))
     assert len(folders) == 2
     offline_records = len(wal_records(folders[1]))
     assert cli(["sync", str(folders[1])]) == 0

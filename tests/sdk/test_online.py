@@ -191,7 +191,7 @@ def test_refused_entity_is_reported_by_init(sdk_env: dict[str, str], tmp_path: P
         runyard.init(project="p", entity="nobody-such-entity")
     assert "nobody-such-entity" in str(info.value) or "entity" in str(info.value).lower()
     assert runyard.run is None
-    assert list((tmp_path / "runyard").glob("run-*")) == []  # no folder left for a run that never was
+    assert list((tmp_path / "runyard-runs").glob("run-*")) == []  # no folder left for a run that never was
 
 
 def test_in_process_run_with_ingest_down_at_start(server: Any, sdk_env: dict[str, str],
