@@ -28,7 +28,7 @@ class _Random(torch.utils.data.Dataset):  # type: ignore[misc]
 def test_wandb_log_model_logs_checkpoints_and_the_final_model(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     import runyard
-    import runyard.integration.transformers  # noqa: F401 (registers report_to="runyard")
+    import runyard.integration.transformers  # registers report_to="runyard"
 
     monkeypatch.setenv("WANDB_LOG_MODEL", "checkpoint")
     monkeypatch.setenv("WANDB_MODE", "offline")
