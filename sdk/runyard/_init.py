@@ -164,7 +164,8 @@ def init(
         config_json="", tags=tag_list, group=group or "",
         job_type=job_type or "", notes=notes or "", host=socket.gethostname(), start_time=start,
     )
-    _write_run_file(run_dir, s, open_run, cfg, numbering="folder" if resuming else "server")
+    _write_run_file(run_dir, s, open_run, cfg, numbering="folder" if resuming else "server",
+                    first_seq=None if resuming else 1)
     _link_latest(s.root_dir, run_dir)
     initial_config = cfg.as_dict()
     (run_dir / ".live").write_text(str(os.getpid()))
@@ -292,7 +293,8 @@ class _RunParts:
         sync.json where this folder's records start on that server."""
         streamer = self.streamer
         assert streamer is not None
-        _write_run_file(streamer.run_dir, self.settings, open_run, cfg, opened, numbering=streamer.numbering)
+        _write_run_file(streamer.run_dir, self.settings, open_run, cfg, opened, numbering=streamer.numbering,
+                        first_seq=streamer.first_seq)
         update_host(streamer.run_dir, self.settings.base_url, entity=opened.entity, project=opened.project,
                     run_id=opened.run_id, seq_offset=streamer.seq_offset)
 
@@ -342,7 +344,7 @@ def _check_server(s: Settings) -> tuple[str | None, bool, str | None, bool]:
 
 def _write_run_file(
     run_dir: Path, s: Settings, open_run: pb.OpenRun, cfg: Config, opened: pb.RunOpened | None = None,
-    numbering: str = "server",
+    numbering: str = "server", first_seq: int | None = None,
 ) -> None:
     """`run.json`: what OpenRun carries (for `runyard sync`) plus what the server answered."""
     data = {
@@ -366,6 +368,8 @@ def _write_run_file(
         "argv": list(sys.argv),
         "wal": "wal",
         "seq_numbering": numbering,
+        "first_seq": first_seq,  # this process's first record (null until known; 1 for a new run)
+        "keep_log": s.keep_log,
     }
     write_json(run_dir / RUN_FILE, data)
 

@@ -454,8 +454,8 @@ class Run:
         path = self.folder / RUN_FILE
         data = read_json(path)
         if data:
-            data.update(next_step=self._step, last_seq=streamer.built,
-                        wal_complete=streamer.wal_error is None)
+            data.update(next_step=self._step, last_seq=streamer.built, first_seq=streamer.first_seq,
+                        wal_complete=streamer.wal_error is None, finished=True)
             write_json(path, data)
         if self.mode == "online" and streamer.seq_offset is not None:
             update_host(self.folder, self.base_url, acked_seq=streamer.acked,

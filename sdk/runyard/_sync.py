@@ -24,7 +24,7 @@ from ._wire import batch_message, renumber
 from .errors import RunyardError
 from .settings import LEGACY_RUN_ROOTS, RUN_ROOT, Settings, resolve
 from .streamer import Refused
-from .wal import iter_frames, list_segments
+from .wal import Damage, LogReader, iter_frames, list_segments
 
 __all__ = ["find_run_dirs", "run_status", "sync_run", "wal_last_seq"]
 
@@ -111,9 +111,67 @@ def run_status(run_dir: Path, base_url: str) -> tuple[bool, str]:
     return False, f"{info.get('mode', '?')}, {last - acked} records not synced to {base_url}"
 
 
+class SyncIncomplete(RunyardError):
+    """The folder cannot recreate the run on the target (records missing from it): nothing was created."""
+
+
+class FolderLog:
+    """What a run folder's record log holds, read once: the records it should hold (from run.json) and
+    what is missing or unreadable, each named."""
+
+    def __init__(self, run_dir: Path, info: dict[str, Any]) -> None:
+        reader = LogReader(run_dir / "wal")
+        self.count = sum(1 for _ in reader.frames())
+        self.damage: list[Damage] = reader.damage
+        self.torn = reader.torn
+        self.first = reader.first_seq
+        self.last = reader.last_seq
+        first_expected = info.get("first_seq")
+        if not isinstance(first_expected, int):
+            first_expected = 1 if (info.get("seq_numbering") or "server") == "folder" or not info.get("run_id") else None
+        self.first_expected: int | None = first_expected
+        last_expected = info.get("last_seq") if info.get("finished") else None
+        self.last_expected: int | None = last_expected if isinstance(last_expected, int) else None
+        self.keep_log = info.get("keep_log", True) is not False
+        self.wal_complete = info.get("wal_complete", True) is not False
+        self.base_url = str(info.get("base_url") or "")
+
+    def missing_prefix(self) -> tuple[int, int] | None:
+        """Records before this folder's first one that the target must already hold: deleted ones, or
+        (a resumed run) an earlier process's. Unknown first record (older folders): from record 1."""
+        start = self.first_expected or 1
+        have = self.first if self.first is not None else (self.last_expected or 0) + 1
+        return (start, have - 1) if have > start else None
+
+    def missing_tail(self, target_has: int = 0) -> tuple[int, int] | None:
+        """Records after the folder's last one that it should hold and the target does not have."""
+        have = max(self.last, target_has)
+        if self.last_expected is not None and self.last_expected > have:
+            return (have + 1, self.last_expected)
+        return None
+
+    def why_prefix(self) -> str:
+        if not self.keep_log:
+            return (f"RUNYARD_KEEP_LOG=false deleted them after {self.base_url or 'the server'} acknowledged them")
+        if self.first_expected is None:
+            return ("they were logged by an earlier process of this run (sync its folder first) or deleted after "
+                    "the server acknowledged them (older SDK versions did)")
+        return "their log segments are gone from the folder"
+
+    def why_tail(self) -> str:
+        if not self.wal_complete:
+            return "the disk failed while the run was logging: they were kept in memory only"
+        return "the log ends before them (the folder was cut short)"
+
+
+def _span(first: int, last: int) -> str:
+    return f"record {first}" if first == last else f"records {first}-{last}"
+
+
 def sync_run(run_dir: Path, *, settings: Settings, entity: str | None = None, project: str | None = None,
              say: Callable[[str], None] = print, attempts: int = 3) -> dict[str, Any]:
-    """Sync one run folder; returns what happened. Raises RunyardError when it cannot."""
+    """Sync one run folder; returns what happened (`missing` lists what the folder could not provide).
+    Raises RunyardError when it cannot (SyncIncomplete: the run cannot be recreated; nothing created)."""
     info = _read_json(run_dir / "run.json")
     if not info.get("run_id") or not info.get("project"):
         raise RunyardError(f"{run_dir} has no readable run.json; is it a run folder?")
@@ -135,10 +193,21 @@ def sync_run(run_dir: Path, *, settings: Settings, entity: str | None = None, pr
         group=info.get("group") or "", job_type=info.get("job_type") or "", notes=info.get("notes") or "",
         host=info.get("host") or "", start_time=float(info.get("start_time") or 0.0), sync=True,
     )
-    replay = _Replay(run_dir, settings, open_run, info.get("seq_numbering") or "server", say)
+    folder = FolderLog(run_dir, info)
+    numbering = info.get("seq_numbering") or "server"
+    prefix = folder.missing_prefix()
+    if prefix is not None:
+        _check_target_has(run_dir, settings, open_run, numbering, folder, prefix)
+    replay = _Replay(run_dir, settings, open_run, numbering, say)
     replay.run(attempts)
     opened = replay.opened
     assert opened is not None
+    missing = [f"{d.describe()}; left out" for d in folder.damage]
+    tail = folder.missing_tail(replay.acked)
+    if tail is not None:
+        missing.append(f"{_span(*tail)} are not in this folder: {folder.why_tail()}")
+    for text in missing:
+        say(f"  {run_dir.name}: WARNING {text}")
     files = _sync_files(run_dir, settings, opened, say)
     state = _read_json(run_dir / SYNC_FILE)
     done = list((state.get(settings.base_url) or {}).get("artifacts") or [])
@@ -153,11 +222,39 @@ def sync_run(run_dir: Path, *, settings: Settings, entity: str | None = None, pr
     record = {"entity": opened.entity, "project": opened.project, "run_id": opened.run_id,
               "seq_offset": replay.offset, "acked_seq": replay.acked, "last_seq": replay.acked + replay.offset,
               "records_sent": replay.sent, "files_uploaded": files, "files_pending": [], "artifacts": done,
-              "refused": [r.as_json() for r in replay.refused]}
+              "refused": [r.as_json() for r in replay.refused], "missing": missing}
     update_host(run_dir, settings.base_url, **record)
     record["url"] = f"{settings.base_url}/{opened.entity}/{opened.project}/runs/{opened.run_id}"
     record["name"] = opened.name
     return record
+
+
+def _check_target_has(run_dir: Path, settings: Settings, open_run: pb.OpenRun, numbering: str, folder: FolderLog,
+                      prefix: tuple[int, int]) -> None:
+    """The folder lacks its first records: go on only if the target already holds them, and never create
+    an empty copy (the run is opened with resume="must" to ask)."""
+    from ._session import StreamSession
+    from .errors import NotFoundError
+
+    probe = pb.OpenRun()
+    probe.CopyFrom(open_run)
+    probe.resume = "must"
+    what = f"{_span(*prefix)} of run {open_run.run_id} are not in {run_dir}: {folder.why_prefix()}"
+    try:
+        with StreamSession(settings.base_url, settings.api_key or "", probe,
+                           http_timeout=settings.http_timeout) as session:
+            opened = session.opened(max(settings.init_timeout, 30.0))
+    except NotFoundError:
+        raise SyncIncomplete(f"{what}. {settings.base_url} does not have the run, so this folder cannot "
+                             "recreate it there; nothing was created. (Runs logged with RUNYARD_KEEP_LOG on, "
+                             "the default, can be synced anywhere.)") from None
+    offset = 0
+    if numbering == "folder":
+        known = host_state(run_dir, settings.base_url).get("seq_offset")
+        offset = known if isinstance(known, int) else int(opened.last_seq)
+    if int(opened.last_seq) - offset < prefix[1]:
+        raise SyncIncomplete(f"{what}. {settings.base_url} holds the run only up to record "
+                             f"{int(opened.last_seq) - offset}, so the rest cannot follow; nothing was sent.")
 
 
 class _Replay:
@@ -165,7 +262,8 @@ class _Replay:
 
     Numbering: a folder numbered like the server ("server") is sent as it is; one resumed while the server
     was away ("folder") gets an offset per server, fixed (and written to sync.json) before its first record
-    is sent there. A refused record is found and left out as the live stream does (`runyard._refusals`)."""
+    is sent there. A refused record is found and left out as the live stream does (`runyard._refusals`);
+    a record the folder cannot read (damage) is sent as a stand-in, so the records after it still go."""
 
     def __init__(self, run_dir: Path, settings: Settings, open_run: pb.OpenRun, numbering: str,
                  say: Callable[[str], None]) -> None:
@@ -241,18 +339,26 @@ class _Replay:
                     session.wait_acked(last + self.offset)
                     self._settle(session.conn.acked, session.conn.rejected)
 
-        limit = self.settings.batch_max_records
-        for seq, payload in iter_frames(self.wal_dir, after_seq=start):
+        def add(seq: int, payload: bytes) -> None:
+            nonlocal size, last
             if iso.stand_in == seq:
                 flush()
-                batch, size, last = [stand_in(seq + self.offset)], 0, seq
+                payload = stand_in(seq + self.offset)
+                batch.append(payload)
+                last = seq
                 flush()
-                continue
+                return
             if batch and (len(batch) >= iso.batch_size(limit) or size + len(payload) > self.settings.batch_max_bytes):
                 flush()
             batch.append(payload if not self.offset else renumber(payload, seq + self.offset))
             size += len(payload)
             last = seq
+
+        limit = self.settings.batch_max_records
+        for seq, payload in iter_frames(self.wal_dir, after_seq=start):
+            for lost in range(last + 1, seq):  # unreadable in the folder (reported): a stand-in keeps the order
+                add(lost, stand_in(lost))
+            add(seq, payload)
         flush()
         session.wait_acked(last + self.offset)
         self._settle(session.conn.acked, session.conn.rejected)

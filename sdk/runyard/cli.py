@@ -66,7 +66,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             _err(f"no run folder at {p} (a run folder holds run.json; runs live in ./runyard-runs/run-*)")
             return 2
         dirs.extend(found)
-    failed = 0
+    failed = incomplete = 0
     print(f"syncing {len(dirs)} run{'s' if len(dirs) != 1 else ''} to {settings.base_url}")
     for i, d in enumerate(dirs, 1):
         print(f"[{i}/{len(dirs)}] {d}")
@@ -78,9 +78,19 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             continue
         what = (f"{rec['records_sent']} records sent" if rec["records_sent"] else "no new records")
         what += f", {rec['files_uploaded']} files uploaded" if rec["files_uploaded"] else ", files up to date"
+        if rec["refused"]:
+            what += f", {len(rec['refused'])} records refused by the server (named above)"
         print(f"  done: {what} -> {rec['url']}")
-    if failed:
-        _err(f"{failed} of {len(dirs)} runs could not be synced; run the same command again to retry")
+        if rec["missing"]:
+            incomplete += 1
+            _err(f"{d}: the copy on {settings.base_url} lacks what this folder does not hold: "
+                 + "; ".join(rec["missing"]))
+    if failed or incomplete:
+        if failed:
+            _err(f"{failed} of {len(dirs)} runs could not be synced; fix what is named above and run the same "
+                 "command again (a second sync sends nothing twice)")
+        if incomplete:
+            _err(f"{incomplete} of {len(dirs)} runs were synced incompletely: their folders lack records (above)")
         return 1
     return 0
 
@@ -154,9 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument("--host", help="the server's base URL, e.g. http://localhost:8080 "
                                       "(default: RUNYARD_BASE_URL, the saved host, or http://localhost:8080)")
     sync = sub.add_parser("sync", help="upload run folders written offline or not confirmed in time",
-                          description="Replay each run's write-ahead log with its original sequence numbers and "
-                                      "upload its files. Syncing twice changes nothing; --host syncs into another "
-                                      "instance.")
+                          description="Replay each run's record log with its original sequence numbers and "
+                                      "upload its files. Syncing twice changes nothing; --host recreates the run "
+                                      "on another instance. Exits 1 when a run could not be synced, or when its "
+                                      "folder lacks records (named: a damaged log, RUNYARD_KEEP_LOG=false).")
     sync.add_argument("paths", nargs="*", metavar="PATH",
                       help="run folders, or a folder holding runyard-runs/run-* (default: RUNYARD_DIR or .)")
     sync.add_argument("--host", help="target server base URL (default: RUNYARD_BASE_URL or the saved host)")

@@ -71,6 +71,9 @@ class _SettingsFields:
     segment_bytes: int = 4 << 20  # write-ahead log segment size
     max_backoff: float = 15.0  # cap of the reconnect backoff
     queue_max: int = 100_000  # in-memory records before log() waits for the disk writer
+    # keep the run's record log (compressed) after the server acknowledged it, so `runyard sync` can
+    # recreate the run anywhere; off: acknowledged segments are deleted
+    keep_log: bool = True
     # the run (RUNYARD_RUN_ID, RUNYARD_RESUME, ... like WANDB_RUN_ID, WANDB_RESUME)
     run_id: str | None = None
     # "allow", "must", "never"; "auto" (also True): resume `run_id`, or without one the newest run of the
@@ -138,6 +141,7 @@ _ENV_FIELDS: dict[str, type] = {
     "segment_bytes": int,
     "max_backoff": float,
     "queue_max": int,
+    "keep_log": bool,
     "run_id": str,
     "resume": str,
     "name": str,

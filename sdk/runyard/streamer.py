@@ -146,6 +146,7 @@ class Streamer:
         self._discovering = False
         self.acked = 0  # the highest of our records the server settled (stored, or refused)
         self.built = self.wal.last_seq  # the highest record built (in the WAL, or only in memory)
+        self._first_built = 0  # the first record this process built
         self.conn: Connection | None = None
         self.opened: pb.RunOpened | None = None
         self.fatal_error: RunyardError | None = None
@@ -192,6 +193,11 @@ class Streamer:
         if self.fatal_error is not None and self.opened is None:
             raise self.fatal_error
         return self.opened
+
+    @property
+    def first_seq(self) -> int:
+        """The number of this process's first record (built, or the next one to be built)."""
+        return self._first_built or self.builder.next_seq
 
     @property
     def written_seq(self) -> int:
@@ -298,8 +304,11 @@ class Streamer:
                 conn.done.wait(1.0)
             conn.close()
         self._cursor.close()
+        # the log stays (compressed) unless keep_log is off and the server has every record of it
+        keep = (self.settings.keep_log or not self.online or self.wal_error is not None
+                or self.acked < self.wal.last_seq)
         try:
-            self.wal.close(self.acked if self.online and self.wal_error is None else 0)
+            self.wal.close(self.acked, keep=keep)
         except (OSError, WalError):
             log.exception("closing the WAL failed")
         self._opened_or_fatal.set()
@@ -330,7 +339,12 @@ class Streamer:
                 self.wal.append(frames)
             except WalError as exc:
                 self._wal_failed(exc, frames[0][0])
+            else:
+                if not self.online:  # nothing is ever replayed from the log here: compress what is closed
+                    self.wal.compact(self.wal.last_seq)
         self.built = frames[-1][0]
+        if not self._first_built:
+            self._first_built = frames[0][0]
         recent = self._recent
         recent.extend(frames)
         if self.wal_error is not None:
@@ -506,10 +520,12 @@ class Streamer:
 
     def _set_acked(self, acked: int) -> None:
         self.acked = acked
-        if self.wal_error is None:
-            self.wal.prune(acked)
-        else:
+        if self.wal_error is not None:
             self._trim_memory()
+        elif self.settings.keep_log:
+            self.wal.compact(acked)
+        else:
+            self.wal.prune(acked)
         found = self._isolation.acked(acked)
         if found is not None:
             self._note_refused(found, self._isolation.reason)
