@@ -61,6 +61,7 @@ def test_find_notebook_path_through_the_sessions_api(tmp_path: Path) -> None:
             time.sleep(0.1)
         kc: Any = jupyter_client.BlockingKernelClient(connection_file=str(connection))
         kc.load_connection_file()
+        kc.hb_channel.time_to_dead = 10.0  # on a busy machine a 1 s heartbeat miss is not a dead kernel
         kc.start_channels()
         try:
             kc.wait_for_ready(timeout=60)
