@@ -39,15 +39,16 @@ async def next_run_number(conn: asyncpg.Connection, project_pk: int) -> int:
 async def insert_run(
     conn: asyncpg.Connection, *, project_pk: int, run_id: str, name: str, number: int,
     config: dict[str, Any], tags: list[str], group: str, job_type: str, notes: str, host: str,
-    created_by: int, start_time: float,
+    created_by: int, start_time: float, state: str = "running",
 ) -> asyncpg.Record:
     created = dt.datetime.fromtimestamp(start_time, dt.timezone.utc)
     return await conn.fetchrow(
         f"""INSERT INTO runs (project_id, run_id, name, run_number, config, tags, group_name, job_type,
-                              notes, host, created_by, created_at, heartbeat_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
+                              notes, host, created_by, created_at, heartbeat_at, state)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), $13)
             RETURNING {_RUN_COLS}""",
         project_pk, run_id, name, number, config, tags, group, job_type, notes, host, created_by, created,
+        state,
     )
 
 
@@ -109,6 +110,7 @@ async def update_run_after_batch(
     summary_set: dict[str, Any], summary_remove: list[str], config_set: dict[str, Any],
     config_remove: list[str], loose_chunks: int, output_lines: int, update: dict[str, Any],
     finish_state: str | None, exit_code: int | None, error: str, activity: bool,
+    finished_at: float | None = None,
 ) -> None:
     await conn.execute(
         """UPDATE runs SET
@@ -127,13 +129,14 @@ async def update_run_after_batch(
                             WHEN $18 THEN 'running' ELSE state END,
                exit_code = coalesce($16, exit_code),
                error = CASE WHEN $15::text IS NOT NULL THEN $17 ELSE error END,
-               finished_at = CASE WHEN $15::text IS NOT NULL THEN now() ELSE finished_at END,
+               finished_at = CASE WHEN $15::text IS NOT NULL THEN coalesce(to_timestamp($19), now())
+                                  ELSE finished_at END,
                heartbeat_at = now(),
                updated_at = now()
             WHERE id = $1""",
         run_pk, last_seq, next_step, summary_remove, summary_set, config_remove, config_set,
         loose_chunks, output_lines, update.get("name"), update.get("notes"), update.get("group"),
-        update.get("job_type"), update.get("tags"), finish_state, exit_code, error, activity,
+        update.get("job_type"), update.get("tags"), finish_state, exit_code, error, activity, finished_at,
     )
 
 

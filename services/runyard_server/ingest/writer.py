@@ -53,6 +53,9 @@ class OpenedRun:
     next_step: int
     key_ids: dict[str, int] = field(default_factory=dict)
     loose_chunks: int = 0
+    # uploaded later by `runyard sync`: its records never make the run "running" (only a Finish record
+    # changes the state), and a run it creates starts as "crashed" (no live process) until its Finish
+    sync: bool = False
 
     def needs_compaction(self) -> bool:
         """Many small batches of a live run leave many small chunks: merge them now and then."""
@@ -107,6 +110,7 @@ async def open_run(
                 host=req.host,
                 created_by=who.user_id,
                 start_time=req.start_time or time.time(),
+                state="crashed" if req.sync else "running",
             )
             resumed = False
         key_ids = await queries.key_ids(conn, row["id"])
@@ -122,6 +126,7 @@ async def open_run(
         last_seq=row["last_seq"],
         next_step=row["next_step"],
         key_ids=key_ids,
+        sync=req.sync,
     )
 
 
@@ -334,9 +339,11 @@ async def write_batch(
             finish_state=None if finish is None else ("finished" if finish.exit_code == 0 else "failed"),
             exit_code=None if finish is None else finish.exit_code,
             error="" if finish is None else finish.error,
+            finished_at=None if finish is None or finish.time <= 0 else finish.time,
             # Logged data means the run is live again (a resumed run); edits of config, summary or
-            # tags alone (the public API editing a finished run) leave its state as it is.
-            activity=bool(columns or batch.json_points or batch.output),
+            # tags alone (the public API editing a finished run) leave its state as it is, and so does
+            # a sync, whose process is over.
+            activity=bool(columns or batch.json_points or batch.output) and not run.sync,
         )
         run.last_seq = batch.max_seq
         run.loose_chunks = state["loose_chunks"] + len(chunk_rows)
