@@ -39,15 +39,16 @@ async def next_run_number(conn: asyncpg.Connection, project_pk: int) -> int:
 async def insert_run(
     conn: asyncpg.Connection, *, project_pk: int, run_id: str, name: str, number: int,
     config: dict[str, Any], tags: list[str], group: str, job_type: str, notes: str, host: str,
-    created_by: int, start_time: float,
+    created_by: int, start_time: float, state: str = "running",
 ) -> asyncpg.Record:
     created = dt.datetime.fromtimestamp(start_time, dt.timezone.utc)
     return await conn.fetchrow(
         f"""INSERT INTO runs (project_id, run_id, name, run_number, config, tags, group_name, job_type,
-                              notes, host, created_by, created_at, heartbeat_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
+                              notes, host, created_by, created_at, heartbeat_at, state)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), $13)
             RETURNING {_RUN_COLS}""",
         project_pk, run_id, name, number, config, tags, group, job_type, notes, host, created_by, created,
+        state,
     )
 
 
@@ -112,7 +113,7 @@ async def update_run_after_batch(
 ) -> None:
     await conn.execute(
         """UPDATE runs SET
-               last_seq = $2,
+               last_seq = greatest(last_seq, $2),
                next_step = greatest(next_step, $3),
                summary = (summary - $4::text[]) || $5::jsonb,
                config = (config - $6::text[]) || $7::jsonb,
@@ -137,13 +138,18 @@ async def update_run_after_batch(
     )
 
 
-async def touch_run(conn: asyncpg.Connection, run_pk: int) -> None:
+async def touch_run(conn: asyncpg.Connection, run_pk: int, *, revive: bool = True) -> None:
     await conn.execute(
         """UPDATE runs SET heartbeat_at = now(),
-                  state = CASE WHEN state = 'crashed' THEN 'running' ELSE state END
+                  state = CASE WHEN $2 AND state = 'crashed' THEN 'running' ELSE state END
             WHERE id = $1""",
-        run_pk,
+        run_pk, revive,
     )
+
+
+async def set_last_seq(conn: asyncpg.Connection, run_pk: int, last_seq: int) -> None:
+    """Move the replay guard alone (a batch whose every record was rejected)."""
+    await conn.execute("UPDATE runs SET last_seq = greatest(last_seq, $2) WHERE id = $1", run_pk, last_seq)
 
 
 async def small_chunks(conn: asyncpg.Connection, run_pk: int, target: int) -> list[asyncpg.Record]:
