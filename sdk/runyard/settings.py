@@ -62,6 +62,7 @@ class _SettingsFields:
     capture_requirements: bool = True  # requirements.txt of the installed distributions
     console: str = "auto"  # "auto"/"wrap": tee stdout/stderr to output.log and the server; "off"
     files_interval: float = 2.0  # how often live files and the notebook history are checked
+    upload_wait: float = 600.0  # how long an artifact upload waits out an outage of the server or bucket
 
     @property
     def root_dir(self) -> Path:
@@ -114,6 +115,7 @@ _ENV_FIELDS: dict[str, type] = {
     "capture_requirements": bool,
     "console": str,
     "files_interval": float,
+    "upload_wait": float,
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")

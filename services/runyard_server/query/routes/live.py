@@ -44,8 +44,8 @@ HEARTBEAT_S = 15.0
 MAX_STREAM_S = 600.0
 RECHECK_S = 3.0  # how often an open stream re-checks that its caller may still read the project
 QUEUE_MAX = 256
-PING_EVERY_S = 5.0     # the reader PINGs the pub/sub connection this often
-DEAD_AFTER_S = 12.0    # nothing (no message, no PONG) for this long: Redis is lost
+PING_EVERY_S = 2.0     # the reader PINGs the pub/sub connection this often
+DEAD_AFTER_S = 6.0     # nothing (no message, no PONG) for this long: Redis is lost
 CONNECT_TIMEOUT_S = 1.0
 _LOST = object()  # queue sentinel: Redis went away
 
