@@ -14,9 +14,11 @@ already holds (ListParts); only the others are sent, after checking their MD5 ag
 Outages: with an `Outage` (artifact uploads get one, `RUNYARD_UPLOAD_WAIT` seconds, default 600), a
 server or bucket that does not answer (connection refused or reset, 5xx, 429) is waited out: every
 request retries every second for the first 10 s of an outage, then less often (at most every
-10 s); the threads of one transfer share one deadline, and the console says once that it waits, every 30 s how long so far, and when the far side is back. Parts
-already sent stay sent, so the upload goes on where it stopped; only when the wait is used up does the
-call raise (and a later call resumes from the parts the bucket has).
+10 s); the threads of one transfer share one deadline, and the console says once that it waits,
+every 30 s how long so far, and when the far side is back. Parts already sent stay sent, so the upload
+goes on where it stopped; only when the wait is used up does the call raise (and a later call resumes
+from the parts the bucket has). A bucket that restarted and forgot an unfinished multipart upload
+(an in-memory store) makes the upload begin again from what the server says the bucket holds.
 
 The API key travels only to the Runyard server, never to the bucket (two separate HTTP clients).
 """

@@ -97,3 +97,62 @@ class LogTail:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no line with {needle!r} in {self.path} after {timeout:.0f} s:\n{self.text()[-3000:]}")
             time.sleep(0.1)
+
+
+def _watch_for_run_event(url: str, key: str, live: Any, got: list[str]) -> None:
+    import httpx
+
+    try:
+        with httpx.stream("GET", url, headers={"Authorization": f"Bearer {key}"}, timeout=5) as resp:
+            for line in resp.iter_lines():
+                if line.startswith("data: ") and '"live":true' in line.replace(" ", ""):
+                    live.set()
+                if line.startswith("event: run"):
+                    got.append(line)
+                    return
+    except httpx.HTTPError:
+        pass
+    finally:
+        live.set()
+
+
+def wait_live_again(server: Any, key: str, timeout: float = 40.0) -> None:
+    """After Redis is back: wait until a committed batch reaches a browser's SSE stream again, so that the
+    circuit breakers of ingest (publish) and query (subscribe) are both closed for the tests after."""
+    import threading
+    import uuid
+
+    import grpc
+    import httpx
+
+    from runyard_proto.v1 import ingest_pb2 as pb
+    from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
+
+    project = "faults-live-check"
+    run_id = uuid.uuid4().hex[:10]
+    entity = httpx.get(server.base_url + "/api/v1/viewer", headers={"Authorization": f"Bearer {key}"},
+                       timeout=30).json()["username"]
+    url = f"{server.base_url}/api/v1/projects/{entity}/{project}/events"
+    seq = 0
+    deadline = time.monotonic() + timeout
+    while True:
+        got: list[str] = []
+        live = threading.Event()
+        watcher = threading.Thread(target=_watch_for_run_event, args=(url, key, live, got), daemon=True)
+        if seq:  # the project exists after the first round
+            watcher.start()
+            live.wait(5)
+        seq += 1
+        with grpc.insecure_channel(server.ingest_address) as channel:
+            msgs = [pb.ClientMessage(open=pb.OpenRun(project=project, run_id=run_id)),
+                    pb.ClientMessage(batch=pb.RecordBatch(records=[pb.Record(
+                        seq=seq, history=pb.HistoryRow(step=seq, keys=["x"], values=[1.0]))]))]
+            list(pb_grpc.IngestStub(channel).Stream(iter(msgs), metadata=[("authorization", f"Bearer {key}")],
+                                                    timeout=30))
+        if watcher.is_alive():
+            watcher.join(6)
+        if got:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("live updates did not come back after Redis did")
+        time.sleep(1.0)

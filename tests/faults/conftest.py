@@ -3,6 +3,7 @@ SDK environment per test, the `chaos` helper, and readers of what PostgreSQL rea
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,8 @@ def stored(stack: Any, run_id: str) -> dict[str, Any]:
     """What PostgreSQL holds for a run: its row, and per key the points as stored (`n`: every point
     of every chunk, so a doubled point shows; `steps`: the distinct steps a reader sees)."""
     (run,) = stack.fetch("SELECT * FROM runs WHERE run_id = $1", run_id)
+    for column in ("config", "summary"):
+        run[column] = json.loads(run[column])
     rows = stack.fetch(
         """SELECT k.key, c.steps, c.vals, c.n FROM history_chunks c
              JOIN history_keys k ON k.run_id = c.run_id AND k.key_id = c.key_id

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .chaos import Chaos, LogTail
+from .chaos import Chaos, LogTail, wait_live_again
 from .conftest import stored
 
 pytestmark = pytest.mark.slow
@@ -42,12 +42,12 @@ def _hello(base: str, key: str, entity: str, project: str) -> bool:
     raise AssertionError("the stream ended without hello")
 
 
-def _wait_live_again(server: Any, key: str, entity: str, project: str) -> None:
-    """After Redis is back, every breaker of the session's services closes again by itself."""
-    deadline = time.monotonic() + 30
-    while not _hello(server.base_url, key, entity, project):
-        assert time.monotonic() < deadline, "live updates did not come back after Redis did"
-        time.sleep(0.5)
+@pytest.fixture(autouse=True)
+def _live_again(server: Any, admin_key: str) -> Iterator[None]:
+    """After each test (and after `chaos` brought Redis back): every breaker of the session's services
+    closes again by itself, so the tests after these see live updates as usual."""
+    yield
+    wait_live_again(server, admin_key)
 
 
 def test_redis_killed_changes_nothing_a_user_needs(server: Any, chaos: Chaos, sdk_env: dict[str, str], admin_key: str) -> None:
@@ -68,7 +68,6 @@ def test_redis_killed_changes_nothing_a_user_needs(server: Any, chaos: Chaos, sd
         assert "ConnectionError" in ingest_log.wait_for("Redis publish failed")
     got = stored(server, run.id)
     assert got["run"]["state"] == "finished" and got["keys"]["x"]["steps"] == list(range(3_000))
-    _wait_live_again(server, admin_key, entity, "faults-redis")
 
 
 def test_a_hung_redis_opens_the_breakers_and_ends_live_streams(server: Any, chaos: Chaos, sdk_env: dict[str, str], admin_key: str) -> None:
@@ -95,16 +94,20 @@ def test_a_hung_redis_opens_the_breakers_and_ends_live_streams(server: Any, chao
         time.sleep(0.05)
     assert seen[:1] == [("hello", {"live": True})]
     with chaos.paused("redis"):
+        ids = []
         for _ in range(10):  # API-key requests go on; the key cache is skipped after one timeout
             viewer = httpx.get(server.base_url + "/api/v1/viewer", headers={"Authorization": f"Bearer {admin_key}"}, timeout=30)
             assert viewer.status_code == 200, viewer.text
+            ids.append(viewer.headers["x-request-id"])
         # the open stream does not stay "live" and silent: it says so and ends, the browser polls
         assert ended.wait(30), f"the SSE stream stayed open on a hung Redis: {seen}"
         assert seen[-1] == ("hello", {"live": False})
         for step in range(1, 500):
             run.log({"x": float(step)}, step=step)
         run.finish()
-    opened = [line for line in front_log.text().splitlines() if "Redis (API-key cache) unavailable" in line]
-    assert len(opened) == 1, front_log.text()[-3000:]  # one timeout, then skipped: not one per request
+    # one of the ten requests may have paid a timeout (0.25 s) and opened the breaker; the others skipped
+    # Redis at once (bench/soak.py --faults redis-pause prints the latencies)
+    opened = [line for line in front_log.text().splitlines()
+              if "Redis (API-key cache) unavailable" in line and any(i in line for i in ids)]
+    assert len(opened) <= 1, front_log.text()[-3000:]
     assert stored(server, run.id)["keys"]["x"]["steps"] == list(range(500))
-    _wait_live_again(server, admin_key, entity, "faults-redis")

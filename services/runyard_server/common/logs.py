@@ -47,8 +47,26 @@ def context() -> dict[str, str]:
     return {key: value for key, var in _CONTEXT if (value := var.get())}
 
 
-def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+class ContextFilter(logging.Filter):
+    """Copies the context ids onto each record when it is logged (a handler that formats later, in
+    another thread, still has them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in context().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The context ids (from the record, else the current context) and the `extra=` fields of a record."""
+    out: dict[str, Any] = {}
+    for key, var in _CONTEXT:
+        if value := getattr(record, key, None) or var.get():
+            out[key] = value
+    out.update({k: v for k, v in vars(record).items()
+                if k not in _STANDARD and k not in out and not k.startswith("_")})
+    return out
 
 
 class TextFormatter(logging.Formatter):
@@ -59,7 +77,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        fields = {**context(), **_extras(record)}
+        fields = _fields(record)
         if not fields:
             return line
         head, sep, rest = line.partition("\n")
@@ -78,8 +96,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        out.update(context())
-        out.update(_extras(record))
+        out.update(_fields(record))
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         elif record.stack_info:
@@ -95,6 +112,7 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import grpc
+from google.protobuf.message import DecodeError
 
 from runyard_proto.v1 import ingest_pb2 as pb
 from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
@@ -147,6 +148,8 @@ class IngestServicer(pb_grpc.IngestServicer):
             metrics.STREAMS.dec()
 
     async def _abort(self, context: grpc.aio.ServicerContext, exc: Exception, stream_id: str) -> None:
+        if isinstance(exc, DecodeError):  # bytes on the stream that are no ClientMessage
+            exc = InvalidArgument(f"a message on this stream is not a valid runyard.v1.ClientMessage ({exc})")
         err = domain_error(exc)
         if err is None:
             log.error("stream failed with an unexpected error", exc_info=exc)

@@ -95,6 +95,8 @@ class LiveHub:
                     await self._connect()
                 queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_MAX)
                 if channel not in self._subs:
+                    # an idle hub does not notice a Redis that died meanwhile: ask before saying "live"
+                    await asyncio.wait_for(self._redis.ping(), timeout=CONNECT_TIMEOUT_S)
                     await asyncio.wait_for(self._pubsub.subscribe(channel), timeout=CONNECT_TIMEOUT_S)
                     self._subs[channel] = set()
                 self._subs[channel].add(queue)
