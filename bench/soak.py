@@ -44,7 +44,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _stack import bench_stack  # noqa: E402
+from _stack import bench_stack
 
 FAULTS = ("ingest-kill", "pg-pause", "redis-pause", "pg-restart", "redis-kill", "s3-kill", "front-kill")
 NO_CAPTURE = {"system_metrics": False, "save_code": False, "capture_git": False,
@@ -318,7 +318,7 @@ def main() -> int:
           f"{max(all_lat, default=0) * 1e3:>7.1f}ms")
 
     print("\nREST GET /api/v1/viewer (API key) by window:")
-    spans = [("before faults", 0.0, windows[0][1] if windows else wall)] + windows
+    spans = [("before faults", 0.0, windows[0][1] if windows else wall), *windows]
     errors_500 = 0
     for name, a, b in spans:
         inside = [(lat, st) for t, lat, st in probes if a <= t < b]
