@@ -38,7 +38,7 @@ from ..common.errors import (
 )
 from ..common.logs import logger
 from ..common.verifier import Principal, entity_id_for_write
-from . import queries, validate
+from . import metrics, queries, validate
 from .names import generate_name
 from .validate import Limits
 
@@ -444,7 +444,8 @@ async def _write_once(conn: asyncpg.Connection, run: OpenedRun, records: list[pb
         if not fresh:
             return BatchResult(state["last_seq"], False)
         batch = _collect(fresh, limits)
-        chunks, _ = await _store(conn, run, batch, state["output_lines"], last_seq=batch.max_seq)
+        chunks, _, points = await _store(conn, run, batch, state["output_lines"], last_seq=batch.max_seq)
+    metrics.POINTS.inc(points)  # committed
     run.last_seq = batch.max_seq
     run.loose_chunks = state["loose_chunks"] + chunks
     if batch.max_step >= 0:
@@ -468,7 +469,7 @@ async def _write_isolating(conn: asyncpg.Connection, run: OpenedRun, records: li
         rejected.extend(first.rejected)
         last_seq = first.max_seq
         lines = int(state["output_lines"])
-        chunks = 0
+        chunks = points = 0
         max_step = -1
         pending: list[Sequence[pb.Record]] = [first.accepted]
         while pending:
@@ -479,7 +480,7 @@ async def _write_isolating(conn: asyncpg.Connection, run: OpenedRun, records: li
             keys_before = dict(run.key_ids)
             try:
                 async with conn.transaction():
-                    n_chunks, n_lines = await _store(conn, run, batch, lines, last_seq=last_seq)
+                    n_chunks, n_lines, n_points = await _store(conn, run, batch, lines, last_seq=last_seq)
             except _DATA_ERRORS as exc:
                 run.key_ids = keys_before
                 if len(part) == 1:
@@ -492,11 +493,13 @@ async def _write_isolating(conn: asyncpg.Connection, run: OpenedRun, records: li
                 continue
             lines += n_lines
             chunks += n_chunks
+            points += n_points
             stored += len(part)
             max_step = max(max_step, batch.max_step)
             finished = finished or batch.finish is not None
         if not stored:  # everything refused: the sequence still moves past it
             await queries.set_last_seq(conn, run.pk, last_seq)
+    metrics.POINTS.inc(points)  # committed
     rejected.sort()
     run.last_seq = last_seq
     run.loose_chunks = int(state["loose_chunks"]) + chunks
@@ -506,8 +509,9 @@ async def _write_isolating(conn: asyncpg.Connection, run: OpenedRun, records: li
 
 
 async def _store(conn: asyncpg.Connection, run: OpenedRun, batch: _Batch, first_line: int,
-                 *, last_seq: int) -> tuple[int, int]:
-    """Write a collected batch inside the caller's transaction; returns (chunks, console lines) written."""
+                 *, last_seq: int) -> tuple[int, int, int]:
+    """Write a collected batch inside the caller's transaction; returns (chunks, console lines, points)
+    written."""
     columns = batch.columns()
     await _ensure_keys(conn, run, [*columns, *(k for k, _, _ in batch.json_points)])
     chunk_rows = []
@@ -543,7 +547,7 @@ async def _store(conn: asyncpg.Connection, run: OpenedRun, batch: _Batch, first_
         # everything a sync stream sends (only its Finish changes the state).
         activity=batch.has_data() and not run.sync,
     )
-    return len(chunk_rows), len(batch.output)
+    return len(chunk_rows), len(batch.output), sum(row[4] for row in chunk_rows)
 
 
 async def _ensure_keys(conn: asyncpg.Connection, run: OpenedRun, keys: Iterable[str]) -> None:

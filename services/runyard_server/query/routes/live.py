@@ -35,6 +35,7 @@ from ...common.logs import logger
 from ...common.names import project_channel
 from ...common.verifier import SESSION_COOKIE, authenticate_request, project_for_read
 from ..deps import PoolDep, PrincipalDep
+from ..metrics import SSE_CONNECTIONS, SSE_EVENTS
 from ..schemas import ERROR_RESPONSES
 
 log = logger("query.live")
@@ -204,6 +205,7 @@ async def event_stream(hub: LiveHub, channel: str, request: Request,
         yield "retry: 30000\n\n"
         yield sse("hello", {"live": False})
         return
+    SSE_CONNECTIONS.inc()
     try:
         yield "retry: 2000\n\n"
         yield sse("hello", {"live": True})
@@ -231,8 +233,10 @@ async def event_stream(hub: LiveHub, channel: str, request: Request,
                 yield "retry: 30000\n\n"
                 yield sse("hello", {"live": False})
                 return
+            SSE_EVENTS.inc()
             yield f"event: run\ndata: {item}\n\n"
     finally:
+        SSE_CONNECTIONS.dec()
         await hub.unsubscribe(channel, queue)
 
 
