@@ -4,7 +4,8 @@ A request's id is its `X-Request-ID` header when that is a short plain token (a 
 door set it), else a new random one; it is echoed in the response's `X-Request-ID` header, set in
 the `REQUEST_ID` context variable that the log formatters read (common/logs.py), and named in the
 body of a 500, so an operator can find the line that explains it. Responses with a status of 500 or
-more are logged (`request failed`), each with method, route, status and duration.
+more (but 503, logged with its reason by the error table) are logged (`request failed`), each with
+method, route, status and duration.
 
 An exception that reaches this middleware (no handler took it) is answered here, through the same
 table as every other error (`errors.response_for`), before the request id leaves the context.
@@ -76,7 +77,7 @@ class RequestIdMiddleware:
 
                 await response_for(exc, what)(scope, receive, _send)
         finally:
-            if status >= 500:
+            if status >= 500 and status != 503:  # a 503 was logged with its reason where it was decided
                 log.warning("request failed: %s %s -> %d in %.3f s", scope.get("method"), route_label(scope),
                             status, time.perf_counter() - start)
             REQUEST_ID.reset(token)
