@@ -6,7 +6,7 @@ silences when it is imported (a NullHandler without propagation), so the two nev
 
 `configure(level, fmt)` is called once by each service process (`runyard-server ingest|query|...`):
     fmt="text"  2025-01-31 12:00:00,123 WARNING runyard_server.ingest: marked 1 run(s) crashed: x [run=a/b/c]
-    fmt="json"  {"ts": "...", "level": "WARNING", "logger": "runyard_server.ingest",
+    fmt="json"  {"ts": "2025-01-31T12:00:00.123456Z", "level": "WARNING", "logger": "runyard_server.ingest",
                  "message": "marked 1 run(s) crashed: x", "run": "a/b/c", "stream": "s-1f2e", ...}
 (`RUNYARD_LOG_FORMAT=json` selects JSON; the Kubernetes chart sets it.) The context of the line, the
 run, the ingest stream and the HTTP request it belongs to, comes from context variables that the
@@ -23,6 +23,8 @@ import json
 import logging
 import sys
 from typing import Any
+
+from .formats import iso
 
 __all__ = ["REQUEST_ID", "ROOT", "RUN", "STREAM_ID", "JsonFormatter", "TextFormatter", "configure", "logger"]
 
@@ -91,7 +93,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": iso(dt.datetime.fromtimestamp(record.created, dt.timezone.utc)),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

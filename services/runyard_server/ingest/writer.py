@@ -371,8 +371,6 @@ def _collect_history(b: _Batch, row: pb.HistoryRow, limits: Limits) -> None:
             raise InvalidArgument("HistoryRow.json_keys and json_values differ in length")
         for key, raw in zip(row.json_keys, row.json_values):
             _check_key(key, limits)
-            if key in keys:
-                raise InvalidArgument(f"key {key!r} has both a number and a JSON value")
             parsed.append((key, step, validate.json_document(raw, f"value of {key!r}", limits, obj=False)))
     # valid: now (and only now) the row joins the batch
     if step > b.max_step:
