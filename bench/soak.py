@@ -148,7 +148,7 @@ def inject(fault: str, stack: Any, services: Services, length: float) -> None:
         try:
             time.sleep(length)
         finally:
-            getattr(stack, f"_start_{name}")()  # the embedded stack's own start step, same port
+            stack.start_part(name)  # the embedded stack starts it again, on the same port
 
     actions: dict[str, Callable[[], None]] = {
         "ingest-kill": lambda: (services.kill("ingest"), services.start("ingest")),  # type: ignore[func-returns-value]

@@ -6,8 +6,8 @@
     chaos.ingest_killed()                   # SIGKILL ingest and start it again on the same port
 
 Every context manager restores the component in `finally`, so a failing test leaves the session stack
-usable for the tests after it. Components are started again through the embedded stack's own start
-steps, so they come back exactly as configured at session start.
+usable for the tests after it. Components are started again by the embedded stack itself
+(`EmbeddedStack.start_part`), so they come back exactly as configured at session start.
 """
 
 from __future__ import annotations
@@ -51,9 +51,7 @@ class Chaos:
 
     def start(self, name: str) -> None:
         """Start a stopped component again, on its port, through the embedded stack's own start step."""
-        if name in self.stack.embedded.pids():
-            return
-        getattr(self.stack.embedded, f"_start_{name}")()
+        self.stack.embedded.start_part(name)
 
     @contextlib.contextmanager
     def down(self, name: str) -> Iterator[None]:

@@ -61,8 +61,9 @@ def stored(stack: Any, run_id: str) -> dict[str, Any]:
     """What PostgreSQL holds for a run: its row, and per key the points as stored (`n`: every point
     of every chunk, so a doubled point shows; `steps`: the distinct steps a reader sees)."""
     (run,) = stack.fetch("SELECT * FROM runs WHERE run_id = $1", run_id)
-    for column in ("config", "summary"):
-        run[column] = json.loads(run[column])
+    for column in ("config", "summary"):  # dicts already when the helper decodes JSON
+        if isinstance(run[column], str):
+            run[column] = json.loads(run[column])
     rows = stack.fetch(
         """SELECT k.key, c.steps, c.vals, c.n FROM history_chunks c
              JOIN history_keys k ON k.run_id = c.run_id AND k.key_id = c.key_id

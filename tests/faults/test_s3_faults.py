@@ -19,8 +19,9 @@ import pytest
 from runyard import artifacts as ra
 from runyard_server.artifact import create_app
 from runyard_server.common.settings import load_settings
-from tests.artifact.harness import ArtifactEnv, MiB, fresh_database, random_file
-from tests.services.harness import serve
+from tests.artifact.harness import ArtifactEnv, MiB, random_file
+from tests.support.asgi import serve
+from tests.support.db import fresh_database
 
 from .chaos import Chaos
 
@@ -34,7 +35,7 @@ def env(server: Any) -> Iterator[ArtifactEnv]:
     bucket = "faults-" + secrets.token_hex(4)
     server.s3.client().create_bucket(Bucket=bucket)
     try:
-        with fresh_database(server.database_url) as dsn:
+        with fresh_database(server.database_url, prefix="ry_faults_") as dsn:
             settings = load_settings(
                 database_url=dsn, db_pool_min=0, db_pool_max=6, shutdown_grace_s=2,
                 s3_endpoint=server.s3.endpoint, s3_access_key=server.s3.access_key,

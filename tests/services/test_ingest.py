@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import struct
@@ -12,13 +11,14 @@ import time
 import uuid
 from collections.abc import Iterator
 
-import asyncpg
 import grpc
 import pytest
 
 from runyard_proto.v1 import ingest_pb2 as pb
 from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
 from runyard_server.common import history_codec
+from runyard_server.local import run_coro
+from tests.support import db
 
 
 def _rid() -> str:
@@ -52,20 +52,8 @@ def _finish(seq: int, code: int = 0) -> pb.ClientMessage:
     return pb.ClientMessage(batch=pb.RecordBatch(records=[pb.Record(seq=seq, finish=pb.Finish(exit_code=code))]))
 
 
-def _fetch(dsn: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    async def go() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-            return await conn.fetch(sql, *args)
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
-
-
 def _points(dsn: str, run_id: str, key: str) -> tuple[list[int], list[float]]:
-    rows = _fetch(
+    rows = db.fetch(
         dsn,
         """SELECT c.steps, c.vals FROM history_chunks c
              JOIN runs r ON r.id = c.run_id JOIN history_keys k ON k.run_id = r.id AND k.key_id = c.key_id
@@ -98,7 +86,7 @@ def test_batches_are_acknowledged_and_stored(stack, ingest, admin_key) -> None: 
     assert adjective and noun and int(number) >= 1
     steps, vals = _points(stack.database_url, rid, "acc")
     assert steps == list(range(1000)) and vals == [s + 0.1 for s in range(1000)]
-    run = _fetch(stack.database_url, "SELECT state, config, exit_code, next_step FROM runs WHERE run_id = $1", rid)[0]
+    run = db.fetch(stack.database_url, "SELECT state, config, exit_code, next_step FROM runs WHERE run_id = $1", rid)[0]
     assert (run["state"], run["config"], run["exit_code"], run["next_step"]) == ("finished", {"lr": 0.1}, 0, 1000)
 
 
@@ -112,7 +100,7 @@ def test_replay_after_reconnect_neither_loses_nor_doubles(stack, ingest, admin_k
     assert second[-1].ack.seq == 601
     steps, _ = _points(stack.database_url, rid, "x")
     assert steps == list(range(600))
-    count = _fetch(
+    count = db.fetch(
         stack.database_url,
         "SELECT sum(c.n) AS n FROM history_chunks c JOIN runs r ON r.id = c.run_id "
         "JOIN history_keys k ON k.run_id = r.id AND k.key_id = c.key_id WHERE r.run_id = $1 AND k.key = 'x'",
@@ -125,7 +113,7 @@ def test_reconnect_after_finish_keeps_the_run_finished(stack, ingest, admin_key)
     rid = _rid()
     _stream(ingest, admin_key, [_open(rid), _rows(1, range(10), ["x"]), _finish(11)])
     _stream(ingest, admin_key, [_open(rid), _rows(1, range(10), ["x"]), _finish(11)])
-    assert _fetch(stack.database_url, "SELECT state FROM runs WHERE run_id = $1", rid)[0]["state"] == "finished"
+    assert db.fetch(stack.database_url, "SELECT state FROM runs WHERE run_id = $1", rid)[0]["state"] == "finished"
 
 
 def test_nan_inf_and_lower_steps_are_kept_bit_for_bit(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
@@ -197,11 +185,11 @@ def test_summary_config_and_output_are_stored(stack, ingest, admin_key) -> None:
         pb.Record(seq=5, update=pb.RunUpdate(notes="tuned", set_tags=True, tags=["best"])),
     ]
     _stream(ingest, admin_key, [_open(rid, config_json='{"lr": 1}'), pb.ClientMessage(batch=pb.RecordBatch(records=records)), _finish(6, code=3)])
-    run = _fetch(stack.database_url, "SELECT * FROM runs WHERE run_id = $1", rid)[0]
+    run = db.fetch(stack.database_url, "SELECT * FROM runs WHERE run_id = $1", rid)[0]
     assert run["summary"] == {"best": 0.9}
     assert run["config"] == {"lr": 1, "layers": 3}
     assert (run["notes"], run["tags"], run["state"], run["exit_code"]) == ("tuned", ["best"], "failed", 3)
-    lines = _fetch(stack.database_url, "SELECT line FROM run_output WHERE run_id = $1 ORDER BY line_no", run["id"])
+    lines = db.fetch(stack.database_url, "SELECT line FROM run_output WHERE run_id = $1 ORDER BY line_no", run["id"])
     assert [r["line"] for r in lines] == ["epoch 1", "epoch 2"]
 
 
@@ -210,7 +198,7 @@ def test_many_small_batches_are_compacted(stack, ingest, admin_key) -> None:  # 
     msgs = [_open(rid)] + [_rows(1 + i * 2, range(i * 2, i * 2 + 2), ["a"]) for i in range(200)]
     _stream(ingest, admin_key, msgs)
     def chunks() -> int:
-        return int(_fetch(
+        return int(db.fetch(
             stack.database_url,
             "SELECT count(*) AS c FROM history_chunks c JOIN runs r ON r.id = c.run_id WHERE r.run_id = $1",
             rid,
@@ -238,14 +226,14 @@ def test_run_without_heartbeat_becomes_crashed(stack, ingest, admin_key) -> None
     with grpc.insecure_channel(ingest) as channel:
         call = pb_grpc.IngestStub(channel).Stream(keep_alive(), metadata=[("authorization", f"Bearer {admin_key}")])
         list(call)
-    states = {r["run_id"]: r["state"] for r in _fetch(stack.database_url, "SELECT run_id, state FROM runs WHERE run_id = ANY($1)", [rid, alive])}
+    states = {r["run_id"]: r["state"] for r in db.fetch(stack.database_url, "SELECT run_id, state FROM runs WHERE run_id = ANY($1)", [rid, alive])}
     assert states == {rid: "crashed", alive: "running"}
 
 
 def test_migrate_is_idempotent_and_safe_from_two_processes(stack) -> None:  # type: ignore[no-untyped-def]
-    db = "mig_" + uuid.uuid4().hex[:8]
-    _fetch(stack.database_url, f"CREATE DATABASE {db}")
-    dsn = stack.database_url.rsplit("/", 1)[0] + "/" + db
+    name = "mig_" + uuid.uuid4().hex[:8]
+    db.execute(stack.database_url, f"CREATE DATABASE {name}")
+    dsn = db.database_url(stack.database_url, name)
     env = {"RUNYARD_DATABASE_URL": dsn, "PATH": "/usr/bin:/bin"}
     cmd = [sys.executable, "-m", "runyard_server.cli", "migrate"]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
@@ -254,7 +242,7 @@ def test_migrate_is_idempotent_and_safe_from_two_processes(stack) -> None:  # ty
     assert sorted("schema up to date" in o for o in outs) == [False, True], outs
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     assert "schema up to date" in again.stdout
-    versions = _fetch(dsn, "SELECT version FROM schema_migrations ORDER BY version")
+    versions = db.fetch(dsn, "SELECT version FROM schema_migrations ORDER BY version")
     assert [r["version"] for r in versions] == sorted({r["version"] for r in versions})
 
 
@@ -262,7 +250,7 @@ def test_a_key_revoked_mid_stream_is_refused_within_5_seconds(stack, ingest, adm
     from runyard_server.common.security import new_api_key
 
     key, prefix, digest = new_api_key()
-    _fetch(
+    db.execute(
         stack.database_url,
         "INSERT INTO api_keys (user_id, prefix, key_hash, name) "
         "SELECT u.id, $1, $2, 'revoke-me' FROM users u WHERE u.is_admin ORDER BY u.id LIMIT 1",
@@ -275,7 +263,7 @@ def test_a_key_revoked_mid_stream_is_refused_within_5_seconds(stack, ingest, adm
         yield _open(rid)
         for i in range(40):
             if i == 4:
-                _fetch(stack.database_url, "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1", prefix)
+                db.execute(stack.database_url, "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1", prefix)
                 revoked_at.append(time.monotonic())
             yield _rows(1 + i, range(i, i + 1), ["x"])
             time.sleep(0.25)
@@ -294,10 +282,10 @@ def test_editing_a_finished_run_keeps_it_finished_and_logging_resumes_it(stack, 
     edit = pb.Record(seq=5, config=pb.ConfigUpdate(set_json='{"note": "edited later"}'))
     tags = pb.Record(seq=6, update=pb.RunUpdate(set_tags=True, tags=["reviewed"]))
     _stream(ingest, admin_key, [_open(rid, resume="must"), pb.ClientMessage(batch=pb.RecordBatch(records=[edit, tags]))])
-    run = _fetch(stack.database_url, "SELECT state, config, tags FROM runs WHERE run_id = $1", rid)[0]
+    run = db.fetch(stack.database_url, "SELECT state, config, tags FROM runs WHERE run_id = $1", rid)[0]
     assert (run["state"], run["config"]["note"], run["tags"]) == ("finished", "edited later", ["reviewed"])
     _stream(ingest, admin_key, [_open(rid, resume="must"), _rows(7, range(3, 5), ["x"])])
-    assert _fetch(stack.database_url, "SELECT state FROM runs WHERE run_id = $1", rid)[0]["state"] == "running"
+    assert db.fetch(stack.database_url, "SELECT state FROM runs WHERE run_id = $1", rid)[0]["state"] == "running"
 
 
 def test_rows_with_different_key_sets_keep_arrival_order(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
@@ -325,7 +313,7 @@ def test_a_member_made_viewer_mid_stream_stops_writing_within_5_seconds(stack, i
     suffix = uuid.uuid4().hex[:6]
     user, team = f"member-{suffix}", f"team-{suffix}"
     key, prefix, digest = new_api_key()
-    _fetch(
+    db.execute(
         stack.database_url,
         """WITH u AS (INSERT INTO users (username, password_hash) VALUES ($1, $3) RETURNING id),
                 e AS (INSERT INTO entities (name, kind, user_id) SELECT $1, 'user', id FROM u),
@@ -341,7 +329,7 @@ def test_a_member_made_viewer_mid_stream_stops_writing_within_5_seconds(stack, i
         yield _open(rid, entity=team)
         for i in range(40):
             if i == 4:
-                _fetch(
+                db.execute(
                     stack.database_url,
                     "UPDATE team_members SET role = 'viewer' WHERE user_id = (SELECT id FROM users WHERE username = $1)",
                     user,
@@ -361,9 +349,9 @@ def test_a_member_made_viewer_mid_stream_stops_writing_within_5_seconds(stack, i
 def test_reopening_a_run_changes_neither_its_config_nor_updated_at(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
     rid = _rid()
     _stream(ingest, admin_key, [_open(rid, config_json='{"lr": 1}'), _rows(1, range(2), ["x"]), _finish(3)])
-    before = _fetch(stack.database_url, "SELECT config, updated_at FROM runs WHERE run_id = $1", rid)[0]
+    before = db.fetch(stack.database_url, "SELECT config, updated_at FROM runs WHERE run_id = $1", rid)[0]
     _stream(ingest, admin_key, [_open(rid, config_json='{"lr": 2}', sync=True), _rows(1, range(2), ["x"])])
-    after = _fetch(stack.database_url, "SELECT config, updated_at, state FROM runs WHERE run_id = $1", rid)[0]
+    after = db.fetch(stack.database_url, "SELECT config, updated_at, state FROM runs WHERE run_id = $1", rid)[0]
     assert after["config"] == {"lr": 1} and after["updated_at"] == before["updated_at"]
     assert after["state"] == "finished"
 
@@ -373,7 +361,7 @@ def _batch(*records: pb.Record) -> pb.ClientMessage:
 
 
 def _state(stack, rid: str) -> str:  # type: ignore[no-untyped-def]
-    return str(_fetch(stack.database_url, "SELECT state FROM runs WHERE run_id = $1", rid)[0]["state"])
+    return str(db.fetch(stack.database_url, "SELECT state FROM runs WHERE run_id = $1", rid)[0]["state"])
 
 
 @pytest.mark.parametrize(
@@ -393,7 +381,7 @@ def test_a_sequence_gap_ends_the_stream_and_stores_nothing_of_its_batch(stack, i
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert text in info.value.details()
     assert _points(stack.database_url, rid, "x") == ([], [])
-    assert _fetch(stack.database_url, "SELECT last_seq FROM runs WHERE run_id = $1", rid)[0]["last_seq"] == 0
+    assert db.fetch(stack.database_url, "SELECT last_seq FROM runs WHERE run_id = $1", rid)[0]["last_seq"] == 0
 
 
 def test_replays_below_last_seq_are_skipped_and_the_next_record_continues(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
@@ -443,7 +431,7 @@ def test_malformed_open_answers_a_clear_status_naming_the_field(ingest, admin_ke
 def test_sync_never_changes_a_runs_state_except_by_its_finish(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
     crashed = _rid()
     _stream(ingest, admin_key, [_open(crashed), _rows(1, range(3), ["x"])])
-    _fetch(stack.database_url, "UPDATE runs SET state = 'crashed' WHERE run_id = $1", crashed)
+    db.fetch(stack.database_url, "UPDATE runs SET state = 'crashed' WHERE run_id = $1", crashed)
     # a sync of the same folder later: more records and heartbeats, but no Finish -> still crashed
     _stream(ingest, admin_key, [_open(crashed, sync=True), _rows(4, range(3, 6), ["x"]),
                                 pb.ClientMessage(heartbeat=pb.Heartbeat(time=time.time()))])
@@ -474,27 +462,21 @@ def test_a_value_postgresql_refuses_is_isolated_and_the_rest_of_the_batch_commit
     rid = _rid()
 
     async def go() -> writer.BatchResult:
-        conn = await asyncpg.connect(stack.database_url)
-        try:
-            from runyard_server.common.db import _init_connection
-
-            await _init_connection(conn)
+        async with db.connect(stack.database_url) as conn:
             who = await authenticate(conn, admin_key)
             run = await writer.open_run(conn, who, pb.OpenRun(project="ingest-tests", run_id=rid), writer.Limits())
             result = await writer.write_batch(conn, run, records, writer.Limits())
             again = await writer.write_batch(conn, run, [pb.Record(seq=12, history=pb.HistoryRow(step=20, keys=["x"], values=[20]))], writer.Limits())
             assert again.seq == 12 and not again.rejected  # keys and state stayed consistent
             return result
-        finally:
-            await conn.close()
 
-    result = asyncio.run(go())
+    result = run_coro(go())
     assert result.seq == 11 and [seq for seq, _ in result.rejected] == [4, 7]
     assert "record 4 (console output)" in result.rejected[0][1] and "NUL" in result.rejected[0][1]
     assert "record 7 (summary update)" in result.rejected[1][1]
     steps, _ = _points(stack.database_url, rid, "x")
     assert steps == [0, 1, 2, 4, 5, 7, 8, 9, 20]
-    run = _fetch(stack.database_url, "SELECT id, last_seq, summary FROM runs WHERE run_id = $1", rid)[0]
+    run = db.fetch(stack.database_url, "SELECT id, last_seq, summary FROM runs WHERE run_id = $1", rid)[0]
     assert run["last_seq"] == 12 and "s" not in run["summary"]
-    lines = _fetch(stack.database_url, "SELECT line_no, line FROM run_output WHERE run_id = $1 ORDER BY line_no", run["id"])
+    lines = db.fetch(stack.database_url, "SELECT line_no, line FROM run_output WHERE run_id = $1 ORDER BY line_no", run["id"])
     assert [(r["line_no"], r["line"]) for r in lines] == [(0, "after")]
