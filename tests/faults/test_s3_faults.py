@@ -45,7 +45,7 @@ def env(server: Any) -> Iterator[ArtifactEnv]:
             with serve(create_app(settings)) as url:
                 yield ArtifactEnv(dsn, url, settings, server.s3, bucket)
     finally:
-        shutil.rmtree(server.embedded.s3_root / bucket, ignore_errors=True)
+        shutil.rmtree(server.embedded.data.s3_root / bucket, ignore_errors=True)
 
 
 def _later(seconds: float, fn: Any) -> threading.Thread:
