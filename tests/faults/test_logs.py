@@ -123,3 +123,28 @@ def test_the_sdk_in_the_same_process_hides_no_service_line(caplog: pytest.LogCap
     as_json = json.loads(logs.JsonFormatter().format(record))
     assert as_json["logger"] == "runyard_server.ingest" and as_json["message"] == "marked crashed: a test line"
     assert as_json["run"] == "team/proj/abc123" and as_json["runs"] == 1
+
+
+def test_a_librarys_warning_is_one_line_and_an_error_keeps_its_traceback() -> None:
+    import io
+
+    from runyard_server.common import logs
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logs.TextFormatter())
+    handler.addFilter(logs.OneLineWarnings())
+    lib = logging.getLogger("asyncpg.pool")
+    lib.addHandler(handler)
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except ConnectionRefusedError:
+            lib.warning("Failed to restore the pool connection floor; retrying", exc_info=True)
+            lib.error("a real error", exc_info=True)
+    finally:
+        lib.removeHandler(handler)
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("Failed to restore the pool connection floor; retrying: ConnectionRefusedError: "
+                             "[Errno 111] Connection refused")
+    assert "a real error" in lines[1] and "Traceback (most recent call last):" in lines[2]

@@ -60,6 +60,22 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class OneLineWarnings(logging.Filter):
+    """A library's warnings (not ours) keep their message and the exception's one line, not a traceback: asyncpg
+    warns every second while PostgreSQL is away (`Failed to restore the pool connection floor`), and a
+    traceback per line buries what matters. Errors keep their tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (record.levelno < logging.ERROR and record.exc_info and record.exc_info[1] is not None
+                and not record.name.startswith(ROOT)):
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {exc}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     """The context ids (from the record, else the current context) and the `extra=` fields of a record."""
     out: dict[str, Any] = {}
@@ -115,6 +131,7 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
+    handler.addFilter(OneLineWarnings())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
