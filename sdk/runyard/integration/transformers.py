@@ -6,6 +6,13 @@ The active run is used, or one is started with `project=` from `RUNYARD_PROJECT`
 "huggingface"). TrainingArguments and the model config go to the run config; every `logs` dict
 (`loss`, `learning_rate`, `eval_*`, ...) is logged at `state.global_step` with `train/` or `eval/`
 prefixes, as the W&B integration does.
+
+A run the user started is never finished by the callback (`trainer.evaluate()` and anything the script
+logs after `train()` go to it). A run the callback started is finished when training ends; a later
+`trainer.evaluate()` reopens the same run (resumed by id) and finishes it again. `RUNYARD_LOG_MODEL`
+(or `WANDB_LOG_MODEL`) = `end` logs the trained model folder as the artifact `model-<run id>` when
+training ends, `checkpoint` every checkpoint the Trainer saves; `RUNYARD_WATCH` (or `WANDB_WATCH`) =
+`gradients`, `parameters` or `all` calls `runyard.watch(model)`.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from ._common import scalar
+from ._common import log_model_setting, reopen, scalar
 
 __all__ = ["RunyardCallback"]
 
@@ -24,8 +31,14 @@ class RunyardCallback(TrainerCallback):  # type: ignore[misc]
     def __init__(self, run: Any = None) -> None:
         self._run = run
         self._owns_run = False
+        self._configured = False
+        self._watched = False
 
     def _ensure_run(self, args: Any, model: Any = None) -> Any:
+        if self._run is not None and self._owns_run and self._run.finished:  # evaluate() after train()
+            self._run = reopen(self._run)
+        if self._run is not None and not self._configured and not self._owns_run:
+            self._configure(args, model)
         if self._run is None:
             import runyard
 
@@ -34,18 +47,26 @@ class RunyardCallback(TrainerCallback):  # type: ignore[misc]
                 self._run = runyard.init(project=os.environ.get("RUNYARD_PROJECT", "huggingface"),
                                          name=getattr(args, "run_name", None) or None)
                 self._owns_run = True
-            config: dict[str, Any] = {}
-            try:
-                config.update({k: v for k, v in args.to_dict().items()
-                               if isinstance(v, (int, float, str, bool, type(None)))})
-            except Exception:
-                pass
-            model_config = getattr(model, "config", None)
-            if model_config is not None and hasattr(model_config, "to_dict"):
-                config.update({f"model/{k}": v for k, v in model_config.to_dict().items()
-                               if isinstance(v, (int, float, str, bool, type(None)))})
-            self._run.config.update(config, allow_val_change=True)
+            self._configure(args, model)
         return self._run
+
+    def _configure(self, args: Any, model: Any) -> None:
+        self._configured = True
+        config: dict[str, Any] = {}
+        try:
+            config.update({k: v for k, v in args.to_dict().items()
+                           if isinstance(v, (int, float, str, bool, type(None)))})
+        except Exception:
+            pass
+        model_config = getattr(model, "config", None)
+        if model_config is not None and hasattr(model_config, "to_dict"):
+            config.update({f"model/{k}": v for k, v in model_config.to_dict().items()
+                           if isinstance(v, (int, float, str, bool, type(None)))})
+        self._run.config.update(config, allow_val_change=True)
+        watch = (os.environ.get("RUNYARD_WATCH") or os.environ.get("WANDB_WATCH") or "false").lower()
+        if model is not None and watch in ("gradients", "parameters", "all") and not self._watched:
+            self._watched = True
+            self._run.watch(model, log=watch, log_freq=max(1, int(getattr(args, "logging_steps", 100) or 100)))
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
         if state.is_world_process_zero:
@@ -72,9 +93,31 @@ class RunyardCallback(TrainerCallback):  # type: ignore[misc]
             row["train/global_step"] = float(state.global_step)
             run.log(row, step=state.global_step)
 
-    def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-        if state.is_world_process_zero and self._owns_run and self._run is not None:
+    def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if state.is_world_process_zero and log_model_setting() == "checkpoint" and self._run is not None:
+            folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+            self._log_model(folder, aliases=[f"checkpoint-{state.global_step}", "latest"])
+
+    def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
+        if not state.is_world_process_zero or self._run is None:
+            return
+        if log_model_setting() == "end" and model is not None and hasattr(model, "save_pretrained"):
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="runyard-model-") as tmp:
+                model.save_pretrained(tmp)
+                self._log_model(tmp, aliases=["latest", "end"])
+        if self._owns_run:
             self._run.finish()
+
+    def _log_model(self, folder: str, aliases: list[str]) -> None:
+        if not os.path.isdir(folder):
+            return
+        from ..artifacts import Artifact
+
+        art = Artifact(f"model-{self._run.id}", type="model")
+        art.add_dir(folder)
+        self._run.log_artifact(art, aliases=aliases)
 
 
 def _register() -> None:

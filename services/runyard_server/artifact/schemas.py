@@ -78,3 +78,8 @@ class UseIn(BaseModel):
 
 class AliasIn(BaseModel):
     version: str
+
+
+class VersionPatch(BaseModel):
+    description: str | None = Field(default=None, max_length=10_000)
+    metadata: dict[str, Any] | None = None

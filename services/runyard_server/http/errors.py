@@ -62,6 +62,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _nul(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(error_body("text may not contain NUL characters", "invalid_argument"), status_code=400)
 
+    @app.exception_handler(asyncpg.InvalidRegularExpressionError)
+    async def _regex(_: Request, exc: Exception) -> JSONResponse:  # a `matches` filter PostgreSQL refuses
+        return JSONResponse(error_body(f"filter: invalid regular expression ({exc})", "invalid_argument"),
+                            status_code=400)
+
     @app.exception_handler(UnicodeEncodeError)
     async def _surrogates(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(error_body("text must be valid Unicode (no lone surrogates)", "invalid_argument"),

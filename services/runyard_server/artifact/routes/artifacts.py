@@ -18,7 +18,7 @@ from ..deps import PoolDep, PrincipalDep, SettingsDep, StorageDep
 from ..names import alias as clean_alias
 from ..names import artifact_name, artifact_type, clean_path
 from ..queries import artifacts as q
-from ..schemas import AliasIn, ObjectUploadsIn, UseIn, VersionIn
+from ..schemas import AliasIn, ObjectUploadsIn, UseIn, VersionIn, VersionPatch
 
 router = APIRouter(prefix="/api/v1/artifacts/{entity}/{project}", tags=["artifacts"])
 MAX_METADATA_BYTES = 100_000
@@ -154,6 +154,28 @@ async def get_version(entity: str, project: str, name: str, version: str, who: P
         out["created_by_run"] = await q.run_ref(conn, v["created_by_run"])
         out["used_by"] = await q.consumers(conn, v["id"])
     return out
+
+
+@router.patch("/{name}/{version}")
+async def patch_version(entity: str, project: str, name: str, version: str, body: VersionPatch, who: PrincipalDep,
+                        pool: PoolDep) -> dict[str, Any]:
+    """Change a version's description and/or metadata (writers; `Artifact.save()` of the SDK). The files,
+    and so the digest, never change."""
+    if body.description is None and body.metadata is None:
+        raise InvalidArgument("nothing to change: send `description` and/or `metadata`")
+    if body.metadata is not None and len(json.dumps(body.metadata, default=str)) > MAX_METADATA_BYTES:
+        raise InvalidArgument(f"metadata is larger than {MAX_METADATA_BYTES} bytes of JSON")
+    async with pool.acquire() as conn:
+        proj = await project_for_write(conn, who, entity, project)
+        art = await q.get_artifact(conn, proj.id, name)
+        v = await q.resolve(conn, art, version)
+        row = await conn.fetchrow(
+            """UPDATE artifact_versions SET description = coalesce($2, description),
+                      metadata = coalesce($3::jsonb, metadata) WHERE id = $1 RETURNING *""",
+            v["id"], body.description, body.metadata,
+        )
+        aliases = (await q.aliases_of(conn, [v["id"]])).get(v["id"], [])
+    return _version_out(art, row, aliases, proj)
 
 
 def _file_out(row: asyncpg.Record) -> dict[str, Any]:
