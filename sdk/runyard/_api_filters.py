@@ -7,8 +7,8 @@
 
 Fields: `config.KEY` (also `config.KEY.value`, W&B's stored form), `summary_metrics.KEY` (or `summary.KEY`),
 `state`, `tags`/`tag`, `group`, `job_type`/`jobType`, `host`, `notes`, `created_at`/`createdAt`,
-`updated_at`/`updatedAt`/`heartbeat_at`, `display_name`/`displayName` (the run's name), `name`/`id` (the
-run id, as in W&B). Operators: `$and`, `$or`, `$nor`, `$not`, `$eq`, `$ne`, `$gt`, `$gte`, `$lt`,
+`updated_at`/`updatedAt`/`heartbeat_at`, `display_name`/`displayName` (the run's name), `id` (the run id),
+`name` (the run id, as in W&B, or the display name: either matches). Operators: `$and`, `$or`, `$nor`, `$not`, `$eq`, `$ne`, `$gt`, `$gte`, `$lt`,
 `$lte`, `$in`, `$nin`, `$regex` (with `$options: "i"`), `$exists`. Anything else raises UsageError
 naming it.
 """
@@ -30,7 +30,7 @@ _FIELDS = {
     "jobType": "job_type", "host": "host", "notes": "notes", "created_at": "created_at",
     "createdAt": "created_at", "updated_at": "updated_at", "updatedAt": "updated_at",
     "heartbeat_at": "heartbeat_at", "heartbeatAt": "heartbeat_at", "finished_at": "finished_at",
-    "display_name": "name", "displayName": "name", "name": "id", "id": "id",
+    "display_name": "name", "displayName": "name", "id": "id",
 }
 _COMPARE = {"$eq": "=", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _KEY_SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/\-]*$")
@@ -70,6 +70,8 @@ def _literal(value: Any) -> str:
 
 
 def _condition(field: str, ops: Any) -> str:
+    if field == "name":  # W&B's `name` is the run id; Runyard users mean the display name: either matches
+        return f"({_condition('id', ops)} or {_condition('display_name', ops)})"
     f = _field(field)
     if not isinstance(ops, Mapping) or not any(str(k).startswith("$") for k in ops):
         if isinstance(ops, (list, tuple)):  # {"state": ["running", "finished"]}: any of them
@@ -150,6 +152,8 @@ def order_to_param(order: str) -> str:
         field = "created_at"
     elif name in ("updatedAt", "updated_at", "heartbeatAt", "heartbeat_at"):
         field = "updated_at" if "updated" in name else "heartbeat_at"
+    elif name in ("name", "display_name", "displayName"):
+        field = "name"
     else:
         field = _field(name)
     return ("-" if desc else "") + field

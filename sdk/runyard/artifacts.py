@@ -492,7 +492,15 @@ def artifact_name(name: str) -> str:
 
 
 def _link_target(target: str, entity: str, project: str) -> tuple[str, str, str]:
+    """(entity, project, name) of a link target. W&B registry paths (`wandb-registry-model/Name`,
+    `org/wandb-registry-model/Name`) name a collection `Name` in the source artifact's own project."""
     parts = [p for p in target.split("/") if p]
+    registry = [i for i, p in enumerate(parts) if p.startswith("wandb-registry-")]
+    if registry:
+        parts = parts[registry[-1] + 1:]
+        if len(parts) != 1:
+            raise UsageError(f"link target {target!r}: use wandb-registry-<kind>/<name>")
+        return entity, project, artifact_name(parts[0])
     if len(parts) == 3:
         entity, project, name = parts
     elif len(parts) == 2:

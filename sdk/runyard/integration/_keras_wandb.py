@@ -13,8 +13,8 @@
 - `WandbCallback(monitor="val_loss", save_model=True, log_weights=False, data_type=None, labels=None,
   validation_data=None, ...)`: per-epoch metrics with `epoch`, `best_<monitor>` and `best_epoch` in the
   summary, the best model saved as the run file `model-best.h5` (`model-best.keras` without h5py), weight
-  histograms, and example predictions for `data_type="image"`. Keras 3 does not show callbacks the
-  validation data of `fit()`: pass `validation_data=` for the examples.
+  histograms, and example predictions for `data_type="image"` (from `validation_data=`, else from the
+  arrays given to `fit(validation_data=...)`; datasets and generators need `validation_data=`).
 """
 
 from __future__ import annotations
@@ -220,9 +220,7 @@ class WandbCallback(keras.callbacks.Callback):
                        if v]
         if unsupported:
             _console.warn(f"WandbCallback: {', '.join(unsupported)} is not supported by Runyard and is ignored")
-        if self.data_type == "image" and validation_data is None:
-            _console.warn("WandbCallback: data_type='image' needs validation_data=(x, y) under Keras 3 (callbacks "
-                          "do not see fit()'s validation data); no example images are logged")
+        self._warned_no_data = False
 
     @property
     def _model_file(self) -> str:
@@ -242,11 +240,17 @@ class WandbCallback(keras.callbacks.Callback):
         row["epoch"] = epoch
         if self.log_weights:
             row.update(self._weight_histograms())
-        if self.data_type == "image" and self.validation_data is not None:
-            try:
-                row["examples"] = self._examples()
-            except Exception as exc:  # a plotting problem must not stop training
-                _console.warn(f"WandbCallback: could not log example predictions: {exc}")
+        if self.data_type == "image":
+            data = self.validation_data if self.validation_data is not None else self._fit_validation_data()
+            if data is not None:
+                try:
+                    row["examples"] = self._examples(data)
+                except Exception as exc:  # a plotting problem must not stop training
+                    _console.warn(f"WandbCallback: could not log example predictions: {exc}")
+            elif not self._warned_no_data:
+                self._warned_no_data = True
+                _console.warn("WandbCallback: data_type='image' found no validation arrays (pass validation_data=(x, "
+                              "y) to the callback); no example images are logged")
         current = row.get(self.monitor)
         if current is not None and self.monitor_op(current, self.best):
             self.best = current
@@ -280,8 +284,17 @@ class WandbCallback(keras.callbacks.Callback):
                     continue
         return out
 
-    def _examples(self) -> list[Image]:
-        x, y = self.validation_data[0], self.validation_data[1]
+    def _fit_validation_data(self) -> Any:
+        """fit()'s validation arrays: Keras 3 keeps them in the model's evaluation iterator while fit() runs
+        (Keras 2 gave them to callbacks as `validation_data`). None for datasets and generators."""
+        adapter = getattr(getattr(self.model, "_eval_epoch_iterator", None), "data_adapter", None)
+        inputs = getattr(adapter, "_inputs", None)
+        if isinstance(inputs, tuple) and len(inputs) >= 2 and hasattr(inputs[0], "shape") and hasattr(inputs[1], "shape"):
+            return inputs
+        return None
+
+    def _examples(self, data: Any) -> list[Image]:
+        x, y = data[0], data[1]
         x = np.asarray(x)[: self.predictions]
         truth = np.asarray(y)[: self.predictions]
         probs = np.asarray(keras.ops.convert_to_numpy(self.model.predict(x, verbose=0)))

@@ -5,12 +5,12 @@
 
 Uses the active run (`runyard.init()` before) or starts one with the keyword arguments given (passed to
 `runyard.init`). Metrics go to `run.log(metrics, step=trainer.global_step)` (with `trainer/global_step`);
-hyperparameters to the config. A run the user started is never finished by the logger. A run the logger
-started is finished when `fit()` ends with status "success" (left open otherwise, so the script's exit
-code decides); a later `trainer.test()` / `validate()` reopens the same run (resumed by id) and finishes it
-again at its end, so nothing logged after training is lost. `log_model=True` logs the best checkpoint as
-the artifact `model-<run id>` (type `model`) when training ends, `log_model="all"` every checkpoint
-when it is saved.
+hyperparameters to the config. The logger never finishes a run by itself (as W&B's): `trainer.test()` after
+`fit()` logs into the same run, and the run ends with `runyard.finish()` or when the script exits (with
+its exit code). `finish_on_end=True` finishes it when `fit()`/`test()` end with status "success"; a run
+finished that way is reopened (resumed by id) if the trainer logs again. `log_model=True` logs the best
+checkpoint as the artifact `model-<run id>` (type `model`) when training ends, `log_model="all"` every
+checkpoint when it is saved.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ __all__ = ["RunyardLogger", "WandbLogger"]
 
 
 class RunyardLogger(Logger):
-    def __init__(self, run: Any = None, finish_on_end: bool | None = None, log_model: bool | str = False,
+    def __init__(self, run: Any = None, finish_on_end: bool = False, log_model: bool | str = False,
                  prefix: str = "", checkpoint_name: str | None = None, **init_kwargs: Any) -> None:
         super().__init__()
         self._run = run
@@ -145,8 +145,7 @@ class RunyardLogger(Logger):
     def finalize(self, status: str) -> None:
         if self._log_model is True or self._log_model == "all":
             self._log_checkpoints()
-        finish = self._owns_run if self._finish_on_end is None else self._finish_on_end
-        if finish and status == "success" and self._run is not None and not self._run.finished:
+        if self._finish_on_end and status == "success" and self._run is not None and not self._run.finished:
             self._run.finish()
 
 

@@ -7,9 +7,10 @@ The active run is used, or one is started with `project=` from `RUNYARD_PROJECT`
 (`loss`, `learning_rate`, `eval_*`, ...) is logged at `state.global_step` with `train/` or `eval/`
 prefixes, as the W&B integration does.
 
-A run the user started is never finished by the callback (`trainer.evaluate()` and anything the script
-logs after `train()` go to it). A run the callback started is finished when training ends; a later
-`trainer.evaluate()` reopens the same run (resumed by id) and finishes it again. `RUNYARD_LOG_MODEL`
+The callback never finishes a run by itself (as W&B's): `trainer.evaluate()` and anything the script logs
+after `train()` go to the same run, which ends with `runyard.finish()` or when the script exits.
+`RunyardCallback(finish_on_end=True)` finishes it when training ends (a later `evaluate()` then reopens
+it, resumed by id). `RUNYARD_LOG_MODEL`
 (or `WANDB_LOG_MODEL`) = `end` logs the trained model folder as the artifact `model-<run id>` when
 training ends, `checkpoint` every checkpoint the Trainer saves; `RUNYARD_WATCH` (or `WANDB_WATCH`) =
 `gradients`, `parameters` or `all` calls `runyard.watch(model)`.
@@ -28,14 +29,15 @@ __all__ = ["RunyardCallback"]
 
 
 class RunyardCallback(TrainerCallback):  # type: ignore[misc]
-    def __init__(self, run: Any = None) -> None:
+    def __init__(self, run: Any = None, finish_on_end: bool = False) -> None:
         self._run = run
         self._owns_run = False
+        self._finish_on_end = finish_on_end
         self._configured = False
         self._watched = False
 
     def _ensure_run(self, args: Any, model: Any = None) -> Any:
-        if self._run is not None and self._owns_run and self._run.finished:  # evaluate() after train()
+        if self._run is not None and self._owns_run and self._run.finished:  # evaluate() after a finished train()
             self._run = reopen(self._run)
         if self._run is not None and not self._configured and not self._owns_run:
             self._configure(args, model)
@@ -107,7 +109,7 @@ class RunyardCallback(TrainerCallback):  # type: ignore[misc]
             with tempfile.TemporaryDirectory(prefix="runyard-model-") as tmp:
                 model.save_pretrained(tmp)
                 self._log_model(tmp, aliases=["latest", "end"])
-        if self._owns_run:
+        if self._finish_on_end and not self._run.finished:
             self._run.finish()
 
     def _log_model(self, folder: str, aliases: list[str]) -> None:
