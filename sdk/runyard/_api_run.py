@@ -341,11 +341,17 @@ class ApiRun:
         body = self._changes(only)
         if not body:
             return self
+        pending = self._changes() if only == "summary" else {}  # edits not sent now stay pending
         data = self._api._send("PATCH", self._base, json=body, what=f"editing run {self.path}")
-        keep_other = {k: v for k, v in self.__dict__.items() if k in ("config", "tags") and only == "summary"}
         self._set(data)
-        if only == "summary":  # unsaved config/tag edits stay pending
-            self.__dict__.update(keep_other)
+        for key in pending.get("config_remove", []):
+            self.config.pop(key, None)
+        self.config.update(pending.get("config", {}))
+        if "tags" in pending:
+            self.tags = list(pending["tags"])
+        for name in _EDITABLE:
+            if name in pending:
+                setattr(self, name, pending[name])
         return self
 
     def update(self) -> ApiRun:

@@ -94,6 +94,14 @@ def test_history_attributes_and_edits(online: dict[str, str], guide_runs: list[A
     r.summary.update()
     stored = rest.run(src)["summary"]
     assert stored["reviewed"] is True and "acc" not in stored and stored["note"] == "kept" and stored["loss"] > 0
+    r.config["pending"] = 1
+    r.notes = "pending too"
+    r.summary.update({"y": 2})  # stores the summary only; the other edits wait for update()
+    assert rest.run(src)["notes"] == "" and "pending" not in rest.run(src)["config"]
+    assert r.config["pending"] == 1 and r.notes == "pending too"
+    r.update()
+    assert rest.run(src)["config"]["pending"] == 1 and rest.run(src)["notes"] == "pending too"
+    assert rest.run(src)["config"]["lr"] == 0.001  # untouched keys stay
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / "report.csv").write_text("a,b\n1,2\n")
     f = r.upload_file(str(tmp_path / "eval" / "report.csv"), root=str(tmp_path))

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 import runyard
@@ -129,7 +128,7 @@ def test_lightning_wandb_logger_keeps_test_metrics_in_its_own_run(online: dict[s
 def test_user_started_run_survives_lightning_and_transformers(online: dict[str, str], rest: Rest, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    import runyard.integration.transformers  # noqa: F401  (registers report_to="runyard")
+    import runyard.integration.transformers
 
     class Random(torch.utils.data.Dataset):  # type: ignore[type-arg]
         def __init__(self, n: int) -> None:

@@ -63,7 +63,7 @@ def test_editing_a_live_run_loses_neither_its_records_nor_the_edits(
             r.update()
             edits += 1
             time.sleep(0.2)
-        out, err = proc.communicate(timeout=240)
+        _, err = proc.communicate(timeout=240)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -71,7 +71,7 @@ def test_editing_a_live_run_loses_neither_its_records_nor_the_edits(
     assert edits >= 2, "the process ended before the edits could overlap with it"
     assert "everything is saved" in err, err
     final = api.run(path)
-    entity, project, run_id = path.split("/")
+    run_id = path.split("/")[2]
     assert len(rest.column(final, "loss")) == 300  # no record of the live process was dropped as a replay
     assert final.config["from_process"] == 1 and final.config["lr"] == 0.1
     assert all(final.config[f"edit{i}"] == i for i in range(edits))
