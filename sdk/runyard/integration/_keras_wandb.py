@@ -12,7 +12,8 @@
   back), each epoch's prediction table as a version of `run_<id>_pred`.
 - `WandbCallback(monitor="val_loss", save_model=True, log_weights=False, data_type=None, labels=None,
   validation_data=None, ...)`: per-epoch metrics with `epoch`, `best_<monitor>` and `best_epoch` in the
-  summary, the best model saved as the run file `model-best.h5` (`model-best.keras` without h5py), weight
+  summary, the best model saved as the run file `model-best.keras` (Keras 3's format; W&B's Keras 2 callback
+  wrote `model-best.h5`; `model-best.weights.h5` with `save_weights_only`), weight
   histograms, and example predictions for `data_type="image"` (from `validation_data=`, else from the
   arrays given to `fit(validation_data=...)`; datasets and generators need `validation_data=`).
 """
@@ -20,7 +21,6 @@
 from __future__ import annotations
 
 import abc
-import importlib.util
 import operator
 import os
 import warnings
@@ -224,9 +224,9 @@ class WandbCallback(keras.callbacks.Callback):
 
     @property
     def _model_file(self) -> str:
-        if self.save_weights_only:
-            return "model-best.weights.h5"
-        return "model-best.h5" if importlib.util.find_spec("h5py") is not None else "model-best.keras"
+        # Keras 3's own formats: a legacy `model-best.h5` (W&B's name under Keras 2) loads, but Keras 3 cannot
+        # go on training it (its optimizer state does not match), so resuming scripts restore this name
+        return "model-best.weights.h5" if self.save_weights_only else "model-best.keras"
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._batches += 1

@@ -30,7 +30,7 @@ class AlertIn(BaseModel):
     title: str = Field(min_length=1, max_length=256)
     text: str = Field(default="", max_length=10_000)
     level: Literal["INFO", "WARN", "ERROR"] = "INFO"
-    step: int | None = Field(default=None, ge=0)
+    step: int | None = Field(default=None, ge=0, le=2**63 - 1)
 
 
 class AlertOut(AlertIn):
