@@ -76,7 +76,9 @@ def _cmd_gc(args: argparse.Namespace) -> int:
 def _cmd_build_sdk_wheels(args: argparse.Namespace) -> int:
     from .query.sdk_wheels import WheelIndex, build_sdk_wheels, download_dependencies
 
-    built = build_sdk_wheels(args.out, force=True)
+    from pathlib import Path
+
+    built = build_sdk_wheels(args.out, Path(args.source).resolve() if args.source else None, force=True)
     for path in built:
         print(f"built {path}")
     if args.with_deps:
@@ -128,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         "3.10-3.13 on Linux, macOS and Windows, so the index alone installs the SDK (needs a package index).",
     )
     wheels.add_argument("--out", required=True, help="folder for the wheels")
+    wheels.add_argument("--source", default=None,
+                        help="the source checkout holding sdk/ and proto/ (default: the one next to this package)")
     wheels.add_argument("--with-deps", action="store_true", help="also download the dependency wheels")
     wheels.add_argument("--index-url", default=None, help="package index for --with-deps (default: pip's own)")
     wheels.set_defaults(fn=_cmd_build_sdk_wheels)

@@ -10,7 +10,7 @@ index), so a network without any index can install from the instance alone.
 folders next to this package) with `pip wheel --no-deps --no-build-isolation` (setuptools must be
 installed; nothing is downloaded). The local launcher calls it at start, into `<data dir>/wheels`, and
 skips the build when the wheels are newer than every source file; the container image calls
-`runyard-server build-sdk-wheels --out DIR` at build time (docs/configuration.md).
+`runyard-server build-sdk-wheels --source . --out DIR --with-deps` at build time (docs/sdk.md).
 """
 
 from __future__ import annotations
@@ -160,6 +160,8 @@ def build_sdk_wheels(out: str | os.PathLike[str], root: Path | None = None, *, f
     paths. Skipped (returning the existing wheels) when they are newer than every source file, unless
     `force`. Raises RuntimeError with pip's message when a build fails."""
     root = root or source_checkout()
+    if root is not None and not all((root / pkg / "pyproject.toml").is_file() for pkg in PACKAGES):
+        raise RuntimeError(f"{root} holds no {' and '.join(PACKAGES)} folders with a pyproject.toml")
     if root is None:
         raise RuntimeError("no source checkout with sdk/ and proto/ next to runyard_server; build the wheels "
                            "where the sources are (runyard-server build-sdk-wheels --out DIR) and set "
