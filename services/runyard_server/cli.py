@@ -74,9 +74,9 @@ def _cmd_gc(args: argparse.Namespace) -> int:
 
 
 def _cmd_build_sdk_wheels(args: argparse.Namespace) -> int:
-    from .query.sdk_wheels import WheelIndex, build_sdk_wheels, download_dependencies
-
     from pathlib import Path
+
+    from .query.sdk_wheels import WheelIndex, build_sdk_wheels, download_dependencies
 
     built = build_sdk_wheels(args.out, Path(args.source).resolve() if args.source else None, force=True)
     for path in built:
