@@ -42,7 +42,7 @@ import asyncpg
 import httpx
 import pytest
 
-from runyard_server.local.embedded import run_coro
+from runyard_server.local import run_coro
 from runyard_server.local.processes import Child, free_port, spawn, tail
 
 from .helm import NAMESPACE, RELEASE, ROOT, find, one, render
