@@ -234,3 +234,14 @@ def download_dependencies(out: str | os.PathLike[str], index_args: list[str] | N
             if proc.returncode != 0:
                 raise RuntimeError(f"pip download for Python {py} on {platforms[0]} failed:\n"
                                    + (proc.stderr or proc.stdout).strip()[-2000:])
+    # pip evaluates environment markers for the Python it runs on, not the target one: requirements under
+    # a marker (`exceptiongroup; python_version < "3.11"`) are fetched by name (they are pure Python)
+    for _ in range(5):
+        missing = index.missing("runyard")
+        if not missing:
+            return
+        cmd = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "-q", "--disable-pip-version-check",
+               "-d", str(out), "--find-links", str(out), *(index_args or []), *missing]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+        if proc.returncode != 0:
+            raise RuntimeError(f"pip download of {', '.join(missing)} failed:\n" + (proc.stderr or proc.stdout).strip()[-2000:])
