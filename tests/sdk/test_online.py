@@ -111,7 +111,7 @@ run.finish()
     nonfinite = sum(1 for row in rows for k in (7, 8, 9) if not math.isfinite(row[f"m{k}"]))
     assert nonfinite == len(range(0, steps, 97)) + len(range(0, steps, 89)) + len(range(0, steps, 83))
     only = list(r.scan_history(keys=["m7"], page_size=777))
-    assert len(only) == steps and set(only[0]) == {"_step", "_timestamp", "m7"}
+    assert len(only) == steps and set(only[0]) == {"_step", "_timestamp", "_runtime", "m7"}
     assert any(x.id == r.id for x in api.runs("admin/sdk-roundtrip"))
 
 

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
         default=False, description="whether the public ingest address speaks TLS (an Ingress or Gateway terminating it)"
     )
     web_dist: str = Field(default="", description="folder of the built web UI served at /")
+    sdk_wheels_dir: str = Field(
+        default="", description="folder of wheels served as a PEP 503 index at /pypi/simple/ (the runyard SDK); "
+        "empty: no index"
+    )
 
     # ---- artifact service: object storage (S3 / MinIO / rclone serve s3) -------------------------
     # Only the artifact service and `runyard-server gc` read these; they check at start that the

@@ -10,6 +10,7 @@ Grammar (keywords are case-insensitive):
     primary    := '(' expr ')' | comparison
     comparison := field ( '=' | '!=' | '<' | '<=' | '>' | '>=' ) literal
                 | field CONTAINS literal
+                | field MATCHES string                     (a regular expression, see check_regex)
                 | field [NOT] IN '(' literal ( ',' literal )* ')'
     field      := name | state | tags | group | job_type | host | id | created_at | updated_at
                 | config.<key> | summary.<key>          (<key> may hold '.', '/', '-'; `config.`a b`` quotes)
@@ -44,7 +45,8 @@ FIELDS_HELP = ("name, state, tags, group, job_type, host, id, notes, created_at,
                "config.<key>, summary.<key>")
 
 COMPARE_OPS = ("=", "!=", "<", "<=", ">", ">=")
-KEYWORDS = {"and", "or", "not", "contains", "in", "true", "false", "null"}
+KEYWORDS = {"and", "or", "not", "contains", "matches", "in", "true", "false", "null"}
+MAX_REGEX = 256
 
 
 class FilterError(InvalidArgument):
@@ -297,6 +299,10 @@ class Parser:
             self.advance()
             lit = self.literal()
             return self.contains(f, lit)
+        if op.kind == "kw" and op.text == "matches":
+            self.advance()
+            lit = self.literal()
+            return self.matches(f, lit)
         negate = False
         if op.kind == "kw" and op.text == "not" and self.toks[self.i + 1].kind == "kw" and self.toks[self.i + 1].text == "in":
             self.advance()
@@ -306,7 +312,7 @@ class Parser:
             lits = self.literal_list()
             sql = self.in_list(f, lits, self.tok.pos)
             return f"(NOT coalesce({sql}, false))" if negate else sql
-        raise FilterError(f"expected an operator (= != < <= > >= contains in) after {t.text!r}, found "
+        raise FilterError(f"expected an operator (= != < <= > >= contains matches in) after {t.text!r}, found "
                           f"{self.describe(op)}", op.pos)
 
     def literal(self) -> Token:
@@ -406,6 +412,20 @@ class Parser:
             text_part = f" OR (jsonb_typeof({x}) = 'string' AND ({x} #>> '{{}}') ILIKE {b.param(_like(elem), 'text')})"
         return f"((jsonb_typeof({x}) = 'array' AND {x} @> {arr}){text_part})"
 
+    def matches(self, f: Field, lit: Token) -> str:
+        if lit.kind != "string":
+            raise FilterError("`matches` takes a quoted regular expression", lit.pos)
+        pattern = check_regex(str(lit.value), lit.pos)
+        if f.kind == "time":
+            raise FilterError(f"{f.name} is a time: use < > <= >=, not `matches`", lit.pos)
+        param = self.b.param(pattern, "text")
+        if f.kind == "text":
+            return f"({f.sql} ~ {param})"
+        if f.kind == "tags":
+            return f"(EXISTS (SELECT 1 FROM unnest(r.tags) AS t(tag) WHERE t.tag ~ {param}))"
+        x = json_path_sql(f, self.b)
+        return f"(jsonb_typeof({x}) = 'string' AND ({x} #>> '{{}}') ~ {param})"
+
     def in_list(self, f: Field, lits: list[Token], pos: int) -> str:
         b = self.b
         if f.kind in ("text", "tags"):
@@ -419,6 +439,32 @@ class Parser:
         if f.kind == "time":
             return f"({f.sql} = ANY({b.param([self.time_of(lit) for lit in lits], 'timestamptz[]')}))"
         return "(" + " OR ".join(self.compare(f, "=", lit, pos) for lit in lits) + ")"
+
+
+_REGEX_UNSUPPORTED = re.compile(r"\\[1-9bBAZzGpPNxuU]|\(\?(?!:)")
+_REGEX_BOUND = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+
+
+def check_regex(pattern: str, pos: int) -> str:
+    """A regular expression PostgreSQL and Python read alike: at most MAX_REGEX characters, an optional
+    leading `(?i)` (case-insensitive), groups `( )` and `(?: )`, classes, `. * + ? | ^ $`, `{m,n}` up to
+    255, and the escapes `\\d \\w \\s` (upper case too) and escaped punctuation. No back-references,
+    lookarounds or other inline flags (PostgreSQL reads those differently or not at all)."""
+    if len(pattern) > MAX_REGEX:
+        raise FilterError(f"the regular expression is longer than {MAX_REGEX} characters", pos)
+    body = pattern[4:] if pattern.startswith("(?i)") else pattern
+    bad = _REGEX_UNSUPPORTED.search(body)
+    if bad is not None:
+        raise FilterError(f"the regular expression uses {bad.group(0)!r}, which is not supported (no back-references, "
+                          "lookarounds, inline flags other than a leading (?i), or \\b \\A \\Z \\p \\x)", pos)
+    for m in _REGEX_BOUND.finditer(body):
+        if any(int(g) > 255 for g in m.groups() if g):
+            raise FilterError("a repetition bound {m,n} may not exceed 255", pos)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise FilterError(f"invalid regular expression: {exc.msg}", pos) from None
+    return pattern
 
 
 def compile_filter(text: str, start: int = 0) -> tuple[str, list[Any]]:

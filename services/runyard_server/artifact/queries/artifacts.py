@@ -229,3 +229,15 @@ async def storage_used(conn: asyncpg.Connection, project_id: int) -> dict[str, A
         "artifacts": {"bytes": int(row["af_bytes"]), "objects": int(row["af_objects"]),
                       "logical_bytes": int(row["af_logical"])},
     }
+
+
+async def update_version(conn: asyncpg.Connection, version_id: int, description: str | None,
+                         metadata: dict[str, Any] | None) -> asyncpg.Record:
+    """Set a version's description and/or metadata (None leaves it); the manifest never changes."""
+    row = await conn.fetchrow(
+        """UPDATE artifact_versions SET description = coalesce($2, description),
+                  metadata = coalesce($3::jsonb, metadata) WHERE id = $1 RETURNING *""",
+        version_id, description, metadata,
+    )
+    assert row is not None
+    return row
