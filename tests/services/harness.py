@@ -26,6 +26,10 @@ from runyard_server.common.db import dumps_json
 from runyard_server.common.migrate import apply_migrations
 from runyard_server.common.settings import load_settings
 
+# /metrics on the service port needs this token (RUNYARD_METRICS_TOKEN); without one it is 404 there
+METRICS_TOKEN = "test-metrics-token-for-the-services"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
 
 def database_url(server_dsn: str, name: str) -> str:
     parts = urlsplit(server_dsn)
@@ -56,8 +60,9 @@ def fresh_database(server_dsn: str) -> Iterator[str]:
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
     """Run an ASGI app under uvicorn in a thread on 127.0.0.1:0; yields its base URL."""
+    # proxy headers off, as `runyard-server` runs them: the apps decide whom to believe (trusted proxies)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning",
-                            access_log=False)
+                            access_log=False, proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()
@@ -99,6 +104,7 @@ def running_services(server_dsn: str, **overrides: Any) -> Iterator[Services]:
     from runyard_server.query import create_app as create_query
 
     with fresh_database(server_dsn) as dsn:
+        overrides.setdefault("metrics_token", METRICS_TOKEN)
         settings = load_settings(database_url=dsn, db_pool_min=0, db_pool_max=4, ingest_port=18081,
                                  shutdown_grace_s=2, **overrides)
         with serve(create_auth(settings)) as auth_url, serve(create_query(settings)) as query_url:

@@ -10,7 +10,13 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..common.settings import Settings
-from ..http import MetricsMiddleware, install_error_handlers, service_lifespan
+from ..http import (
+    MetricsMiddleware,
+    install_docs,
+    install_error_handlers,
+    install_hardening,
+    service_lifespan,
+)
 from .metrics import LATENCY, REQUESTS
 from .routes import artifacts, files, health, lineage, upload_sessions
 from .storage import Storage, check_s3_settings
@@ -39,7 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(
         title="Runyard artifacts", version=__version__, lifespan=lifespan,
-        openapi_url="/api/v1/artifacts/_openapi.json", docs_url="/api/v1/artifacts/_docs", redoc_url=None,
+        openapi_url="/api/v1/artifacts/_openapi.json", docs_url=None, redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -47,6 +53,8 @@ def create_app(settings: Settings) -> FastAPI:
     # upload sessions first: `/api/v1/artifacts/_uploads/...` must not be read as {entity}/{project}
     for module in (upload_sessions, files, lineage, artifacts, health):
         app.include_router(module.router)
+    install_docs(app, "/api/v1/artifacts/_docs", "/api/v1/artifacts/_openapi.json", "Runyard artifacts API")
+    install_hardening(app, settings)
     return app
 
 

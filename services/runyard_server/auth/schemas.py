@@ -147,11 +147,14 @@ class UserList(BaseModel):
 
 
 class InstanceSettings(BaseModel):
-    open_signup: bool
+    open_signup: bool = Field(description="anyone may sign up without an invite")
+    team_admin_invites: bool = Field(description="team admins may invite new accounts into their teams while "
+                                                 "sign-up is closed")
 
 
 class InstanceSettingsPatch(BaseModel):
     open_signup: bool | None = None
+    team_admin_invites: bool | None = None
 
 
 class AuditEvent(BaseModel):

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ...common import audit
 from ...common.errors import InvalidArgument, NotFound
 from ...common.verifier import project_for_manage
-from ..deps import PoolDep, PrincipalDep
+from ..deps import AddressDep, PoolDep, PrincipalDep
 from ..jsonresp import RunyardJSONResponse
 from ..queries.projects import project_with_stats, update_project
 from ..schemas import ERROR_RESPONSES, Project
@@ -30,8 +30,8 @@ class ProjectPatch(BaseModel):
 
 
 @router.patch("/api/v1/projects/{entity}/{project}", response_model=Project)
-async def patch_project(entity: str, project: str, body: ProjectPatch, request: Request, who: PrincipalDep,
-                        pool: PoolDep) -> RunyardJSONResponse:
+async def patch_project(entity: str, project: str, body: ProjectPatch, who: PrincipalDep, pool: PoolDep,
+                        address: AddressDep) -> RunyardJSONResponse:
     if body.visibility is None and body.description is None:
         raise InvalidArgument("nothing to change: send `visibility` and/or `description`")
     async with pool.acquire() as conn, conn.transaction():
@@ -39,7 +39,7 @@ async def patch_project(entity: str, project: str, body: ProjectPatch, request: 
         await update_project(conn, p["id"], body.visibility, body.description)
         if body.visibility is not None and body.visibility != p["visibility"]:
             await audit.record(conn, "project.settings", actor=who, target=f"{entity}/{project}",
-                               address=request.client.host if request.client else "",
+                               address=address,
                                detail={"visibility": body.visibility, "was": p["visibility"]})
         row = await project_with_stats(conn, p["id"])
     if row is None:
