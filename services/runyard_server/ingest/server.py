@@ -55,6 +55,7 @@ async def create_server(settings: Settings, *, port: int | None = None) -> Inges
     pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
     live = LivePublisher(settings.redis_url)
     server = grpc.aio.server(
+        interceptors=[metrics.MetricsInterceptor()],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

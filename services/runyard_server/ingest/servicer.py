@@ -41,13 +41,15 @@ class Compactor:
             self.again.add(run_pk)  # chunks written while it runs are merged by one more pass
             return
         self.tasks[run_pk] = asyncio.create_task(self._run(run_pk))
+        metrics.COMPACTIONS_PENDING.inc()
 
     async def _run(self, run_pk: int) -> None:
         try:
             while True:
                 try:
                     async with self.pool.acquire() as conn:
-                        await writer.compact(conn, run_pk)
+                        with metrics.COMPACTION_SECONDS.time():
+                            await writer.compact(conn, run_pk)
                 except (OSError, asyncpg.PostgresError) as exc:  # the data is safe; only merging waits
                     log.warning("compaction of run %d failed: %s", run_pk, exc)
                 if run_pk not in self.again:
@@ -55,6 +57,7 @@ class Compactor:
                 self.again.discard(run_pk)
         finally:
             self.tasks.pop(run_pk, None)
+            metrics.COMPACTIONS_PENDING.dec()
 
     async def drain(self, timeout: float) -> None:
         if self.tasks:
@@ -104,8 +107,9 @@ class IngestServicer(pb_grpc.IngestServicer):
                 kind = msg.WhichOneof("msg")
                 if kind == "batch":
                     records = list(msg.batch.records)
-                    started = time.perf_counter()
+                    received = time.perf_counter()
                     async with self.pool.acquire() as conn:
+                        started = time.perf_counter()
                         seq, finished = await writer.write_batch(conn, run, records, self.limits)
                     metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
                     metrics.RECORDS.labels("ok").inc(len(records))
@@ -115,6 +119,7 @@ class IngestServicer(pb_grpc.IngestServicer):
                         # a client that hangs up after its last ack does not cancel it
                         self.compactor.schedule(run.pk)
                         run.loose_chunks = 0
+                    metrics.ACK_LAG.observe(time.perf_counter() - received)
                     yield pb.ServerMessage(ack=pb.Ack(seq=seq))
                 elif kind == "heartbeat":
                     async with self.pool.acquire() as conn:

@@ -24,7 +24,7 @@ from runyard_proto.v1 import ingest_pb2 as pb
 from ..common import history_codec
 from ..common.errors import AlreadyExists, InvalidArgument, NotFound, ResourceExhausted
 from ..common.verifier import Principal, entity_id_for_write
-from . import queries
+from . import metrics, queries
 from .names import generate_name
 
 RESERVED_KEYS = frozenset({"_step", "_timestamp", "_runtime"})
@@ -341,6 +341,7 @@ async def write_batch(
         run.last_seq = batch.max_seq
         run.loose_chunks = state["loose_chunks"] + len(chunk_rows)
         run.next_step = max(run.next_step, batch.max_step + 1)
+    metrics.POINTS.inc(sum(row[4] for row in chunk_rows))  # committed
     return batch.max_seq, finish is not None
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from .. import uploads
+from .. import metrics, uploads
 from ..deps import PoolDep, PrincipalDep, StorageDep
 from ..schemas import CompleteIn, PartsIn
 
@@ -41,4 +41,5 @@ async def complete(upload_id: str, body: CompleteIn, who: PrincipalDep, pool: Po
 @router.delete("", status_code=204)
 async def abort(upload_id: str, who: PrincipalDep, pool: PoolDep, storage: StorageDep) -> Response:
     await uploads.abort(pool, storage, who, upload_id)
+    metrics.OBJECTS.labels("aborted").inc()
     return Response(status_code=204)

@@ -30,6 +30,7 @@ from ...common.errors import RunyardError
 from ...common.names import project_channel
 from ...common.verifier import SESSION_COOKIE, authenticate_request, project_for_read
 from ..deps import PoolDep, PrincipalDep
+from ..metrics import SSE_CONNECTIONS, SSE_EVENTS
 from ..schemas import ERROR_RESPONSES
 
 log = logging.getLogger("runyard.query.live")
@@ -172,6 +173,7 @@ async def event_stream(hub: LiveHub, channel: str, request: Request,
         yield "retry: 30000\n\n"
         yield sse("hello", {"live": False})
         return
+    SSE_CONNECTIONS.inc()
     try:
         yield "retry: 2000\n\n"
         yield sse("hello", {"live": True})
@@ -199,8 +201,10 @@ async def event_stream(hub: LiveHub, channel: str, request: Request,
                 yield "retry: 30000\n\n"
                 yield sse("hello", {"live": False})
                 return
+            SSE_EVENTS.inc()
             yield f"event: run\ndata: {item}\n\n"
     finally:
+        SSE_CONNECTIONS.dec()
         await hub.unsubscribe(channel, queue)
 
 
