@@ -50,10 +50,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, requests=REQUESTS, latency=LATENCY)
-    # upload sessions first: `/api/v1/artifacts/_uploads/...` must not be read as {entity}/{project}
+    # the docs and upload sessions first: `/api/v1/artifacts/_docs/assets/...` and `/api/v1/artifacts/_uploads/...`
+    # must not be read as {entity}/{project}
+    install_docs(app, "/api/v1/artifacts/_docs", "/api/v1/artifacts/_openapi.json", "Runyard artifacts API")
     for module in (upload_sessions, files, lineage, artifacts, health):
         app.include_router(module.router)
-    install_docs(app, "/api/v1/artifacts/_docs", "/api/v1/artifacts/_openapi.json", "Runyard artifacts API")
     install_hardening(app, settings)
     return app
 
