@@ -87,5 +87,5 @@ def test_forwarded_for_parsing() -> None:
 
 
 def test_a_bad_proxy_list_stops_the_service() -> None:
-    with pytest.raises(SettingsError, match="RUNYARD_TRUSTED_PROXIES.*'10.0.0.0/33'"):
+    with pytest.raises(SettingsError, match=r"RUNYARD_TRUSTED_PROXIES.*'10\.0\.0\.0/33'"):
         load_settings(database_url="postgresql://u:p@db/x", trusted_proxies="127.0.0.1, 10.0.0.0/33")

@@ -18,6 +18,7 @@ import asyncpg
 
 from ..common import audit
 from ..common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from ..common.limits import EMAIL_MAX, KEY_NAME_MAX
 from ..common.security import new_api_key
 from ..common.verifier import ROLES, Principal, entity_for_manage, entity_for_read, token_hash
 from .queries import invites as qi
@@ -63,7 +64,7 @@ def check_role(role: str) -> str:
 
 def check_email(email: str) -> str:
     email = email.strip().lower()
-    if len(email) > 320 or email.count("@") != 1 or not all(email.split("@")) or " " in email:
+    if len(email) > EMAIL_MAX or email.count("@") != 1 or not all(email.split("@")) or " " in email:
         raise InvalidArgument("email must look like name@domain")
     return email
 
@@ -148,8 +149,8 @@ async def create_key(
     conn: asyncpg.Connection, actor: Principal | None, user_id: int, name: str, *, audit_event: bool = True,
     address: str = "",
 ) -> NewKey:
-    if len(name) > 200:
-        raise InvalidArgument("a key name is at most 200 characters")
+    if len(name) > KEY_NAME_MAX:
+        raise InvalidArgument(f"a key name is at most {KEY_NAME_MAX} characters")
     api_key, prefix, key_hash = new_api_key()
     key_id = await qu.create_api_key(conn, user_id, prefix, key_hash, name=name)
     if audit_event:

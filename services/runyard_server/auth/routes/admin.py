@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...common import audit
 from ...common.formats import iso
+from ...common.limits import AUDIT_EVENT_FILTER_MAX
 from ...common.security import hash_password
 from .. import admin
 from ..deps import AddressDep, KeyCacheDep, PoolDep, PrincipalDep, SettingsDep
@@ -97,7 +98,7 @@ async def audit_log(
     who: PrincipalDep, pool: PoolDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: Annotated[int | None, Query(ge=1, le=2**62, description="events older than this id")] = None,
-    event: Annotated[str | None, Query(max_length=64, description="an event name or its prefix, e.g. `login`")]
+    event: Annotated[str | None, Query(max_length=AUDIT_EVENT_FILTER_MAX, description="an event name or its prefix, e.g. `login`")]
     = None,
 ) -> dict[str, object]:
     """Security events, newest first (logins, key, role, password and settings changes)."""
