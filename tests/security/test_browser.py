@@ -36,7 +36,7 @@ def ui_url(population: Population) -> Iterator[str]:
     """A front door (auth, artifact, query) serving the built UI, on the population's database."""
     settings = population.world.settings.model_copy(update={"web_dist": str(ui.ensure_dist())})
     with serve(create_frontdoor(settings)) as url:
-        yield url
+        yield url.replace("127.0.0.1", "localhost")  # the UI's name; the bucket is on 127.0.0.1
 
 
 def watch(page: Any) -> tuple[list[str], list[str]]:
@@ -103,3 +103,17 @@ def test_the_ui_policy_is_enforced_and_framing_is_refused(population: Population
     assert any("frame-ancestors" in m for m in csp), csp
     context.close()
     assert not outside, outside
+
+
+def test_pages_never_share_the_buckets_host(population: Population, ui_url: str) -> None:
+    """Local mode: the embedded bucket listens on 127.0.0.1; a page asked for there moves to localhost, so a
+    file served by the bucket can never read the UI's cookies (cookies ignore ports)."""
+    import httpx
+
+    bucket_host = urlsplit(population.world.settings.s3_endpoint).hostname
+    assert bucket_host == "127.0.0.1"
+    on_bucket_host = ui_url.replace("localhost", "127.0.0.1")
+    r = httpx.get(on_bucket_host + "/vision/priv?tab=files")
+    assert r.status_code == 307 and r.headers["location"] == ui_url + "/vision/priv?tab=files"
+    assert httpx.get(ui_url + "/vision/priv").status_code == 200
+    assert httpx.get(on_bucket_host + "/api/v1/server-info").status_code == 200  # the API answers on both

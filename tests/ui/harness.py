@@ -77,7 +77,9 @@ def frontdoor(
         RUNYARD_WEB_DIST=str(dist),
         PYTHONUNBUFFERED="1",
     )
-    base_url = f"http://127.0.0.1:{port}"
+    # the UI's address, as the local launcher prints it: `localhost`, never the bucket's host (127.0.0.1),
+    # whose page requests the UI moves to `localhost` (cookies ignore ports; docs/security.md)
+    base_url = f"http://localhost:{port}"
     child = spawn(
         "frontdoor", [sys.executable, "-m", "runyard_server.cli", "frontdoor"], logs_dir / f"frontdoor-ui-{port}.log", env=full
     )

@@ -42,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
                    runs.router, history.router, health_router):
         app.include_router(router)
     install_docs(app, "/api/v1/docs", "/api/v1/openapi.json", "Runyard query API")
-    install_ui(app, settings.web_dist)  # last: its catch-all must not shadow the API
+    # last: its catch-all must not shadow the API
+    install_ui(app, settings.web_dist, settings.s3_public_endpoint or settings.s3_endpoint)
     install_hardening(app, settings)
     return app
