@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
