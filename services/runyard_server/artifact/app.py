@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from .. import __version__
+from ..common.limits import ARTIFACT_BODY_MAX_BYTES
 from ..common.settings import Settings
 from ..http import (
     MetricsMiddleware,
@@ -55,7 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_docs(app, "/api/v1/artifacts/_docs", "/api/v1/artifacts/_openapi.json", "Runyard artifacts API")
     for module in (upload_sessions, files, lineage, artifacts, health):
         app.include_router(module.router)
-    install_hardening(app, settings)
+    install_hardening(app, settings, body_max=max(settings.max_request_bytes, ARTIFACT_BODY_MAX_BYTES))
     return app
 
 

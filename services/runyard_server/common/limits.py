@@ -12,6 +12,7 @@ RESOURCE_EXHAUSTED for a batch).
 from __future__ import annotations
 
 __all__ = [
+    "ARTIFACT_BODY_MAX_BYTES",
     "AUDIT_EVENT_FILTER_MAX",
     "AUTH_BODY_MAX_BYTES",
     "DATE_MAX_YEAR",
@@ -79,3 +80,5 @@ HTTP_URL_PATH_MAX = 4096  # bytes of the (percent-encoded) path: 414 beyond
 HTTP_QUERY_STRING_MAX = 16_384  # bytes of the query string: 414 beyond
 HTTP_BODY_MAX_BYTES = 1024 * 1024  # request body of query and auth (RUNYARD_MAX_REQUEST_BYTES): 413 beyond
 AUTH_BODY_MAX_BYTES = 64 * 1024  # the auth service's bodies are small JSON documents
+# the artifact service reads version manifests of up to 1,000,000 entries (about 200 bytes each)
+ARTIFACT_BODY_MAX_BYTES = 256 * 1024 * 1024
