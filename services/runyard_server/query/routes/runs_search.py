@@ -8,7 +8,7 @@ the older parameters: state, tag, group, search keep working).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -17,12 +17,13 @@ from ...common.errors import InvalidArgument, NotFound
 from ...common.formats import iso
 from ...common.limits import FILTER_MAX, INT64_MAX, ORDER_KEYS_MAX, QUERY_TEXT_MAX
 from ...common.verifier import project_for_read
+from ...http.schemas import JsonValue
 from .. import filterlang
 from ..deps import PoolDep, PrincipalDep
 from ..jsonresp import RunyardJSONResponse
 from ..queries import runs_search as q
 from ..queries.runs import run_pk
-from ..schemas import ERROR_RESPONSES
+from ..schemas import ERROR_RESPONSES, RunFields, RunState
 from ..serialize import run_json
 from .runs import parse_states
 
@@ -35,21 +36,14 @@ DEFAULT_FIELDS = tuple(f for f in RUN_FIELDS if f != "history_keys")
 MAX_ORDER_KEYS = ORDER_KEYS_MAX
 
 
-class RunOut(BaseModel):
-    """A run; with `fields=` only the fields asked for (and `id`) are present."""
-
-    model_config = {"extra": "allow"}
-    id: str
-
-
 class RunSearchOut(BaseModel):
-    runs: list[RunOut]
+    runs: list[RunFields]  # type: ignore[valid-type]
     total: int
     server_time: str
 
 
 class GroupOut(BaseModel):
-    value: Any
+    value: JsonValue
     count: int
     metric_count: int
     mean: float | str | None = Field(description="\"Infinity\" where the numbers exceed a double")
@@ -82,7 +76,7 @@ class OutputOut(BaseModel):
     lines: list[OutputLine]
     next_after: int
     total: int
-    state: str
+    state: RunState
 
 
 def parse_fields(raw: str | None) -> set[str]:
