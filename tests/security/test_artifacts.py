@@ -17,8 +17,6 @@ from .conftest import Population, log_artifact, upload_file
 
 pytestmark = [pytest.mark.local]
 
-# the fixes land once the artifact service's SQL has moved to artifact/queries (the `contracts` work)
-PENDING = pytest.mark.xfail(strict=True, reason="issue 13: fixed after the artifact queries move")
 
 
 def b64(hexdigest: str) -> str:
@@ -39,7 +37,6 @@ def lineage(population: Population) -> str:
     return "/api/v1/artifacts/vision/pub/dataset/v0"
 
 
-@PENDING
 def test_used_by_leaves_out_runs_the_caller_may_not_read(population: Population, lineage: str) -> None:
     p = population
     secret_run = p.runs["audio/secret"]
@@ -65,7 +62,6 @@ def begin(p: Population, who: str, entity: str, project: str, sha: str, size: in
     return r.json()["objects"][0]  # type: ignore[no-any-return]
 
 
-@PENDING
 def test_a_lie_about_a_digest_cannot_poison_a_teammates_upload(population: Population) -> None:
     p = population
     real = b"the real weights " + secrets.token_bytes(16)  # X
@@ -139,14 +135,14 @@ def test_harmless_types_are_served_inline(served: dict[str, httpx.Response], nam
     assert r.headers.get("content-disposition", "inline").startswith("inline")
 
 
-@PENDING
 @pytest.mark.parametrize("name", sorted(ATTACHED))
 def test_everything_else_is_a_download(served: dict[str, httpx.Response], name: str) -> None:
     r = served[name]
     assert r.status_code == 200
     assert r.headers["content-disposition"].startswith("attachment"), dict(r.headers)
-    assert not r.headers["content-type"].startswith(("text/html", "text/xsl", "image/svg", "application/xml",
-                                                     "application/xhtml", "text/xml", "text/javascript"))
+    # never a type a browser runs or transforms; PDF and SVG keep theirs (downloads; <img> previews of SVG)
+    kept = {"paper.pdf": "application/pdf", "evil.svg": "image/svg+xml"}
+    assert r.headers["content-type"].startswith(kept.get(name, "application/octet-stream")), dict(r.headers)
 
 
 def test_file_paths_cannot_climb_out(population: Population) -> None:
@@ -178,3 +174,36 @@ def test_presigned_urls_cannot_be_bent_to_another_object(population: Population)
     q = dict(parse_qsl(a.query))
     q["response-content-type"] = "text/html"  # a type of my choosing
     assert httpx.get(urlunsplit(a._replace(query=urlencode(q)))).status_code == 403
+
+
+def test_objects_stored_before_verification_are_hashed_before_anyone_else_trusts_them(population: Population) -> None:
+    """Objects from before the server hashed uploads (verified_at NULL): one whose bytes match is verified
+    and shared; one whose bytes lie is uploaded again by the honest teammate, under the same key."""
+    p, w = population, population.world
+    run = p.runs["vision/priv"]
+    honest, planted, truth = b"honest legacy " + secrets.token_bytes(8), b"planted legacy", b"the truth, at last"
+    upload_file(w, "tmember", "vision", "priv", run, "legacy-ok.bin", honest)
+    upload_file(w, "tmember", "vision", "priv", run, "legacy-lie.bin", planted)
+    # as if stored before migration 0030, the second one under the address of other bytes
+    w.sql("UPDATE storage_objects SET verified_at = NULL WHERE sha256 = ANY($1::text[])",
+          [hashlib.sha256(honest).hexdigest(), hashlib.sha256(planted).hexdigest()])
+    w.sql("UPDATE storage_objects SET sha256 = $1, size = $2 WHERE sha256 = $3",
+          hashlib.sha256(truth).hexdigest(), len(truth), hashlib.sha256(planted).hexdigest())
+    w.sql("UPDATE run_files SET sha256 = $1 WHERE path = 'legacy-lie.bin'", hashlib.sha256(truth).hexdigest())
+
+    ok = begin(p, "tadmin", "vision", "priv", hashlib.sha256(honest).hexdigest(), len(honest),
+               hashlib.md5(honest).hexdigest())
+    assert ok["state"] == "ready"  # hashed, matched, shared
+    lie = begin(p, "tadmin", "vision", "priv", hashlib.sha256(truth).hexdigest(), len(truth),
+                hashlib.md5(truth).hexdigest())
+    assert lie["state"] == "pending"  # the stored bytes did not match: upload the real ones
+    assert httpx.put(lie["url"], content=truth, headers=lie["headers"]).status_code == 200
+    r = p.call("tadmin", "POST", f"/api/v1/artifacts/_uploads/{lie['upload_id']}/complete", service="artifact",
+               json={})
+    assert r.status_code == 200, r.text
+    # the file that pointed at the lie now holds what its address promised
+    meta = p.call("tviewer", "GET", f"/api/v1/runs/vision/priv/{run}/files/legacy-lie.bin", service="artifact").json()
+    assert httpx.get(meta["url"]).content == truth
+    rows = w.sql("SELECT verified_at FROM storage_objects WHERE sha256 = ANY($1::text[])",
+                 [hashlib.sha256(honest).hexdigest(), hashlib.sha256(truth).hexdigest()])
+    assert len(rows) == 2 and all(r["verified_at"] is not None for r in rows)

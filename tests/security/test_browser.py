@@ -117,3 +117,44 @@ def test_pages_never_share_the_buckets_host(population: Population, ui_url: str)
     assert r.status_code == 307 and r.headers["location"] == ui_url + "/vision/priv?tab=files"
     assert httpx.get(ui_url + "/vision/priv").status_code == 200
     assert httpx.get(on_bucket_host + "/api/v1/server-info").status_code == 200  # the API answers on both
+
+
+def test_active_content_from_the_bucket_never_runs(population: Population, browser: Any) -> None:
+    """An XSL stylesheet, HTML and SVG committed as run files: opening their links downloads them."""
+    import hashlib
+
+    import httpx
+
+    p = population
+    run = p.runs["vision/pub"]
+    evil = {"evil.xsl": ("text/xsl", b'<?xml version="1.0"?><xsl:stylesheet version="1.0" '
+                         b'xmlns:xsl="http://www.w3.org/1999/XSL/Transform"><xsl:template match="/"><html><body>'
+                         b'<script>window.__pwned=1</script></body></html></xsl:template></xsl:stylesheet>'),
+            "evil.html": ("text/html", b"<html><body><script>window.__pwned=1</script></body></html>"),
+            "evil.svg": ("image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"><script>window.__pwned=1</script>'
+                         b'</svg>')}
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    for name, (ctype, data) in evil.items():
+        digest = hashlib.sha256(data).hexdigest()
+        r = p.call("tmember", "POST", f"/api/v1/runs/vision/pub/{run}/files/uploads", service="artifact",
+                   json={"files": [{"path": name, "sha256": digest, "size": len(data),
+                                    "md5": hashlib.md5(data).hexdigest(), "content_type": ctype}]})
+        item = r.json()["files"][0]
+        if item["state"] == "pending":
+            assert httpx.put(item["url"], content=data, headers=item["headers"]).status_code == 200
+            assert p.call("tmember", "POST", f"/api/v1/artifacts/_uploads/{item['upload_id']}/complete",
+                          service="artifact", json={}).status_code == 200
+        r = p.call("tmember", "POST", f"/api/v1/runs/vision/pub/{run}/files", service="artifact",
+                   json={"files": [{"path": name, "sha256": digest, "content_type": ctype}]})
+        assert r.status_code == 200, r.text
+        url = p.call("outsider", "GET", f"/api/v1/runs/vision/pub/{run}/files/{name}", service="artifact").json()["url"]
+        page.goto("about:blank")
+        with page.expect_download() as download:
+            try:
+                page.goto(url)
+            except Exception as exc:  # Chromium reports the navigation as turned into a download
+                assert "Download is starting" in str(exc), exc
+        assert download.value.suggested_filename == name
+        assert page.evaluate("() => window.__pwned") is None
+    context.close()
