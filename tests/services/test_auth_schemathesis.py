@@ -78,12 +78,16 @@ def run_schemathesis(name: str, spec_url: str, base_url: str, key: str, report_d
     junit, ndjson = report_dir / f"{name}.xml", report_dir / f"{name}.ndjson"
     cmd = [str(ST), *(["--config-file", str(config)] if config else []), "run", spec_url, "--url", base_url, "-H", f"Authorization: Bearer {key}",
            "--checks", "not_a_server_error", "--max-examples", str(MAX_EXAMPLES), "--max-time", str(MAX_TIME_S),
-           "--phases", "examples,coverage,fuzzing", "--workers", "2", "--seed", "20261127", "--no-color",
+           "--phases", "examples,coverage,fuzzing",
+           # one worker: with two, hypothesis' lambda descriptions hit CPython 3.11's thread-unsafe AST
+           # constructor ("AST constructor recursion depth mismatch") and the run ends in runtime errors
+           "--workers", "1", "--seed", "20261127", "--no-color",
            "--generation-database", "none", "--request-timeout", "10", "--report", "junit,ndjson",
-           "--report-junit-path", str(junit), "--report-ndjson-path", str(ndjson),
-           # the fuzzer harvests key ids from GET /auth/keys and would revoke its own key, turning the rest
-           # of the run into 401s; revocation is covered by test_auth_accounts.py instead
-           "--exclude-operation-id", "revoke_key_api_v1_auth_keys__key_id__delete"]
+           "--report-junit-path", str(junit), "--report-ndjson-path", str(ndjson)]
+    if name == "auth":
+        # the fuzzer harvests key ids from GET /auth/keys and would revoke its own key, turning the rest of
+        # the run into 401s; revocation is covered by test_auth_accounts.py instead
+        cmd += ["--exclude-operation-id", "revoke_key_api_v1_auth_keys__key_id__delete"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=MAX_TIME_S + 40)
     operations = [tc.get("name", "") for tc in ET.parse(junit).getroot().iter("testcase")]
     statuses: Counter[int] = Counter()
