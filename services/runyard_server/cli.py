@@ -57,6 +57,9 @@ def _cmd_http(args: argparse.Namespace) -> int:
     uvicorn.run(
         app, host=settings.http_host, port=settings.http_port,
         log_level=settings.log_level.lower(), access_log=False, log_config=None,
+        # forwarded headers are believed only from RUNYARD_TRUSTED_PROXIES, by the services themselves
+        # (http/hardening.py); uvicorn's own handling would trust any client on loopback
+        proxy_headers=False, server_header=False,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)) if settings.shutdown_grace_s else None,
     )
     return 0

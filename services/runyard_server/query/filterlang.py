@@ -25,15 +25,17 @@ Every error is an `InvalidArgument` naming the 1-based character position of the
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..common.errors import InvalidArgument
+from ..common.limits import FILTER_DEPTH_MAX, FILTER_MAX, FILTER_NUMBER_EXPONENT_MAX
 
-MAX_LENGTH = 4000
-MAX_DEPTH = 50
+MAX_LENGTH = FILTER_MAX
+MAX_DEPTH = FILTER_DEPTH_MAX
 
 # field -> SQL column (fixed text; never built from user input)
 TEXT_COLUMNS = {"name": "r.name", "state": "r.state", "group": "r.group_name", "job_type": "r.job_type",
@@ -119,6 +121,9 @@ def tokenize(text: str) -> list[Token]:
                 value = Decimal(raw)
             except InvalidOperation:
                 raise FilterError(f"bad number {raw!r}", i) from None
+            if value and abs(value.adjusted()) > FILTER_NUMBER_EXPONENT_MAX:
+                raise FilterError(f"the number {raw[:40]!r} is out of range (its magnitude must lie between "
+                                  f"1e-{FILTER_NUMBER_EXPONENT_MAX} and 1e{FILTER_NUMBER_EXPONENT_MAX})", i)
             out.append(Token("number", raw, i, value))
             i = m.end()
         elif _IDENT_START.match(c):
@@ -346,14 +351,10 @@ class Parser:
     def time_of(self, lit: Token) -> dt.datetime:
         if lit.kind not in ("string", "ident"):
             raise FilterError("a time needs a quoted ISO 8601 date, e.g. \"2026-01-31\" or \"2026-01-31T12:00Z\"", lit.pos)
-        raw = self.text_of(lit).strip().replace("Z", "+00:00").replace("z", "+00:00")
         try:
-            value = dt.datetime.fromisoformat(raw)
-        except ValueError:
-            raise FilterError(f"{self.text_of(lit)!r} is not an ISO 8601 date or time", lit.pos) from None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value
+            return parse_time(self.text_of(lit))
+        except ValueError as exc:
+            raise FilterError(str(exc), lit.pos) from None
 
     def compare(self, f: Field, op: str, lit: Token, op_pos: int) -> str:
         sop = _SQL_OP[op]
@@ -402,6 +403,9 @@ class Parser:
         x = json_path_sql(f, b)
         if lit.kind == "number":
             elem: Any = float(lit.value) if "." in lit.text or "e" in lit.text.lower() else int(lit.value)
+            if isinstance(elem, float) and not math.isfinite(elem):
+                raise FilterError(f"`contains` compares with array elements, which are 64-bit floats: "
+                                  f"{lit.text[:40]!r} is out of their range", lit.pos)
         elif lit.kind == "kw":
             elem = lit.text == "true"
         else:
@@ -474,6 +478,22 @@ def compile_filter(text: str, start: int = 0) -> tuple[str, list[Any]]:
     return sql, b.args
 
 
+def parse_time(raw: str) -> dt.datetime:
+    """An ISO 8601 date or time as an aware UTC datetime (no offset: UTC). ValueError with a message when
+    it is not one, or lies outside years 1-9999 once in UTC (what both Python and PostgreSQL hold)."""
+    text = raw.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{raw[:80]!r} is not an ISO 8601 date or time") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{raw[:80]!r} is out of range: times must lie within years 1-9999 in UTC") from None
+
+
 # ---------------------------------------------------------------- order and group keys
 
 def compile_sort_key(spec: str, b: SqlBuilder) -> list[str]:
@@ -518,7 +538,11 @@ def group_key_sql(spec: str, b: SqlBuilder) -> str:
 
 
 def metric_sql(spec: str, b: SqlBuilder) -> str:
-    """A numeric SQL expression for `metric=` (NULL where the value is not a JSON number)."""
+    """A numeric SQL expression for `metric=` (NULL where the value is not a JSON number).
+
+    PostgreSQL `numeric`, not float8: JSON numbers may exceed a double, and even two values near the
+    double's maximum overflow its sum (the mean); the caller turns the aggregates into floats, where
+    out-of-range values become infinities."""
     try:
         f = resolve_field(spec.strip(), 0)
     except FilterError:
@@ -526,4 +550,4 @@ def metric_sql(spec: str, b: SqlBuilder) -> str:
     if f.kind != "json":
         raise InvalidArgument("metric: use summary.<key> or config.<key>")
     x = json_path_sql(f, b)
-    return f"(CASE WHEN jsonb_typeof({x}) = 'number' THEN ({x})::float8 END)"
+    return f"(CASE WHEN jsonb_typeof({x}) = 'number' THEN ({x})::numeric END)"

@@ -306,12 +306,15 @@ export interface components {
             count: number;
             /** Metric Count */
             metric_count: number;
-            /** Mean */
-            mean: number | null;
+            /**
+             * Mean
+             * @description "Infinity" where the numbers exceed a double
+             */
+            mean: number | string | null;
             /** Min */
-            min: number | null;
+            min: number | string | null;
             /** Max */
-            max: number | null;
+            max: number | string | null;
             /** Run Ids */
             run_ids: string[];
         };
