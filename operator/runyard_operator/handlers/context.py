@@ -1,0 +1,19 @@
+"""What every handler needs, built once by the startup handler and kept in kopf's memo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config import OperatorConfig
+from ..kube import KubeClient
+
+__all__ = ["Context"]
+
+
+@dataclass
+class Context:
+    config: OperatorConfig
+    client: KubeClient
+    # (namespace, name) of instances whose change handler has not finished (still retrying): the timer
+    # leaves those to it
+    pending: set[tuple[str, str]] = field(default_factory=set)

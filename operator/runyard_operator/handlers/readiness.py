@@ -1,0 +1,51 @@
+"""Ready replicas per component, read from the live Deployments and StatefulSets of a render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..kinds import kind_of
+from ..kube import KubeClient
+from ..render import Rendered
+
+__all__ = ["observe"]
+
+
+def _component(obj: dict[str, Any]) -> str:
+    return str(obj["metadata"].get("labels", {}).get("app.kubernetes.io/component") or obj["metadata"]["name"])
+
+
+def _check(rendered_obj: dict[str, Any], live: dict[str, Any] | None) -> tuple[int, int, str | None]:
+    """(ready, desired, why not ready or None)."""
+    desired = int(((live or {}).get("spec") or {}).get("replicas", rendered_obj["spec"].get("replicas", 1)))
+    if live is None:
+        return 0, desired, "not created yet"
+    st = live.get("status") or {}
+    ready = int(st.get("readyReplicas") or 0)
+    if int(st.get("observedGeneration") or 0) < int(live["metadata"].get("generation") or 0):
+        return ready, desired, "change not observed by its controller yet"
+    if rendered_obj["kind"] == "Deployment" and int(st.get("updatedReplicas") or 0) < desired:
+        return ready, desired, f"{st.get('updatedReplicas') or 0}/{desired} updated"
+    if rendered_obj["kind"] == "StatefulSet" and st.get("updateRevision") and \
+            st.get("currentRevision") != st.get("updateRevision"):
+        return ready, desired, "rolling to a new revision"
+    if ready < desired:
+        return ready, desired, f"{ready}/{desired} ready"
+    return ready, desired, None
+
+
+async def observe(client: KubeClient, rendered: Rendered) -> tuple[dict[str, dict[str, int]], list[str]]:
+    """{component: {ready, desired}} and, for each component not ready, why."""
+    components: dict[str, dict[str, int]] = {}
+    waiting: list[str] = []
+    for obj in rendered.objects:
+        if obj["kind"] not in ("Deployment", "StatefulSet"):
+            continue
+        meta = obj["metadata"]
+        live = await client.get(kind_of(obj), meta["namespace"], meta["name"])
+        ready, desired, why = _check(obj, live)
+        name = _component(obj)
+        components[name] = {"ready": ready, "desired": desired}
+        if why:
+            waiting.append(f"{name}: {why}")
+    return components, waiting
