@@ -23,14 +23,14 @@ def set_conditions(current: list[dict[str, Any]] | None, generation: int | None,
     stamp = now()
     for ctype, (ok, reason, message) in wanted.items():
         status = "True" if ok else "False"
-        old = by_type.get(ctype)
-        changed = old is None or old.get("status") != status
+        old = by_type.get(ctype) or {}
+        changed = old.get("status") != status
         by_type[ctype] = {
             "type": ctype,
             "status": status,
             "reason": reason,
             "message": message,
-            "lastTransitionTime": stamp if changed or not old.get("lastTransitionTime") else old["lastTransitionTime"],
+            "lastTransitionTime": old.get("lastTransitionTime") if not changed and old.get("lastTransitionTime") else stamp,
         }
         if generation is not None:
             by_type[ctype]["observedGeneration"] = generation

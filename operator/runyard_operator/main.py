@@ -69,8 +69,8 @@ async def resume(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Lo
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=CONFIG.resync_seconds, initial_delay=CONFIG.resync_seconds)
-async def drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Logger, stopped: kopf.DaemonStopped,
-                **_: Any) -> None:
+async def drift(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: Logger, **kwargs: Any) -> None:
+    stopped: kopf.DaemonStopped = kwargs["stopped"]  # set when the operator stops: the pass gives up
     await resync(memo.ctx, body, patch, logger, stopped=stopped.wait())
 
 

@@ -16,7 +16,6 @@ import asyncio
 import json
 import re
 import subprocess
-import tempfile
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -63,8 +62,9 @@ class Rendered:
         return [o for o in self.objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
 
 
-def helm_args(helm: str, chart: Path, release: str, namespace: str, values_file: str) -> list[str]:
-    return [helm, "template", release, str(chart), "--namespace", namespace, "--values", values_file]
+def helm_args(helm: str, chart: Path, release: str, namespace: str) -> list[str]:
+    """`helm template`, the values (JSON) on standard input."""
+    return [helm, "template", release, str(chart), "--namespace", namespace, "--values", "-"]
 
 
 def parse_manifests(text: str, *, name: str, namespace: str, values: dict[str, Any]) -> Rendered:
@@ -109,23 +109,12 @@ def _chart_error(stderr: str) -> SpecError:
     return SpecError("the runyard chart refused this spec: " + "; ".join(out), reason="RenderFailed")
 
 
-def _values_file(values: dict[str, Any]) -> str:
-    tmp = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="runyard-values-", delete=False)
-    with tmp:
-        json.dump(values, tmp)
-    return tmp.name
-
-
 def render(spec: dict[str, Any], *, name: str, namespace: str, chart: Path, helm: str,
            timeout: float = 60.0) -> Rendered:
     """Render the instance (blocking; for tests and the `runyard-operator render` command)."""
     values = to_values(spec)
-    path = _values_file(values)
-    try:
-        proc = subprocess.run(helm_args(helm, chart, name, namespace, path), capture_output=True, text=True,
-                              timeout=timeout)
-    finally:
-        Path(path).unlink(missing_ok=True)
+    proc = subprocess.run(helm_args(helm, chart, name, namespace), input=json.dumps(values), capture_output=True,
+                          text=True, timeout=timeout)
     if proc.returncode != 0:
         raise _chart_error(proc.stderr)
     return parse_manifests(proc.stdout, name=name, namespace=namespace, values=values)
@@ -139,20 +128,16 @@ async def render_async(spec: dict[str, Any], *, name: str, namespace: str, chart
     key = json.dumps([values, name, namespace, str(chart), helm], sort_keys=True)
     text = _CACHE.get(key)
     if text is None:
-        path = _values_file(values)
+        proc = await asyncio.create_subprocess_exec(
+            *helm_args(helm, chart, name, namespace),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *helm_args(helm, chart, name, namespace, path),
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )
-            try:
-                out, err = await asyncio.wait_for(proc.communicate(), timeout)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-                raise
-        finally:
-            Path(path).unlink(missing_ok=True)
+            out, err = await asyncio.wait_for(proc.communicate(json.dumps(values).encode()), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise
         if proc.returncode != 0:
             raise _chart_error(err.decode(errors="replace"))
         text = out.decode()

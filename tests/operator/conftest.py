@@ -19,7 +19,7 @@ import kmock
 import pytest
 import yaml
 
-from .cluster import TI, Cluster, declare
+from .cluster import TI, Cluster, all_of, condition, declare, live, mark_rolled_out, until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,9 +64,16 @@ class Operator:
         assert resp.status == 200, await resp.text()
 
     def get(self, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        from .cluster import live
-
         return live(self.cluster, TI, namespace or self.namespace, name)
+
+    async def ready(self, name: str, version: str = "0.1.0") -> dict[str, Any]:
+        """Wait for the operator to apply the Deployments, play their controller, wait for Ready."""
+        await until(lambda: len(all_of(self.cluster, "apps/v1/deployments", self.namespace)) >= 4,
+                    "the Deployments to be applied")
+        mark_rolled_out(self.cluster, self.namespace)
+        body = await until(lambda: (b := self.get(name)) and condition(b, "Ready").get("status") == "True"
+                           and b["status"].get("version") == version and b, f"{name} Ready at {version}")
+        return body  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -103,7 +110,7 @@ async def operator(cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyP
         try:
             asyncio.run(kopf.operator(clusterwide=True, standalone=True, stop_flag=stop, ready_flag=ready,
                                       settings=kopf.OperatorSettings()))
-        except BaseException as exc:  # noqa: BLE001 (reported to the test below)
+        except BaseException as exc:  # reported to the test below
             failure.append(exc)
 
     thread = threading.Thread(target=run, name="kopf-operator", daemon=True)

@@ -26,15 +26,6 @@ def _image(obj: dict[str, Any]) -> str:
     return str(obj["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
-async def _ready(op: Operator, name: str, version: str = "0.1.0") -> dict[str, Any]:
-    """Wait for the operator to apply the Deployments, roll them out, wait for Ready."""
-    await until(lambda: len(all_of(op.cluster, DEPLOYMENTS, NS)) >= 4, "the Deployments to be applied")
-    mark_rolled_out(op.cluster, NS)
-    body = await until(lambda: (b := op.get(name)) and condition(b, "Ready").get("status") == "True" and
-                       b["status"].get("version") == version and b, f"{name} Ready at {version}")
-    return body  # type: ignore[no-any-return]
-
-
 async def test_create_becomes_ready_with_owned_objects_and_status(operator: Operator) -> None:
     await operator.create(instance("vision", NS))
     progressing = await until(lambda: condition(operator.get("vision"), "Progressing").get("status") == "True"
@@ -43,7 +34,7 @@ async def test_create_becomes_ready_with_owned_objects_and_status(operator: Oper
     assert condition(progressing, "Ready")["reason"] == "RollingOut"
     assert "ingest: " in condition(progressing, "Progressing")["message"]
 
-    body = await _ready(operator, "vision")
+    body = await operator.ready("vision")
     status = body["status"]
     assert status["url"] == "https://runyard-vision.ml.internal"
     assert status["observedGeneration"] == body["metadata"]["generation"]
@@ -77,7 +68,7 @@ async def test_create_becomes_ready_with_owned_objects_and_status(operator: Oper
 
 async def test_generated_credentials_survive_reconciles(operator: Operator) -> None:
     await operator.create(instance("vision", NS))
-    await _ready(operator, "vision")
+    await operator.ready("vision")
     before = live(operator.cluster, "v1/secrets", NS, "vision-runyard-postgresql")
     await operator.patch_spec("vision", {"size": "medium"})
     await until(lambda: live(operator.cluster, DEPLOYMENTS, NS, "vision-runyard-auth")["spec"].get("replicas") == 2,
@@ -89,7 +80,7 @@ async def test_generated_credentials_survive_reconciles(operator: Operator) -> N
 
 async def test_upgrade_runs_the_migration_job_before_rolling_the_services(operator: Operator) -> None:
     await operator.create(instance("vision", NS))
-    await _ready(operator, "vision")
+    await operator.ready("vision")
     applies_before = len(list(operator.cluster))
 
     await operator.patch_spec("vision", {"version": "0.2.0"})
@@ -109,7 +100,7 @@ async def test_upgrade_runs_the_migration_job_before_rolling_the_services(operat
     mark_job(operator.cluster, NS, "vision-runyard-migrate")
     await until(lambda: all(_image(o) == "runyard/runyard-server:0.2.0"
                             for o in all_of(operator.cluster, DEPLOYMENTS, NS).values()), "the services rolled")
-    body = await _ready(operator, "vision", "0.2.0")
+    body = await operator.ready("vision", "0.2.0")
     assert body["status"]["migration"]["version"] == "0.2.0"
     assert body["status"]["migration"]["job"] == "vision-runyard-migrate"
 
@@ -123,7 +114,7 @@ async def test_upgrade_runs_the_migration_job_before_rolling_the_services(operat
 
 async def test_failed_migration_is_degraded_and_nothing_rolls(operator: Operator) -> None:
     await operator.create(instance("vision", NS))
-    await _ready(operator, "vision")
+    await operator.ready("vision")
     await operator.patch_spec("vision", {"version": "0.2.0"})
     await until(lambda: live(operator.cluster, JOBS, NS, "vision-runyard-migrate"), "the migration Job")
     mark_job(operator.cluster, NS, "vision-runyard-migrate", failed=True)
@@ -137,7 +128,7 @@ async def test_failed_migration_is_degraded_and_nothing_rolls(operator: Operator
 
 async def test_downgrade_below_the_migrated_schema_is_refused(operator: Operator) -> None:
     await operator.create(instance("vision", NS, version="0.2.0"))
-    await _ready(operator, "vision", "0.2.0")
+    await operator.ready("vision", "0.2.0")
     await operator.patch_spec("vision", {"version": "0.1.0"})
     body = await until(lambda: (b := operator.get("vision")) and condition(b, "Degraded").get("reason")
                        == "DowngradeRefused" and b, "DowngradeRefused")
@@ -160,7 +151,7 @@ def _pvc(name: str, component: str) -> dict[str, Any]:
 @pytest.mark.parametrize("retention", ["Retain", "Delete"])
 async def test_delete_honours_retention(operator: Operator, retention: str) -> None:
     await operator.create(instance("vision", NS, retention=retention))
-    body = await _ready(operator, "vision")
+    body = await operator.ready("vision")
     uid = body["metadata"]["uid"]
     # the StatefulSet controller's volume claims, and an unrelated claim of the namespace
     for component in ("postgresql", "redis", "minio"):
@@ -186,7 +177,7 @@ async def test_delete_honours_retention(operator: Operator, retention: str) -> N
 
 async def test_retained_credentials_are_adopted_by_a_new_instance(operator: Operator) -> None:
     await operator.create(instance("vision", NS))
-    await _ready(operator, "vision")
+    await operator.ready("vision")
     password = live(operator.cluster, "v1/secrets", NS, "vision-runyard-postgresql")["stringData"]["password"]
     await operator.delete("vision")
     await until(lambda: operator.get("vision") is None, "deleted")
@@ -195,7 +186,7 @@ async def test_retained_credentials_are_adopted_by_a_new_instance(operator: Oper
         del operator.cluster.objects[DEPLOYMENTS, NS, name]
 
     await operator.create(instance("vision", NS))
-    body = await _ready(operator, "vision")
+    body = await operator.ready("vision")
     secret = live(operator.cluster, "v1/secrets", NS, "vision-runyard-postgresql")
     assert secret["stringData"]["password"] == password
     assert [r["uid"] for r in secret["metadata"]["ownerReferences"]] == [body["metadata"]["uid"]]
@@ -222,7 +213,7 @@ async def test_missing_secret_is_degraded_then_recovers_when_created(operator: O
     await until(lambda: live(operator.cluster, JOBS, NS, "vision-runyard-migrate"), "the pre-install migration Job")
     assert not all_of(operator.cluster, DEPLOYMENTS, NS), "the services wait for the migration"
     mark_job(operator.cluster, NS, "vision-runyard-migrate")
-    body = await _ready(operator, "vision")
+    body = await operator.ready("vision")
     assert condition(body, "Degraded")["status"] == "False"
 
 
@@ -239,7 +230,7 @@ async def test_invalid_spec_is_degraded_with_the_message(operator: Operator, spe
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": NS},
         "data": {"database-url": base64.b64encode(b"postgresql://u:p@h:5432/d").decode()}}
     await operator.create(instance("vision", NS))
-    await _ready(operator, "vision")
+    await operator.ready("vision")
     await operator.create(instance("other", NS, **spec))
     body = await until(lambda: (b := operator.get("other")) and condition(b, "Degraded").get("status") == "True"
                        and b, "Degraded")
@@ -255,7 +246,7 @@ async def test_transient_api_error_is_retried(operator: Operator) -> None:
         "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 503, "reason": "ServiceUnavailable",
         "message": "etcdserver: leader changed"}
     await operator.create(instance("vision", NS))
-    body = await _ready(operator, "vision")
+    body = await operator.ready("vision")
     history = operator.cluster.objects[TI, NS, "vision"].history
     retried = [v for v in history if v and condition(dict(v), "Progressing").get("reason") == "ApiError"]
     assert retried and "etcdserver: leader changed" in condition(dict(retried[0]), "Progressing")["message"]
@@ -266,7 +257,7 @@ async def test_transient_api_error_is_retried(operator: Operator) -> None:
 
 async def test_drift_is_corrected_by_the_timer(operator: Operator) -> None:
     await operator.create(instance("vision", NS))
-    await _ready(operator, "vision")
+    await operator.ready("vision")
     # someone edits a managed object by hand
     resp = await operator.cluster.patch(f"/apis/apps/v1/namespaces/{NS}/deployments/vision-runyard-query",
                                         json={"spec": {"replicas": 7}},
@@ -278,7 +269,7 @@ async def test_drift_is_corrected_by_the_timer(operator: Operator) -> None:
 
 async def test_paused_applies_nothing(operator: Operator) -> None:
     await operator.create(instance("vision", NS))
-    await _ready(operator, "vision")
+    await operator.ready("vision")
     await operator.patch_spec("vision", {"paused": True, "version": "0.2.0"})
     body = await until(lambda: (b := operator.get("vision")) and condition(b, "Progressing").get("reason") == "Paused"
                        and b, "Paused")

@@ -4,6 +4,7 @@ migration Job, and pruning what the chart no longer renders."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from ..conditions import now
@@ -24,7 +25,7 @@ CREDENTIALS_MANAGER = "runyard-operator-credentials"
 _PRUNABLE = [k for k in KINDS.values() if k.stage in ("base", "workloads", "routes") and k.kind != "Secret"]
 
 
-def owner_reference(body: dict[str, Any]) -> dict[str, Any]:
+def owner_reference(body: Mapping[str, Any]) -> dict[str, Any]:
     """The TrackerInstance as controller of what it renders: deleting it deletes them (garbage collection)."""
     meta = body["metadata"]
     return {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "name": meta["name"], "uid": meta["uid"],

@@ -3,6 +3,7 @@ its key, and no other instance serves the same hostname. Each failure is a SpecE
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import SpecError
@@ -52,12 +53,12 @@ async def check_secrets(client: KubeClient, namespace: str, spec: dict[str, Any]
         raise SpecError("; ".join(problems), reason="SecretMissing")
 
 
-def _created(obj: dict[str, Any]) -> tuple[str, str, str]:
+def _created(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     meta = obj["metadata"]
     return (meta.get("creationTimestamp") or "", meta.get("namespace") or "", meta["name"])
 
 
-async def check_hostname(client: KubeClient, body: dict[str, Any], spec: dict[str, Any],
+async def check_hostname(client: KubeClient, body: Mapping[str, Any], spec: dict[str, Any],
                          namespaces: list[str]) -> None:
     """No two instances serve one hostname. The older instance keeps it (creation time, then name), so
     two created at once cannot both win."""

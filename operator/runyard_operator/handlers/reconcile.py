@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import kopf
@@ -46,11 +46,11 @@ class _Paused(Exception):
     pass
 
 
-def _key(body: dict[str, Any]) -> tuple[str, str]:
+def _key(body: Mapping[str, Any]) -> tuple[str, str]:
     return body["metadata"]["namespace"], body["metadata"]["name"]
 
 
-async def _pass(ctx: Context, body: dict[str, Any], patch: kopf.Patch, logger: logging.Logger | logging.LoggerAdapter[Any],
+async def _pass(ctx: Context, body: Mapping[str, Any], patch: kopf.Patch, logger: logging.Logger | logging.LoggerAdapter[Any],
                 *, prune_stale: bool) -> str:
     """Apply the spec once; returns the message of a completed rollout, or raises ReconcileError."""
     namespace, name = _key(body)
@@ -98,7 +98,7 @@ async def _pass(ctx: Context, body: dict[str, Any], patch: kopf.Patch, logger: l
     return f"{len(components)} components ready at {spec['version']}"
 
 
-def _write(body: dict[str, Any], patch: kopf.Patch, **conditions: tuple[bool, str, str]) -> None:
+def _write(body: Mapping[str, Any], patch: kopf.Patch, **conditions: tuple[bool, str, str]) -> None:
     generation = body["metadata"].get("generation")
     current = (body.get("status") or {}).get("conditions")
     patch.status["conditions"] = set_conditions(current, generation, **conditions)
@@ -106,25 +106,25 @@ def _write(body: dict[str, Any], patch: kopf.Patch, **conditions: tuple[bool, st
         patch.status["observedGeneration"] = generation
 
 
-def _degraded(body: dict[str, Any], patch: kopf.Patch, exc: ReconcileError) -> None:
+def _degraded(body: Mapping[str, Any], patch: kopf.Patch, exc: ReconcileError) -> None:
     _write(body, patch, Ready=(False, exc.reason, exc.message), Progressing=(False, exc.reason, exc.message),
            Degraded=(True, exc.reason, exc.message))
     metrics.set_instance(*_key(body), "Degraded")
 
 
-def _progressing(body: dict[str, Any], patch: kopf.Patch, exc: ReconcileError) -> None:
+def _progressing(body: Mapping[str, Any], patch: kopf.Patch, exc: ReconcileError) -> None:
     _write(body, patch, Ready=(False, exc.reason, exc.message), Progressing=(True, exc.reason, exc.message),
            Degraded=(False, "AsExpected", ""))
     metrics.set_instance(*_key(body), "Progressing")
 
 
-def _ready(body: dict[str, Any], patch: kopf.Patch, message: str) -> None:
+def _ready(body: Mapping[str, Any], patch: kopf.Patch, message: str) -> None:
     _write(body, patch, Ready=(True, "RolloutComplete", message), Progressing=(False, "RolloutComplete", message),
            Degraded=(False, "AsExpected", ""))
     metrics.set_instance(*_key(body), "Ready")
 
 
-def _paused(body: dict[str, Any], patch: kopf.Patch) -> None:
+def _paused(body: Mapping[str, Any], patch: kopf.Patch) -> None:
     _write(body, patch, Progressing=(False, "Paused", "spec.paused is true: nothing is applied until it is false"))
     metrics.set_instance(*_key(body), "Paused")
 
@@ -135,7 +135,7 @@ def _error_kind(exc: ReconcileError) -> str:
     return {"RenderFailed": "render", "MigrationFailed": "migration"}.get(exc.reason, "spec")
 
 
-async def reconcile(ctx: Context, body: dict[str, Any], patch: kopf.Patch,
+async def reconcile(ctx: Context, body: Mapping[str, Any], patch: kopf.Patch,
                     logger: logging.Logger | logging.LoggerAdapter[Any], *, trigger: str, retry: int = 0) -> None:
     """The change handlers' pass (create, update, resume): raises what kopf should do next."""
     key = _key(body)
@@ -199,7 +199,7 @@ async def _unless_stopped(work: Awaitable[str], stopped: Awaitable[object] | Non
     return task.result()
 
 
-async def resync(ctx: Context, body: dict[str, Any], patch: kopf.Patch,
+async def resync(ctx: Context, body: Mapping[str, Any], patch: kopf.Patch,
                  logger: logging.Logger | logging.LoggerAdapter[Any], stopped: Awaitable[object] | None = None) -> None:
     """The timer's pass: re-apply (correcting drift) and refresh the status. Never raises for a known
     failure; leaves an instance alone while its change handler is still retrying; gives up at once when

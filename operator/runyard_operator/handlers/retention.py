@@ -15,6 +15,7 @@ External databases, Redis and buckets are never touched by the operator.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from .. import metrics
@@ -34,7 +35,7 @@ def _store(obj: dict[str, Any]) -> bool:
     return (obj["metadata"].get("labels") or {}).get("app.kubernetes.io/component") in STORES
 
 
-async def finalize(ctx: Context, body: dict[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
+async def finalize(ctx: Context, body: Mapping[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]) -> None:
     """Apply the retention policy and say what was done (the log line is also posted as an event)."""
     meta = body["metadata"]
     namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
