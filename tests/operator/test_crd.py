@@ -160,3 +160,12 @@ def test_immutable_fields_are_refused_on_update(change: dict[str, Any], message:
     assert any(message in b for b in broken), broken
     allowed = _set(old, "version", "0.2.0")
     assert cel_violations(spec_schema(), allowed, old=old) == [], "version, size and the rest may change"
+
+
+def test_every_operator_setting_is_documented() -> None:
+    from runyard_operator.config import OperatorConfig
+
+    text = (ROOT / "docs" / "operator.md").read_text()
+    missing = [f"RUNYARD_OPERATOR_{n.upper()}" for n in OperatorConfig.model_fields
+               if f"`RUNYARD_OPERATOR_{n.upper()}`" not in text]
+    assert not missing, f"add these to docs/operator.md: {missing}"

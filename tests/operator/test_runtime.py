@@ -66,6 +66,15 @@ async def test_create_becomes_ready_with_owned_objects_and_status(operator: Oper
     assert {r.params["fieldManager"] for r in creates} == {"runyard-operator-credentials"}
 
 
+async def test_a_workload_deleted_during_the_rollout_is_applied_again(operator: Operator) -> None:
+    await operator.create(instance("vision", NS))
+    await until(lambda: len(all_of(operator.cluster, DEPLOYMENTS, NS)) >= 4, "the Deployments")
+    resp = await operator.cluster.delete(f"/apis/apps/v1/namespaces/{NS}/deployments/vision-runyard-query")
+    assert resp.status == 200
+    await until(lambda: live(operator.cluster, DEPLOYMENTS, NS, "vision-runyard-query"), "query applied again")
+    await operator.ready("vision")
+
+
 async def test_generated_credentials_survive_reconciles(operator: Operator) -> None:
     await operator.create(instance("vision", NS))
     await operator.ready("vision")

@@ -4,6 +4,8 @@ migration Job, and pruning what the chart no longer renders."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,12 +44,29 @@ def _is_owner(obj: dict[str, Any], uid: str) -> bool:
     return any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
 
 
-async def apply_objects(client: KubeClient, objects: list[dict[str, Any]], owner: dict[str, Any]) -> None:
+def _digest(obj: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+async def apply_objects(client: KubeClient, objects: list[dict[str, Any]], owner: dict[str, Any],
+                        applied: dict[tuple[str, str], str] | None = None) -> int:
+    """Apply `objects` in order. With `applied` (what this instance's change handler applied before), an
+    object identical to its last applied form is skipped; the record is updated. Returns how many were
+    sent."""
+    sent = 0
     for obj in objects:
+        owned = _owned(obj, owner)
+        key, digest = (obj["kind"], obj["metadata"]["name"]), _digest(owned)
+        if applied is not None and applied.get(key) == digest:
+            continue
         if obj["kind"] == "Secret":
             await ensure_credentials(client, obj, owner)
         else:
-            await client.apply(_owned(obj, owner))
+            await client.apply(owned)
+        sent += 1
+        if applied is not None:
+            applied[key] = digest
+    return sent
 
 
 async def ensure_credentials(client: KubeClient, obj: dict[str, Any], owner: dict[str, Any]) -> None:

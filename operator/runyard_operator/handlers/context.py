@@ -17,3 +17,7 @@ class Context:
     # (namespace, name) of instances whose change handler has not finished (still retrying): the timer
     # leaves those to it
     pending: set[tuple[str, str]] = field(default_factory=set)
+    # (namespace, name) -> {(kind, object name): digest of what was last applied}: a change handler
+    # retrying while a migration or rollout progresses skips what it applied already; the timer re-applies
+    # everything (drift correction) and refreshes this
+    applied: dict[tuple[str, str], dict[tuple[str, str], str]] = field(default_factory=dict)

@@ -34,10 +34,13 @@ def _check(rendered_obj: dict[str, Any], live: dict[str, Any] | None) -> tuple[i
     return ready, desired, None
 
 
-async def observe(client: KubeClient, rendered: Rendered) -> tuple[dict[str, dict[str, int]], list[str]]:
-    """{component: {ready, desired}} and, for each component not ready, why."""
+async def observe(client: KubeClient, rendered: Rendered
+                  ) -> tuple[dict[str, dict[str, int]], list[str], list[tuple[str, str]]]:
+    """{component: {ready, desired}}, for each component not ready why, and the (kind, name) of the
+    workloads that do not exist."""
     components: dict[str, dict[str, int]] = {}
     waiting: list[str] = []
+    missing: list[tuple[str, str]] = []
     for obj in rendered.objects:
         if obj["kind"] not in ("Deployment", "StatefulSet"):
             continue
@@ -48,4 +51,6 @@ async def observe(client: KubeClient, rendered: Rendered) -> tuple[dict[str, dic
         components[name] = {"ready": ready, "desired": desired}
         if why:
             waiting.append(f"{name}: {why}")
-    return components, waiting
+        if live is None:
+            missing.append((obj["kind"], meta["name"]))
+    return components, waiting, missing

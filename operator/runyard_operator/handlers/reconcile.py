@@ -51,7 +51,7 @@ def _key(body: Mapping[str, Any]) -> tuple[str, str]:
 
 
 async def _pass(ctx: Context, body: Mapping[str, Any], patch: kopf.Patch, logger: logging.Logger | logging.LoggerAdapter[Any],
-                *, prune_stale: bool) -> str:
+                *, timer: bool) -> str:
     """Apply the spec once; returns the message of a completed rollout, or raises ReconcileError."""
     namespace, name = _key(body)
     spec = apply_defaults(spec_schema(), dict(body.get("spec") or {}))
@@ -69,8 +69,12 @@ async def _pass(ctx: Context, body: Mapping[str, Any], patch: kopf.Patch, logger
                                             helm=config.helm, timeout=config.helm_timeout_seconds)
     patch.status["url"] = instance_url(spec)
     owner = owner_reference(body)
+    # the timer (drift correction) sends everything; a retrying change handler skips what it already sent
+    applied = ctx.applied.setdefault((namespace, name), {})
+    if timer:
+        applied.clear()
 
-    await apply_objects(client, rendered.stage("base"), owner)
+    await apply_objects(client, rendered.stage("base"), owner, applied)
     migrated = False
     for hook in rendered.hooks:
         if hook.obj["kind"] == "Job" and hook.events & rollout.migrate_events:
@@ -79,14 +83,16 @@ async def _pass(ctx: Context, body: Mapping[str, Any], patch: kopf.Patch, logger
                 logger.info(f"migration Job {record['job']} completed for {record['version']}")
             patch.status["migration"] = record
             migrated = True
-    await apply_objects(client, rendered.stage("workloads"), owner)
-    await apply_objects(client, rendered.stage("routes") + rendered.stage("other"), owner)
+    await apply_objects(client, rendered.stage("workloads"), owner, applied)
+    await apply_objects(client, rendered.stage("routes") + rendered.stage("other"), owner, applied)
 
-    components, waiting = await observe(client, rendered)
+    components, waiting, missing = await observe(client, rendered)
     patch.status["components"] = components
+    for key in missing:
+        applied.pop(key, None)  # deleted behind our back: the next pass applies it again
     if waiting:
         raise NotReady(f"{rollout.note}: " + "; ".join(waiting), reason="RollingOut")
-    if prune_stale:
+    if not timer:
         deleted = await prune(client, rendered, name, namespace, body["metadata"]["uid"])
         if deleted:
             logger.info(f"pruned what is no longer rendered: {', '.join(deleted)}")
@@ -143,7 +149,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], patch: kopf.Patch,
     started = time.monotonic()
     result = "error"
     try:
-        message = await _pass(ctx, body, patch, logger, prune_stale=True)
+        message = await _pass(ctx, body, patch, logger, timer=False)
     except _Paused:
         ctx.pending.discard(key)
         _paused(body, patch)
@@ -209,7 +215,7 @@ async def resync(ctx: Context, body: Mapping[str, Any], patch: kopf.Patch,
     started = time.monotonic()
     result = "error"
     try:
-        outcome = await _unless_stopped(_pass(ctx, body, patch, logger, prune_stale=False), stopped)
+        outcome = await _unless_stopped(_pass(ctx, body, patch, logger, timer=True), stopped)
         if outcome is None:
             result = "cancelled"
             patch.clear()  # no half-written status from a pass that was cut short

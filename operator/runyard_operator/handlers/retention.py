@@ -48,6 +48,7 @@ async def finalize(ctx: Context, body: Mapping[str, Any], logger: logging.Logger
     volume_names = sorted(p["metadata"]["name"] for p in volumes)
     secret_names = sorted(s["metadata"]["name"] for s in secrets)
     ctx.pending.discard((namespace, name))
+    ctx.applied.pop((namespace, name), None)
     metrics.forget_instance(namespace, name)
     if spec.get("retention") == "Delete":
         for pvc in volume_names:
