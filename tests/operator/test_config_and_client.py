@@ -27,7 +27,7 @@ def test_bad_settings_name_their_variable(monkeypatch: pytest.MonkeyPatch, tmp_p
         load_config()
     monkeypatch.setenv("RUNYARD_OPERATOR_RESYNC_SECONDS", "30")
     monkeypatch.setenv("RUNYARD_OPERATOR_NAMESPACES", "ml-vision, ML_NLP")
-    with pytest.raises(ConfigError, match="RUNYARD_OPERATOR_NAMESPACES: .*'ML_NLP' is not a namespace name"):
+    with pytest.raises(ConfigError, match=r"RUNYARD_OPERATOR_NAMESPACES: .*'ML_NLP' is not a namespace name"):
         load_config()
     monkeypatch.setenv("RUNYARD_OPERATOR_NAMESPACES", "ml-vision, ml-nlp")
     assert load_config().watched_namespaces == ["ml-vision", "ml-nlp"]
