@@ -81,10 +81,12 @@ def test_rbac_grants_exactly_what_the_operator_touches() -> None:
     role = _one(_render(), "ClusterRole")
     wanted = {(k.group, k.plural): set(k.verbs) for k in KINDS.values()}
     wanted[("runyard.io", "trackerinstances/status")] = {"get", "patch"}  # kopf writes the status
+    wanted[("runyard.io", "trackerinstances/finalizers")] = {"update"}  # blockOwnerDeletion owner references
     assert _granted(role) == wanted
     for rule in role["rules"]:
         assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"]
-        assert not {"escalate", "bind", "impersonate", "update"} & set(rule["verbs"])
+        assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"])
+        assert "update" not in rule["verbs"] or rule["resources"] == ["trackerinstances/finalizers"]
     binding = _one(_render(), "ClusterRoleBinding")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "ops-runyard-operator", "namespace": "runyard-system"}]
 

@@ -170,7 +170,10 @@ def test_minimal_example_renders_an_evaluation_instance() -> None:
     assert {o["metadata"]["name"] for o in r.find("Deployment")} == {
         f"vision-runyard-{c}" for c in ("ingest", "query", "auth", "artifact")}
     ingress = _one(r, "Ingress", "vision-runyard-http")
-    assert ingress["spec"]["rules"][0]["host"] == "runyard-vision.ml.internal"
+    assert [rule["host"] for rule in ingress["spec"]["rules"]] == ["runyard-vision.ml.internal",
+                                                                   "s3.runyard-vision.ml.internal"]
+    config = _one(r, "ConfigMap", "vision-runyard-config")["data"]
+    assert config["RUNYARD_S3_PUBLIC_ENDPOINT"] == "https://s3.runyard-vision.ml.internal"
     dep = _one(r, "Deployment", "vision-runyard-ingest")
     assert dep["spec"]["replicas"] == 1
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "runyard/runyard-server:0.1.0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from ..config import OperatorConfig
@@ -21,3 +22,13 @@ class Context:
     # retrying while a migration or rollout progresses skips what it applied already; the timer re-applies
     # everything (drift correction) and refreshes this
     applied: dict[tuple[str, str], dict[tuple[str, str], str]] = field(default_factory=dict)
+    # one pass at a time per instance: the timer never applies an older spec over a change in progress
+    locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+
+    def lock(self, key: tuple[str, str]) -> asyncio.Lock:
+        return self.locks.setdefault(key, asyncio.Lock())
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self.pending.discard(key)
+        self.applied.pop(key, None)
+        self.locks.pop(key, None)

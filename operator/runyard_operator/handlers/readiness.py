@@ -24,8 +24,14 @@ def _check(rendered_obj: dict[str, Any], live: dict[str, Any] | None) -> tuple[i
     ready = int(st.get("readyReplicas") or 0)
     if int(st.get("observedGeneration") or 0) < int(live["metadata"].get("generation") or 0):
         return ready, desired, "change not observed by its controller yet"
-    if rendered_obj["kind"] == "Deployment" and int(st.get("updatedReplicas") or 0) < desired:
-        return ready, desired, f"{st.get('updatedReplicas') or 0}/{desired} updated"
+    if rendered_obj["kind"] == "Deployment":  # the checks of `kubectl rollout status`
+        updated = int(st.get("updatedReplicas") or 0)
+        if updated < desired:
+            return ready, desired, f"{updated}/{desired} updated"
+        if int(st.get("replicas") or 0) > updated:
+            return ready, desired, f"{int(st.get('replicas') or 0) - updated} old replica(s) terminating"
+        if int(st.get("availableReplicas") or 0) < updated:
+            return ready, desired, f"{st.get('availableReplicas') or 0}/{updated} available"
     if rendered_obj["kind"] == "StatefulSet" and st.get("updateRevision") and \
             st.get("currentRevision") != st.get("updateRevision"):
         return ready, desired, "rolling to a new revision"

@@ -149,7 +149,8 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], patch: kopf.Patch,
     started = time.monotonic()
     result = "error"
     try:
-        message = await _pass(ctx, body, patch, logger, timer=False)
+        async with ctx.lock(key):  # waits for a timer pass of the previous spec to finish
+            message = await _pass(ctx, body, patch, logger, timer=False)
     except _Paused:
         ctx.pending.discard(key)
         _paused(body, patch)
@@ -210,12 +211,15 @@ async def resync(ctx: Context, body: Mapping[str, Any], patch: kopf.Patch,
     """The timer's pass: re-apply (correcting drift) and refresh the status. Never raises for a known
     failure; leaves an instance alone while its change handler is still retrying; gives up at once when
     the operator stops (`stopped`)."""
-    if _key(body) in ctx.pending or body["metadata"].get("deletionTimestamp"):
+    key = _key(body)
+    lock = ctx.lock(key)
+    if key in ctx.pending or lock.locked() or body["metadata"].get("deletionTimestamp"):
         return
     started = time.monotonic()
     result = "error"
     try:
-        outcome = await _unless_stopped(_pass(ctx, body, patch, logger, timer=True), stopped)
+        async with lock:
+            outcome = await _unless_stopped(_pass(ctx, body, patch, logger, timer=True), stopped)
         if outcome is None:
             result = "cancelled"
             patch.clear()  # no half-written status from a pass that was cut short

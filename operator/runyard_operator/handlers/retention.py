@@ -40,6 +40,15 @@ async def finalize(ctx: Context, body: Mapping[str, Any], logger: logging.Logger
     meta = body["metadata"]
     namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
     spec = apply_defaults(spec_schema(), dict(body.get("spec") or {}))
+    async with ctx.lock((namespace, name)):  # no timer pass re-applies anything meanwhile
+        done = await _retain_or_delete(ctx, spec, namespace, name, uid)
+    ctx.forget((namespace, name))
+    metrics.forget_instance(namespace, name)
+    logger.info(done)
+    metrics.RECONCILES.labels("delete", "deleted").inc()
+
+
+async def _retain_or_delete(ctx: Context, spec: dict[str, Any], namespace: str, name: str, uid: str) -> str:
     client = ctx.client
     volumes = [p for p in await client.list(PVC, namespace, f"app.kubernetes.io/instance={name}") if _store(p)]
     secrets = [s for s in await client.list(SECRET, namespace,
@@ -47,9 +56,6 @@ async def finalize(ctx: Context, body: Mapping[str, Any], logger: logging.Logger
                if _store(s)]
     volume_names = sorted(p["metadata"]["name"] for p in volumes)
     secret_names = sorted(s["metadata"]["name"] for s in secrets)
-    ctx.pending.discard((namespace, name))
-    ctx.applied.pop((namespace, name), None)
-    metrics.forget_instance(namespace, name)
     if spec.get("retention") == "Delete":
         for pvc in volume_names:
             await client.delete(PVC, namespace, pvc)
@@ -67,6 +73,5 @@ async def finalize(ctx: Context, body: Mapping[str, Any], logger: logging.Logger
         done = (f"retention Retain: kept the bundled stores' volumes {volume_names or 'none'} and credentials "
                 f"{secret_names or 'none'}; a new TrackerInstance {name} in {namespace} reuses them, or delete them "
                 f"with `kubectl -n {namespace} delete pvc,secret -l app.kubernetes.io/instance={name}`")
-    logger.info(done)
-    metrics.RECONCILES.labels("delete", "deleted").inc()
+    return done
 
