@@ -31,9 +31,15 @@ def dump(obj: Any) -> str:
 def _run(args: argparse.Namespace) -> int:
     import kopf
 
-    from . import main as entry  # registers the handlers and reads the settings
+    from .config import ConfigError
 
-    entry.CONFIG.check()
+    try:
+        from . import main as entry  # registers the handlers and reads the settings
+
+        entry.CONFIG.check()
+    except ConfigError as exc:
+        print(f"runyard-operator: {exc}", file=sys.stderr)
+        return 2
     fmt = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN}[args.log_format]
     kopf.configure(verbose=args.verbose, log_format=fmt)
     namespaces = entry.CONFIG.watched_namespaces

@@ -77,3 +77,61 @@ async def test_client_against_the_emulated_api(cluster: Cluster) -> None:
         await dead.get(CM, "ns", "c")
     assert unreachable.value.status == 0 and unreachable.value.transient
     await dead.close()
+
+
+@pytest.mark.slow
+async def test_the_command_runs_the_operator_with_liveness_and_metrics(cluster: Cluster, tmp_path: Path) -> None:
+    """`runyard-operator run` as the chart starts it: the liveness endpoint and /metrics answer, an
+    instance is picked up, SIGTERM stops it cleanly."""
+    import asyncio
+    import os
+    import signal
+    import sys
+
+    import httpx
+    import yaml
+
+    from runyard_server.local.processes import free_port
+
+    from .cluster import TI, all_of, instance, until
+    from .conftest import helm_or_skip
+
+    helm_or_skip()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "e",
+        "clusters": [{"name": "e", "cluster": {"server": str(cluster.url).rstrip("/")}}],
+        "users": [{"name": "u", "user": {}}], "contexts": [{"name": "e", "context": {"cluster": "e", "user": "u"}}]}))
+    health, metrics_port = free_port(), free_port()
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "RUNYARD_OPERATOR_METRICS_PORT": str(metrics_port)}
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "runyard_operator.cli", "run", f"--liveness=http://127.0.0.1:{health}/healthz",
+        "--log-format=plain", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        async with httpx.AsyncClient(trust_env=False) as http:
+            async def answers(url: str) -> bool:
+                try:
+                    return (await http.get(url, timeout=2)).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            deadline = asyncio.get_running_loop().time() + 60
+            while not await answers(f"http://127.0.0.1:{health}/healthz"):
+                assert asyncio.get_running_loop().time() < deadline, "the liveness endpoint never answered"
+                await asyncio.sleep(0.2)
+            body = instance("vision", "ml-vision")
+            resp = await cluster.post("/apis/runyard.io/v1alpha1/namespaces/ml-vision/trackerinstances", json=body)
+            assert resp.status in (200, 201)
+            await until(lambda: len(all_of(cluster, "apps/v1/deployments", "ml-vision")) == 4, "the Deployments",
+                        timeout=60)
+            progressing = 'runyard_operator_instances{condition="Progressing"} 1.0'
+            while progressing not in (await http.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)).text:
+                assert asyncio.get_running_loop().time() < deadline + 60, "/metrics never counted the instance"
+                await asyncio.sleep(0.2)
+        ti = cluster.objects[TI, "ml-vision", "vision"]
+        assert "runyard.io/finalizer" in ti["metadata"]["finalizers"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, out.decode()[-3000:]
