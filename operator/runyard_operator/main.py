@@ -34,6 +34,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: Logg
     # least privilege: the CRD is installed with the chart, so no CRD or namespace watching is needed
     settings.scanning.disabled = True
     settings.posting.reporting_component = "runyard-operator"
+    metrics.forget_all()
     memo.ctx = Context(config=CONFIG, client=KubeClient(lambda: login(settings=settings, logger=logger),
                                                        field_manager=CONFIG.field_manager))
     memo.stop_metrics = metrics.start_metrics_server(CONFIG.metrics_port) if CONFIG.metrics_port else None

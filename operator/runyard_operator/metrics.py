@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["CONDITIONS", "ERRORS", "RECONCILES", "RECONCILE_SECONDS", "forget_instance", "set_instance",
+__all__ = ["CONDITIONS", "ERRORS", "RECONCILES", "RECONCILE_SECONDS", "forget_all", "forget_instance", "set_instance",
            "start_metrics_server"]
 
 TRIGGERS = ("create", "update", "resume", "timer", "delete")
@@ -51,6 +51,11 @@ def set_instance(namespace: str, name: str, condition: str) -> None:
 
 def forget_instance(namespace: str, name: str) -> None:
     _INSTANCES.pop((namespace, name), None)
+
+
+def forget_all() -> None:
+    """A starting operator knows no instance yet (each is counted again when kopf resumes it)."""
+    _INSTANCES.clear()
 
 
 class _InstancesCollector(Collector):
