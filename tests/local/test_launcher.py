@@ -21,6 +21,11 @@ pytestmark = [pytest.mark.local, pytest.mark.slow]
 STARTUP_TIMEOUT_S = 120
 
 
+def _local_argv(data_dir: Path, port: int, ingest_port: int) -> list[str]:
+    return [sys.executable, "-m", "runyard_server.cli", "local", "--data-dir", str(data_dir),
+            "--port", str(port), "--ingest-port", str(ingest_port)]
+
+
 class Launcher:
     """One `runyard-server local` subprocess with its output in a file."""
 
@@ -30,18 +35,7 @@ class Launcher:
         self.out_path = out_dir / f"{name}.out"
         self._out = open(self.out_path, "wb")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "runyard_server.cli",
-                "local",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-                "--ingest-port",
-                str(ingest_port),
-            ],
+            _local_argv(data_dir, port, ingest_port),
             stdout=self._out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -184,18 +178,7 @@ def test_a_taken_port_is_one_line_and_exit_1(tmp_path: Path, which: str) -> None
         other = free_port()
         port, ingest_port = (busy, other) if which == "--port" else (other, busy)
         res = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "runyard_server.cli",
-                "local",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-                "--ingest-port",
-                str(ingest_port),
-            ],
+            _local_argv(data_dir, port, ingest_port),
             capture_output=True,
             text=True,
             timeout=60,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import struct
@@ -12,13 +11,13 @@ import time
 import uuid
 from collections.abc import Iterator
 
-import asyncpg
 import grpc
 import pytest
 
 from runyard_proto.v1 import ingest_pb2 as pb
 from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
 from runyard_server.common import history_codec
+from tests.support import db
 
 
 def _rid() -> str:
@@ -52,20 +51,8 @@ def _finish(seq: int, code: int = 0) -> pb.ClientMessage:
     return pb.ClientMessage(batch=pb.RecordBatch(records=[pb.Record(seq=seq, finish=pb.Finish(exit_code=code))]))
 
 
-def _fetch(dsn: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    async def go() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-            return await conn.fetch(sql, *args)
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
-
-
 def _points(dsn: str, run_id: str, key: str) -> tuple[list[int], list[float]]:
-    rows = _fetch(
+    rows = db.fetch(
         dsn,
         """SELECT c.steps, c.vals FROM history_chunks c
              JOIN runs r ON r.id = c.run_id JOIN history_keys k ON k.run_id = r.id AND k.key_id = c.key_id
@@ -98,7 +85,7 @@ def test_batches_are_acknowledged_and_stored(stack, ingest, admin_key) -> None: 
     assert adjective and noun and int(number) >= 1
     steps, vals = _points(stack.database_url, rid, "acc")
     assert steps == list(range(1000)) and vals == [s + 0.1 for s in range(1000)]
-    run = _fetch(stack.database_url, "SELECT state, config, exit_code, next_step FROM runs WHERE run_id = $1", rid)[0]
+    run = db.fetch(stack.database_url, "SELECT state, config, exit_code, next_step FROM runs WHERE run_id = $1", rid)[0]
     assert (run["state"], run["config"], run["exit_code"], run["next_step"]) == ("finished", {"lr": 0.1}, 0, 1000)
 
 
@@ -112,7 +99,7 @@ def test_replay_after_reconnect_neither_loses_nor_doubles(stack, ingest, admin_k
     assert second[-1].ack.seq == 601
     steps, _ = _points(stack.database_url, rid, "x")
     assert steps == list(range(600))
-    count = _fetch(
+    count = db.fetch(
         stack.database_url,
         "SELECT sum(c.n) AS n FROM history_chunks c JOIN runs r ON r.id = c.run_id "
         "JOIN history_keys k ON k.run_id = r.id AND k.key_id = c.key_id WHERE r.run_id = $1 AND k.key = 'x'",
@@ -125,7 +112,7 @@ def test_reconnect_after_finish_keeps_the_run_finished(stack, ingest, admin_key)
     rid = _rid()
     _stream(ingest, admin_key, [_open(rid), _rows(1, range(10), ["x"]), _finish(11)])
     _stream(ingest, admin_key, [_open(rid), _rows(1, range(10), ["x"]), _finish(11)])
-    assert _fetch(stack.database_url, "SELECT state FROM runs WHERE run_id = $1", rid)[0]["state"] == "finished"
+    assert db.fetch(stack.database_url, "SELECT state FROM runs WHERE run_id = $1", rid)[0]["state"] == "finished"
 
 
 def test_nan_inf_and_lower_steps_are_kept_bit_for_bit(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
@@ -193,11 +180,11 @@ def test_summary_config_and_output_are_stored(stack, ingest, admin_key) -> None:
         pb.Record(seq=5, update=pb.RunUpdate(notes="tuned", set_tags=True, tags=["best"])),
     ]
     _stream(ingest, admin_key, [_open(rid, config_json='{"lr": 1}'), pb.ClientMessage(batch=pb.RecordBatch(records=records)), _finish(6, code=3)])
-    run = _fetch(stack.database_url, "SELECT * FROM runs WHERE run_id = $1", rid)[0]
+    run = db.fetch(stack.database_url, "SELECT * FROM runs WHERE run_id = $1", rid)[0]
     assert run["summary"] == {"best": 0.9}
     assert run["config"] == {"lr": 1, "layers": 3}
     assert (run["notes"], run["tags"], run["state"], run["exit_code"]) == ("tuned", ["best"], "failed", 3)
-    lines = _fetch(stack.database_url, "SELECT line FROM run_output WHERE run_id = $1 ORDER BY line_no", run["id"])
+    lines = db.fetch(stack.database_url, "SELECT line FROM run_output WHERE run_id = $1 ORDER BY line_no", run["id"])
     assert [r["line"] for r in lines] == ["epoch 1", "epoch 2"]
 
 
@@ -206,7 +193,7 @@ def test_many_small_batches_are_compacted(stack, ingest, admin_key) -> None:  # 
     msgs = [_open(rid)] + [_rows(1 + i * 2, range(i * 2, i * 2 + 2), ["a"]) for i in range(200)]
     _stream(ingest, admin_key, msgs)
     def chunks() -> int:
-        return int(_fetch(
+        return int(db.fetch(
             stack.database_url,
             "SELECT count(*) AS c FROM history_chunks c JOIN runs r ON r.id = c.run_id WHERE r.run_id = $1",
             rid,
@@ -234,14 +221,14 @@ def test_run_without_heartbeat_becomes_crashed(stack, ingest, admin_key) -> None
     with grpc.insecure_channel(ingest) as channel:
         call = pb_grpc.IngestStub(channel).Stream(keep_alive(), metadata=[("authorization", f"Bearer {admin_key}")])
         list(call)
-    states = {r["run_id"]: r["state"] for r in _fetch(stack.database_url, "SELECT run_id, state FROM runs WHERE run_id = ANY($1)", [rid, alive])}
+    states = {r["run_id"]: r["state"] for r in db.fetch(stack.database_url, "SELECT run_id, state FROM runs WHERE run_id = ANY($1)", [rid, alive])}
     assert states == {rid: "crashed", alive: "running"}
 
 
 def test_migrate_is_idempotent_and_safe_from_two_processes(stack) -> None:  # type: ignore[no-untyped-def]
-    db = "mig_" + uuid.uuid4().hex[:8]
-    _fetch(stack.database_url, f"CREATE DATABASE {db}")
-    dsn = stack.database_url.rsplit("/", 1)[0] + "/" + db
+    name = "mig_" + uuid.uuid4().hex[:8]
+    db.execute(stack.database_url, f"CREATE DATABASE {name}")
+    dsn = db.database_url(stack.database_url, name)
     env = {"RUNYARD_DATABASE_URL": dsn, "PATH": "/usr/bin:/bin"}
     cmd = [sys.executable, "-m", "runyard_server.cli", "migrate"]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
@@ -250,7 +237,7 @@ def test_migrate_is_idempotent_and_safe_from_two_processes(stack) -> None:  # ty
     assert sorted("schema up to date" in o for o in outs) == [False, True], outs
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     assert "schema up to date" in again.stdout
-    versions = _fetch(dsn, "SELECT version FROM schema_migrations ORDER BY version")
+    versions = db.fetch(dsn, "SELECT version FROM schema_migrations ORDER BY version")
     assert [r["version"] for r in versions] == sorted({r["version"] for r in versions})
 
 
@@ -258,7 +245,7 @@ def test_a_key_revoked_mid_stream_is_refused_within_5_seconds(stack, ingest, adm
     from runyard_server.common.security import new_api_key
 
     key, prefix, digest = new_api_key()
-    _fetch(
+    db.execute(
         stack.database_url,
         "INSERT INTO api_keys (user_id, prefix, key_hash, name) "
         "SELECT u.id, $1, $2, 'revoke-me' FROM users u WHERE u.is_admin ORDER BY u.id LIMIT 1",
@@ -271,7 +258,7 @@ def test_a_key_revoked_mid_stream_is_refused_within_5_seconds(stack, ingest, adm
         yield _open(rid)
         for i in range(40):
             if i == 4:
-                _fetch(stack.database_url, "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1", prefix)
+                db.execute(stack.database_url, "UPDATE api_keys SET revoked_at = now() WHERE prefix = $1", prefix)
                 revoked_at.append(time.monotonic())
             yield _rows(1 + i, range(i, i + 1), ["x"])
             time.sleep(0.25)
@@ -290,10 +277,10 @@ def test_editing_a_finished_run_keeps_it_finished_and_logging_resumes_it(stack, 
     edit = pb.Record(seq=5, config=pb.ConfigUpdate(set_json='{"note": "edited later"}'))
     tags = pb.Record(seq=6, update=pb.RunUpdate(set_tags=True, tags=["reviewed"]))
     _stream(ingest, admin_key, [_open(rid, resume="must"), pb.ClientMessage(batch=pb.RecordBatch(records=[edit, tags]))])
-    run = _fetch(stack.database_url, "SELECT state, config, tags FROM runs WHERE run_id = $1", rid)[0]
+    run = db.fetch(stack.database_url, "SELECT state, config, tags FROM runs WHERE run_id = $1", rid)[0]
     assert (run["state"], run["config"]["note"], run["tags"]) == ("finished", "edited later", ["reviewed"])
     _stream(ingest, admin_key, [_open(rid, resume="must"), _rows(7, range(3, 5), ["x"])])
-    assert _fetch(stack.database_url, "SELECT state FROM runs WHERE run_id = $1", rid)[0]["state"] == "running"
+    assert db.fetch(stack.database_url, "SELECT state FROM runs WHERE run_id = $1", rid)[0]["state"] == "running"
 
 
 def test_rows_with_different_key_sets_keep_arrival_order(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
@@ -322,7 +309,7 @@ def test_a_member_made_viewer_mid_stream_stops_writing_within_5_seconds(stack, i
     suffix = uuid.uuid4().hex[:6]
     user, team = f"member-{suffix}", f"team-{suffix}"
     key, prefix, digest = new_api_key()
-    _fetch(
+    db.execute(
         stack.database_url,
         """WITH u AS (INSERT INTO users (username, password_hash) VALUES ($1, $3) RETURNING id),
                 e AS (INSERT INTO entities (name, kind, user_id) SELECT $1, 'user', id FROM u),
@@ -338,7 +325,7 @@ def test_a_member_made_viewer_mid_stream_stops_writing_within_5_seconds(stack, i
         yield _open(rid, entity=team)
         for i in range(40):
             if i == 4:
-                _fetch(
+                db.execute(
                     stack.database_url,
                     "UPDATE team_members SET role = 'viewer' WHERE user_id = (SELECT id FROM users WHERE username = $1)",
                     user,
@@ -358,8 +345,8 @@ def test_a_member_made_viewer_mid_stream_stops_writing_within_5_seconds(stack, i
 def test_reopening_a_run_changes_neither_its_config_nor_updated_at(stack, ingest, admin_key) -> None:  # type: ignore[no-untyped-def]
     rid = _rid()
     _stream(ingest, admin_key, [_open(rid, config_json='{"lr": 1}'), _rows(1, range(2), ["x"]), _finish(3)])
-    before = _fetch(stack.database_url, "SELECT config, updated_at FROM runs WHERE run_id = $1", rid)[0]
+    before = db.fetch(stack.database_url, "SELECT config, updated_at FROM runs WHERE run_id = $1", rid)[0]
     _stream(ingest, admin_key, [_open(rid, config_json='{"lr": 2}', sync=True), _rows(1, range(2), ["x"])])
-    after = _fetch(stack.database_url, "SELECT config, updated_at, state FROM runs WHERE run_id = $1", rid)[0]
+    after = db.fetch(stack.database_url, "SELECT config, updated_at, state FROM runs WHERE run_id = $1", rid)[0]
     assert after["config"] == {"lr": 1} and after["updated_at"] == before["updated_at"]
     assert after["state"] == "finished"

@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
-from .embedded import EmbeddedStack, run_coro
+from .coro import run_coro
 from .processes import Cancelled, Child, StartupError, port_in_use, spawn, tail, wait_until
+from .stack import EmbeddedStack
 
 __all__ = ["DEFAULT_DATA_DIR", "run_local", "service_env", "web_dist"]
 

@@ -26,6 +26,7 @@ __all__ = [
     "Child",
     "StartupError",
     "as_user",
+    "clean_env",
     "free_port",
     "port_in_use",
     "spawn",
@@ -157,6 +158,13 @@ def spawn(
             preexec_fn=_pdeathsig_preexec(stop_signal),
         )
     return Child(name=name, proc=proc, log_path=log_path, stop_signal=stop_signal, argv=list(argv))
+
+
+def clean_env() -> dict[str, str]:
+    """The environment for storage children, without PG*/locale surprises from the caller."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["LC_ALL"] = "C"
+    return env
 
 
 def as_user(user: str | None) -> tuple[int | None, int | None, list[int] | None]:
