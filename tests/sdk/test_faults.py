@@ -119,9 +119,9 @@ def _small_disk(path: Path, size_mb: int) -> Iterator[dict[str, Any]]:
 def test_a_full_disk_degrades_to_streaming_from_memory(
     full_server: Any, sdk_env: dict[str, str], tmp_path: Path
 ) -> None:
-    steps, nkeys = 60_000, 10
+    steps, nkeys = 30_000, 10
     disk = tmp_path / "small"
-    with _small_disk(disk, 3) as extra:
+    with _small_disk(disk, 2) as extra:
         proc = run_script(f'''
 import runyard
 run = runyard.init(project="faults-disk")
