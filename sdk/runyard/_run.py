@@ -363,7 +363,8 @@ class Run:
             _console.warn(f"artifact {art.name} is kept in {where} until `runyard sync {self.folder}` logs it")
             return art
         base_url, api_key, entity = self._artifact_conn("log_artifact()")
-        return log_artifact(base_url, api_key, entity, self.project, self.id, art, aliases)
+        wait = self._settings.upload_wait if self._settings is not None else None
+        return log_artifact(base_url, api_key, entity, self.project, self.id, art, aliases, wait=wait)
 
     def use_artifact(self, artifact_or_name: Artifact | str, type: str | None = None) -> Artifact:
         """Record that this run uses an artifact (`name:alias`, `name:v3`, `project/name:alias`) and return it."""

@@ -96,6 +96,7 @@ class _SettingsFields:
     # what framework integrations log as model artifacts (W&B's WANDB_LOG_MODEL): "false", "end",
     # "checkpoint" or "all" ("true" means "end")
     log_model: str = "false"
+    upload_wait: float = 600.0  # how long an artifact upload waits out an outage of the server or bucket
 
     @property
     def root_dir(self) -> Path:
@@ -158,6 +159,7 @@ _ENV_FIELDS: dict[str, type] = {
     "files_interval": float,
     "silent": bool,
     "log_model": str,
+    "upload_wait": float,
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")

@@ -20,5 +20,9 @@ PRESIGNED = Counter("runyard_artifact_presigned_urls_total", "Presigned URLs iss
 OBJECTS = Counter(
     "runyard_artifact_objects_total", "Objects asked for by clients, by outcome", ["result"]
 )  # result: dedup (already stored), upload (upload started or resumed), completed
+for _kind in ("put", "part", "get"):
+    PRESIGNED.labels(_kind)
+for _result in ("dedup", "upload", "completed", "aborted"):  # upload sessions: started, completed, aborted
+    OBJECTS.labels(_result)
 UPLOADED_BYTES = Counter("runyard_artifact_uploaded_bytes_total", "Bytes of objects completed and verified")
 GC_DELETED = Counter("runyard_artifact_gc_deleted_objects_total", "Objects removed by the GC", ["kind"])

@@ -23,7 +23,8 @@ from ..common.settings import Settings, SettingsError, is_placeholder
 def check_s3_settings(settings: Settings) -> None:
     """Fail at start, naming every missing or placeholder RUNYARD_S3_* variable at once."""
     problems = []
-    for field in ("s3_endpoint", "s3_access_key", "s3_secret_key", "s3_bucket"):
+    keys = ("s3_access_key", "s3_secret_key") if settings.s3_credentials == "secret" else ()
+    for field in ("s3_endpoint", *keys, "s3_bucket"):
         value = str(getattr(settings, field))
         name = "RUNYARD_" + field.upper()
         if not value:
@@ -44,8 +45,9 @@ def _client(endpoint: str, settings: Settings, *, pool: int = 20) -> Any:
     return boto3.client(
         "s3",
         endpoint_url=endpoint,
-        aws_access_key_id=settings.s3_access_key,
-        aws_secret_access_key=settings.s3_secret_key,
+        # credentials "environment": None lets boto3 use its chain (IRSA web identity, instance role)
+        aws_access_key_id=settings.s3_access_key if settings.s3_credentials == "secret" else None,
+        aws_secret_access_key=settings.s3_secret_key if settings.s3_credentials == "secret" else None,
         region_name=settings.s3_region,
         config=Config(
             signature_version="s3v4",

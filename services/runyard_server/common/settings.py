@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,6 +30,9 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
     log_level: str = Field(default="INFO")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: readable lines; json: one JSON object per line (Kubernetes)"
+    )
 
     # ingest
     ingest_host: str = Field(default="0.0.0.0")
@@ -50,6 +55,9 @@ class Settings(BaseSettings):
     public_ingest_address: str = Field(
         default="", description="host:port the SDK dials for ingest; empty: same host as the request"
     )
+    public_ingest_tls: bool = Field(
+        default=False, description="whether the public ingest address speaks TLS (an Ingress or Gateway terminating it)"
+    )
     web_dist: str = Field(default="", description="folder of the built web UI served at /")
 
     # ---- artifact service: object storage (S3 / MinIO / rclone serve s3) -------------------------
@@ -58,6 +66,10 @@ class Settings(BaseSettings):
     s3_endpoint: str = Field(default="", description="S3 endpoint the service calls, e.g. http://minio:9000")
     s3_public_endpoint: str = Field(
         default="", description="S3 endpoint named in presigned URLs (what clients reach); empty: s3_endpoint"
+    )
+    s3_credentials: Literal["secret", "environment"] = Field(
+        default="secret",
+        description="secret: RUNYARD_S3_ACCESS_KEY/_SECRET_KEY; environment: the AWS credential chain (EKS IRSA)",
     )
     s3_access_key: str = Field(default="")
     s3_secret_key: str = Field(default="")

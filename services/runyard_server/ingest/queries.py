@@ -114,7 +114,7 @@ async def update_run_after_batch(
 ) -> None:
     await conn.execute(
         """UPDATE runs SET
-               last_seq = $2,
+               last_seq = greatest(last_seq, $2),
                next_step = greatest(next_step, $3),
                summary = (summary - $4::text[]) || $5::jsonb,
                config = (config - $6::text[]) || $7::jsonb,
@@ -140,13 +140,18 @@ async def update_run_after_batch(
     )
 
 
-async def touch_run(conn: asyncpg.Connection, run_pk: int) -> None:
+async def touch_run(conn: asyncpg.Connection, run_pk: int, *, revive: bool = True) -> None:
     await conn.execute(
         """UPDATE runs SET heartbeat_at = now(),
-                  state = CASE WHEN state = 'crashed' THEN 'running' ELSE state END
+                  state = CASE WHEN $2 AND state = 'crashed' THEN 'running' ELSE state END
             WHERE id = $1""",
-        run_pk,
+        run_pk, revive,
     )
+
+
+async def set_last_seq(conn: asyncpg.Connection, run_pk: int, last_seq: int) -> None:
+    """Move the replay guard alone (a batch whose every record was rejected)."""
+    await conn.execute("UPDATE runs SET last_seq = greatest(last_seq, $2) WHERE id = $1", run_pk, last_seq)
 
 
 async def small_chunks(conn: asyncpg.Connection, run_pk: int, target: int) -> list[asyncpg.Record]:
