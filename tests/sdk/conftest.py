@@ -114,7 +114,7 @@ class InstanceB:
         import httpx
 
         from runyard_server.common.migrate import apply_migrations
-        from runyard_server.local.embedded import run_coro
+        from runyard_server.local import run_coro
         from runyard_server.local.processes import spawn, wait_until
 
         async def create() -> None:
@@ -166,7 +166,7 @@ class InstanceB:
             child.stop(15.0)
 
     def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        from runyard_server.local.embedded import run_coro
+        from runyard_server.local import run_coro
 
         async def go() -> list[dict[str, Any]]:
             import asyncpg
