@@ -1,4 +1,4 @@
-"""The `runyard` command: login, sync, status, offline, online, version (`runyard COMMAND --help`)."""
+"""The `runyard` command: login, sync, transfer, status, offline, online, version (`runyard COMMAND --help`)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,12 @@ def _cmd_login(args: argparse.Namespace) -> int:
     except RunyardError as exc:
         _err(f"{exc.message}; nothing was saved")
         return 1
-    path = write_login_file({"base_url": host, "api_key": key})
+    from ._login import read_login_file
+
+    hosts = read_login_file().get("hosts")
+    hosts = dict(hosts) if isinstance(hosts, dict) else {}
+    hosts[host] = key  # every host logged in to keeps its key (for `runyard transfer --from/--to`)
+    path = write_login_file({"base_url": host, "api_key": key, "hosts": hosts})
     print(f"Logged in to {host} as {who.get('username')} (entity {who.get('entity') or who.get('username')}); "
           f"key saved in {path}")
     return 0
@@ -91,6 +96,39 @@ def _cmd_sync(args: argparse.Namespace) -> int:
                  "command again (a second sync sends nothing twice)")
         if incomplete:
             _err(f"{incomplete} of {len(dirs)} runs were synced incompletely: their folders lack records (above)")
+        return 1
+    return 0
+
+
+def _cmd_transfer(args: argparse.Namespace) -> int:
+    from ._move import Endpoint, TransferError, host_key, summary_lines, transfer
+    from .errors import RunyardError
+
+    src_url, dst_url = args.source.rstrip("/"), args.target.rstrip("/")
+    for opt, url in (("--from", src_url), ("--to", dst_url)):
+        if not url.startswith(("http://", "https://")):
+            _err(f"{opt} must start with http:// or https://, got {url!r}")
+            return 2
+    if src_url == dst_url and not (args.to_entity or args.to_project):
+        _err("--from and --to name the same instance; give --to-entity or --to-project to copy within it")
+        return 2
+    try:
+        source = Endpoint(src_url, host_key(src_url, args.from_key))
+        target = Endpoint(dst_url, host_key(dst_url, args.to_key))
+        report = transfer(args.src, source, target, to_entity=args.to_entity, to_project=args.to_project,
+                          workers=args.workers)
+    except TransferError as exc:
+        _err(exc.message)
+        return 2
+    except RunyardError as exc:
+        _err(f"{exc.message}; run the same command again to go on where it stopped")
+        return 1
+    for line in summary_lines(report):
+        print(line)
+    if not report.ok:
+        bad = [r for r in report.runs if r.status in ("conflict", "failed")]
+        _err(f"{len(bad)} runs and {len(report.artifact_conflicts)} artifact versions were not transferred "
+             "(named above); conflicts are never merged: delete or rename the run on the target to copy it")
         return 1
     return 0
 
@@ -174,6 +212,28 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--api-key", dest="api_key", help="API key for the target (default: RUNYARD_API_KEY or saved)")
     sync.add_argument("--entity", help="store the runs under this entity (default: the run's, or the key's user)")
     sync.add_argument("--project", help="store the runs in this project (default: the run's)")
+    tr = sub.add_parser("transfer", help="copy a project or a run from one Runyard instance to another",
+                        description="Read SRC (entity/project or entity/project/run_id) from --from through its "
+                                    "public API and recreate it on --to: runs with their ids, names, steps, "
+                                    "timestamps, config, summary, tags, notes, group, job type, state, exit code, "
+                                    "console output and system metrics (through ingest), run files and artifact "
+                                    "versions with aliases and lineage (through the artifact service; bytes the "
+                                    "target already stores are not sent). A second transfer sends nothing; an "
+                                    "interrupted one goes on where it stopped (progress is noted in "
+                                    "$RUNYARD_CONFIG_DIR/transfers.json). A run id the target holds with "
+                                    "different data is a conflict: reported, never merged. Exits 0 when "
+                                    "everything is on the target, 1 on conflicts or failed runs, 2 when it "
+                                    "could not start (keys, access, a missing source).")
+    tr.add_argument("src", metavar="SRC", help="entity/project or entity/project/run_id on the source")
+    tr.add_argument("--from", dest="source", required=True, metavar="URL", help="the source instance's base URL")
+    tr.add_argument("--to", dest="target", required=True, metavar="URL", help="the target instance's base URL")
+    tr.add_argument("--from-key", dest="from_key",
+                    help="API key for the source (default: the key `runyard login --host URL` saved for it)")
+    tr.add_argument("--to-key", dest="to_key",
+                    help="API key for the target; it needs write access (default: the key saved for it)")
+    tr.add_argument("--to-entity", dest="to_entity", help="entity on the target (default: the source's)")
+    tr.add_argument("--to-project", dest="to_project", help="project on the target (default: the source's)")
+    tr.add_argument("--workers", type=int, default=4, help="parallel file transfers (default 4)")
     status = sub.add_parser("status", help="show the host, the user and the runs not yet synced",
                             description="Which host and user the SDK uses, its mode, and which runs in "
                                         "./runyard-runs (or RUNYARD_DIR) the server has not acknowledged "
@@ -200,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_login(args)
     if args.command == "sync":
         return _cmd_sync(args)
+    if args.command == "transfer":
+        return _cmd_transfer(args)
     if args.command == "status":
         return _cmd_status(args)
     if args.command in ("offline", "online"):
