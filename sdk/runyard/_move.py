@@ -19,11 +19,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from . import _transfer as t
 from ._runcopy import RunStream, build_stream, open_request, q, read_frames, run_path
+from ._sources import Cache, InstanceSource, Source, TransferError
 from .errors import (
     AuthenticationError,
     NotFoundError,
@@ -32,13 +32,9 @@ from .errors import (
     ServerError,
 )
 
-__all__ = ["Endpoint", "TransferReport", "host_key", "parse_source", "transfer"]
+__all__ = ["Endpoint", "TransferError", "TransferReport", "copy_into", "host_key", "parse_source", "transfer"]
 
 JOURNAL = "transfers.json"
-
-
-class TransferError(RunyardError):
-    """The transfer cannot go on (a key refused, no write access, a missing source): nothing more is done."""
 
 
 @dataclass
@@ -139,33 +135,17 @@ class Journal:
 
 
 class _Mover:
-    def __init__(self, src: Endpoint, dst: Endpoint, say: Callable[[str], None], workers: int) -> None:
+    def __init__(self, src: Source, dst: Endpoint, say: Callable[[str], None], workers: int) -> None:
         self.src, self.dst, self.say, self.workers = src, dst, say, workers
-        self.a = t.Api(src.base_url, src.api_key, workers=workers)
         self.b = t.Api(dst.base_url, dst.api_key, workers=workers)
         self.journal = Journal(dst.base_url)
         self.report = TransferReport()
-        self.cache = Path(tempfile.mkdtemp(prefix="runyard-transfer-"))
-        self.cached: dict[str, Path] = {}     # sha256 -> downloaded file (each object fetched from A once)
+        self.cache = Cache(self.report.stats)
         self.runs_on_b: set[str] = set()
 
     def close(self) -> None:
-        import shutil
-
-        self.a.close()
         self.b.close()
-        shutil.rmtree(self.cache, ignore_errors=True)
-
-    # ---- reading -------------------------------------------------------------------------------
-    def get_a(self, path: str, what: str, params: dict[str, Any] | None = None) -> Any:
-        try:
-            return self.a.call("GET", path, what=what, params=params)
-        except NotFoundError as exc:
-            raise TransferError(f"{what}: not found on {self.src.base_url} (or this key may not read it)") \
-                from exc
-        except AuthenticationError as exc:
-            raise TransferError(f"{self.src.base_url} refused the API key given for it (--from): {exc.message}") \
-                from None
+        self.cache.close()
 
     def get_b(self, path: str, what: str, params: dict[str, Any] | None = None) -> Any | None:
         """GET on B; None for a 404."""
@@ -177,22 +157,10 @@ class _Mover:
             raise TransferError(f"{self.dst.base_url} refused the API key given for it (--to): {exc.message}") \
                 from None
 
-    def list_runs(self, entity: str, project: str) -> list[dict[str, Any]]:
-        what = f"listing the runs of {entity}/{project} on {self.src.base_url}"
-        out: list[dict[str, Any]] = []
-        while True:
-            page = self.get_a(f"/api/v1/projects/{q(entity)}/{q(project)}/runs", what,
-                              {"limit": 1000, "offset": len(out), "order": "created_at",
-                               "fields": "name,state,updated_at,created_at"})
-            out.extend(page["runs"])
-            if not page["runs"] or len(out) >= int(page["total"]):
-                return out
-
     # ---- one run ------------------------------------------------------------------------------
     def copy_run(self, entity: str, project: str, run_id: str, to_entity: str, to_project: str,
                  label: str) -> RunResult:
-        a_path = run_path(entity, project, run_id)
-        run = self.get_a(a_path, f"reading run {entity}/{project}/{run_id}")
+        run = self.src.run(entity, project, run_id)
         b_path = run_path(to_entity, to_project, run_id)
         key = f"{to_entity}/{to_project}/{run_id}"
         b_run = self.get_b(b_path, f"reading run {key} on {self.dst.base_url}")
@@ -202,14 +170,14 @@ class _Mover:
             result.detail = "still running on the source: copied as far as it got (crashed on the target)"
         fresh = (b_run is not None and entry.get("done") and entry.get("a_updated_at") == run.get("updated_at")
                  and entry.get("b_updated_at") == b_run.get("updated_at")
-                 and entry.get("source") == f"{self.src.base_url}/{entity}/{project}/{run_id}")
+                 and entry.get("source") == f"{self.src.label}/{entity}/{project}/{run_id}")
         if fresh:
             result.status = "up to date"
             result.records_total = int(entry.get("count") or 0)
         else:
-            with tempfile.TemporaryFile(dir=self.cache) as spool:
-                self.say(f"{label} {run_id}: reading from {self.src.base_url}")
-                stream = build_stream(self.a, run, spool, progress=lambda m: self.say(f"{label} {run_id}: {m}"))
+            with tempfile.TemporaryFile(dir=self.cache.root) as spool:
+                self.say(f"{label} {run_id}: reading from {self.src.label}")
+                stream = self.src.stream(run, spool, lambda m: self.say(f"{label} {run_id}: {m}"))
                 result.records_total, result.points = stream.count, stream.points
                 decision = self._decide(run, b_run, entry, stream, to_entity, to_project)
                 if decision is not None:
@@ -217,13 +185,13 @@ class _Mover:
                     if result.status == "conflict":
                         return result
                 else:
-                    entry = {"source": f"{self.src.base_url}/{entity}/{project}/{run_id}", "digest": stream.digest,
+                    entry = {"source": f"{self.src.label}/{entity}/{project}/{run_id}", "digest": stream.digest,
                              "count": stream.count, "done": False}
                     self.journal.put(key, entry)
                     sent, resumed = self._send(run, stream, spool, to_entity, to_project, label, b_run is not None)
                     result.records_sent = sent
                     result.status = "resumed" if resumed else ("copied" if sent else "up to date")
-            entry = {"source": f"{self.src.base_url}/{entity}/{project}/{run_id}", "digest": stream.digest,
+            entry = {"source": f"{self.src.label}/{entity}/{project}/{run_id}", "digest": stream.digest,
                      "count": stream.count, "done": True, "a_updated_at": run.get("updated_at")}
         self.runs_on_b.add(run_id)
         files, conflicts = self._copy_files(entity, project, run_id, to_entity, to_project, label)
@@ -247,7 +215,7 @@ class _Mover:
         if ours and not (entry.get("done") and entry.get("b_updated_at") != b_run.get("updated_at")):
             return None  # our own earlier (maybe interrupted) copy of the same data: go on from B's last_seq
         # B has the run and we cannot tell it is ours: compare what B shows with what A shows
-        with tempfile.TemporaryFile(dir=self.cache) as other:
+        with tempfile.TemporaryFile(dir=self.cache.root) as other:
             theirs = build_stream(self.b, b_run, other)
         if theirs.digest == stream.digest:
             return ("up to date", "")
@@ -304,19 +272,11 @@ class _Mover:
         return TransferError(exc.message)
 
     # ---- files --------------------------------------------------------------------------------
-    def _fetch(self, url: str, sha256: str, size: int) -> Path:
-        got = self.cached.get(sha256)
-        if got is None:
-            got = t.download_url(self.a, url, self.cache / sha256, sha256=sha256, size=size, workers=self.workers,
-                                 stats=self.report.stats)
-            self.cached[sha256] = got
-        return got
-
-    def _list_files(self, api: t.Api, path: str, what: str) -> dict[str, dict[str, Any]]:
+    def _list_b_files(self, path: str, what: str) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         while True:
-            page = api.call("GET", path + "/files", what=what,
-                            params={"recursive": "true", "limit": 10_000, "offset": len(out)})
+            page = self.b.call("GET", path + "/files", what=what,
+                               params={"recursive": "true", "limit": 10_000, "offset": len(out)})
             for f in page["files"]:
                 out[f["path"]] = f
             if not page["files"] or len(out) >= int(page["total"]):
@@ -326,28 +286,20 @@ class _Mover:
                     label: str) -> tuple[int, list[str]]:
         from .artifacts import upload_run_files
 
-        theirs = self._list_files(self.a, run_path(entity, project, run_id), f"listing the files of run {run_id}")
-        ours = self._list_files(self.b, run_path(to_entity, to_project, run_id),
-                                f"listing the files of run {run_id} on {self.dst.base_url}")
+        theirs = self.src.files(entity, project, run_id)
+        ours = self._list_b_files(run_path(to_entity, to_project, run_id),
+                                  f"listing the files of run {run_id} on {self.dst.base_url}")
         conflicts = [f"file {p} differs on the target (left as it is)" for p, f in theirs.items()
                      if p in ours and ours[p]["sha256"] != f["sha256"]]
         todo = {p: f for p, f in theirs.items() if p not in ours}
         if not todo:
             return 0, conflicts
         self.say(f"{label} {run_id}: copying {len(todo)} files")
-        local: dict[str, Path] = {}
-        ctypes: dict[str, str] = {}
-        for p, f in sorted(todo.items()):
-            if f["sha256"] not in self.cached:
-                link = self.a.call("GET", run_path(entity, project, run_id) + "/files/" + "/".join(
-                    q(s) for s in p.split("/")), what=f"reading run file {p}")
-                self._fetch(link["url"], f["sha256"], int(f["size"]))
-            local[p] = self.cached[f["sha256"]]
-            ctypes[p] = f.get("content_type") or "application/octet-stream"
+        local = {p: str(self.src.file(entity, project, run_id, f, self.cache)) for p, f in sorted(todo.items())}
+        ctypes = {p: f.get("content_type") or "application/octet-stream" for p, f in todo.items()}
         try:
-            upload_run_files(self.dst.base_url, self.dst.api_key, to_entity, to_project, run_id,
-                             {p: str(v) for p, v in local.items()}, content_types=ctypes, workers=self.workers,
-                             stats=self.report.stats)
+            upload_run_files(self.dst.base_url, self.dst.api_key, to_entity, to_project, run_id, local,
+                             content_types=ctypes, workers=self.workers, stats=self.report.stats)
         except (PermissionDeniedError, AuthenticationError) as exc:
             raise self._write_error(exc) from None
         return len(todo), conflicts
@@ -355,23 +307,21 @@ class _Mover:
     # ---- artifacts ----------------------------------------------------------------------------
     def copy_artifacts(self, entity: str, project: str, to_entity: str, to_project: str,
                        names: set[str] | None, runs: set[str]) -> None:
-        base_a = f"/api/v1/artifacts/{q(entity)}/{q(project)}"
         base_b = f"/api/v1/artifacts/{q(to_entity)}/{q(to_project)}"
-        listing = self.get_a(base_a, f"listing the artifacts of {entity}/{project}")
-        for art in sorted(listing["artifacts"], key=lambda a: str(a["name"])):
+        for art in sorted(self.src.artifacts(entity, project), key=lambda a: str(a["name"])):
             if names is not None and art["name"] not in names:
                 continue
-            self._copy_artifact(base_a, base_b, str(art["name"]), to_entity, to_project, runs)
+            self._copy_artifact(entity, project, base_b, str(art["name"]), to_entity, to_project, runs)
 
-    def _copy_artifact(self, base_a: str, base_b: str, name: str, to_entity: str, to_project: str,
+    def _copy_artifact(self, entity: str, project: str, base_b: str, name: str, to_entity: str, to_project: str,
                        runs: set[str]) -> None:
-        full = self.get_a(f"{base_a}/{q(name)}", f"reading artifact {name}")
+        full = self.src.artifact(entity, project, name)
         mine = self.get_b(f"{base_b}/{q(name)}", f"reading artifact {name} on the target")
         have = {int(v["version_index"]): v for v in (mine or {}).get("versions") or []}
         versions = sorted(full["versions"], key=lambda v: int(v["version_index"]))
         for v in versions:
             idx = int(v["version_index"])
-            detail = self.get_a(f"{base_a}/{q(name)}/{q(v['version'])}", f"reading {name}:{v['version']}")
+            detail = self.src.version(entity, project, name, v["version"])
             on_b = have.get(idx)
             if on_b is not None:
                 if on_b["digest"] != v["digest"]:
@@ -380,7 +330,7 @@ class _Mover:
                     continue
                 self.report.artifacts_present += 1
             else:
-                self._create_version(base_a, base_b, name, full["type"], detail, runs)
+                self._create_version(entity, project, base_b, name, full["type"], detail, runs)
             self._lineage(base_b, name, v["version"], detail, to_entity, to_project, runs)
         for v in versions:  # aliases as they are on the source now (`latest` is the service's)
             for alias in v["aliases"]:
@@ -391,24 +341,17 @@ class _Mover:
                     self.b.call("PUT", f"{base_b}/{q(name)}/aliases/{q(alias)}", json={"version": v["version"]},
                                 what=f"moving alias {name}:{alias}")
 
-    def _create_version(self, base_a: str, base_b: str, name: str, kind: str, detail: dict[str, Any],
+    def _create_version(self, entity: str, project: str, base_b: str, name: str, kind: str, detail: dict[str, Any],
                         runs: set[str]) -> None:
         version = detail["version"]
         files: list[dict[str, Any]] = []
         wanted: list[t.LocalFile] = []
-        offset = 0
-        while True:
-            page = self.get_a(f"{base_a}/{q(name)}/{q(version)}/files", f"reading the files of {name}:{version}",
-                              {"urls": "true", "limit": 1000, "offset": offset})
-            for f in page["files"]:
-                if f.get("ref"):
-                    files.append({"path": f["path"], "ref": f["ref"], "digest": f.get("digest"), "size": f.get("size")})
-                    continue
-                files.append({"path": f["path"], "sha256": f["sha256"], "size": f["size"]})
-                wanted.append(t.hash_file(self._fetch(f["url"], f["sha256"], int(f["size"]))))
-            offset += len(page["files"])
-            if not page["files"] or offset >= int(page["total"]):
-                break
+        for f in self.src.version_files(entity, project, name, version):
+            if f.get("ref"):
+                files.append({"path": f["path"], "ref": f["ref"], "digest": f.get("digest"), "size": f.get("size")})
+                continue
+            files.append({"path": f["path"], "sha256": f["sha256"], "size": f["size"]})
+            wanted.append(t.hash_file(self.src.object(f, self.cache)))
 
         def begin(batch: list[t.LocalFile]) -> list[dict[str, Any]]:
             body = {"objects": [{"sha256": f.sha256, "size": f.size, "md5": f.md5} for f in batch]}
@@ -464,6 +407,18 @@ def transfer(src: str, source: Endpoint, target: Endpoint, *, to_entity: str | N
     """Copy `src` (entity/project or entity/project/run_id) from `source` to `target`. Raises
     TransferError when it cannot start or must stop (keys, access, a missing source)."""
     entity, project, one = parse_source(src)
+    reader = InstanceSource(source.base_url, source.api_key, workers)
+    try:
+        return copy_into(reader, entity, project, one, target, to_entity=to_entity, to_project=to_project,
+                         say=say, workers=workers)
+    finally:
+        reader.close()
+
+
+def copy_into(source: Source, entity: str, project: str, one: str | None, target: Endpoint, *,
+              to_entity: str | None = None, to_project: str | None = None, say: Callable[[str], None] = print,
+              workers: int = 4, verb: str = "transferring") -> TransferReport:
+    """Copy a project (or the run `one`) of `source` to `target` (see the module docstring)."""
     started = time.monotonic()
     mover = _Mover(source, target, say, workers)
     try:
@@ -481,13 +436,10 @@ def transfer(src: str, source: Endpoint, target: Endpoint, *, to_entity: str | N
                 f"Nothing was written; use a key of a user who may write there (--to-key, or `runyard login "
                 f"--host {target.base_url} KEY`), or another entity with --to-entity"
                 + (f" (this key may write to: {', '.join(can)})" if can else ""))
-        mover.get_a(f"/api/v1/projects/{q(entity)}/{q(project)}", f"reading project {entity}/{project}")
-        if one:
-            runs = [mover.get_a(run_path(entity, project, one), f"reading run {src}")]
-        else:
-            runs = mover.list_runs(entity, project)
+        source.project(entity, project)
+        runs = [source.run(entity, project, one)] if one else source.runs(entity, project)
         n = len(runs)
-        say(f"transferring {n} run{'s' if n != 1 else ''} of {entity}/{project} from {source.base_url} to "
+        say(f"{verb} {n} run{'s' if n != 1 else ''} of {entity}/{project} from {source.label} to "
             f"{target.base_url} ({dest_entity}/{dest_project})")
         for i, r in enumerate(runs, 1):
             label = f"[{i}/{n}]"
@@ -501,7 +453,7 @@ def transfer(src: str, source: Endpoint, target: Endpoint, *, to_entity: str | N
             say(f"{label} {res.run_id}: {_describe(res)}")
         names: set[str] | None = None
         if one:
-            arts = mover.get_a(run_path(entity, project, one) + "/artifacts", f"reading the artifacts of run {src}")
+            arts = source.run_artifacts(entity, project, one)
             names = {v["name"] for v in arts["logged"] + arts["used"]
                      if v["entity"] == entity and v["project"] == project}
             for v in arts["used"]:

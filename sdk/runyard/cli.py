@@ -1,4 +1,4 @@
-"""The `runyard` command: login, sync, transfer, status, offline, online, version (`runyard COMMAND --help`)."""
+"""The `runyard` command: login, sync, transfer, export, import, status, offline, online, version (`runyard COMMAND --help`)."""
 
 from __future__ import annotations
 
@@ -133,6 +133,45 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
     return 0
 
 
+def host_and_key(host: str | None, key: str | None) -> tuple[str, str]:
+    from ._login import default_host
+    from ._move import host_key
+
+    url = (host or default_host()).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        from ._move import TransferError
+
+        raise TransferError(f"--host must start with http:// or https://, got {url!r}")
+    return url, host_key(url, key)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ._move import TransferError, parse_source
+    from ._sources import InstanceSource, write_bundle
+    from .errors import RunyardError
+
+    out = Path(args.output)
+    try:
+        entity, project, one = parse_source(args.src)
+        url, key = host_and_key(args.host, args.api_key)
+        source = InstanceSource(url, key, args.workers)
+        try:
+            print(f"exporting {args.src} from {url} to {out}")
+            counts = write_bundle(source, entity, project, one, out)
+        finally:
+            source.close()
+    except TransferError as exc:
+        _err(exc.message)
+        return 2
+    except RunyardError as exc:
+        _err(f"{exc.message}; nothing was written to {out}")
+        return 1
+    print(f"wrote {out}: {counts['runs']} runs, {counts['records']} records ({counts['points']} points), "
+          f"{counts['files']} run files, {counts['artifact_versions']} artifact versions, {counts['objects']} "
+          f"distinct objects ({counts['bytes']} bytes)")
+    return 0
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     from ._login import read_login_file
     from ._sync import find_run_dirs, run_status
@@ -234,6 +273,17 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--to-entity", dest="to_entity", help="entity on the target (default: the source's)")
     tr.add_argument("--to-project", dest="to_project", help="project on the target (default: the source's)")
     tr.add_argument("--workers", type=int, default=4, help="parallel file transfers (default 4)")
+    ex = sub.add_parser("export", help="write a project or a run of an instance into a bundle file",
+                        description="Read SRC (entity/project or entity/project/run_id) from --host through its "
+                                    "public API and write a bundle (a tar file, format in docs/bundle.md): each "
+                                    "run's record stream, run fields, file list and artifact lineage, the project's "
+                                    "artifact versions, and every distinct object once. `runyard import` recreates "
+                                    "it on any instance.")
+    ex.add_argument("src", metavar="SRC", help="entity/project or entity/project/run_id")
+    ex.add_argument("-o", "--output", required=True, metavar="BUNDLE", help="the bundle file to write (.tar)")
+    ex.add_argument("--host", help="the instance to read (default: RUNYARD_BASE_URL or the saved host)")
+    ex.add_argument("--api-key", dest="api_key", help="API key for it (default: the key saved for the host)")
+    ex.add_argument("--workers", type=int, default=4, help="parallel downloads (default 4)")
     status = sub.add_parser("status", help="show the host, the user and the runs not yet synced",
                             description="Which host and user the SDK uses, its mode, and which runs in "
                                         "./runyard-runs (or RUNYARD_DIR) the server has not acknowledged "
@@ -245,11 +295,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("online", help="make online the default mode again (saved in the settings file)",
                    description="Write mode=online into the settings file.")
     sub.add_parser("version", help="print the SDK version", description="Print the SDK version.")
+    from .importers import add_parser as add_import_parser
+
+    add_import_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "import" and not argv[1].startswith("-"):
+        from .importers import SOURCES
+
+        if argv[1] not in SOURCES and (argv[1].endswith(".tar") or Path(argv[1]).is_file()):
+            argv.insert(1, "bundle")  # `runyard import BUNDLE.tar` is `runyard import bundle BUNDLE.tar`
     args = parser.parse_args(argv)
     if args.command == "version":
         from . import __version__
@@ -260,12 +319,18 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_login(args)
     if args.command == "sync":
         return _cmd_sync(args)
+    if args.command == "export":
+        return _cmd_export(args)
     if args.command == "transfer":
         return _cmd_transfer(args)
     if args.command == "status":
         return _cmd_status(args)
     if args.command in ("offline", "online"):
         return _cmd_mode(args.command)
+    if args.command == "import":
+        from .importers import run as run_import
+
+        return run_import(args)
     parser.print_help()
     return 0
 

@@ -83,7 +83,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 RUN_FIELDS = ("id", "name", "state", "config", "summary", "tags", "group", "job_type", "notes", "host",
-              "created_at", "finished_at", "exit_code", "error", "history_keys", "media_keys", "entity", "project")
+              "created_at", "finished_at", "exit_code", "error", "history_keys", "media_keys")
 
 
 def snapshot(url: str, key: str, entity: str, project: str, run_id: str) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def snapshot(url: str, key: str, entity: str, project: str, run_id: str) -> dict
         "output": [(x["line_no"], x["ts"], x["stream"], x["line"]) for x in out["lines"]],
         "files": sorted((f["path"], f["sha256"], f["size"], f["content_type"]) for f in files["files"]),
         "bytes": blobs,
-        "artifacts": {k: sorted(v["qualified_name"].split("/", 1)[1] for v in arts[k]) for k in ("logged", "used")},
+        "artifacts": {k: sorted(v["qualified_name"].rsplit("/", 1)[1] for v in arts[k]) for k in ("logged", "used")},
     }
 
 
@@ -280,3 +280,51 @@ run.finish()
     assert hist["columns"]["x"] == [float(i) for i in range(60000)]
     again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "nothing to transfer" in again.stdout, again.stdout
+
+
+def test_export_to_a_bundle_and_import_it_elsewhere(
+    full_server: Any, instance_b: Any, admin_key: str, source_runs: list[str], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+    import tarfile
+
+    a, b, kb = full_server, instance_b, instance_b.api_key
+    bundle = tmp_path / "xfer.tar"
+    assert cli(["export", f"admin/{PROJECT}", "-o", str(bundle), "--host", a.base_url, "--api-key", admin_key]) == 0
+    assert "wrote" in capsys.readouterr().out
+    with tarfile.open(bundle) as tar:
+        names = tar.getnames()
+        manifest = json.load(tar.extractfile("runyard-bundle.json"))  # type: ignore[arg-type]
+    assert manifest["format"] == "runyard-bundle" and manifest["version"] == 1
+    assert manifest["runs"] == source_runs and manifest["artifacts"] == ["data"]
+    assert all(f"runs/{r}/records.bin.gz" in names for r in source_runs)
+    # the shared weights.bin is one object in the bundle
+    sha = {f["sha256"] for r in source_runs for f in json.load(
+        tarfile.open(bundle).extractfile(f"runs/{r}/files.json")) if f["path"] == "weights.bin"}  # type: ignore[arg-type]
+    assert len(sha) == 1 and names.count(f"objects/{sha.pop()}") == 1
+
+    capsys.readouterr()
+    assert cli(["import", str(bundle), "--host", b.base_url, "--api-key", kb, "--project", "xfer-bundle"]) == 0
+    out = capsys.readouterr().out
+    assert "importing 3 runs of admin/xfer from bundle:" in out, out
+    for run_id in source_runs:
+        sa = snapshot(a.base_url, admin_key, "admin", PROJECT, run_id)
+        sb = snapshot(b.base_url, kb, "admin", "xfer-bundle", run_id)
+        for part in sa:
+            assert sb[part] == sa[part], (run_id, part)
+    assert artifact_view(b.base_url, kb, "admin", "xfer-bundle") == artifact_view(a.base_url, admin_key, "admin",
+                                                                                  PROJECT)
+    before = b.fetch("SELECT r.last_seq, r.updated_at FROM runs r JOIN projects p ON p.id = r.project_id "
+                     "WHERE p.name = 'xfer-bundle' ORDER BY r.run_id")
+    capsys.readouterr()
+    assert cli(["import", "bundle", str(bundle), "--host", b.base_url, "--api-key", kb,
+                "--project", "xfer-bundle"]) == 0
+    assert "nothing to transfer" in capsys.readouterr().out
+    assert b.fetch("SELECT r.last_seq, r.updated_at FROM runs r JOIN projects p ON p.id = r.project_id "
+                   "WHERE p.name = 'xfer-bundle' ORDER BY r.run_id") == before
+    broken = tmp_path / "not-a-bundle.tar"
+    with tarfile.open(broken, "w") as tar:
+        tar.add(bundle, "something.tar")
+    assert cli(["import", str(broken), "--host", b.base_url, "--api-key", kb]) == 2
+    assert "is not a Runyard bundle" in capsys.readouterr().err
