@@ -33,7 +33,7 @@ def _free_port() -> int:
 
 def _start(root: Path, name: str) -> tuple[str, str, subprocess.Popen[bytes]]:
     port, ingest = _free_port(), _free_port()
-    log = open(root / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+    log = open(root / f"{name}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "runyard_server.cli", "local", "--data-dir", str(root / name),
                              "--port", str(port), "--ingest-port", str(ingest), "--no-browser"],
                             stdout=log, stderr=subprocess.STDOUT)

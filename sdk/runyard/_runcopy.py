@@ -32,7 +32,8 @@ from runyard_proto.v1 import ingest_pb2 as pb
 
 from . import _transfer as t
 
-__all__ = ["RunStream", "build_stream", "iso_seconds", "open_request", "read_frames", "run_path"]
+__all__ = ["RunStream", "add_record", "build_stream", "canon", "finish_stream", "iso_seconds", "new_stream",
+           "open_request", "read_frames", "run_path"]
 
 SYSTEM_PREFIX = "system/"
 TIMESTAMP = "_timestamp"
@@ -61,6 +62,11 @@ def iso_seconds(value: Any) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
+def canon(value: Any) -> str:
+    """JSON as every record of a copied run writes it (sorted keys, no spaces, no NaN)."""
+    return _canon(value)
+
+
 def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
@@ -87,6 +93,24 @@ class RunStream:
     output_lines: int = 0
     finished: bool = False
     _hash: Any = field(default_factory=hashlib.sha256, repr=False)
+
+
+def new_stream(run: dict[str, Any]) -> RunStream:
+    """A stream whose digest starts with the run fields the OpenRun carries."""
+    stream = RunStream()
+    stream._hash.update(open_request(run, "", "").SerializeToString(deterministic=True))
+    return stream
+
+
+def finish_stream(stream: RunStream, spool: IO[bytes]) -> RunStream:
+    stream.digest = stream._hash.hexdigest()
+    spool.flush()
+    return stream
+
+
+def add_record(out: IO[bytes], stream: RunStream, rec: pb.Record) -> None:
+    """Number `rec` (the stream's next sequence number) and write it."""
+    _frame(out, stream, rec)
 
 
 def _frame(out: IO[bytes], stream: RunStream, rec: pb.Record) -> None:
