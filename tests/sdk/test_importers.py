@@ -112,3 +112,67 @@ def test_mlflow_import_names_a_missing_experiment(full_server: Any, admin_key: s
     assert cli(["import", "mlflow", str(mlruns), "--experiment", "nope", "--project", "x", "--host",
                 full_server.base_url, "--api-key", admin_key]) == 2
     assert "no MLflow experiment named nope" in capsys.readouterr().err
+
+
+WANDB_SCRIPT = '''
+import math, sys
+import wandb
+run = wandb.init(project="orig", name="wb-run", config={"lr": 0.1, "opt": {"name": "adam"}}, tags=["x", "y"],
+                 notes="from wandb", group="grp", job_type="train")
+print("RUNID", run.id, flush=True)
+for i in range(30):
+    v = math.nan if i == 3 else (math.inf if i == 4 else i * 0.25)
+    run.log({"loss": v, "acc": {"train": i / 30}})
+run.log({"big": 1.0}, step=40)
+print("hello from the run", flush=True)
+print("a warning", file=sys.stderr, flush=True)
+run.summary["best"] = 7
+run.finish(exit_code=2)
+'''
+
+
+def test_wandb_offline_run_folder_is_imported_with_exact_histories_and_again_adds_nothing(
+    full_server: Any, admin_key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": str(tmp_path),
+           "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "wrap"}
+    proc = run_script(WANDB_SCRIPT, env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_id = proc.stdout.split("RUNID ", 1)[1].split()[0]
+    folder = tmp_path / "wandb"
+    args = ["import", "wandb", str(folder), "--project", "from-wandb", "--host", full_server.base_url,
+            "--api-key", admin_key]
+    capsys.readouterr()
+    assert cli(args) == 0
+    out = capsys.readouterr().out
+    assert "imported: 1 runs (1 new" in out, out
+
+    run = _get(full_server, admin_key, f"/api/v1/runs/admin/from-wandb/{run_id}")
+    assert (run["name"], run["state"], run["exit_code"]) == ("wb-run", "failed", 2)
+    assert run["config"] == {"lr": 0.1, "opt": {"name": "adam"}}
+    assert run["tags"] == ["x", "y"] and run["notes"] == "from wandb"
+    assert (run["group"], run["job_type"]) == ("grp", "train") and run["summary"]["best"] == 7
+    hist = _get(full_server, admin_key, f"/api/v1/runs/admin/from-wandb/{run_id}/history/full",
+                keys="loss,acc/train,big,_timestamp")
+    assert hist["steps"] == [*range(30), 40]
+    cols = hist["columns"]
+    want = [i * 0.25 for i in range(30)]
+    want[3], want[4] = "NaN", "Infinity"  # type: ignore[call-overload]
+    assert cols["loss"] == [*want, None]
+    assert cols["acc/train"] == [*(i / 30 for i in range(30)), None] and cols["big"][-1] == 1.0
+    ts = cols["_timestamp"]
+    assert all(isinstance(x, float) for x in ts) and ts == sorted(ts) and ts[0] > 1.7e9
+    assert any(k.startswith("system/") for k in run["history_keys"])  # the system metrics
+    lines = _get(full_server, admin_key, f"/api/v1/runs/admin/from-wandb/{run_id}/output", limit=1000)["lines"]
+    assert ("stdout", "hello from the run") in [(x["stream"], x["line"]) for x in lines]
+    assert ("stderr", "a warning") in [(x["stream"], x["line"]) for x in lines]
+    files = _get(full_server, admin_key, f"/api/v1/runs/admin/from-wandb/{run_id}/files", recursive="true")
+    assert "output.log" in {f["path"] for f in files["files"]}
+
+    (before,) = full_server.fetch("SELECT last_seq, updated_at FROM runs WHERE run_id = $1", run_id)
+    capsys.readouterr()
+    assert cli(args) == 0
+    out = capsys.readouterr().out
+    assert "nothing to transfer" in out and "1 already there" in out, out
+    (after,) = full_server.fetch("SELECT last_seq, updated_at FROM runs WHERE run_id = $1", run_id)
+    assert after == before

@@ -16,6 +16,7 @@ __all__ = ["SOURCES", "add_parser", "run"]
 SOURCES: dict[str, str] = {
     "bundle": "runyard.importers.bundle",  # docs/bundle.md
     "mlflow": "runyard.importers.mlflow",  # docs/importers.md
+    "wandb": "runyard.importers.wandb",  # docs/importers.md
 }
 
 
