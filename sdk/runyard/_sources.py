@@ -224,6 +224,18 @@ def _frames_digest(run: dict[str, Any], records: Path, spool: IO[bytes]) -> RunS
     return stream
 
 
+def _extract(tar: tarfile.TarFile, root: Path) -> None:
+    """Extract only plain files and folders inside `root` (tarfile's `data` filter where Python has it)."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(root, filter="data")
+        return
+    for member in tar.getmembers():  # Python releases before the filter (3.10.11 and older)
+        parts = member.name.split("/")
+        if member.name.startswith("/") or ".." in parts or not (member.isfile() or member.isdir()):
+            raise TransferError(f"the bundle holds {member.name!r}, which is not a plain file inside it")
+    tar.extractall(root)  # every member was checked above
+
+
 class BundleSource(Source):
     """A bundle file (docs/bundle.md), unpacked into a temporary folder."""
 
@@ -232,7 +244,7 @@ class BundleSource(Source):
         self.root = Path(tempfile.mkdtemp(prefix="runyard-bundle-"))
         try:
             with tarfile.open(self.path, "r") as tar:
-                tar.extractall(self.root, filter="data")
+                _extract(tar, self.root)
         except (OSError, tarfile.TarError) as exc:
             self.close()
             raise TransferError(f"cannot read the bundle {self.path}: {exc}") from None
