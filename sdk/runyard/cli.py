@@ -231,7 +231,8 @@ def _cmd_mode(mode: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="runyard", description="Runyard command line: log in, sync offline runs.")
+    parser = argparse.ArgumentParser(prog="runyard", description="Runyard command line: log in, sync offline runs, move runs "
+                                                                 "between instances, import runs of other tools.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     login = sub.add_parser("login", help="check an API key and save it (with the host) in the settings file",
                            description="Check the key with GET /api/v1/viewer and save host and key in "
@@ -259,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "versions with aliases and lineage (through the artifact service; bytes the "
                                     "target already stores are not sent). A second transfer sends nothing; an "
                                     "interrupted one goes on where it stopped (progress is noted in "
-                                    "$RUNYARD_CONFIG_DIR/transfers.json). A run id the target holds with "
+                                    "$RUNYARD_CONFIG_DIR/transfers.json, default ~/.config/runyard). A run id the target holds with "
                                     "different data is a conflict: reported, never merged. Exits 0 when "
                                     "everything is on the target, 1 on conflicts or failed runs, 2 when it "
                                     "could not start (keys, access, a missing source).")
@@ -276,8 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="write a project or a run of an instance into a bundle file",
                         description="Read SRC (entity/project or entity/project/run_id) from --host through its "
                                     "public API and write a bundle (a tar file, format in docs/bundle.md): each "
-                                    "run's record stream, run fields, file list and artifact lineage, the project's "
-                                    "artifact versions, and every distinct object once. `runyard import` recreates "
+                                    "run's record stream, run fields, file list and artifact lineage, the artifact "
+                                    "versions of the project (of a single run: of the artifacts it logged or used), "
+                                    "and every distinct object once. `runyard import BUNDLE --host URL` recreates "
                                     "it on any instance.")
     ex.add_argument("src", metavar="SRC", help="entity/project or entity/project/run_id")
     ex.add_argument("-o", "--output", required=True, metavar="BUNDLE", help="the bundle file to write (.tar)")
