@@ -97,7 +97,7 @@ class TransferReport:
     @property
     def moved_anything(self) -> bool:
         return bool(self.artifacts_created or self.stats.uploaded
-                    or any(r.records_sent or r.files_sent for r in self.runs))
+                    or any(r.records_sent or r.files_sent or r.status in ("copied", "resumed") for r in self.runs))
 
     @property
     def ok(self) -> bool:
@@ -190,7 +190,7 @@ class _Mover:
                     self.journal.put(key, entry)
                     sent, resumed = self._send(run, stream, spool, to_entity, to_project, label, b_run is not None)
                     result.records_sent = sent
-                    result.status = "resumed" if resumed else ("copied" if sent else "up to date")
+                    result.status = "resumed" if resumed else ("copied" if sent or b_run is None else "up to date")
             entry = {"source": f"{self.src.label}/{entity}/{project}/{run_id}", "digest": stream.digest,
                      "count": stream.count, "done": True, "a_updated_at": run.get("updated_at")}
         self.runs_on_b.add(run_id)
