@@ -73,7 +73,7 @@ def parse_source(src: str) -> tuple[str, str, str | None]:
 @dataclass
 class RunResult:
     run_id: str
-    status: str                 # copied | resumed | up to date | conflict | failed
+    status: str                 # copied | resumed | up to date | skipped | conflict | failed
     records_sent: int = 0
     records_total: int = 0
     points: int = 0
@@ -142,6 +142,7 @@ class _Mover:
         self.report = TransferReport()
         self.cache = Cache(self.report.stats)
         self.runs_on_b: set[str] = set()
+        self.include_running = False
 
     def close(self) -> None:
         self.b.close()
@@ -167,6 +168,9 @@ class _Mover:
         entry = self.journal.get(key)
         result = RunResult(run_id, "copied")
         if run.get("state") == "running":
+            if not self.include_running:
+                return RunResult(run_id, "skipped", detail="still running on the source: transfer it when it has "
+                                 "ended (or copy a snapshot with --include-running)")
             result.detail = "still running on the source: copied as far as it got (crashed on the target)"
         fresh = (b_run is not None and entry.get("done") and entry.get("a_updated_at") == run.get("updated_at")
                  and entry.get("b_updated_at") == b_run.get("updated_at")
@@ -403,24 +407,27 @@ def _differences(run: dict[str, Any], other: dict[str, Any], mine: RunStream, th
 
 
 def transfer(src: str, source: Endpoint, target: Endpoint, *, to_entity: str | None = None,
-             to_project: str | None = None, say: Callable[[str], None] = print, workers: int = 4) -> TransferReport:
+             to_project: str | None = None, say: Callable[[str], None] = print, workers: int = 4,
+             include_running: bool = False) -> TransferReport:
     """Copy `src` (entity/project or entity/project/run_id) from `source` to `target`. Raises
     TransferError when it cannot start or must stop (keys, access, a missing source)."""
     entity, project, one = parse_source(src)
     reader = InstanceSource(source.base_url, source.api_key, workers)
     try:
         return copy_into(reader, entity, project, one, target, to_entity=to_entity, to_project=to_project,
-                         say=say, workers=workers)
+                         say=say, workers=workers, include_running=include_running)
     finally:
         reader.close()
 
 
 def copy_into(source: Source, entity: str, project: str, one: str | None, target: Endpoint, *,
               to_entity: str | None = None, to_project: str | None = None, say: Callable[[str], None] = print,
-              workers: int = 4, verb: str = "transferring") -> TransferReport:
-    """Copy a project (or the run `one`) of `source` to `target` (see the module docstring)."""
+              workers: int = 4, verb: str = "transferring", include_running: bool = False) -> TransferReport:
+    """Copy a project (or the run `one`) of `source` to `target` (see the module docstring). Runs still
+    running on the source are skipped unless `include_running` (a snapshot, `crashed` on the target)."""
     started = time.monotonic()
     mover = _Mover(source, target, say, workers)
+    mover.include_running = include_running
     try:
         who = mover.get_b("/api/v1/viewer", f"checking the key for {target.base_url}")
         if who is None:
@@ -494,6 +501,8 @@ def _describe(r: RunResult) -> str:
         text = f"up to date ({r.records_total} records), nothing sent"
         if r.files_sent:
             text = f"records up to date, {r.files_sent} files copied"
+    elif r.status == "skipped":
+        return f"skipped: {r.detail}"
     elif r.status in ("copied", "resumed"):
         text = f"{r.status}: {r.records_sent} of {r.records_total} records sent, {r.points} points"
         text += f", {r.files_sent} files" if r.files_sent else ""
@@ -507,11 +516,12 @@ def summary_lines(report: TransferReport) -> list[str]:
     s = report.stats
     runs = len(report.runs)
     lines = []
-    if not report.moved_anything and report.ok:
+    skipped = report.count("skipped")
+    if not report.moved_anything and report.ok and not skipped:
         lines.append(f"nothing to transfer: all {runs} runs and {report.artifacts_present} artifact versions are "
                      "already on the target")
     else:
-        parts = [f"{report.count(k)} {k}" for k in ("copied", "resumed", "up to date", "conflict", "failed")
+        parts = [f"{report.count(k)} {k}" for k in ("copied", "resumed", "up to date", "skipped", "conflict", "failed")
                  if report.count(k)]
         lines.append(f"runs: {', '.join(parts) or 'none'}; artifact versions: {report.artifacts_created} created, "
                      f"{report.artifacts_present} already there")

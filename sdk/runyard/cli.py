@@ -116,7 +116,7 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
         source = Endpoint(src_url, host_key(src_url, args.from_key))
         target = Endpoint(dst_url, host_key(dst_url, args.to_key))
         report = transfer(args.src, source, target, to_entity=args.to_entity, to_project=args.to_project,
-                          workers=args.workers)
+                          workers=args.workers, include_running=args.include_running)
     except TransferError as exc:
         _err(exc.message)
         return 2
@@ -273,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="API key for the target; it needs write access (default: the key saved for it)")
     tr.add_argument("--to-entity", dest="to_entity", help="entity on the target (default: the source's)")
     tr.add_argument("--to-project", dest="to_project", help="project on the target (default: the source's)")
+    tr.add_argument("--include-running", dest="include_running", action="store_true",
+                    help="also copy runs still running on the source, as far as they got (they are crashed on the "
+                         "target, and a later transfer reports them as changed); default: skip them, named")
     tr.add_argument("--workers", type=int, default=4, help="parallel file transfers (default 4)")
     ex = sub.add_parser("export", help="write a project or a run of an instance into a bundle file",
                         description="Read SRC (entity/project or entity/project/run_id) from --host through its "

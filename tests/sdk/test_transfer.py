@@ -328,3 +328,41 @@ def test_export_to_a_bundle_and_import_it_elsewhere(
         tar.add(bundle, "something.tar")
     assert cli(["import", str(broken), "--host", b.base_url, "--api-key", kb]) == 2
     assert "is not a Runyard bundle" in capsys.readouterr().err
+
+
+def test_a_run_still_running_is_skipped_unless_asked_for(
+    full_server: Any, instance_b: Any, admin_key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = '''
+import sys, runyard
+run = runyard.init(project="xfer-live", settings={"system_metrics": False, "capture_requirements": False})
+for i in range(10):
+    run.log({"x": i})
+print("ID", run.id, flush=True)
+sys.stdin.readline()
+run.finish()
+'''
+    env = {**os.environ, "RUNYARD_BASE_URL": full_server.base_url, "RUNYARD_API_KEY": admin_key,
+           "RUNYARD_DIR": str(tmp_path), "RUNYARD_HEARTBEAT_INTERVAL": "1"}
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        run_id = child.stdout.readline().split()[1]
+        capsys.readouterr()
+        assert _transfer(full_server, admin_key, instance_b, instance_b.api_key, "admin/xfer-live") == 0
+        out = capsys.readouterr().out
+        assert f"{run_id}: skipped: still running on the source" in out and "1 skipped" in out, out
+        assert instance_b.fetch("SELECT id FROM runs WHERE run_id = $1", run_id) == []
+        assert _transfer(full_server, admin_key, instance_b, instance_b.api_key, "admin/xfer-live",
+                         "--include-running") == 0
+        assert "copied as far as it got" in capsys.readouterr().out
+        (row,) = instance_b.fetch("SELECT state FROM runs WHERE run_id = $1", run_id)
+        assert row["state"] == "crashed"
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.wait(60) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(30)
