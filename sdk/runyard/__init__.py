@@ -133,6 +133,10 @@ def __getattr__(name: str) -> Any:  # lazy: artifacts load httpx, which `import 
         from .artifacts import Artifact
 
         return Artifact
+    if name == "tensorboard":  # runyard.tensorboard.patch(), as wandb.tensorboard.patch()
+        import importlib
+
+        return importlib.import_module(".tensorboard", __name__)
     raise AttributeError(f"module 'runyard' has no attribute {name!r}")
 
 

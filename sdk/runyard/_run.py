@@ -91,6 +91,7 @@ class Run:
         self._capture: Capture | None = None
         self._console: ConsoleCapture | None = None
         self._metrics: Metrics | None = None
+        self._tensorboard: Any = None  # runyard.tensorboard's watcher (sync_tensorboard)
         self._tmp_dir: str | None = None
         self.finish_result: FinishResult | None = None
         self.config = config
@@ -380,6 +381,8 @@ class Run:
         exit_code = exit_code or 0
         if self._finished or self._child:
             return
+        if self._tensorboard is not None:  # the writers' last events, before the files are uploaded
+            self._tensorboard.finish()
         with self._lock:
             if self._finished:  # another thread got here first
                 return

@@ -1,0 +1,42 @@
+"""The few places where `runyard.tensorboard` reaches into a run (kept here, in one file, so a change of the
+run's internals is one change here).
+
+- `log_at(run, row, step)`: a history row stored at `step` without moving the run's own step counter
+  (what `run.log(row, step=s)` does for a step below the current one; W&B would drop such rows);
+- `output(run, lines)`: console-like lines (TensorBoard text summaries);
+- `run_files(run)`: the run's files/ folder and upload list.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .._flatten import flatten
+
+__all__ = ["log_at", "output", "run_files"]
+
+
+def log_at(run: Any, row: dict[str, Any], step: int) -> bool:
+    """Queue `row` at `step`; False when the run cannot take rows any more (a forked child)."""
+    if getattr(run, "_child", False) or run.disabled:
+        return False
+    flat = flatten(row)
+    with run._lock:
+        run._log_past(flat, int(step))
+    return True
+
+
+def output(run: Any, lines: list[str], stream: str = "stdout") -> None:
+    if getattr(run, "_child", False) or run.disabled:
+        return
+    outbox = getattr(run, "_outbox", None)
+    if outbox is not None:  # the run's typed outbox (SDK core after the queue-items change)
+        outbox.output(stream, time.time(), list(lines))
+    else:
+        run._queue.append(("o", stream, time.time(), list(lines)))
+
+
+def run_files(run: Any) -> Any:
+    """The run's `RunFiles` (files_dir, add(name)), or None (disabled run, forked child)."""
+    return getattr(run, "_files", None)
