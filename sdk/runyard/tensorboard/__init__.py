@@ -156,11 +156,11 @@ def _hook(module: str, cls: str) -> int:
     original = target.__init__
 
     @functools.wraps(original)
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+    def init_and_watch(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         _writer_created(self)
 
-    target.__init__ = __init__
+    target.__init__ = init_and_watch
     _patched[(module, cls)] = (target, "__init__", original)
     return 1
 
@@ -169,7 +169,7 @@ def _hook_tensorflow() -> int:
     """TensorFlow's writers are native code: `tf.summary.create_file_writer(logdir)` registers its folder,
     which is then scanned for event files. Only when TensorFlow is already imported (never imported here).
     Not exercised by the test suite (no TensorFlow wheel there)."""
-    tf_summary = sys.modules.get("tensorflow.summary") or getattr(sys.modules.get("tensorflow"), "summary", None)
+    tf_summary: Any = sys.modules.get("tensorflow.summary") or getattr(sys.modules.get("tensorflow"), "summary", None)
     if tf_summary is None or ("tensorflow.summary", "create_file_writer") in _patched:
         return 1 if ("tensorflow.summary", "create_file_writer") in _patched else 0
     original = tf_summary.create_file_writer

@@ -16,6 +16,7 @@ The protobuf classes come from the `tensorboard` package or, without it, from `t
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -100,12 +101,12 @@ def histogram_edges(limits: list[float], counts: list[float], lo: float, hi: flo
     kept = [float(c) for c in counts[first:last + 1]]
     # the smallest value lies in the first non-empty bucket and the largest in the last one
     edges = [lo] + [float(x) for x in limits[first:last]] + [hi]
-    if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(edges)):
         return [sum(kept)], [lo, hi if hi > lo else lo + 1.0]
     if len(kept) > _MAX_BINS:
         group = -(-len(kept) // 64)
         merged = [sum(kept[i:i + group]) for i in range(0, len(kept), group)]
-        edges = edges[0:-1:group] + [edges[-1]]
+        edges = [*edges[0:-1:group], edges[-1]]
         kept = merged
     return kept, edges
 
@@ -159,7 +160,7 @@ class Converter:
             rows = [vals[i:i + 3] for i in range(0, len(vals), 3)]
             edges = [r[0] for r in rows] + [rows[-1][1]]
             counts = [r[2] for r in rows]
-            if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):  # one-value histograms: left == right
+            if any(b <= a for a, b in itertools.pairwise(edges)):  # one-value histograms: left == right
                 lo, hi = edges[0], edges[-1]
                 return Point("histogram", tag, step, wall, ([sum(counts)], [lo, hi if hi > lo else lo + 1.0]))
             if len(counts) > _MAX_BINS:

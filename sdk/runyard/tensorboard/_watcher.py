@@ -65,7 +65,7 @@ def namespace_for(logdir: str, root: str) -> str:
 
 
 class _File:
-    __slots__ = ("copied", "copied_at", "converter", "name", "namespace", "tail", "warned")
+    __slots__ = ("converter", "copied", "copied_at", "name", "namespace", "tail", "warned")
 
     def __init__(self, path: str, namespace: str) -> None:
         self.tail = EventFileTail(path)
