@@ -1,4 +1,4 @@
-"""The `runyard` command: login, sync, status, offline, online, version (`runyard COMMAND --help`)."""
+"""The `runyard` command: login, sync, status, offline, online, import, version (`runyard COMMAND --help`)."""
 
 from __future__ import annotations
 
@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("online", help="make online the default mode again (saved in the settings file)",
                    description="Write mode=online into the settings file.")
     sub.add_parser("version", help="print the SDK version", description="Print the SDK version.")
+    from .importers import add_parser as add_import_parser
+
+    add_import_parser(sub)
     return parser
 
 
@@ -191,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_status(args)
     if args.command in ("offline", "online"):
         return _cmd_mode(args.command)
+    if args.command == "import":
+        from .importers import run as run_import
+
+        return run_import(args)
     parser.print_help()
     return 0
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._flatten import flatten
 
-__all__ = ["log_at", "output", "run_files"]
+__all__ = ["config_item", "finish_item", "history_item", "log_at", "output", "output_item", "run_files"]
 
 
 def log_at(run: Any, row: dict[str, Any], step: int) -> bool:
@@ -40,3 +40,33 @@ def output(run: Any, lines: list[str], stream: str = "stdout") -> None:
 def run_files(run: Any) -> Any:
     """The run's `RunFiles` (files_dir, add(name)), or None (disabled run, forked child)."""
     return getattr(run, "_files", None)
+
+
+# ---- queue items for `runyard import tensorboard` (it builds records itself, deterministically) -----------
+def _typed() -> Any:
+    try:
+        from .. import _items  # type: ignore[attr-defined]
+
+        return _items
+    except ImportError:
+        return None
+
+
+def history_item(step: int, ts: float, row: dict[str, Any]) -> Any:
+    items = _typed()
+    return items.HistoryItem(step, ts, row) if items is not None else ("h", step, ts, row)
+
+
+def config_item(values: dict[str, Any]) -> Any:
+    items = _typed()
+    return items.ConfigItem(values, []) if items is not None else ("c", values, [])
+
+
+def output_item(ts: float, lines: list[str], stream: str = "stdout") -> Any:
+    items = _typed()
+    return items.OutputItem(stream, ts, lines) if items is not None else ("o", stream, ts, lines)
+
+
+def finish_item(ts: float) -> Any:
+    items = _typed()
+    return items.FinishItem(0, None, ts) if items is not None else ("f", 0, None, ts)
