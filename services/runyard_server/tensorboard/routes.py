@@ -8,8 +8,10 @@
 Access, on EVERY request (TensorBoard's own data endpoints included): the caller is a Bearer key or a
 session cookie (`common/verifier.authenticate_request`); the project must be readable (`project_for_read`,
 else 404 as for a project that does not exist) and every run must be in it (else 404). TensorBoard's POSTs
-only read, so they are treated as reads, but must carry TensorBoard's `X-XSRF-Protected: 1` header (a
-header a cross-site form cannot send).
+(batched series queries) only read and change nothing, so they are answered like GETs: no CSRF token is
+involved, and a cross-site page could not read the answer anyway (no CORS). The experiment id TensorBoard
+passes to its data provider is always this request's view (a client-sent `/experiment/<id>/` prefix or
+`Tensorboard-Experiment-Id` header is ignored).
 
 Headers: TensorBoard may be framed by this origin only (`frame-ancestors 'self'`, `X-Frame-Options:
 SAMEORIGIN`; the rest of Runyard answers `frame-ancestors 'none'`). TensorBoard's HTML keeps its own CSP
@@ -30,7 +32,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from ..common.errors import InvalidArgument, NotFound, PermissionDenied
+from ..common.errors import InvalidArgument, NotFound
 from ..common.verifier import SESSION_COOKIE, authenticate_request, project_for_read
 from . import queries as q
 from .app import PREFIX, Service
@@ -42,6 +44,7 @@ __all__ = ["router"]
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_EXPERIMENT = re.compile(r"^experiment/[^/]*(/|$)")
 _METHODS = ["GET", "HEAD", "POST"]
 FRAME_POLICY = "frame-ancestors 'self'"
 DATA_CSP = f"default-src 'none'; {FRAME_POLICY}; base-uri 'none'"
@@ -142,9 +145,8 @@ def _slash(request: Request, entity: str, project: str, run_ids: list[str], sing
 
 
 async def _serve(request: Request, entity: str, project: str, run_ids: list[str], rest: str, single: bool) -> Response:
-    if request.method == "POST" and request.headers.get("x-xsrf-protected") != "1":
-        raise PermissionDenied("TensorBoard data queries must carry the `X-XSRF-Protected: 1` header")
     svc = _service(request)
+    rest = _EXPERIMENT.sub("", rest, count=1)  # the frontend's /experiment/<id>/ prefix: the view is ours
     rows, files = await _resolve(request, entity, project, run_ids)
     if not any(files.values()):
         if rest in ("", "index.html"):
