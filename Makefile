@@ -6,13 +6,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 WEB    := services/web
+NODE_MODULES := $(WEB)/node_modules/.package-lock.json
 
-.PHONY: help install web browser helm prometheus chart-test image local test test-fast lint proto proto-check bench clean
+.PHONY: help install web browser helm prometheus chart-test image local test test-fast lint client proto proto-check bench clean
 
 help:
 	@echo "make local   start Runyard on http://localhost:8080 (data in ~/.runyard/local)"
 	@echo "make test    run every test (installs what is missing)"
-	@echo "make lint    ruff, mypy and the import-layer contracts"
+	@echo "make lint    ruff, mypy, the import-layer contracts, the UI's type check and API-client drift"
+	@echo "make client  regenerate the UI's API contract (services/web/src/api) from the services' OpenAPI"
 	@echo "make proto   regenerate the protobuf code in proto/runyard_proto/v1 from its .proto"
 	@echo "make bench   run the benchmarks in bench/ (they print numbers)"
 	@echo "make image   build the runyard-server OCI image with Docker or Podman (IMAGE=..., TAG=...)"
@@ -28,13 +30,16 @@ $(STAMP): proto/pyproject.toml sdk/pyproject.toml services/pyproject.toml requir
 	$(BIN)/pip install -q --config-settings editable_mode=compat -e proto -e sdk -e 'services[local]'
 	touch $@
 
+# The UI's packages, exactly as package-lock.json pins them (again only when the lock file changed).
+$(NODE_MODULES): $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	touch $@
+
 # The UI is built only when its sources changed since the last build.
 web: $(WEB)/dist/index.html
 
-$(WEB)/dist/index.html: $(shell find $(WEB) -path $(WEB)/node_modules -prune -o -path $(WEB)/dist -prune -o -type f -print 2>/dev/null)
-	@if [ -f $(WEB)/package.json ]; then \
-		cd $(WEB) && (test -d node_modules && test node_modules/.package-lock.json -nt package-lock.json || npm ci --no-audit --no-fund) && npm run build; \
-	else echo "no web UI sources yet"; mkdir -p $(WEB)/dist; fi
+$(WEB)/dist/index.html: $(NODE_MODULES) $(shell find $(WEB) -path $(WEB)/node_modules -prune -o -path $(WEB)/dist -prune -o -type f -print 2>/dev/null)
+	cd $(WEB) && npm run build
 
 # Browser tests drive Debian's Chromium (no browser download is possible here).
 browser:
@@ -73,13 +78,20 @@ local: install web
 test: install web browser helm prometheus
 	$(BIN)/python -m pytest
 
-test-fast: install
+test-fast: install $(NODE_MODULES)
 	$(BIN)/python -m pytest -m "not slow and not ui"
 
-lint: install
-	$(BIN)/ruff check proto sdk services tests bench
+lint: install $(NODE_MODULES)
+	$(BIN)/ruff check proto sdk services tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	cd $(WEB) && npm run --silent typecheck
+	$(BIN)/python scripts/client.py --check
+
+# The UI's API contract: the services' OpenAPI documents and the TypeScript types generated from them
+# (services/web/src/api/openapi, services/web/src/api/schema); commit what it writes.
+client: install $(NODE_MODULES)
+	$(BIN)/python scripts/client.py
 
 proto: install
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto --grpc_python_out=proto proto/runyard_proto/v1/ingest.proto

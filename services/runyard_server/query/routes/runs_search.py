@@ -8,7 +8,7 @@ the older parameters: state, tag, group, search keep working).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -16,11 +16,12 @@ from pydantic import BaseModel
 from ...common.errors import InvalidArgument, NotFound
 from ...common.formats import iso
 from ...common.verifier import project_for_read
+from ...http.schemas import JsonValue
 from ..deps import PoolDep, PrincipalDep
 from ..jsonresp import RunyardJSONResponse
 from ..queries import runs_search as q
 from ..queries.runs import run_pk
-from ..schemas import ERROR_RESPONSES
+from ..schemas import ERROR_RESPONSES, RunFields, RunState
 from ..serialize import run_json
 from .runs import parse_states
 
@@ -33,21 +34,14 @@ DEFAULT_FIELDS = tuple(f for f in RUN_FIELDS if f != "history_keys")
 MAX_ORDER_KEYS = 4
 
 
-class RunOut(BaseModel):
-    """A run; with `fields=` only the fields asked for (and `id`) are present."""
-
-    model_config = {"extra": "allow"}
-    id: str
-
-
 class RunSearchOut(BaseModel):
-    runs: list[RunOut]
+    runs: list[RunFields]  # type: ignore[valid-type]
     total: int
     server_time: str
 
 
 class GroupOut(BaseModel):
-    value: Any
+    value: JsonValue
     count: int
     metric_count: int
     mean: float | None
@@ -80,7 +74,7 @@ class OutputOut(BaseModel):
     lines: list[OutputLine]
     next_after: int
     total: int
-    state: str
+    state: RunState
 
 
 def parse_fields(raw: str | None) -> set[str]:
