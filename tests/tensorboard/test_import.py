@@ -108,6 +108,17 @@ def test_import_creates_runs_and_a_second_import_adds_nothing(tb_server: Any, sd
         "FROM runs r JOIN projects p ON p.id = r.project_id WHERE p.name = $1 ORDER BY r.run_id", PROJECT)
     assert after == before and len(after) == 3
 
+    # event files that changed since are not mixed into the runs imported from their earlier state
+    with open(next((logdir / "beta").glob("*tfevents*")), "ab") as fh:
+        fh.write(b"\0" * 16)
+    third = _import(logdir, sdk_env)
+    assert third.returncode == 1, third.stdout + third.stderr
+    assert "was imported from other event files" in third.stdout
+    assert "done: 3 runs: 0 imported, 0 completed, 2 already imported, 1 failed" in third.stdout
+    assert tb_server.fetch(
+        "SELECT r.run_id, r.last_seq, r.next_step, (SELECT count(*) FROM run_files f WHERE f.run_id = r.id) AS files "
+        "FROM runs r JOIN projects p ON p.id = r.project_id WHERE p.name = $1 ORDER BY r.run_id", PROJECT) == before
+
 
 def test_import_of_a_folder_without_event_files_says_so(sdk_env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "empty" / "sub").mkdir(parents=True)

@@ -49,6 +49,12 @@ class TreeRun:
     files: list[Path] = field(default_factory=list)
 
     @property
+    def fingerprint(self) -> str:
+        """What the run was imported from: every event file's path and size (stored in the run's config)."""
+        parts = sorted(f"{p.relative_to(self.folder).as_posix()}:{p.stat().st_size}" for p in self.files)
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+    @property
     def run_id(self) -> str:
         first = min(p.name for p in self.files)
         digest = hashlib.sha256(f"{self.name}\0{first}".encode()).hexdigest()[:16]
@@ -117,7 +123,7 @@ def stage(tree: TreeRun, project: str, entity: str | None, base_url: str, into: 
     start = min((t for t in (_first_wall_time(p) for p in ordered) if t), default=0.0)
     last_time = start
     events = 0
-    items: list[Any] = [_bridge.config_item({"tensorboard": {"logdir": tree.name}})]
+    items: list[Any] = [_bridge.config_item({"tensorboard": {"logdir": tree.name, "files": tree.fingerprint}})]
 
     def flush(final: bool = False) -> None:
         while len(items) >= ITEMS_PER_BUILD or (final and items):
@@ -199,6 +205,7 @@ def import_logdir(logdir: str | os.PathLike[str], *, project: str, entity: str |
     if not trees:
         raise UsageError(f"no TensorBoard event files (events.out.tfevents.*) under {root}")
     settings = sync_settings(base_url, api_key)
+    target_entity = entity or _own_entity(settings)
     say(f"importing {len(trees)} run{'s' if len(trees) != 1 else ''} from {root} into "
         f"{(entity + '/') if entity else ''}{project} on {settings.base_url}")
     results: list[ImportedRun] = []
@@ -206,6 +213,12 @@ def import_logdir(logdir: str | os.PathLike[str], *, project: str, entity: str |
         for i, tree in enumerate(trees, 1):
             t0 = time.monotonic()
             try:
+                earlier = _imported_from(settings, target_entity, project, tree.run_id)
+                if earlier is not None and earlier != tree.fingerprint:
+                    raise RunyardError(
+                        f"run {tree.run_id} in {target_entity}/{project} was imported from other event files "
+                        f"(they changed since, or another folder of that name was imported); import into another "
+                        f"project, or delete that run first")
                 run_dir, records, events = stage(tree, project, entity, settings.base_url, Path(tmp))
                 say(f"[{i}/{len(trees)}] {tree.name}: {events} events in {len(tree.files)} event files "
                     f"-> {records} records")
@@ -222,6 +235,30 @@ def import_logdir(logdir: str | os.PathLike[str], *, project: str, entity: str |
             results.append(ImportedRun(tree.name, tree.run_id, outcome, sent, int(rec["files_uploaded"]), rec["url"]))
             say(f"  {tree.name}: {_OUTCOME[outcome]} ({time.monotonic() - t0:.1f} s) {rec['url']}")
     return results
+
+
+def _own_entity(settings: Any) -> str:
+    from .._http import viewer
+
+    who = viewer(settings.base_url, settings.api_key or "", settings.http_timeout)
+    return str(who.get("entity") or who.get("username") or "")
+
+
+def _imported_from(settings: Any, entity: str, project: str, run_id: str) -> str | None:
+    """The event-file fingerprint an earlier import stored in the run's config; None when the run does not
+    exist yet (or was not imported)."""
+    from urllib.parse import quote
+
+    from .._http import client, raise_for
+
+    path = f"/api/v1/runs/{quote(entity, safe='')}/{quote(project, safe='')}/{run_id}"
+    with client(settings.http_timeout, settings.api_key) as c:
+        resp = c.get(settings.base_url + path)
+    if resp.status_code == 404:
+        return None
+    raise_for(resp, settings.base_url, "looking for an earlier import")
+    tb = (resp.json().get("config") or {}).get("tensorboard")
+    return str(tb.get("files")) if isinstance(tb, dict) and tb.get("files") else None
 
 
 _OUTCOME = {"new": "imported", "completed": "completed (an earlier import had stopped half way)",
