@@ -95,3 +95,51 @@ def test_event_files_are_run_files(synced_run: SyncedRun, sdk_env: dict[str, str
 
 def _scalar_rows(run: Any, key: str) -> list[int]:
     return [int(r["_step"]) for r in run.scan_history(keys=[key]) if r.get(key) is not None]
+
+
+XSCRIPT = '''
+import sys
+import numpy as np
+import runyard
+from tensorboardX import SummaryWriter
+
+run = runyard.init(project="tb-sync", id=sys.argv[2], sync_tensorboard=True)
+w = SummaryWriter(sys.argv[1])
+for s in (4, 2, 8):
+    w.add_scalar("x/loss", s / 3.0, s)
+w.add_histogram("h", np.linspace(0, 1, 50), 8)
+run.finish()
+print("RUN_DIR", run.folder)
+'''
+
+
+def test_tensorboardx_offline_then_runyard_sync(sdk_env: dict[str, str], tmp_path: Path) -> None:
+    """tensorboardX's writer in an offline run: nothing reaches the server until `runyard sync`, which
+    uploads the rows and the event file."""
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from .conftest import run_script
+
+    env = {**sdk_env, "RUNYARD_DIR": str(tmp_path), "RUNYARD_MODE": "offline"}
+    proc = run_script(XSCRIPT, [str(tmp_path / "xlogs"), "tbxoffline"], env, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = next(line.split(" ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("RUN_DIR"))
+    api = runyard.Api(sdk_env["RUNYARD_BASE_URL"], sdk_env["RUNYARD_API_KEY"])
+    with pytest.raises(runyard.errors.RunyardError):
+        api.run("admin/tb-sync/tbxoffline").load()
+    full = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
+    full.update(sdk_env)
+    sync = subprocess.run([sys.executable, "-m", "runyard.cli", "sync", run_dir], env=full, capture_output=True,
+                          text=True, timeout=120)
+    assert sync.returncode == 0, sync.stdout + sync.stderr
+    run = api.run("admin/tb-sync/tbxoffline")
+    loss = {r["_step"]: r["x/loss"] for r in run.scan_history(keys=["x/loss"]) if r.get("x/loss") is not None}
+    assert {k: _bits(v) for k, v in loss.items()} == {s: _bits(float(np.float32(s / 3.0))) for s in (2, 4, 8)}
+    hist = next(r["h"] for r in run.scan_history(keys=["h"]) if r.get("h"))
+    assert sum(hist["values"]) == 50
+    names = [f.name for f in run.files()]
+    assert any(n.startswith("tensorboard/events.out.tfevents.") for n in names), names

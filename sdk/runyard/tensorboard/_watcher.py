@@ -251,12 +251,8 @@ class Watcher:
         with self._lock:
             writers = [w() for w in self._writers]
         for writer in writers:
-            flush = getattr(writer, "flush", None)
-            if callable(flush):
-                try:
-                    flush()
-                except Exception as exc:  # a writer closed meanwhile
-                    log.info("tensorboard: flushing a writer failed: %r", exc)
+            if writer is not None:
+                _flush_writer(writer, deadline=time.monotonic() + min(2.0, timeout))
         deadline = time.monotonic() + timeout
         while True:  # read until the files stop growing (large files take several reads)
             before = [f.tail.offset for f in self._files.values()]
@@ -268,6 +264,25 @@ class Watcher:
     def summary(self) -> dict[str, int]:
         with self._lock:
             return {f.name: f.tail.offset for f in self._files.values()}
+
+
+def _flush_writer(writer: Any, deadline: float) -> None:
+    """Get what a writer still holds into its file. tensorboard's writer (torch) drains its queue in
+    flush(); tensorboardX's flush() only flushes the file, so its queue is waited for (until `deadline`)."""
+    queue = getattr(writer, "_event_queue", None)
+    if queue is not None and callable(getattr(queue, "empty", None)):
+        try:
+            while not queue.empty() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.05)  # the writer thread may still be writing the last event it took
+        except Exception:  # closed meanwhile
+            pass
+    flush = getattr(writer, "flush", None)
+    if callable(flush):
+        try:
+            flush()
+        except Exception as exc:  # a writer closed meanwhile
+            log.info("tensorboard: flushing a writer failed: %r", exc)
 
 
 def _copy_prefix(src: io.BufferedReader, out: Any, length: int) -> None:
