@@ -1,5 +1,5 @@
 """The TensorBoard cache stays within RUNYARD_TENSORBOARD_CACHE_BYTES when many runs are opened: a front door
-with a 1 MiB cache, eight runs of about 300 kB of event files each, opened one after the other."""
+with a 1 MiB cache, eight runs of about 300 kB of event files (ten noise images) each, opened one after the other."""
 
 from __future__ import annotations
 
@@ -25,11 +25,14 @@ PROJECT = "tb-cache"
 
 TREE = textwrap.dedent('''
     import sys
+    import numpy as np
     from tensorboardX import SummaryWriter
-    for r in range(8):
+    rng = np.random.default_rng(1)
+    for r in range(8):  # noise does not compress: about 30 kB per image
         with SummaryWriter(f"{sys.argv[1]}/run{r}") as w:
-            for s in range(6000):
-                w.add_scalar("loss", 1.0 / (s + r + 1), s)
+            for s in range(10):
+                w.add_image("noise", rng.integers(0, 256, (3, 100, 100), dtype=np.uint8), s)
+            w.add_scalar("loss", 1.0 / (r + 1), 0)
 ''')
 
 
@@ -72,7 +75,9 @@ def test_cache_stays_within_its_bound(small_cache: tuple[str, Path], eight_runs:
                 tb = f"/tensorboard/runs/admin/{PROJECT}/{run_id}/"
                 tags = c.get(tb + "data/plugin/scalars/tags")
                 assert tags.status_code == 200, tags.text
-                assert tags.json() == {".": {"loss": {"displayName": "loss", "description": ""}}}
+                assert list(tags.json()["."]) == ["loss"]
+                images = c.get(tb + "data/plugin/images/images", params={"run": ".", "tag": "noise"}).json()
+                assert [i["step"] for i in images] == list(range(10))
                 used = _disk(cache / "runs")
                 assert 0 < used <= BOUND, (round_, run_id, used)
         # more runs in one view than the cache holds: a clear refusal, and still within the bound
