@@ -310,7 +310,10 @@ def test_the_chart_drives_a_real_run(cluster: Cluster, tmp_path: Path) -> None:
         files = httpx.get(f"{base}/api/v1/runs/{entity}/chart-run/{run_id}/files", headers=headers, timeout=10,
                           trust_env=False)
         assert files.status_code == 200 and "notes.txt" in files.text, f"{files.text}\n{proc.stderr}"
-        assert {"runyard-auth", "runyard-query", "runyard-artifact"} <= set(proxy.hits)
+        tb = httpx.get(f"{base}/tensorboard/status/{entity}/chart-run/{run_id}", headers=headers, timeout=30,
+                       trust_env=False)  # the TensorBoard component, through its Ingress route
+        assert tb.status_code == 200 and tb.json()["event_files"] == 0, tb.text
+        assert {"runyard-auth", "runyard-query", "runyard-artifact", "runyard-tensorboard"} <= set(proxy.hits)
     finally:
         proxy.shutdown()
         proxy.server_close()
