@@ -29,7 +29,10 @@ def test_tensorboard_page_and_scalars_through_the_front_door(client: httpx.Clien
     assert client.get(base.rstrip("/"), follow_redirects=False).headers["location"].endswith(base)
 
     runs = client.get(base + "data/runs").json()
-    assert sorted(runs) == [".", "val"]  # the writers' folders, as TensorBoard names them
+    assert sorted(runs) == [".", "val"]
+    env = client.get(base + "data/environment").json()
+    assert env["data_location"] == "runyard" and "/" not in env["data_location"]  # no server folders shown
+    assert client.get(base + "data/logdir").json() == {"logdir": "runyard"}  # the writers' folders, as TensorBoard names them
     listing = client.get(base + "data/plugins_listing").json()
     assert listing["scalars"]["enabled"] and listing["images"]["enabled"] and listing["histograms"]["enabled"]
     tags = client.get(base + "data/plugin/scalars/tags").json()
