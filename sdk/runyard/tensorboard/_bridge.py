@@ -14,7 +14,8 @@ from typing import Any
 
 from .._flatten import flatten
 
-__all__ = ["config_item", "finish_item", "history_item", "log_at", "output", "output_item", "run_files"]
+__all__ = ["config_item", "finish_item", "history_item", "log_at", "output", "output_item", "run_files",
+           "scratch_run_files"]
 
 
 def log_at(run: Any, row: dict[str, Any], step: int) -> bool:
@@ -70,3 +71,18 @@ def output_item(ts: float, lines: list[str], stream: str = "stdout") -> Any:
 def finish_item(ts: float) -> Any:
     items = _typed()
     return items.FinishItem(0, None, ts) if items is not None else ("f", 0, None, ts)
+
+
+def scratch_run_files(run_dir: Any) -> Any:
+    """A `RunFiles` for a folder no run streams from (the importer's): only its media binder is used."""
+    import inspect
+    from collections import deque
+
+    from .._files import RunFiles
+
+    kwargs: dict[str, Any] = {"interval": 3600.0, "uploader": None, "ready": lambda: False}
+    if "outbox" in inspect.signature(RunFiles.__init__).parameters:  # SDK core with typed queue items
+        kwargs["outbox"] = _typed().Outbox(discard=True)
+    else:
+        kwargs["queue"] = deque()
+    return RunFiles(run_dir, **kwargs)

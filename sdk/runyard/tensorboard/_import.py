@@ -22,7 +22,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,13 +108,12 @@ def _first_wall_time(path: Path) -> float:
 def stage(tree: TreeRun, project: str, entity: str | None, base_url: str, into: Path) -> tuple[Path, int, int]:
     """Write the run folder `runyard sync` uploads: run.json, the records (WAL) and files/ (media and the
     event files under tensorboard/). Returns (folder, records, events)."""
-    from .._files import RunFiles
     from .._records import RecordBuilder
     from ..wal import WalWriter
 
     run_dir = into / f"run-import-{tree.run_id}"
     shutil.rmtree(run_dir, ignore_errors=True)
-    files = RunFiles(run_dir, interval=3600.0, queue=deque(), uploader=None, ready=lambda: False)
+    files = _bridge.scratch_run_files(run_dir)
     builder = RecordBuilder(1)
     builder.media_binder = files.bind_media
     wal = WalWriter(run_dir / "wal")
