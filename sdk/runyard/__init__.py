@@ -17,6 +17,7 @@ from typing import Any
 
 from . import errors
 from ._config import Config
+from ._console import termerror, termlog, termwarn
 from ._init import init
 from ._metrics import MetricDefinition
 from ._run import Run
@@ -59,6 +60,9 @@ __all__ = [
     "run",
     "save",
     "summary",
+    "termerror",
+    "termlog",
+    "termwarn",
     "unwatch",
     "use_artifact",
     "watch",
@@ -70,7 +74,7 @@ config: Config | Any = PreInit("config")
 summary: Summary | Any = PreInit("summary")
 
 
-def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = True,
+def log(data: Mapping[str, Any] | None = None, step: int | None = None, commit: bool | None = True,
         sync: bool | None = None) -> None:
     """`runyard.run.log(...)` of the active run."""
     _require("log").log(data, step=step, commit=commit)

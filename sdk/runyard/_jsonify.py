@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["NONFINITE", "decode_nonfinite", "jsonable", "to_json"]
+__all__ = ["NONFINITE", "clean_json", "clean_text", "decode_nonfinite", "jsonable", "text_problem", "to_json"]
 
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -67,3 +67,63 @@ def decode_nonfinite(value: Any) -> Any:
     if isinstance(value, str):
         return NONFINITE.get(value, value)
     return value
+
+
+# ---- text PostgreSQL cannot store ------------------------------------------------------------------
+# PostgreSQL's text and jsonb refuse the NUL character (and jsonb its `\u0000` escape), and no UTF-8
+# encoding exists for a lone surrogate ("\udc80", what `surrogateescape` makes of undecodable bytes).
+# Such text is cleaned before it becomes a record: the character is replaced by U+FFFD, so the value is
+# kept and the spot stays visible. Keys with it are refused instead (a renamed key would be a new metric).
+
+REPLACEMENT = "\ufffd"
+
+
+def text_problem(text: str) -> str | None:
+    """Why the server cannot store `text`, or None."""
+    if "\x00" in text:
+        return "a NUL character"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text that is not valid Unicode (a lone surrogate)"
+    return None
+
+
+def clean_text(text: str) -> str:
+    """`text` with NUL characters and lone surrogates replaced by U+FFFD (the same object when clean)."""
+    if "\x00" in text:
+        text = text.replace("\x00", REPLACEMENT)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def clean_json(value: Any) -> tuple[Any, bool]:
+    """(a copy of the plain-JSON `value` with every string and key cleaned, whether anything changed)."""
+    if isinstance(value, str):
+        cleaned = clean_text(value)
+        return cleaned, cleaned is not value
+    if isinstance(value, dict):
+        changed = False
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            ck = clean_text(k)
+            cv, c = clean_json(v)
+            changed = changed or c or ck is not k
+            out[ck] = cv
+        return out, changed
+    if isinstance(value, list):
+        items = [clean_json(v) for v in value]
+        return [v for v, _ in items], any(c for _, c in items)
+    return value, False
+
+
+def json_needs_cleaning(dumped: str) -> bool:
+    """Cheap test on the output of `json.dumps(..., ensure_ascii=False)`: may it hold unstorable text?
+    (A NUL is escaped as \\u0000; lone surrogates come out as they are.) False positives only cost a
+    second look."""
+    return "\\u0000" in dumped or (not dumped.isascii() and text_problem(dumped) is not None)

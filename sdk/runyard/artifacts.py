@@ -246,17 +246,26 @@ def _art_base(entity: str, project: str) -> str:
 
 def log_artifact(base_url: str, api_key: str | None, entity: str, project: str, run_id: str | None,
                  artifact: Artifact, aliases: Iterable[str] | None = None, *, workers: int = 4,
-                 on_part: Callable[[int, int], None] | None = None) -> Artifact:
+                 on_part: Callable[[int, int], None] | None = None, wait: float | None = None) -> Artifact:
     """Upload what the bucket lacks, then commit a version produced by `run_id`.
 
     A manifest equal to the newest version's creates no version (`artifact.created` is False) but
     still moves the given aliases to it. Returns the same Artifact, now logged.
+
+    An outage of the server or the bucket is waited out for `wait` seconds (default: the setting
+    `upload_wait`, `RUNYARD_UPLOAD_WAIT`, 600 s), saying so on the console; parts already sent are not
+    sent again. After that it raises `CommError`, and logging the artifact again resumes the upload.
     """
     artifact._check_mutable()
+    if wait is None:
+        from .settings import resolve
+
+        wait = resolve().upload_wait
     locals_ = {p: e for p, e in artifact._entries.items() if isinstance(e, _Local)}
     hashed = dict(zip(locals_, t.hash_files([e.path for e in locals_.values()], workers), strict=True))
     base = _art_base(entity, project)
-    with t.Api(base_url, api_key, workers=workers) as api:
+    outage = t.Outage(wait, f"artifact {artifact.name}")
+    with t.Api(base_url, api_key, workers=workers, outage=outage) as api:
         def begin(batch: list[t.LocalFile]) -> list[dict[str, Any]]:
             body = {"objects": [{"sha256": f.sha256, "size": f.size, "md5": f.md5} for f in batch]}
             return list(api.call("POST", f"{base}/_uploads", json=body, what="starting artifact uploads")["objects"])
@@ -281,6 +290,7 @@ def log_artifact(base_url: str, api_key: str | None, entity: str, project: str, 
                 if exc.code != "failed_precondition" or attempt == 2:
                     raise
     artifact.stats = stats
+    stats.outages = outage.outages
     return artifact._load(out, base_url, api_key)
 
 

@@ -32,9 +32,11 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 def _cmd_http(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .common import logs
     from .common.settings import load_settings
 
     settings = load_settings()
+    logs.configure(settings.log_level, settings.log_format)
     app: Any
     if args.command == "query":
         from .query.app import create_app as create_query
@@ -58,7 +60,7 @@ def _cmd_http(args: argparse.Namespace) -> int:
         app = create_frontdoor(settings)
     uvicorn.run(
         app, host=settings.http_host, port=settings.http_port,
-        log_level=settings.log_level.lower(), access_log=False,
+        log_level=settings.log_level.lower(), access_log=False, log_config=None,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)) if settings.shutdown_grace_s else None,
     )
     return 0
@@ -129,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     local.add_argument("--no-browser", action="store_true",
                        help="do not open the UI in the desktop's browser once everything runs")
+    local.add_argument("--max-restarts", type=int, default=5, metavar="N",
+                       help="restart a service that dies at most N times within 60 s, then stop everything "
+                       "(default 5; 0: stop at the first death)")
     local.set_defaults(fn=_cmd_local)
     return p
 

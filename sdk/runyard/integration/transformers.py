@@ -6,11 +6,18 @@ The active run is used, or one is started with `project=` from `RUNYARD_PROJECT`
 "huggingface"). TrainingArguments and the model config go to the run config; every `logs` dict
 (`loss`, `learning_rate`, `eval_*`, ...) is logged at `state.global_step` with `train/` or `eval/`
 prefixes, as the W&B integration does.
+
+Models are logged as artifacts when `RUNYARD_LOG_MODEL` (or W&B's `WANDB_LOG_MODEL`) asks for it: `end`
+(or `true`) logs the trained model as `model-<run id>` (type "model") when training ends; `checkpoint`
+(or `all`) also logs each checkpoint the Trainer saves as `checkpoint-<run id>`, aliased
+`checkpoint_global_step_<step>`.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
@@ -72,8 +79,33 @@ class RunyardCallback(TrainerCallback):  # type: ignore[misc]
             row["train/global_step"] = float(state.global_step)
             run.log(row, step=state.global_step)
 
+    def _log_model_setting(self) -> str:
+        settings = getattr(self._run, "_settings", None)
+        if settings is not None:
+            return str(settings.log_model)
+        from ..settings import resolve
+
+        return resolve({}).log_model
+
+    def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if not state.is_world_process_zero or self._run is None:
+            return
+        if self._log_model_setting() not in ("checkpoint", "all"):
+            return
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            self._run.log_artifact(str(folder), name=f"checkpoint-{self._run.id}", type="model",
+                                   aliases=[f"checkpoint_global_step_{state.global_step}", "latest"])
+
     def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-        if state.is_world_process_zero and self._owns_run and self._run is not None:
+        if not state.is_world_process_zero or self._run is None:
+            return
+        model = kw.get("model")
+        if self._log_model_setting() != "false" and model is not None and hasattr(model, "save_pretrained"):
+            with tempfile.TemporaryDirectory(prefix="runyard-model-") as tmp:
+                model.save_pretrained(tmp)
+                self._run.log_artifact(tmp, name=f"model-{self._run.id}", type="model", aliases=["latest"])
+        if self._owns_run:
             self._run.finish()
 
 

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
     log_level: str = Field(default="INFO")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: readable lines; json: one JSON object per line (Kubernetes)"
+    )
 
     # ingest
     ingest_host: str = Field(default="0.0.0.0")
