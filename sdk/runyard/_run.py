@@ -19,6 +19,7 @@ from ._flatten import flatten
 from ._items import Outbox
 from ._jsonify import clean_text, text_problem
 from ._metrics import MetricDefinition, Metrics
+from ._run_compat import RunCompat
 from ._summary import Summary
 from .errors import UsageError
 from .streamer import FinishResult, Streamer
@@ -39,7 +40,7 @@ _MAX_STEP = (1 << 63) - 1
 NEVER_CONNECTED_FINISH_S = 15.0  # finish() wait when the server was not reachable once during the run
 
 
-class Run:
+class Run(RunCompat):
     """One run. Use as `with runyard.init(...) as run:` or call `run.finish()` at the end."""
 
     def __init__(

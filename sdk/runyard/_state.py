@@ -227,6 +227,11 @@ def _after_fork_in_child() -> None:
     not here, and its queue, WAL and stream belong to the parent."""
     global _lock
     _lock = threading.Lock()
+    try:  # the child's SIGTERM is its own again (a DataLoader worker is stopped with it)
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except (ValueError, OSError):
+        pass
     for run in list(_live):
         try:
             run._in_forked_child()

@@ -339,9 +339,6 @@ class Streamer:
                 self.wal.append(frames)
             except WalError as exc:
                 self._wal_failed(exc, frames[0][0])
-            else:
-                if not self.online:  # nothing is ever replayed from the log here: compress what is closed
-                    self.wal.compact(self.wal.last_seq)
         self.built = frames[-1][0]
         if not self._first_built:
             self._first_built = frames[0][0]
@@ -522,9 +519,7 @@ class Streamer:
         self.acked = acked
         if self.wal_error is not None:
             self._trim_memory()
-        elif self.settings.keep_log:
-            self.wal.compact(acked)
-        else:
+        elif not self.settings.keep_log:
             self.wal.prune(acked)
         found = self._isolation.acked(acked)
         if found is not None:

@@ -93,7 +93,10 @@ class Cluster:
             # ingest port, which query advertises from RUNYARD_INGEST_PORT
             env["RUNYARD_INGEST_PORT"] = str(self.pod_ports["ingest"]["grpc"])
         for port_name, local in ports.items():
-            env[PORT_SETTINGS[port_name]] = str(local)
+            setting = PORT_SETTINGS[port_name]
+            if port_name == "metrics" and "grpc" not in ports:
+                setting = "RUNYARD_METRICS_PORT"  # the HTTP services' internal metrics port
+            env[setting] = str(local)
         env["RUNYARD_HTTP_HOST"] = env["RUNYARD_INGEST_HOST"] = "127.0.0.1"
         if "RUNYARD_S3_ACCESS_KEY" in env:
             env["RUNYARD_S3_ACCESS_KEY"], env["RUNYARD_S3_SECRET_KEY"] = self.stack.s3.access_key, self.stack.s3.secret_key

@@ -180,7 +180,7 @@ def test_sync_of_a_folder_holding_nul_records_uploads_the_rest(server: Any, sdk_
             run.summary[f"s{NUL}"] = 2
     run.finish()
     monkeypatch.delenv("RUNYARD_MODE")
-    folder = next((tmp_path / "runyard").glob("run-*"))
+    folder = next((tmp_path / "runyard-runs").glob("run-*"))
     result = sync_run(folder, settings=resolve({"mode": "online"}), say=lambda _m: None)
     assert result["last_seq"] > 0
     got = stored(server, result["run_id"])

@@ -119,9 +119,9 @@ def _small_disk(path: Path, size_mb: int) -> Iterator[dict[str, Any]]:
 def test_a_full_disk_degrades_to_streaming_from_memory(
     full_server: Any, sdk_env: dict[str, str], tmp_path: Path
 ) -> None:
-    steps, nkeys = 60_000, 10
+    steps, nkeys = 30_000, 10
     disk = tmp_path / "small"
-    with _small_disk(disk, 3) as extra:
+    with _small_disk(disk, 2) as extra:
         proc = run_script(f'''
 import runyard
 run = runyard.init(project="faults-disk")
@@ -385,3 +385,71 @@ def test_ack_rejected_records_are_settled_not_resent(tmp_path: Path, monkeypatch
     assert received == list(range(1, len(received) + 1)), "each record once, in order, without a gap"
     err = capsys.readouterr().err
     assert err.count("refused record") == 2 and "step 70" in err, err
+
+
+@pytest.mark.parametrize("code", ["INVALID_ARGUMENT", "UNKNOWN"])
+def test_a_batch_refused_whole_is_split_until_the_record_at_fault_stands_alone(
+    tmp_path: Path, code: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An older server refuses a whole batch (ends the stream) when one record in it is bad. Against a real
+    gRPC server that does that (and checks strict numbering), the SDK finds the record, sends an empty
+    stand-in under its number, names it, and stores everything else; with UNKNOWN only after it repeated."""
+    from concurrent import futures
+
+    import grpc
+
+    from runyard._items import Outbox
+    from runyard._records import RecordBuilder
+    from runyard.settings import resolve
+    from runyard.streamer import Streamer
+    from runyard_proto.v1 import ingest_pb2 as pb
+    from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
+
+    stored: dict[int, pb.Record] = {}
+    streams = [0]
+
+    class OldIngest(pb_grpc.IngestServicer):
+        def Stream(self, requests: Any, context: Any) -> Any:  # noqa: N802
+            streams[0] += 1
+            first = next(requests)
+            last = max(stored, default=0)
+            yield pb.ServerMessage(opened=pb.RunOpened(run_id=first.open.run_id, project="p", last_seq=last))
+            for msg in requests:
+                if msg.WhichOneof("msg") != "batch":
+                    continue
+                fresh = [r for r in msg.batch.records if r.seq > last]
+                for r in fresh:
+                    if r.seq != last + 1:
+                        context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"gap: {r.seq} after {last}")
+                    if r.WhichOneof("payload") == "history" and "bad" in r.history.keys:
+                        context.abort(getattr(grpc.StatusCode, code), "value out of range in a row")
+                    last = r.seq
+                for r in fresh:
+                    stored[r.seq] = r
+                yield pb.ServerMessage(ack=pb.Ack(seq=last))
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    pb_grpc.add_IngestServicer_to_server(OldIngest(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        settings = resolve({"api_key": "k", "base_url": "http://127.0.0.1:9", "max_backoff": 0.2})
+        run_dir = tmp_path / "run"
+        run_dir.mkdir()
+        outbox = Outbox()
+        streamer = Streamer(settings, run_dir, pb.OpenRun(project="p", run_id="r1"), outbox, RecordBuilder(),
+                            online=True, ingest_address=f"127.0.0.1:{port}")
+        for step in range(400):
+            outbox.history(step, 1.0, {"x": float(step), **({"bad": 1.0} if step == 333 else {})})
+        result = streamer.finish(0, None, 60)
+    finally:
+        server.stop(0)
+    assert result.outcome == "acked", result
+    assert [r.record for r in result.refused] == ["history row at step 333 (keys 'x', 'bad')"]
+    assert code in result.refused[0].reason
+    rows = [r.history for r in stored.values() if r.WhichOneof("payload") == "history"]
+    assert [h.step for h in rows] == [s for s in range(400) if s != 333]
+    stand_in = stored[result.refused[0].seq]
+    assert stand_in.WhichOneof("payload") == "update" and not stand_in.update.ListFields()
+    assert streams[0] < 40  # halving, not one stream per record
+    assert "refused record" in capsys.readouterr().err

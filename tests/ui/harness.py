@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import numpy as np
@@ -77,7 +78,9 @@ def frontdoor(
         RUNYARD_WEB_DIST=str(dist),
         PYTHONUNBUFFERED="1",
     )
-    base_url = f"http://127.0.0.1:{port}"
+    # the UI's address, as the local launcher prints it: `localhost`, never the bucket's host (127.0.0.1),
+    # whose page requests the UI moves to `localhost` (cookies ignore ports; docs/security.md)
+    base_url = f"http://localhost:{port}"
     child = spawn(
         "frontdoor", [sys.executable, "-m", "runyard_server.cli", "frontdoor"], logs_dir / f"frontdoor-ui-{port}.log", env=full
     )
@@ -361,3 +364,18 @@ async def _put_json_history(dsn: str, entity: str, project: str, run_id: str, ke
 def put_json_history(dsn: str, entity: str, project: str, run_id: str, key: str, points: list[tuple[int, object]]) -> None:
     """JSON-valued history (media descriptors, tables, histograms) of a run, one value per step."""
     run_coro(_put_json_history(dsn, entity, project, run_id, key, points))
+
+
+def wait_js(page: Any, expression: str, timeout: float = 30_000) -> None:
+    """Wait until a JavaScript expression is truthy in the page. Polls through `page.evaluate` (DevTools
+    evaluation), because Playwright's `wait_for_function` evaluates its string with `eval` inside the page,
+    which the UI's Content-Security-Policy (script-src 'self', no 'unsafe-eval') rightly refuses."""
+    import time
+
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        if page.evaluate(f"() => Boolean({expression})"):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout / 1000:.0f} s for {expression}")
+        page.wait_for_timeout(50)

@@ -114,6 +114,16 @@ def install_error_handlers(app: FastAPI) -> None:
     for exc_type in _foreign_exception_types():
         app.add_exception_handler(exc_type, _foreign)
 
+    @app.exception_handler(asyncpg.InvalidRegularExpressionError)
+    async def _regex(_: Request, exc: Exception) -> JSONResponse:  # a `matches` filter PostgreSQL refuses
+        return JSONResponse(error_body(f"filter: invalid regular expression ({exc})", "invalid_argument"),
+                            status_code=400)
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def _surrogates(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body("text must be valid Unicode (no lone surrogates)", "invalid_argument"),
+                            status_code=400)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return response_for(exc, f"{request.method} {request.url.path}")

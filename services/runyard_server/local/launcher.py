@@ -15,6 +15,7 @@ import atexit
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import urllib.error
@@ -173,6 +174,7 @@ def run_local(args: argparse.Namespace) -> int:
         _check(stopping)
         env = service_env(stack, host=host, port=port, ingest_port=ingest_port)
         env.setdefault("RUNYARD_TENSORBOARD_CACHE_DIR", str(data_dir / "tensorboard-cache"))  # docs/tensorboard.md
+        _sdk_wheels(env, data_dir)
         probe = _probe_host(host)
         _say(f"starting ingest (gRPC on {host}:{ingest_port})...")
         ingest = services.start("ingest", "ingest", stack.log_path("ingest"), env)
@@ -258,6 +260,25 @@ def _report_death(child: Child) -> None:
 def _indent_lines(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
+def _sdk_wheels(env: dict[str, str], data_dir: Path) -> None:
+    """Serve the SDK at /pypi/simple/: wheels built from this source checkout into <data dir>/wheels
+    (skipped when they are up to date, or when RUNYARD_SDK_WHEELS_DIR names another folder)."""
+    if env.get("RUNYARD_SDK_WHEELS_DIR"):
+        return
+    from ..query.sdk_wheels import build_sdk_wheels, source_checkout
+
+    if source_checkout() is None:
+        _say("  SDK wheels: not served (no source checkout; set RUNYARD_SDK_WHEELS_DIR)")
+        return
+    folder = data_dir / "wheels"
+    _say("building the SDK wheels served at /pypi/simple/...")
+    try:
+        build_sdk_wheels(folder)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        _say(f"  SDK wheels: not served ({exc})")
+        return
+    env["RUNYARD_SDK_WHEELS_DIR"] = str(folder)
+
 
 def _check(stopping: threading.Event) -> None:
     if stopping.is_set():
@@ -302,6 +323,7 @@ def _banner(host: str, port: int, ingest_port: int, data_dir: Path, stack: Embed
         f"  logs          {stack.logs_dir}",
         "",
         "The first visit asks for the admin account and then shows your API key. Then, for scripts:",
+        f"  pip install --index-url {url}/pypi/simple --extra-index-url https://pypi.org/simple runyard",
         f"  runyard login --host {url} YOUR_API_KEY",
         "",
         "Press Ctrl-C to stop.",
