@@ -30,7 +30,7 @@ def test_the_component_renders_with_its_cache_and_route() -> None:
     dep = one(docs, "Deployment", "runyard-tensorboard")
     c = dep["spec"]["template"]["spec"]["containers"][0]
     assert c["command"] == ["runyard-server", "tensorboard"]
-    assert {p["name"] for p in c["ports"]} == {"http"}
+    assert {p["name"] for p in c["ports"]} == {"http", "metrics"}  # /metrics only on the internal port
     env = _env(dep)
     assert env["RUNYARD_TENSORBOARD_CACHE_BYTES"] == "2147483648"
     assert "secretKeyRef" in env["RUNYARD_S3_ACCESS_KEY"] and "secretKeyRef" in env["RUNYARD_S3_SECRET_KEY"]
@@ -46,7 +46,7 @@ def test_the_component_renders_with_its_cache_and_route() -> None:
     for path in ("/tensorboard", "/tensorboard/runs/a/b/c/", "/tensorboard/status/a/b/c", "/tensorboardx", "/api/x"):
         assert bool(pattern.match(path)) == is_tensorboard_path(path), path
     monitored = render("networkpolicy")  # monitoring on
-    assert one(monitored, "ServiceMonitor", "runyard-tensorboard")["spec"]["endpoints"][0]["port"] == "http"
+    assert one(monitored, "ServiceMonitor", "runyard-tensorboard")["spec"]["endpoints"][0]["port"] == "metrics"
 
 
 def test_inside_the_front_door_and_switched_off() -> None:

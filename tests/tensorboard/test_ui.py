@@ -40,6 +40,10 @@ def browser(ui_base: str) -> Iterator[Any]:
 def _page(browser: Any, base: str, username: str, password: str) -> Any:
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
+    # TensorBoard runs in the tab under its own Content-Security-Policy (routes.page_policy): anything the
+    # browser refuses, in the UI or in TensorBoard's frame, is a bug
+    page.csp_violations = []
+    page.on("console", lambda m: page.csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
     resp = context.request.post(base + "/api/v1/auth/login", data={"username": username, "password": password})
     assert resp.ok, resp.text()
     return page
@@ -83,6 +87,39 @@ def test_tensorboard_tab_shows_the_scalars_of_the_run(browser: Any, ui_base: str
         assert series, f"the chart's data did not come through the front door; failed: {failed}"
         assert any(len(points) >= 4 for points in series.values())
         assert not failed, failed  # every TensorBoard request of the page was answered
+        assert not page.csp_violations, page.csp_violations
+    finally:
+        page.context.close()
+
+
+def test_every_dashboard_of_the_run_works_under_its_policy(browser: Any, ui_base: str, synced_run: SyncedRun) -> None:
+    """Images, histograms, distributions, text and time series load their data and draw inside the tab with
+    no Content-Security-Policy refusal (scripts from this origin only, no eval)."""
+    page = _page(browser, ui_base, ADMIN_USERNAME, ADMIN_PASSWORD)
+    answered: dict[str, int] = {}
+    page.on("response", lambda r: answered.__setitem__(r.url.split("?")[0].split("/data/plugin/", 1)[-1], r.status)
+            if "/data/plugin/" in r.url else None)
+    dashboards = {"images": ("images/individualImage", "img[src*='individualImage']"),
+                  "histograms": ("histograms/histograms", "text=weights"),
+                  "distributions": ("distributions/distributions", "text=weights"),
+                  "text": ("text/text", "text=epoch one done"),
+                  "timeseries": ("timeseries/timeSeries", "text=acc/top1")}
+    try:
+        page.goto(f"{ui_base}/admin/{synced_run.project}/runs/{synced_run.run_id}?tab=tensorboard")
+        frame = page.wait_for_selector("[data-testid=tensorboard-frame]", timeout=60_000).content_frame()
+        frame.wait_for_load_state("load")
+        for name, (endpoint, shown) in dashboards.items():
+            frame.evaluate(f"() => {{ window.location.hash = '{name}'; }}")
+            frame.locator(f"{shown} >> visible=true").first.wait_for(timeout=60_000)
+            for _ in range(120):  # the dashboard asks its data endpoint once it is shown
+                if answered.get(endpoint):
+                    break
+                page.wait_for_timeout(250)
+            assert answered.get(endpoint) == 200, (name, answered)
+            page.wait_for_timeout(1_000)
+            if name == "images":
+                _shot(page, "tensorboard_images")
+        assert not page.csp_violations, page.csp_violations
     finally:
         page.context.close()
 

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..common.settings import Settings
-from ..http import MetricsMiddleware, install_error_handlers, service_lifespan
+from ..http import MetricsMiddleware, install_error_handlers, install_hardening, service_lifespan
 from .bucket import Bucket, check_bucket_settings
 from .cache import EventCache
 from .metrics import LATENCY, REQUESTS
@@ -104,4 +104,5 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(router)
     app.include_router(health_router)
+    install_hardening(app, settings)  # last: it runs first (docs/security.md; TensorBoard's pages: routes.py)
     return app

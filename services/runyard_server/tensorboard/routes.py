@@ -13,9 +13,12 @@ involved, and a cross-site page could not read the answer anyway (no CORS). The 
 passes to its data provider is always this request's view (a client-sent `/experiment/<id>/` prefix or
 `Tensorboard-Experiment-Id` header is ignored).
 
-Headers: TensorBoard may be framed by this origin only (`frame-ancestors 'self'`, `X-Frame-Options:
-SAMEORIGIN`; the rest of Runyard answers `frame-ancestors 'none'`). TensorBoard's HTML keeps its own CSP
-(its scripts need 'unsafe-eval', its styles inline styles); everything else gets `default-src 'none'`.
+Headers: the app's hardening middleware (`http/hardening.py`) adds the headers every service sends; JSON,
+assets and images get its `default-src 'none'; frame-ancestors 'none'`. TensorBoard's HTML pages get a
+policy of their own (`page_policy`), replacing the one TensorBoard writes: they may be framed by this
+origin (the UI's TensorBoard tab) and by whoever may frame the UI (`RUNYARD_CSP_FRAME_ANCESTORS`), and
+they keep TensorBoard's script hashes; what TensorBoard allows beyond what it needs here (a CDN's styles,
+the profiler's frame host) is left out. docs/security.md explains each directive.
 """
 
 from __future__ import annotations
@@ -46,10 +49,57 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _EXPERIMENT = re.compile(r"^experiment/[^/]*(/|$)")
 _METHODS = ["GET", "HEAD", "POST"]
-FRAME_POLICY = "frame-ancestors 'self'"
-DATA_CSP = f"default-src 'none'; {FRAME_POLICY}; base-uri 'none'"
-PAGE_CSP = f"default-src 'none'; style-src 'unsafe-inline'; {FRAME_POLICY}; base-uri 'none'"
-_DROP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "x-frame-options"}
+_DROP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "x-frame-options",
+                 "content-security-policy"}
+_SCRIPT_HASH = re.compile(r"^'sha256-[A-Za-z0-9+/=]+'$")
+
+
+def frame_ancestors(setting: str) -> str:
+    """Who may frame TensorBoard: this origin (the UI's tab), and whoever may frame the UI itself (a page
+    framing the UI frames the tab too, and every ancestor must be allowed)."""
+    extra = [] if setting.strip() == "'none'" else setting.split()
+    return " ".join(dict.fromkeys(["'self'", *extra]))
+
+
+def page_policy(ancestors: str, tensorboard_policy: str = "") -> str:
+    """The Content-Security-Policy of a TensorBoard HTML page. Scripts: this origin and the hashes of the
+    inline scripts TensorBoard itself lists in its own policy (a plugin's entry page), no eval (TensorBoard
+    asks for 'unsafe-eval'; none of the plugins served here needs it: tests/tensorboard/test_ui.py fails on
+    any refusal); styles may be inline (Polymer and d3 set them); images, fonts and fetches from this origin
+    (and data:/blob: images); nothing from another host, no plugins, <base> only to this origin (a plugin's
+    entry page sets one), no form posts."""
+    hashes = []
+    for directive in tensorboard_policy.split(";"):
+        name, _, values = directive.strip().partition(" ")
+        if name == "script-src":
+            hashes = [v for v in values.split() if _SCRIPT_HASH.match(v)]
+    return "; ".join([
+        "default-src 'self'",
+        " ".join(["script-src 'self'", *hashes]),
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "frame-src 'self'",
+        "worker-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'none'",
+        f"frame-ancestors {ancestors}",
+    ])
+
+
+def _page_headers(settings: Any, tensorboard_policy: str | None = None) -> dict[str, str]:
+    """Headers of a TensorBoard page (`tensorboard_policy`: the one TensorBoard wrote), or with None of a
+    page of ours (no script at all)."""
+    ancestors = frame_ancestors(settings.csp_frame_ancestors)
+    policy = (page_policy(ancestors, tensorboard_policy) if tensorboard_policy is not None else
+              f"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+              f"frame-ancestors {ancestors}")
+    out = {"Content-Security-Policy": policy}
+    if ancestors == "'self'":  # X-Frame-Options cannot name other hosts; CSP rules where both are sent
+        out["X-Frame-Options"] = "SAMEORIGIN"
+    return out
 _SKIP_REQUEST_HEADERS = {"authorization", "cookie", "content-type", "content-length", "host"}
 
 
@@ -103,7 +153,7 @@ async def status(request: Request, entity: str, project: str, ids: str) -> JSONR
              "bytes": sum(f.size for f in files[int(r["id"])])} for r in rows]
     path = _view_path(entity, project, run_ids) + "/"
     return JSONResponse({"runs": runs, "path": path, "event_files": sum(r["event_files"] for r in runs)},
-                        headers={"Cache-Control": "no-store", "Content-Security-Policy": DATA_CSP})
+                        headers={"Cache-Control": "no-store"})
 
 
 def _view_path(entity: str, project: str, run_ids: list[str]) -> str:
@@ -150,7 +200,7 @@ async def _serve(request: Request, entity: str, project: str, run_ids: list[str]
     rows, files = await _resolve(request, entity, project, run_ids)
     if not any(files.values()):
         if rest in ("", "index.html"):
-            return _no_event_files_page(rows)
+            return _no_event_files_page(rows, svc.settings)
         raise NotFound("no TensorBoard event files in " + ", ".join(r["run_id"] for r in rows))
     backend = await svc.backend()
     cache = svc.cache
@@ -165,14 +215,14 @@ async def _serve(request: Request, entity: str, project: str, run_ids: list[str]
             try:
                 await asyncio.to_thread(_refresh, backend, cache, view, files, svc.settings.tensorboard_refresh_s)
             except CacheFull as exc:
-                return _cache_full(str(exc), rest)
+                return _cache_full(str(exc), rest, svc.settings)
         script = _view_path(entity, project, run_ids)
         environ = _environ(request, body, script, "/" + rest)
         code, headers, content = await asyncio.to_thread(backend.call, view, environ)
     finally:
         cache.unpin(pks)
     return Response(content=content if request.method != "HEAD" else b"", status_code=code,
-                    headers=_response_headers(headers))
+                    headers=_response_headers(headers, svc.settings))
 
 
 def _refresh(backend: Backend, cache: EventCache, view: View, files: dict[int, list[RemoteFile]],
@@ -225,33 +275,31 @@ def _environ(request: Request, body: bytes, script_name: str, path_info: str) ->
     return env
 
 
-def _response_headers(headers: list[tuple[str, str]]) -> dict[str, str]:
+def _response_headers(headers: list[tuple[str, str]], settings: Any) -> dict[str, str]:
+    """TensorBoard's headers, less hop-by-hop ones and its framing rules; its HTML gets `page_policy`
+    (the hardening middleware adds the rest, and `default-src 'none'` to everything that is not HTML)."""
     out: dict[str, str] = {}
+    tensorboard_policy = ""
     for name, value in headers:
-        if name.lower() not in _DROP_HEADERS:
+        if name.lower() == "content-security-policy":
+            tensorboard_policy = value
+        elif name.lower() not in _DROP_HEADERS:
             out[name] = value
-    csp_name = next((n for n in out if n.lower() == "content-security-policy"), None)
-    if csp_name is not None:  # TensorBoard's page policy, framed only by this origin
-        policy = ";".join(p for p in out.pop(csp_name).split(";") if not p.strip().startswith("frame-ancestors"))
-        out["Content-Security-Policy"] = f"{policy}; {FRAME_POLICY}"
-    else:
-        out["Content-Security-Policy"] = DATA_CSP
-    out["X-Frame-Options"] = "SAMEORIGIN"
-    out.setdefault("X-Content-Type-Options", "nosniff")
-    out["Referrer-Policy"] = "no-referrer"
+    ctype = next((v for n, v in out.items() if n.lower() == "content-type"), "")
+    if ctype.startswith("text/html"):
+        out.update(_page_headers(settings, tensorboard_policy))
     return out
 
 
-def _page(title: str, body_html: str, status_code: int = 200) -> HTMLResponse:
+def _page(title: str, body_html: str, settings: Any, status_code: int = 200) -> HTMLResponse:
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font:14px/1.5 system-ui,sans-serif;color:#222;margin:2rem;max-width:46rem}}
 code,pre{{background:#f3f4f6;border-radius:4px;padding:.1rem .3rem}}pre{{padding:.6rem}}</style></head>
 <body>{body_html}</body></html>"""
-    return HTMLResponse(page, status_code=status_code, headers={
-        "Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "SAMEORIGIN", "Cache-Control": "no-store"})
+    return HTMLResponse(page, status_code=status_code, headers={**_page_headers(settings), "Cache-Control": "no-store"})
 
 
-def _no_event_files_page(rows: list[Any]) -> HTMLResponse:
+def _no_event_files_page(rows: list[Any], settings: Any) -> HTMLResponse:
     which = ", ".join(html.escape(str(r["name"] or r["run_id"])) for r in rows)
     return _page("No TensorBoard event files", f"""<h2>No TensorBoard event files</h2>
 <p>{'This run has' if len(rows) == 1 else 'These runs have'} no TensorBoard event files ({which}).
@@ -260,11 +308,11 @@ TensorBoard shows what a script writes with a TensorBoard writer when the run sy
 writer = torch.utils.tensorboard.SummaryWriter()   # or tensorboardX.SummaryWriter()
 writer.add_scalar("loss", loss, global_step=step)</pre>
 <p>Existing event-file folders can be imported: <code>runyard import tensorboard LOGDIR --project P</code>.
-See docs/tensorboard.md.</p>""")
+See docs/tensorboard.md.</p>""", settings)
 
 
-def _cache_full(message: str, rest: str) -> Response:
+def _cache_full(message: str, rest: str, settings: Any) -> Response:
     if rest in ("", "index.html"):
-        return _page("TensorBoard cache full", f"<h2>These runs do not fit</h2><p>{html.escape(message)}</p>", 507)
-    return JSONResponse({"detail": message, "code": "resource_exhausted"}, status_code=507,
-                        headers={"Content-Security-Policy": DATA_CSP})
+        return _page("TensorBoard cache full", f"<h2>These runs do not fit</h2><p>{html.escape(message)}</p>",
+                     settings, 507)
+    return JSONResponse({"detail": message, "code": "resource_exhausted"}, status_code=507)
