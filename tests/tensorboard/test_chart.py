@@ -54,6 +54,9 @@ def test_inside_the_front_door_and_switched_off() -> None:
     assert not find(gw, "Deployment", "runyard-tensorboard")
     front = one(gw, "Deployment", "runyard-frontdoor")
     assert _env(front)["RUNYARD_TENSORBOARD_CACHE_BYTES"] == "2147483648" and _tmp_limit(front) == "3Gi"
+    assert "RUNYARD_TENSORBOARD_ENABLED" not in _env(front)
+    front_off = one(render("gateway-frontdoor", {"tensorboard.enabled": "false"}), "Deployment", "runyard-frontdoor")
+    assert _env(front_off)["RUNYARD_TENSORBOARD_ENABLED"] == "false" and _tmp_limit(front_off) == "256Mi"
     off = render("defaults", {"tensorboard.enabled": "false"})
     assert not find(off, "Deployment", "runyard-tensorboard")
     http = one(off, "Ingress", "runyard-http")

@@ -288,6 +288,9 @@ secrets by reference and the component's own settings. (dict "ctx" . "component"
 {{- if and (has .component (list "tensorboard" "frontdoor")) $ctx.Values.tensorboard.enabled }}
 - name: RUNYARD_TENSORBOARD_CACHE_BYTES
   value: {{ $ctx.Values.tensorboard.cache.maxBytes | int64 | toString | quote }}
+{{- else if eq .component "frontdoor" }}
+- name: RUNYARD_TENSORBOARD_ENABLED
+  value: "false"
 {{- end }}
 {{- range $name, $value := $v.env }}
 - name: {{ $name }}

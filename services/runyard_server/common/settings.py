@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     # ---- end of security settings -------------------------------------------------------------------
 
     # ---- TensorBoard component (docs/tensorboard.md); it also reads RUNYARD_S3_* -----------------
+    tensorboard_enabled: bool = Field(
+        default=True, description="the front door serves TensorBoard under /tensorboard (when the bucket is set)"
+    )
     tensorboard_cache_dir: str = Field(
         default="", description="folder of the event-file cache; empty: <system temp>/runyard-tensorboard"
     )

@@ -94,7 +94,7 @@ def create_app(settings: Settings) -> FrontDoor:
 
     The artifact service and the TensorBoard component need an S3 endpoint; without one
     (RUNYARD_S3_ENDPOINT empty) the front door serves auth and query only, and file and TensorBoard paths
-    answer 404 from the query service.
+    answer 404 from the query service (TensorBoard paths too with RUNYARD_TENSORBOARD_ENABLED=false).
     """
     from ..auth.app import create_app as create_auth_app
     from ..query.app import create_app as create_query_app
@@ -108,6 +108,7 @@ def create_app(settings: Settings) -> FrontDoor:
 
         artifact = artifact_app.create_app(settings)
         artifact_paths = artifact_app.is_artifact_path
-        tensorboard = tensorboard_app.create_app(settings)
+        if settings.tensorboard_enabled:
+            tensorboard = tensorboard_app.create_app(settings)
     return FrontDoor(create_auth_app(settings), create_query_app(settings), artifact, artifact_paths,
                      tensorboard, tensorboard_app.is_tensorboard_path if tensorboard is not None else None)
