@@ -85,12 +85,13 @@ class LogTail:
             f.seek(self.offset)
             return f.read().decode("utf-8", "replace")
 
-    def wait_for(self, needle: str, timeout: float = 30.0) -> str:
-        """The first new line holding `needle` (AssertionError with the new text when none came)."""
+    def wait_for(self, needle: str, timeout: float = 30.0, also: str = "") -> str:
+        """The first new line holding `needle` (and `also`, when given; another test's run can be named in
+        a line of the same kind); AssertionError with the new text when none came."""
         deadline = time.monotonic() + timeout
         while True:
             for line in self.text().splitlines():
-                if needle in line:
+                if needle in line and also in line:
                     return line
             if time.monotonic() > deadline:
                 raise AssertionError(f"no line with {needle!r} in {self.path} after {timeout:.0f} s:\n{self.text()[-3000:]}")

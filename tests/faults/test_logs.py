@@ -61,8 +61,8 @@ def test_the_lines_an_operator_needs_appear_during_faults(server: Any, chaos: Ch
         assert out[-1].ack.seq == 5
         failed = log.wait_for("Redis publish failed")
         assert f"/{project}/{other}" in failed  # the line names the run it was about
-    crashed = log.wait_for("marked crashed", timeout=30)
-    assert lost in crashed
+    crashed = log.wait_for("marked crashed", timeout=30, also=lost)
+    assert "no heartbeat" in crashed
     assert {r["state"] for r in server.fetch("SELECT state FROM runs WHERE run_id = $1", lost)} == {"crashed"}
     wait_live_again(server, admin_key)
 

@@ -78,7 +78,7 @@ def test_editing_a_live_run_loses_neither_its_records_nor_the_edits(
     assert final.tags == ["live", *[f"e{i}" for i in range(edits)]] and final.notes == f"edited {edits - 1} times"
     assert final.summary["edited"] == edits - 1 and final.summary["final"] is True and final.summary["loss"] == 1 / 300
     assert final.state == "finished"
-    run_file = json.loads(next((tmp_path / "runyard").glob(f"run-*-{run_id}/run.json")).read_text())
+    run_file = json.loads(next((tmp_path / "runyard-runs").glob(f"run-*-{run_id}/run.json")).read_text())
     stored = server.fetch("SELECT last_seq FROM runs WHERE run_id = $1", run_id)[0]["last_seq"]
     assert stored == run_file["last_seq"]  # the edits took no sequence numbers of the process
 
@@ -118,9 +118,11 @@ def test_who_may_edit_delete_and_alert(world: World) -> None:
 
     for bad, why in (({}, "nothing to change"), ({"tags": ["x"], "add_tags": ["y"]}, "not both"),
                      ({"tags": ["x" * 129]}, "tag"), ({"config": {"k" * 300: 1}}, "key"),
-                     ({"summary": {"big": "x" * 1_100_000}}, "limit"), ({"name": ""}, "name")):
+                     ({"summary": {"big": "x" * 1_020_000}}, "limit"), ({"name": ""}, "name")):
         r = patch("ana", bad)
         assert r.status_code in (400, 422) and why in r.text, (bad, r.text)
+    r = patch("ana", {"summary": {"big": "x" * 1_100_000}})  # past the request size limit of every route
+    assert r.status_code == 413 and "RUNYARD_MAX_REQUEST_BYTES" in r.text, r.text
     r = world.call("ana", "PATCH", path, service="query", content=b'{"summary": {"nan": NaN, "inf": -Infinity}}',
                    headers={"content-type": "application/json"})
     assert r.status_code == 200 and r.json()["summary"]["nan"] == "NaN" and r.json()["summary"]["inf"] == "-Infinity"

@@ -104,27 +104,28 @@ def _check_values(values: dict[str, Any] | None, removed: list[str] | None, what
 @router.patch("/api/v1/runs/{entity}/{project}/{run_id}", response_model=Run)
 async def patch_run(entity: str, project: str, run_id: str, body: RunPatch, who: PrincipalDep, pool: PoolDep,
                     settings: SettingsDep) -> RunyardJSONResponse:
-    """Change a run's name, notes, tags, group, job type, config or summary (writers; viewers 403)."""
-    config, config_remove = _check_values(body.config, body.config_remove, "config", settings.max_key_length,
-                                          settings.max_json_value_bytes)
-    summary, summary_remove = _check_values(body.summary, body.summary_remove, "summary", settings.max_key_length,
-                                            settings.max_json_value_bytes)
-    tags = _check_tags(body.tags, "tags")
-    add_tags = _check_tags(body.add_tags, "add_tags") or []
-    remove_tags = _check_tags(body.remove_tags, "remove_tags") or []
-    if tags is not None and (add_tags or remove_tags):
-        raise InvalidArgument("send either tags (the new list) or add_tags/remove_tags, not both")
-    fields = {k: v for k, v in (("name", body.name), ("notes", body.notes), ("group_name", body.group),
-                                ("job_type", body.job_type)) if v is not None}
-    if not (fields or tags is not None or add_tags or remove_tags or config or config_remove or summary
-            or summary_remove):
-        raise InvalidArgument("nothing to change: send name, notes, tags, add_tags, remove_tags, group, job_type, "
-                              "config, config_remove, summary or summary_remove")
+    """Change a run's name, notes, tags, group, job type, config or summary (writers; viewers 403). Who may
+    write is settled before the body is looked at: a run the caller may not see answers 404 whatever it sent."""
     async with pool.acquire() as conn, conn.transaction():
         p = await project_for_write(conn, who, entity, project)
         current = await q.lock_run(conn, p["id"], run_id)
         if current is None:
             raise NotFound(f"run {entity}/{project}/{run_id} not found")
+        config, config_remove = _check_values(body.config, body.config_remove, "config", settings.max_key_length,
+                                              settings.max_json_value_bytes)
+        summary, summary_remove = _check_values(body.summary, body.summary_remove, "summary", settings.max_key_length,
+                                                settings.max_json_value_bytes)
+        tags = _check_tags(body.tags, "tags")
+        add_tags = _check_tags(body.add_tags, "add_tags") or []
+        remove_tags = _check_tags(body.remove_tags, "remove_tags") or []
+        if tags is not None and (add_tags or remove_tags):
+            raise InvalidArgument("send either tags (the new list) or add_tags/remove_tags, not both")
+        fields = {k: v for k, v in (("name", body.name), ("notes", body.notes), ("group_name", body.group),
+                                    ("job_type", body.job_type)) if v is not None}
+        if not (fields or tags is not None or add_tags or remove_tags or config or config_remove or summary
+                or summary_remove):
+            raise InvalidArgument("nothing to change: send name, notes, tags, add_tags, remove_tags, group, job_type, "
+                                  "config, config_remove, summary or summary_remove")
         if tags is None and (add_tags or remove_tags):
             tags = [t for t in current["tags"] if t not in remove_tags]
             tags += [t for t in add_tags if t not in tags]

@@ -279,7 +279,7 @@ export interface paths {
         /**
          * Patch Version
          * @description Change a version's description and/or metadata (writers; `Artifact.save()` of the SDK). The files,
-         *     and so the digest, never change.
+         *     and so the digest, never change. Access is settled before the body is looked at (404 whatever was sent).
          */
         patch: operations["patch_version_api_v1_artifacts__entity___project___name___version__patch"];
         trace?: never;

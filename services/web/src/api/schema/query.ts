@@ -156,7 +156,8 @@ export interface paths {
         head?: never;
         /**
          * Patch Run
-         * @description Change a run's name, notes, tags, group, job type, config or summary (writers; viewers 403).
+         * @description Change a run's name, notes, tags, group, job type, config or summary (writers; viewers 403). Who may
+         *     write is settled before the body is looked at: a run the caller may not see answers 404 whatever it sent.
          */
         patch: operations["patch_run_api_v1_runs__entity___project___run_id__patch"];
         trace?: never;
