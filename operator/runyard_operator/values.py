@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["COMPONENTS", "PRESETS", "instance_url", "to_values"]
 
-COMPONENTS = ("ingest", "query", "auth", "artifact", "frontdoor")
+COMPONENTS = ("ingest", "query", "auth", "artifact", "frontdoor", "tensorboard")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "auth": Preset(1, None, "50m", "128Mi", "384Mi"),
         "artifact": Preset(1, None, "50m", "128Mi", "512Mi"),
         "frontdoor": Preset(1, None, "150m", "256Mi", "1Gi"),
+        "tensorboard": Preset(1, None, "100m", "512Mi", "2Gi"),
     },
     "medium": {
         "ingest": Preset(2, (2, 6), "250m", "256Mi", "1Gi"),
@@ -39,6 +40,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "auth": Preset(2, None, "100m", "192Mi", "512Mi"),
         "artifact": Preset(2, None, "100m", "256Mi", "768Mi"),
         "frontdoor": Preset(2, (2, 6), "250m", "384Mi", "1536Mi"),
+        "tensorboard": Preset(2, None, "200m", "768Mi", "3Gi"),
     },
     "large": {
         "ingest": Preset(3, (3, 12), "500m", "512Mi", "2Gi"),
@@ -46,6 +48,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "auth": Preset(2, (2, 4), "200m", "256Mi", "768Mi"),
         "artifact": Preset(3, (3, 8), "250m", "384Mi", "1Gi"),
         "frontdoor": Preset(3, (3, 12), "500m", "768Mi", "2Gi"),
+        "tensorboard": Preset(2, (2, 6), "500m", "1Gi", "4Gi"),
     },
 }
 
@@ -125,6 +128,8 @@ def to_values(spec: dict[str, Any]) -> dict[str, Any]:
     for name in COMPONENTS:
         values[name] = _component(name, spec)
         values[name]["enabled"] = (name == "frontdoor") == lb or name == "ingest"
+    # TensorBoard: its own Deployment behind the Ingress, or inside the front door with a LoadBalancer
+    values["tensorboard"]["enabled"] = spec.get("components", {}).get("tensorboard", {}).get("enabled", True)
 
     values["ingest"]["service"] = {"type": "ClusterIP"}
     values["ingress"] = {

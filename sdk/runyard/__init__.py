@@ -186,7 +186,7 @@ def __getattr__(name: str) -> Any:  # lazy: artifacts load httpx, which `import 
         from .artifacts import Artifact
 
         return Artifact
-    if name in _LAZY_MODULES:  # runyard.plot, runyard.sklearn, runyard.keras (imports Keras)
+    if name in _LAZY_MODULES:  # runyard.plot, runyard.sklearn, runyard.keras (imports Keras), runyard.tensorboard
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
@@ -197,7 +197,7 @@ def __getattr__(name: str) -> Any:  # lazy: artifacts load httpx, which `import 
     raise AttributeError(f"module 'runyard' has no attribute {name!r}")
 
 
-_LAZY_MODULES = ("plot", "sklearn", "keras", "integration", "media", "artifacts")
+_LAZY_MODULES = ("plot", "sklearn", "keras", "integration", "media", "artifacts", "tensorboard")
 
 
 def _install_session_history() -> None:

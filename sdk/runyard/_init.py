@@ -60,6 +60,7 @@ def init(
     save_code: bool | None = None,
     config_exclude_keys: Sequence[str] | None = None,
     config_include_keys: Sequence[str] | None = None,
+    sync_tensorboard: bool | None = None,
     **ignored: Any,
 ) -> Run:
     """Start a run and return it (also reachable as `runyard.run`).
@@ -70,7 +71,8 @@ def init(
     `id` the latest run in the run root), "never" (default: an existing `id` is an error); a resumed run
     continues its steps. `reinit`: what a second `init()` does while a run is active: finish it first
     (default, True, "finish_previous"), return it (False, "return_previous") or start another run beside
-    it ("create_new").
+    it ("create_new"). `sync_tensorboard=True`: TensorBoard event files the script writes become run data
+    and run files (`runyard.tensorboard`, docs/tensorboard.md).
     Raises `AuthenticationError` when the API key is missing or refused. An unreachable server is not an
     error: one warning, the run logs to disk and the upload is retried in the background.
     """
@@ -206,6 +208,10 @@ def init(
         if changed:  # OpenRun only merges the config into an existing run
             run.update(**changed)
     _state.set_active(run)
+    if sync_tensorboard or "runyard.tensorboard" in sys.modules:  # docs/tensorboard.md
+        from .tensorboard import on_init
+
+        on_init(run, bool(sync_tensorboard))
     if online and streamer.opened is not None:
         verb = "resumed" if resumed else "run"
         _console.say(f"{verb} {run.name} ({run.path}) on {s.base_url}: {run.url}; local files in {run_dir}")

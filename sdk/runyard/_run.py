@@ -107,6 +107,7 @@ class Run(RunCompat):
         # them about each row only once define_metric() was called (`_observe`)
         self._metrics = metrics if metrics is not None else Metrics()
         self._observe: Any = self._metrics.observe if self._metrics.defs else None
+        self._tensorboard: Any = None  # runyard.tensorboard's watcher (sync_tensorboard)
         self._tmp_dir: str | None = None
         self.finish_result: FinishResult | None = None
         self.config = config
@@ -398,6 +399,8 @@ class Run(RunCompat):
         exit_code = exit_code or 0
         if self._finished or self._child:
             return
+        if self._tensorboard is not None:  # the writers' last events, before the files are uploaded
+            self._tensorboard.finish()
         with self._lock:
             if self._finished:  # another thread got here first
                 return

@@ -50,6 +50,10 @@ def _cmd_http(args: argparse.Namespace) -> int:
         from .artifact.app import create_app as create_artifact
 
         app = create_artifact(settings)
+    elif args.command == "tensorboard":
+        from .tensorboard import create_app as create_tensorboard
+
+        app = create_tensorboard(settings)
     else:
         from .local.frontdoor import create_app as create_frontdoor
 
@@ -115,7 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("auth", help="run the auth service (REST)").set_defaults(fn=_cmd_http)
     sub.add_parser("artifact", help="run the artifact service (REST, presigned URLs)").set_defaults(fn=_cmd_http)
     sub.add_parser(
-        "frontdoor", help="run query, auth and artifact behind one HTTP port (local mode)"
+        "tensorboard", help="run the TensorBoard component (TensorBoard over runs' event files, under /tensorboard)"
+    ).set_defaults(fn=_cmd_http)
+    sub.add_parser(
+        "frontdoor", help="run query, auth, artifact and TensorBoard behind one HTTP port (local mode)"
     ).set_defaults(fn=_cmd_http)
     gc = sub.add_parser(
         "gc", help="delete stored objects nothing refers to any more (after a grace period)",

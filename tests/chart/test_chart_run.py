@@ -278,7 +278,7 @@ def test_the_chart_drives_a_real_run(cluster: Cluster, tmp_path: Path) -> None:
     out = cluster.run_to_completion("migration Job", job["spec"]["template"]["spec"]["containers"][0])
     assert re.search(r"applied [1-9]\d* migration", out), out
     cluster.start_deployments()
-    assert set(cluster.pod_ports) == {"ingest", "query", "auth", "artifact"}
+    assert set(cluster.pod_ports) == {"ingest", "query", "auth", "artifact", "tensorboard"}
 
     for component, probe, url in cluster.probes():
         assert _wait_ok(url) == 200, f"{component} {probe} {url}\n{cluster.logs_tail()}"
@@ -313,7 +313,10 @@ def test_the_chart_drives_a_real_run(cluster: Cluster, tmp_path: Path) -> None:
         files = httpx.get(f"{base}/api/v1/runs/{entity}/chart-run/{run_id}/files", headers=headers, timeout=10,
                           trust_env=False)
         assert files.status_code == 200 and "notes.txt" in files.text, f"{files.text}\n{proc.stderr}"
-        assert {"runyard-auth", "runyard-query", "runyard-artifact"} <= set(proxy.hits)
+        tb = httpx.get(f"{base}/tensorboard/status/{entity}/chart-run/{run_id}", headers=headers, timeout=30,
+                       trust_env=False)  # the TensorBoard component, through its Ingress route
+        assert tb.status_code == 200 and tb.json()["event_files"] == 0, tb.text
+        assert {"runyard-auth", "runyard-query", "runyard-artifact", "runyard-tensorboard"} <= set(proxy.hits)
     finally:
         proxy.shutdown()
         proxy.server_close()

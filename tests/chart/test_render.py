@@ -285,7 +285,8 @@ def test_autoscaling_disruption_budgets_and_image() -> None:
 def test_monitoring_objects() -> None:
     docs = render("networkpolicy")
     monitors = find(docs, "ServiceMonitor")
-    assert {m["metadata"]["name"] for m in monitors} == {f"runyard-{c}" for c in ("ingest", "query", "auth", "artifact")}
+    assert {m["metadata"]["name"] for m in monitors} == {
+        f"runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "tensorboard")}
     for m in monitors:
         ep = m["spec"]["endpoints"][0]
         assert ep["port"] == "metrics"  # /metrics only on the internal port (404 on the service port)

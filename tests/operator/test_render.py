@@ -35,6 +35,7 @@ MATRIX: dict[str, dict[str, Any]] = {
     "loadbalancer-eks": {**BASE, "platform": "eks", "tls": {"enabled": False}, "exposure": {"type": "LoadBalancer"},
                          "allowedCIDRs": ["10.20.0.0/16"]},
     "loadbalancer-gke": {**BASE, "platform": "gke", "tls": {"enabled": False}, "exposure": {"type": "LoadBalancer"}},
+    "no-tensorboard": {**BASE, "components": {"tensorboard": {"enabled": False}}},
     "external-gcs-oidc": {**BASE, "platform": "gke", "database": {"secretRef": {"name": "db", "key": "dsn"}},
                           "redis": {"enabled": False},
                           "objectStore": {"endpoint": "https://storage.googleapis.com", "bucket": "acme-runyard",
@@ -91,6 +92,29 @@ def test_component_overrides_win_over_the_preset() -> None:
     assert values["query"]["resources"] == {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "3Gi"}}
     assert values["ingest"]["autoscaling"] == {"enabled": True, "minReplicas": 3, "maxReplicas": 9}
     assert values["artifact"]["autoscaling"] == {"enabled": True, "minReplicas": 2, "maxReplicas": 5}
+
+
+def test_tensorboard_component_preset_override_and_switch() -> None:
+    values = to_values(apply_defaults(spec_schema(), {**BASE, "size": "large", "components": {
+        "tensorboard": {"replicas": 3, "resources": {"limits": {"memory": "6Gi"}}}}}))
+    assert values["tensorboard"]["enabled"] is True and values["tensorboard"]["replicas"] == 3
+    assert values["tensorboard"]["autoscaling"]["enabled"] is False  # fixed replicas turn the HPA off
+    assert values["tensorboard"]["resources"]["limits"] == {"memory": "6Gi"}
+    assert to_values(apply_defaults(spec_schema(), {**BASE, "size": "large"}))["tensorboard"]["autoscaling"] == {
+        "enabled": True, "minReplicas": 2, "maxReplicas": 6}
+    off = to_values(apply_defaults(spec_schema(), MATRIX["no-tensorboard"]))
+    assert off["tensorboard"]["enabled"] is False
+
+
+def test_tensorboard_renders_as_its_own_deployment_inside_the_front_door_or_not_at_all() -> None:
+    route = [p for p in _one(_rendered("example-minimal"), "Ingress", "vision-runyard-http")["spec"]["rules"][0][
+        "http"]["paths"] if p["backend"]["service"]["name"] == "vision-runyard-tensorboard"]
+    assert [p["path"] for p in route] == ["/tensorboard(/|$)"]
+    off = _rendered("no-tensorboard")
+    assert not [d for d in _docs(off) if "tensorboard" in d["metadata"]["name"]]
+    front = _one(_rendered("loadbalancer-gke"), "Deployment", "vision-runyard-frontdoor")
+    env = {e["name"]: e.get("value") for e in front["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "RUNYARD_TENSORBOARD_CACHE_BYTES" in env and "RUNYARD_TENSORBOARD_ENABLED" not in env
 
 
 def test_external_stores_and_network_policy_values() -> None:
@@ -168,7 +192,7 @@ def test_minimal_example_renders_an_evaluation_instance() -> None:
     assert {o["metadata"]["name"] for o in r.find("StatefulSet")} == {
         f"vision-runyard-{s}" for s in ("postgresql", "redis", "minio")}
     assert {o["metadata"]["name"] for o in r.find("Deployment")} == {
-        f"vision-runyard-{c}" for c in ("ingest", "query", "auth", "artifact")}
+        f"vision-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "tensorboard")}
     ingress = _one(r, "Ingress", "vision-runyard-http")
     assert [rule["host"] for rule in ingress["spec"]["rules"]] == ["runyard-vision.ml.internal",
                                                                    "s3.runyard-vision.ml.internal"]
@@ -234,7 +258,7 @@ def test_render_command_prints_the_manifests(tmp_path: Path, capsys: pytest.Capt
     docs = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
     assert docs[0]["kind"] == "Job" and docs[0]["metadata"]["namespace"] == "runyard"
     assert {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"} == {
-        f"demo-runyard-{c}" for c in ("ingest", "query", "auth", "artifact")}
+        f"demo-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "tensorboard")}
     bad = tmp_path / "bad.yaml"
     bad.write_text(json.dumps({**EXAMPLES["minimal"], "spec": {**EXAMPLES["minimal"]["spec"], "size": "huge"}}))
     assert main(["render", "-f", str(bad)]) == 1

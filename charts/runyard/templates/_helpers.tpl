@@ -139,19 +139,26 @@ false
 {{- end -}}
 {{- end -}}
 
-{{/* Which HTTP components run (the front door replaces query, auth and artifact). */}}
+{{/* "true" when the TensorBoard component runs as its own Deployment (not inside the front door). */}}
+{{- define "runyard.tensorboardSeparate" -}}
+{{- if and .Values.tensorboard.enabled (not .Values.frontdoor.enabled) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Which HTTP components run (the front door replaces query, auth, artifact and tensorboard). */}}
 {{- define "runyard.httpComponents" -}}
 {{- $out := list -}}
 {{- range $c := list "query" "auth" "artifact" "frontdoor" -}}
 {{- if (index $.Values $c).enabled -}}{{- $out = append $out $c -}}{{- end -}}
 {{- end -}}
+{{- if include "runyard.tensorboardSeparate" . -}}{{- $out = append $out "tensorboard" -}}{{- end -}}
 {{- toJson $out -}}
 {{- end -}}
 
 {{/*
 The REST routes, in match order, as JSON: [{"path", "regex", "component"}]. Auth prefixes are
 runyard_server.auth.app.ROUTE_PREFIXES; a run's files and artifacts go to the artifact service
-(runyard_server.artifact.app.is_artifact_path); everything else (REST, SSE, the UI) to query.
+(runyard_server.artifact.app.is_artifact_path); /tensorboard to the TensorBoard component
+(runyard_server.tensorboard.is_tensorboard_path); everything else (REST, SSE, the UI) to query.
 tests/chart checks both lists against the code.
 */}}
 {{- define "runyard.httpRoutes" -}}
@@ -166,6 +173,9 @@ tests/chart checks both lists against the code.
 {{- $routes = append $routes (dict "path" (printf "/api/v1/runs/*/*/*/%s" $kind) "regex" (printf "/api/v1/runs/[^/]+/[^/]+/[^/]+/%s(/|$)" $kind) "component" "artifact") -}}
 {{- end -}}
 {{- $routes = append $routes (dict "path" "/api/v1/artifacts" "regex" "/api/v1/artifacts(/|$)" "component" "artifact") -}}
+{{- if include "runyard.tensorboardSeparate" . -}}
+{{- $routes = append $routes (dict "path" "/tensorboard" "regex" "/tensorboard(/|$)" "component" "tensorboard") -}}
+{{- end -}}
 {{- $routes = append $routes (dict "path" "/" "regex" "/" "component" "query") -}}
 {{- end -}}
 {{- toJson $routes -}}
@@ -239,7 +249,7 @@ secrets by reference and the component's own settings. (dict "ctx" . "component"
       key: {{ $ctx.Values.redis.external.secretKey }}
 {{- end }}
 {{- end }}
-{{- if has .component (list "artifact" "frontdoor" "gc") }}
+{{- if has .component (list "artifact" "frontdoor" "gc" "tensorboard") }}
 {{- if $ctx.Values.bucket.bundled.enabled }}
 - name: RUNYARD_S3_ACCESS_KEY
   valueFrom:
@@ -274,6 +284,13 @@ secrets by reference and the component's own settings. (dict "ctx" . "component"
 {{- if has .component (list "query" "frontdoor") }}
 - name: RUNYARD_WEB_DIST
   value: /opt/runyard/web
+{{- end }}
+{{- if and (has .component (list "tensorboard" "frontdoor")) $ctx.Values.tensorboard.enabled }}
+- name: RUNYARD_TENSORBOARD_CACHE_BYTES
+  value: {{ $ctx.Values.tensorboard.cache.maxBytes | int64 | toString | quote }}
+{{- else if eq .component "frontdoor" }}
+- name: RUNYARD_TENSORBOARD_ENABLED
+  value: "false"
 {{- end }}
 {{- if eq .component "query" }}
 - name: RUNYARD_SDK_WHEELS_DIR

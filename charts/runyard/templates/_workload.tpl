@@ -99,7 +99,11 @@ spec:
       volumes:
         - name: tmp
           emptyDir:
+            {{- if and (has .component (list "tensorboard" "frontdoor")) $ctx.Values.tensorboard.enabled }}
+            sizeLimit: {{ $ctx.Values.tensorboard.cache.sizeLimit }}  # holds TensorBoard's event-file cache
+            {{- else }}
             sizeLimit: 256Mi
+            {{- end }}
 {{- end -}}
 
 {{- define "runyard.service" -}}

@@ -17,6 +17,7 @@ SOURCES: dict[str, str] = {
     "bundle": "runyard.importers.bundle",  # docs/bundle.md
     "mlflow": "runyard.importers.mlflow",  # docs/importers.md
     "wandb": "runyard.importers.wandb",  # docs/importers.md
+    "tensorboard": "runyard.tensorboard._import",  # docs/tensorboard.md
 }
 
 

@@ -156,6 +156,25 @@ class Settings(BaseSettings):
     )
     # ---- end of security settings -------------------------------------------------------------------
 
+    # ---- TensorBoard component (docs/tensorboard.md); it also reads RUNYARD_S3_* -----------------
+    tensorboard_enabled: bool = Field(
+        default=True, description="the front door serves TensorBoard under /tensorboard (when the bucket is set)"
+    )
+    tensorboard_cache_dir: str = Field(
+        default="", description="folder of the event-file cache; empty: <system temp>/runyard-tensorboard"
+    )
+    tensorboard_cache_bytes: int = Field(
+        default=2 * 1024**3, ge=1024**2, description="most bytes of event files the cache holds (LRU by run)"
+    )
+    tensorboard_max_views: int = Field(
+        default=16, ge=1, description="TensorBoard views (a run, or runs together) kept loaded in memory"
+    )
+    tensorboard_max_runs: int = Field(default=32, ge=1, le=500, description="most runs in one TensorBoard view")
+    tensorboard_refresh_s: float = Field(
+        default=10.0, ge=0, description="seconds before a view checks its runs for new event-file bytes again"
+    )
+    # ---- end of TensorBoard settings --------------------------------------------------------------
+
     @field_validator("database_url")
     @classmethod
     def _dsn(cls, value: str) -> str:

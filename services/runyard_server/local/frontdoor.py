@@ -2,7 +2,8 @@
 
 Auth paths (`/api/v1/auth`, `/viewer`, `/teams`, `/entities`, `/admin`: `auth.app.ROUTE_PREFIXES`) go
 to the auth service; `/api/v1/artifacts/...` and a run's
-`files`/`artifacts` paths to the artifact service; everything else (REST, SSE, the UI) to the query
+`files`/`artifacts` paths to the artifact service; `/tensorboard/...` to the TensorBoard component (when
+the bucket is configured); everything else (REST, SSE, the UI) to the query
 service. Requests pass through untouched (no path rewriting, no root_path). The composite
 lifespan enters each sub-app's own lifespan, so each opens its pools exactly as it does when it runs
 alone; state a lifespan yields (Starlette's lifespan state) stays with the sub-app that yielded it.
@@ -36,12 +37,15 @@ class FrontDoor:
     to `query`; runs every lifespan."""
 
     def __init__(self, auth: Any, query: Any, artifact: Any = None,
-                 is_artifact_path: Callable[[str], bool] | None = None) -> None:
+                 is_artifact_path: Callable[[str], bool] | None = None, tensorboard: Any = None,
+                 is_tensorboard_path: Callable[[str], bool] | None = None) -> None:
         self.auth = auth
         self.query = query
         self.artifact = artifact
+        self.tensorboard = tensorboard
         self._is_artifact_path = is_artifact_path or (lambda _path: False)
-        self.apps = [a for a in (auth, artifact, query) if a is not None]
+        self._is_tensorboard_path = is_tensorboard_path or (lambda _path: False)
+        self.apps = [a for a in (auth, artifact, tensorboard, query) if a is not None]
         self._states: dict[int, dict[str, Any] | None] = {id(a): None for a in self.apps}
 
     def route(self, path: str) -> Any:
@@ -49,6 +53,8 @@ class FrontDoor:
             return self.auth
         if self.artifact is not None and self._is_artifact_path(path):
             return self.artifact
+        if self.tensorboard is not None and self._is_tensorboard_path(path):
+            return self.tensorboard
         return self.query
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,17 +92,23 @@ class FrontDoor:
 def create_app(settings: Settings) -> FrontDoor:
     """The front door of `runyard-server local`: auth, artifact and query apps from the same settings.
 
-    The artifact service needs an S3 endpoint; without one (RUNYARD_S3_ENDPOINT empty) the front door
-    serves auth and query only, and file paths answer 404 from the query service.
+    The artifact service and the TensorBoard component need an S3 endpoint; without one
+    (RUNYARD_S3_ENDPOINT empty) the front door serves auth and query only, and file and TensorBoard paths
+    answer 404 from the query service (TensorBoard paths too with RUNYARD_TENSORBOARD_ENABLED=false).
     """
     from ..auth.app import create_app as create_auth_app
     from ..query.app import create_app as create_query_app
 
     artifact: Any = None
     artifact_paths: Callable[[str], bool] | None = None
+    tensorboard: Any = None
     if settings.s3_endpoint:
+        from .. import tensorboard as tensorboard_app
         from ..artifact import app as artifact_app
 
         artifact = artifact_app.create_app(settings)
         artifact_paths = artifact_app.is_artifact_path
-    return FrontDoor(create_auth_app(settings), create_query_app(settings), artifact, artifact_paths)
+        if settings.tensorboard_enabled:
+            tensorboard = tensorboard_app.create_app(settings)
+    return FrontDoor(create_auth_app(settings), create_query_app(settings), artifact, artifact_paths,
+                     tensorboard, tensorboard_app.is_tensorboard_path if tensorboard is not None else None)

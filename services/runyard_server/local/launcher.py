@@ -173,6 +173,7 @@ def run_local(args: argparse.Namespace) -> int:
             _say(f"  applied {len(applied)} migration(s)")
         _check(stopping)
         env = service_env(stack, host=host, port=port, ingest_port=ingest_port)
+        env.setdefault("RUNYARD_TENSORBOARD_CACHE_DIR", str(data_dir / "tensorboard-cache"))  # docs/tensorboard.md
         _sdk_wheels(env, data_dir)
         probe = _probe_host(host)
         _say(f"starting ingest (gRPC on {host}:{ingest_port})...")

@@ -11,6 +11,7 @@ import { WorkspacePage } from "./pages/WorkspacePage";
 // Run and compare pages carry the code highlighter, notebook renderer and diff: loaded when first opened.
 const RunPage = lazy(() => import("./pages/RunPage").then((m) => ({ default: m.RunPage })));
 const ComparePage = lazy(() => import("./pages/ComparePage").then((m) => ({ default: m.ComparePage })));
+const TensorBoardPage = lazy(() => import("./components/TensorBoardView").then((m) => ({ default: m.TensorBoardPage })));
 
 type Gate = { kind: "loading" } | { kind: "setup" } | { kind: "login" } | { kind: "in"; viewer: Viewer } | { kind: "error"; error: Error };
 
@@ -95,6 +96,14 @@ export function App() {
           element={
             <Suspense fallback={<Loading what="comparison" />}>
               <ComparePage />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/:entity/:project/tensorboard"
+          element={
+            <Suspense fallback={<Loading what="TensorBoard" />}>
+              <TensorBoardPage />
             </Suspense>
           }
         />

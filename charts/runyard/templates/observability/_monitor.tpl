@@ -4,6 +4,7 @@
 {{- range $c := list "ingest" "query" "auth" "artifact" "frontdoor" -}}
 {{- if (index $.Values $c).enabled -}}{{- $out = append $out $c -}}{{- end -}}
 {{- end -}}
+{{- if include "runyard.tensorboardSeparate" . -}}{{- $out = append $out "tensorboard" -}}{{- end -}}
 {{- toJson $out -}}
 {{- end -}}
 {{- define "runyard.jobRelabel" -}}

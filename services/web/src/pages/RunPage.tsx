@@ -16,6 +16,7 @@ import { MetricsPanel } from "../components/MetricsPanel";
 import { StateBadge } from "../components/StateBadge";
 import { ErrorBox, Loading } from "../components/States";
 import { TopBar, ProjectCrumbs } from "../components/TopBar";
+import { TensorBoardView } from "../components/TensorBoardView";
 
 const TABS = [
   ["overview", "Overview"],
@@ -24,6 +25,7 @@ const TABS = [
   ["logs", "Logs"],
   ["files", "Files"],
   ["media", "Media"],
+  ["tensorboard", "TensorBoard"],
 ] as const;
 
 interface Meta {
@@ -289,6 +291,7 @@ export function RunPage() {
             {tab === "system" && <MetricsPanel runs={panelRuns} tick={tick} systemOpenByDefault={true} only="system" />}
             {tab === "logs" && <ConsoleLog entity={entity} project={project} runId={runId} tick={tick} running={running} />}
             {tab === "files" && <FilesView entity={entity} project={project} runId={runId} />}
+            {tab === "tensorboard" && <TensorBoardView entity={entity} project={project} runIds={[runId]} />}
             {tab === "media" && <MediaView entity={entity} project={project} runId={runId} keys={run.media_keys ?? run.history_keys ?? []} tick={running ? tick : 0} />}
           </>
         )}

@@ -197,6 +197,15 @@ export function WorkspacePage() {
                     Compare code
                   </button>
                 )}
+                {selectedIds.length > 0 && (
+                  <button
+                    className="btn btn-sm compare-btn"
+                    data-testid="open-tensorboard"
+                    onClick={() => navigate(`/${encodeURIComponent(entity)}/${encodeURIComponent(project)}/tensorboard?runs=${selectedIds.map(encodeURIComponent).join(",")}`)}
+                  >
+                    TensorBoard
+                  </button>
+                )}
                 <span className={`live-dot ${liveMode}`} title={liveMode === "live" ? "Live: updates arrive as runs log" : liveMode === "polling" ? "Live updates unavailable: refreshing every few seconds" : "Connecting…"} data-testid="live-mode" data-mode={liveMode} />
               </>
             ) : (
