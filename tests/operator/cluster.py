@@ -119,7 +119,7 @@ def condition(body: dict[str, Any] | None, ctype: str) -> dict[str, Any]:
     return {}
 
 
-async def until(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+async def until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
     """Poll `check` until it returns something truthy; fail naming `what` (and the last value)."""
     deadline = time.monotonic() + timeout
     last: Any = None

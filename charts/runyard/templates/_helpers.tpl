@@ -292,7 +292,7 @@ secrets by reference and the component's own settings. (dict "ctx" . "component"
 - name: RUNYARD_TENSORBOARD_ENABLED
   value: "false"
 {{- end }}
-{{- if eq .component "query" }}
+{{- if has .component (list "query" "frontdoor") }}
 - name: RUNYARD_SDK_WHEELS_DIR
   value: /opt/runyard/wheels
 {{- end }}
