@@ -191,10 +191,134 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{entity}/{project}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * History Batch
+         * @description Downsampled series of `keys` for up to 1,000 runs of the project, one NDJSON line per run as it is read.
+         */
+        post: operations["history_batch_api_v1_projects__entity___project__history_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** BatchHistoryIn */
+        BatchHistoryIn: {
+            /**
+             * Runs
+             * @description run ids of the project, in the order the lines should come
+             */
+            runs: string[];
+            /**
+             * Keys
+             * @description history keys to return for each run
+             */
+            keys: string[];
+            /**
+             * Samples
+             * @description buckets per series
+             * @default 500
+             */
+            samples?: number;
+            /**
+             * Min Step
+             * @description first step of the window
+             */
+            min_step?: number | null;
+            /**
+             * Max Step
+             * @description last step of the window
+             */
+            max_step?: number | null;
+            /**
+             * X
+             * @description also return `x`: this key's value at each point's step
+             */
+            x?: string | null;
+            /**
+             * Bands
+             * @description also return each bucket's `min` and `max`
+             * @default true
+             */
+            bands?: boolean;
+        };
+        /**
+         * BatchHistoryLine
+         * @description One line of the answer: a run's series, or the last line (`done`), or an error that cut the stream.
+         */
+        BatchHistoryLine: {
+            /** Run Id */
+            run_id?: string | null;
+            /**
+             * Series
+             * @description per key; `min`/`max` only with `bands`, `x` only with `x`
+             */
+            series?: {
+                [key: string]: components["schemas"]["BatchSeriesOut"];
+            } | null;
+            /**
+             * Sampled
+             * @description whether any series of the run was downsampled
+             */
+            sampled?: boolean | null;
+            /**
+             * Done
+             * @description the last line of a complete answer
+             */
+            done?: boolean | null;
+            /**
+             * Runs
+             * @description (done) number of run lines sent
+             */
+            runs?: number | null;
+            /**
+             * Missing
+             * @description (done) requested ids that are not runs of the project
+             */
+            missing?: string[] | null;
+            /**
+             * Error
+             * @description the stream was cut: what failed (no `done` line follows)
+             */
+            error?: string | null;
+            /** Code */
+            code?: string | null;
+        };
+        /** BatchSeriesOut */
+        BatchSeriesOut: {
+            /** Step */
+            step: number[];
+            /** Value */
+            value: (number | string | null)[];
+            /**
+             * Min
+             * @description with `bands`: each bucket's minimum (NaN ignored)
+             */
+            min?: (number | string | null)[];
+            /**
+             * Max
+             * @description with `bands`: each bucket's maximum (NaN ignored)
+             */
+            max?: (number | string | null)[];
+            /**
+             * X
+             * @description with `x`: that key's value at each step (null where absent)
+             */
+            x?: (number | string | null)[];
+        };
         /**
          * ErrorOut
          * @description Every error: a message for a person and a stable code (docs/api.md).
@@ -1249,6 +1373,78 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FullHistoryOut"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    history_batch_api_v1_projects__entity___project__history_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchHistoryIn"];
+            };
+        };
+        responses: {
+            /** @description newline-delimited JSON: one BatchHistoryLine per run, then `done` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": components["schemas"]["BatchHistoryLine"];
                 };
             };
             /** @description a value breaks a rule */
