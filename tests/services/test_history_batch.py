@@ -80,6 +80,14 @@ def world(services: Services) -> World:
                 services.sql("INSERT INTO history_chunks (run_id, key_id, min_step, max_step, n, steps, vals) "
                              "VALUES ($1, $2, $3, $4, $5, $6, $7)", pk, key_id, int(steps[part][0]),
                              int(steps[part][-1]), int(steps[part].size), s, b)
+        if i < 3:  # images at three steps, a histogram at one
+            for step in (0, 1000, 2000):
+                services.sql("INSERT INTO history_json (run_id, key_id, step, value) VALUES ($1, 3, $2, $3)",
+                             pk, step, {"_type": "image-file", "path": f"media/images/s{step}.png"})
+            services.sql("INSERT INTO history_json (run_id, key_id, step, value) VALUES ($1, 4, 5, $2)",
+                         pk, {"_type": "histogram", "values": [1, 2], "bins": [0, 1, 2]})
+            services.sql("INSERT INTO history_keys (run_id, key_id, key) VALUES ($1, 3, 'samples'), "
+                         "($1, 4, 'weights')", pk)
         if i < 2:  # acc: a single point (a run's first epoch)
             s, b = history_codec.encode(np.array([0]), np.array([0.25 * (i + 1)]))
             services.sql("INSERT INTO history_chunks (run_id, key_id, min_step, max_step, n, steps, vals) "
@@ -140,3 +148,24 @@ def test_access_like_every_project_read(world: World) -> None:
     assert lines(viewer) == [{"done": True, "runs": 0, "missing": ["x"]}]
     assert httpx.post(f"{world.svc.query_url}/api/v1/projects/ada/sweep/history",
                       json={"runs": ["r00"], "keys": ["loss"]}).status_code == 401
+
+
+def test_media_of_many_runs(world: World) -> None:
+    def media(body: dict[str, Any], who: str = "ada") -> httpx.Response:
+        return httpx.post(f"{world.svc.query_url}/api/v1/projects/ada/sweep/media", json=body,
+                          headers={"Authorization": f"Bearer {world.keys[who]}"}, timeout=30)
+
+    resp = media({"runs": ["r02", "r00", "r30", "nope"]})
+    assert resp.status_code == 200, resp.text
+    got = resp.json()
+    assert [r["run_id"] for r in got["runs"]] == ["r02", "r00", "r30"] and got["missing"] == ["nope"]
+    r2 = got["runs"][0]["media"]
+    assert set(r2) == {"samples", "weights"}  # numeric keys never appear here
+    assert r2["samples"]["steps"] == [0, 1000, 2000] and r2["samples"]["truncated"] is False
+    assert r2["samples"]["values"][2] == {"_type": "image-file", "path": "media/images/s2000.png"}
+    assert got["runs"][2]["media"] == {}
+    # only some keys, only the last points
+    last = media({"runs": ["r00"], "keys": ["samples"], "per_key": 2}).json()["runs"][0]["media"]
+    assert list(last) == ["samples"] and last["samples"]["steps"] == [1000, 2000] and last["samples"]["truncated"]
+    assert media({"runs": ["r00"]}, who="bob").status_code == 404
+    assert media({"runs": [f"r{i}" for i in range(101)]}).status_code == 422

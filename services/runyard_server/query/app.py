@@ -12,7 +12,8 @@ from ..http import MetricsMiddleware, install_error_handlers, service_lifespan
 from ..http.health import router as health_router
 from .jsonresp import RunyardJSONResponse
 from .metrics import LATENCY, REQUESTS
-from .routes import history, history_batch, live, project_settings, projects, runs, runs_search, server_info
+from .panels import ROUTERS as PANEL_ROUTERS
+from .routes import history, live, project_settings, projects, runs, runs_search, server_info
 from .static import install_ui
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(MetricsMiddleware, requests=REQUESTS, latency=LATENCY)
     # runs_search before runs: it answers the runs list (filter language) at the same path
     for router in (server_info.router, projects.router, project_settings.router, runs_search.router, live.router,
-                   runs.router, history.router, history_batch.router, health_router):
+                   runs.router, history.router, health_router):
+        app.include_router(router)
+    for router in PANEL_ROUTERS:  # the workspace's batched reads and saved layouts (panels.py)
         app.include_router(router)
     install_ui(app, settings.web_dist)  # last: its catch-all must not shadow the API
     return app

@@ -32,3 +32,22 @@ async def chunks_of_runs(
             ORDER BY k.run_id, k.key_id, c.id""",
         pks, keys, min_step, max_step,
     )
+
+
+async def json_points_of_runs(
+    conn: asyncpg.Connection, pks: list[int], keys: list[str] | None, per_key: int
+) -> list[asyncpg.Record]:
+    """(run_id, key, step, value) of the JSON-valued history (media descriptors, tables, histograms, text) of
+    the runs: the last `per_key` points of each (run, key), every key or only `keys`, in step order."""
+    return await conn.fetch(
+        """SELECT run_id, key, step, value FROM (
+               SELECT j.run_id, k.key, j.step, j.value,
+                      row_number() OVER (PARTITION BY j.run_id, j.key_id ORDER BY j.step DESC) AS rn
+                 FROM history_json j
+                 JOIN history_keys k ON k.run_id = j.run_id AND k.key_id = j.key_id
+                WHERE j.run_id = ANY($1::bigint[]) AND ($2::text[] IS NULL OR k.key = ANY($2::text[]))
+           ) t
+          WHERE rn <= $3
+          ORDER BY run_id, key, step""",
+        pks, keys, per_key,
+    )
