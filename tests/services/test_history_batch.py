@@ -169,3 +169,11 @@ def test_media_of_many_runs(world: World) -> None:
     assert list(last) == ["samples"] and last["samples"]["steps"] == [1000, 2000] and last["samples"]["truncated"]
     assert media({"runs": ["r00"]}, who="bob").status_code == 404
     assert media({"runs": [f"r{i}" for i in range(101)]}).status_code == 422
+
+
+def test_rounded_values_for_overview_charts(world: World) -> None:
+    exact = lines(world.batch({"runs": ["r03"], "keys": ["loss"], "samples": 50}))[0]["series"]["loss"]
+    short = lines(world.batch({"runs": ["r03"], "keys": ["loss"], "samples": 50, "digits": 4}))[0]["series"]["loss"]
+    assert short["step"] == exact["step"]
+    for a, b in zip(exact["value"] + exact["max"], short["value"] + short["max"]):
+        assert b == float(f"{a:.4g}")

@@ -53,6 +53,7 @@ class BatchQuery:
     max_step: int | None
     x: str | None
     bands: bool
+    digits: int | None = None
 
     @property
     def read_keys(self) -> list[str]:
@@ -68,13 +69,34 @@ def groups(items: list[Any]) -> list[list[Any]]:
     return out
 
 
+def round_significant(values: np.ndarray, digits: int) -> np.ndarray:
+    """Each value rounded to `digits` significant digits (non-finite values and zeros kept): an overview chart
+    cannot show more, and the shortest repr of a rounded value is a third of an exact one's."""
+    out = values.copy()
+    ok = np.isfinite(values) & (values != 0)
+    if ok.any():
+        v = values[ok]
+        exp = digits - 1 - np.floor(np.log10(np.abs(v)))
+        exact = np.abs(exp) <= 22  # 10**exp is an exact double: the result is the nearest double to the decimal
+        up = exact & (exp >= 0)
+        down = exact & (exp < 0)
+        r = v.copy()
+        s_up = np.power(10.0, exp[up])
+        r[up] = np.round(v[up] * s_up) / s_up
+        s_down = np.power(10.0, -exp[down])
+        r[down] = np.round(v[down] / s_down) * s_down
+        out[ok] = r
+    return out
+
+
 def _series(steps: np.ndarray, vals: np.ndarray, q: BatchQuery,
             xs: tuple[np.ndarray, np.ndarray] | None) -> tuple[dict[str, Any], bool]:
     b = bucket(*window(steps, vals, q.min_step, q.max_step), q.samples)
-    out: dict[str, Any] = {"step": b.step.tolist(), "value": float_list(b.value)}
+    r = (lambda a: round_significant(a, q.digits)) if q.digits else (lambda a: a)
+    out: dict[str, Any] = {"step": b.step.tolist(), "value": float_list(r(b.value))}
     if q.bands:
-        out["min"] = float_list(b.min) if b.sampled else out["value"]
-        out["max"] = float_list(b.max) if b.sampled else out["value"]
+        out["min"] = float_list(r(b.min)) if b.sampled else out["value"]
+        out["max"] = float_list(r(b.max)) if b.sampled else out["value"]
     if xs is not None:
         out["x"] = x_at_steps(xs[0], xs[1], b.step)
     return out, b.sampled

@@ -47,6 +47,8 @@ class BatchHistoryIn(BaseModel):
     max_step: int | None = Field(None, ge=-_INT64 - 1, le=_INT64, description="last step of the window")
     x: Key | None = Field(None, description="also return `x`: this key's value at each point's step")
     bands: bool = Field(True, description="also return each bucket's `min` and `max`")
+    digits: int | None = Field(None, ge=3, le=17, description="round values to this many significant digits "
+                                                              "(smaller answers for overview charts); default exact")
 
 
 class BatchSeriesOut(BaseModel):
@@ -105,6 +107,6 @@ async def history_batch(entity: str, project: str, body: BatchHistoryIn, who: Pr
     runs = [(r, pks[r]) for r in run_ids if r in pks]
     missing = [r for r in run_ids if r not in pks]
     q = BatchQuery(keys=keys, samples=body.samples, min_step=body.min_step, max_step=body.max_step, x=body.x,
-                   bands=body.bands)
+                   bands=body.bands, digits=body.digits)
     return NDJSONResponse(stream_history(pool, runs, missing, q),
                           headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

@@ -31,8 +31,10 @@ LAYOUT_MAX_BYTES = 256 * 1024
 QUERY_MAX = 8192
 
 
+# Inputs are plain objects (`dict[str, Any]`): the recursive JsonValue schema as an input as well would split
+# into JsonValue-Input / -Output in the OpenAPI document.
 class LayoutIn(BaseModel):
-    layout: dict[str, JsonValue] = Field(description="the UI's layout document (at most 256 KiB of JSON)")
+    layout: dict[str, Any] = Field(description="the UI's layout document (at most 256 KiB of JSON)")
 
 
 class LayoutOut(BaseModel):
@@ -41,7 +43,7 @@ class LayoutOut(BaseModel):
 
 
 class ViewIn(BaseModel):
-    layout: dict[str, JsonValue]
+    layout: dict[str, Any] = Field(description="the UI's layout document (at most 256 KiB of JSON)")
     query: str = Field("", max_length=QUERY_MAX, description="the page's URL query (filter, sort, runs shown, ...)")
 
 

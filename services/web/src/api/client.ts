@@ -32,6 +32,11 @@ function readCookie(name: string): string | null {
   return null;
 }
 
+/** Whether the browser holds a session (its CSRF cookie is readable; the session cookie itself is HttpOnly). */
+export function hasSessionCookie(): boolean {
+  return readCookie("runyard_csrf") !== null;
+}
+
 // Revalidation cache: a repeated GET sends If-None-Match and reuses the body on 304.
 const etagCache = new Map<string, { etag: string; body: unknown }>();
 

@@ -118,7 +118,10 @@ function logSplits(u: uPlot, _axis: number, lo: number, hi: number): number[] {
   return out;
 }
 
-const LEGEND_MAX = 8;
+/** Legend entries that fit two lines of a chart this wide (the rest are counted). */
+function legendFits(width: number): number {
+  return Math.max(2, 2 * Math.floor((width - 52) / 150) - 1);
+}
 
 export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "step", xLabel = "step", unit = "", legend = false }: Props) {
   const wrapRef = useRef<HTMLDivElement>(null);
@@ -293,7 +296,8 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
 
   const shownRows = hover ? hover.rows.slice(0, 12) : [];
   const plotW = plotRef.current?.width ?? 0;
-  const legendLines = legend ? lines.slice(0, LEGEND_MAX) : [];
+  const fits = legendFits(plotW || wrapRef.current?.clientWidth || 400);
+  const legendLines = legend ? (lines.length <= fits + 1 ? lines : lines.slice(0, fits)) : [];
   return (
     <div className="chart-wrap" onMouseLeave={() => setHover(null)}>
       <div ref={wrapRef} className="chart-canvas" />

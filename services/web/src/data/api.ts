@@ -3,16 +3,17 @@
 import { ApiError, artifact, auth, fillPath, query } from "../api/client";
 import type { Run } from "./types";
 
-export { ApiError, onUnauthorized } from "../api/client";
+export { ApiError, hasSessionCookie, onUnauthorized } from "../api/client";
 
 export const api = {
   serverInfo: () => query.get("/api/v1/server-info", { noAuthRedirect: true }),
   viewer: (noAuthRedirect = false) => auth.get("/api/v1/viewer", { noAuthRedirect }),
-  signup: (username: string, password: string) =>
-    auth.post("/api/v1/auth/signup", { body: { username, password }, noAuthRedirect: true }),
+  signup: (username: string, password: string, invite?: string) =>
+    auth.post("/api/v1/auth/signup", { body: { username, password, invite: invite || null }, noAuthRedirect: true }),
   login: (username: string, password: string) =>
     auth.post("/api/v1/auth/login", { body: { username, password }, noAuthRedirect: true }),
   logout: () => auth.post("/api/v1/auth/logout", { noAuthRedirect: true }),
+  entities: (signal?: AbortSignal) => auth.get("/api/v1/entities", { signal }),
   projects: (entity?: string) => query.get("/api/v1/projects", { query: { entity } }),
   project: (entity: string, project: string) =>
     query.get("/api/v1/projects/{entity}/{project}", { path: { entity, project } }),

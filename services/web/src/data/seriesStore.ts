@@ -19,6 +19,8 @@ export interface StoreParams {
   bands: boolean;
   /** `x=` (e.g. "_timestamp"), or undefined for steps. */
   x?: string;
+  /** Round values to this many significant digits (overview charts); undefined: exact. */
+  digits?: number;
 }
 
 const GATHER_MS = 12; // how long asks are gathered into one request
@@ -26,11 +28,6 @@ const NOTIFY_MS = 350; // at most one "more data" notice per this while lines st
 const MAX_RUNS = 1000; // the endpoint's limits (routes/history_batch.py)
 const MAX_KEYS = 100;
 const MAX_POINTS = 10_000_000;
-
-/** Buckets per line for `runs` lines in a chart: fewer when there are many (about 150,000 points a chart). */
-export function samplesFor(runs: number): number {
-  return Math.max(100, Math.min(500, Math.round(150_000 / Math.max(1, runs))));
-}
 
 /** Per-run min/max bands only help with a few lines. */
 export function bandsFor(runs: number): boolean {
@@ -131,11 +128,11 @@ export class SeriesStore {
     this.controllers.add(ctl);
     this.active++;
     let done = false;
-    const { entity, project, samples, bands, x } = this.params;
+    const { entity, project, samples, bands, x, digits } = this.params;
     try {
       await query.stream(
         "/api/v1/projects/{entity}/{project}/history",
-        { path: { entity, project }, body: { runs, keys, samples, bands, x: x ?? null }, signal: ctl.signal },
+        { path: { entity, project }, body: { runs, keys, samples, bands, x: x ?? null, digits: digits ?? null }, signal: ctl.signal },
         (line: Line) => {
           if (line.done) done = true;
           else if (line.error) this.error = line.error;
@@ -182,4 +179,37 @@ export class SeriesStore {
     const wait = this.lastNotify === 0 ? 0 : Math.max(0, this.lastNotify + NOTIFY_MS - performance.now());
     this.notifyTimer = window.setTimeout(fire, wait);
   }
+}
+
+/** Exact (or finely bucketed) series of a step window, for a zoomed chart: one streamed request, not stored. */
+export async function fetchWindow(
+  entity: string,
+  project: string,
+  runs: string[],
+  keys: string[],
+  window: [number, number],
+  opts: { samples: number; bands: boolean },
+  signal: AbortSignal,
+): Promise<Map<string, Map<string, BatchSeries>>> {
+  const out = new Map<string, Map<string, BatchSeries>>();
+  let done = false;
+  const per = Math.max(1, Math.min(MAX_RUNS, Math.floor(MAX_POINTS / (keys.length * opts.samples))));
+  for (let i = 0; i < runs.length; i += per) {
+    done = false;
+    await query.stream(
+      "/api/v1/projects/{entity}/{project}/history",
+      {
+        path: { entity, project },
+        body: { runs: runs.slice(i, i + per), keys, samples: opts.samples, bands: opts.bands, min_step: Math.floor(window[0]), max_step: Math.ceil(window[1]) },
+        signal,
+      },
+      (line: Line) => {
+        if (line.done) done = true;
+        else if (line.error) throw new Error(line.error);
+        else if (line.run_id && line.series) out.set(line.run_id, new Map(Object.entries(line.series)));
+      },
+    );
+    if (!done) throw new Error("the answer was cut short");
+  }
+  return out;
 }

@@ -1,0 +1,44 @@
+// The run page's "⋯" menu: its link, its config and summary as files, and the run actions other parts of the
+// UI register (src/extensions.ts), e.g. copying the run to another instance.
+import { useRef, useState } from "react";
+import type { Run } from "../data/types";
+import { Popover } from "../components/Popover";
+import { runActions } from "../extensions";
+import { downloadJson } from "./download";
+
+export function RunMenu({ entity, project, run }: { entity: string; project: string; run: Run }) {
+  const ref = useRef<HTMLButtonElement>(null);
+  const [open, setOpen] = useState(false);
+  const [copied, setCopied] = useState(false);
+  const actions = runActions.filter((a) => a.scope === "run");
+  const close = () => setOpen(false);
+  return (
+    <>
+      <button ref={ref} className="btn btn-sm" onClick={() => setOpen((o) => !o)} aria-label="more actions" data-testid="run-menu" aria-expanded={open}>
+        ⋯
+      </button>
+      <Popover anchor={ref} open={open} onClose={close} align="end" className="menu-pop" testId="run-menu-pop">
+        <button
+          className="menu-item"
+          onClick={() => {
+            void navigator.clipboard?.writeText(window.location.href).then(() => setCopied(true), () => setCopied(false));
+          }}
+        >
+          {copied ? "Link copied" : "Copy link to this run"}
+        </button>
+        <button className="menu-item" onClick={() => (downloadJson(`${run.id}-config.json`, run.config), close())} data-testid="menu-download-config">
+          Download config.json
+        </button>
+        <button className="menu-item" onClick={() => (downloadJson(`${run.id}-summary.json`, run.summary), close())} data-testid="menu-download-summary">
+          Download summary.json
+        </button>
+        {actions.length > 0 && <div className="menu-sep" />}
+        {actions.map((a) => (
+          <button key={a.id} className="menu-item" onClick={() => (close(), a.run({ entity, project, runIds: [run.id] }))} data-testid={`action-${a.id}`}>
+            {a.label}
+          </button>
+        ))}
+      </Popover>
+    </>
+  );
+}
