@@ -177,3 +177,25 @@ def test_rounded_values_for_overview_charts(world: World) -> None:
     assert short["step"] == exact["step"]
     for a, b in zip(exact["value"] + exact["max"], short["value"] + short["max"]):
         assert b == float(f"{a:.4g}")
+
+
+def test_packed_series_carry_the_same_buckets(world: World) -> None:
+    import base64
+
+    body = {"runs": ["r01", "r07"], "keys": ["loss", "absent"], "samples": 300, "x": "_timestamp"}
+    plain = lines(world.batch(body))
+    packed = lines(world.batch({**body, "pack": True}))
+    assert [p.get("run_id") for p in packed] == ["r01", "r07", None] and packed[-1]["done"] is True
+
+    def arr(b64: str, dtype: str) -> list[float]:
+        return np.frombuffer(base64.b64decode(b64), dtype=dtype).astype(np.float64).tolist()
+
+    for p, q in zip(plain[:-1], packed[:-1]):
+        a, b = p["series"]["loss"], q["series"]["loss"]
+        assert b["n"] == len(a["step"]) and b["step_type"] == "i4" and arr(b["step"], "<i4") == a["step"]
+        for field in ("value", "min", "max"):
+            want = [float(v) if isinstance(v, str) else v for v in a[field]]  # "NaN" -> nan
+            np.testing.assert_allclose(arr(b[field], "<f4"), want, rtol=1e-6)
+        np.testing.assert_array_equal(arr(b["x"], "<f8"), a["x"])
+        assert q["series"]["absent"] == {"n": 0, "step": "", "step_type": "i4", "value": "", "min": "", "max": "",
+                                         "x": ""}

@@ -94,7 +94,10 @@ export function WorkspacePage() {
     return s && SERVER_ORDERS.has(s.id) ? `${s.desc ? "-" : ""}${s.id}` : null;
   });
   const projectRes = useResource(() => api.project(entity, project), [entity, project]);
-  const { runs, total, complete, error } = useProjectRuns(entity, project, serverOrder, filter);
+  // When the charts show the first N runs of the server's order, the first page holds them all: the charted
+  // set is known from the first answer and its history is read in one request.
+  const wantTop = selParam === null && serverOrder !== null && !qParam ? (topParam === "all" ? MAX_CHARTED : Number(topParam) || 0) : 0;
+  const { runs, total, complete, error } = useProjectRuns(entity, project, serverOrder, filter, wantTop);
   // A bad expression: the server's 400 names the position; the table keeps the last good result away.
   const filterError = error && filter && (error as { status?: number }).status === 400 ? error.message : null;
 
@@ -174,11 +177,12 @@ export function WorkspacePage() {
   const tick = useLiveTick({ kind: "project-runs", entity, project }, panelRuns.some((r) => r.running));
   const groupTick = useLiveTick({ kind: "project-runs", entity, project }, !!groupBy);
   const keysTick = useThrottled(useLiveTick({ kind: "project-runs", entity, project }), 10_000);
-  // the project's keys: again when runs were added (once the list is complete) or, throttled, as runs log
-  const keysRes = useResource((signal) => api.keys(entity, project, signal), [entity, project, keysTick, complete ? total : -1]);
+  // the project's keys: again (throttled) when runs log, which is also how new runs arrive
+  const keysRes = useResource((signal) => api.keys(entity, project, signal), [entity, project, keysTick]);
   const expected = mode === "ticked" ? chartedIds.length : Math.min(topN, q ? rows.length : total);
   const store = useStores(entity, project, panelRuns, tick, expected);
   const media = useMedia(entity, project, chartedIds, tick);
+  // line panels do not wait for the media read: a media key's panel changes kind when it comes
   const kinds = useMemo(() => mediaKinds(media.data), [media.data]);
   const numericKeys = useMemo(() => (keysRes.data?.keys ?? []).filter((k) => !k.startsWith("_") && !kinds.has(k)), [keysRes.data, kinds]);
   const auto = useMemo(() => autoPanels(numericKeys, kinds), [numericKeys, kinds]);

@@ -1,11 +1,10 @@
 // A line chart panel: one or more history keys of every run shown (or of every group: its mean with a
 // min/max or std band), read through the shared series store once the panel comes into view.
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { groupLine } from "../data/aggregate";
 import { colorAt } from "../data/colors";
 import { fetchWindow, type BatchSeries } from "../data/seriesStore";
 import { isSystemKey, unitOf } from "../data/units";
-import { toFiniteArray } from "../data/values";
 import { LineChart, type ChartLine, type XKind } from "../components/LineChart";
 import type { PanelSpec } from "./layout";
 import { usePanels, useStoreVersion } from "./env";
@@ -36,23 +35,37 @@ interface XY {
  * A series on the chart's x axis. System metrics carry unix milliseconds as their step: they are drawn
  * against time since the run's first sample (or wall time), never against raw milliseconds.
  */
+// A run's series is converted once per look (x mode, bands), not again on every redraw.
+const xyCache = new WeakMap<BatchSeries, Map<string, XY | null>>();
+
 function toXY(s: BatchSeries, mode: string, system: boolean, bands: boolean): XY | null {
+  const look = `${mode}|${system}|${bands}`;
+  let m = xyCache.get(s);
+  if (!m) xyCache.set(s, (m = new Map()));
+  if (!m.has(look)) m.set(look, computeXY(s, mode, system, bands));
+  return m.get(look)!;
+}
+
+function computeXY(s: BatchSeries, mode: string, system: boolean, bands: boolean): XY | null {
   const n = s.step.length;
   if (!n) return null;
-  const y = toFiniteArray(s.value, n);
-  const sMin = s.min ?? [];
-  const sMax = s.max ?? [];
-  const hasBand = bands && sMin.length === n && sMax.length === n;
-  const min = hasBand ? toFiniteArray(sMin, n) : null;
-  const max = hasBand ? toFiniteArray(sMax, n) : null;
+  const fin = (a: ArrayLike<number>) => {
+    const out = new Array<number | null>(a.length);
+    for (let i = 0; i < a.length; i++) out[i] = Number.isFinite(a[i]) ? a[i] : null;
+    return out;
+  };
+  const y = fin(s.value);
+  const hasBand = bands && !!s.min && !!s.max && s.min.length === n && s.max.length === n;
+  const min = hasBand ? fin(s.min!) : null;
+  const max = hasBand ? fin(s.max!) : null;
   if (system) {
     const t0 = s.step[0];
-    return { x: s.step.map((v) => (mode === "wall" ? v / 1000 : (v - t0) / 1000)), y, min, max };
+    return { x: Array.from(s.step, (v) => (mode === "wall" ? v / 1000 : (v - t0) / 1000)), y, min, max };
   }
-  if (mode === "step") return { x: s.step, y, min, max };
+  if (mode === "step") return { x: Array.from(s.step), y, min, max };
   // another x: keep the points that have one, in ascending x (uPlot needs it); the last point wins per x
   if (!s.x || s.x.length !== n) return null;
-  const xs = toFiniteArray(s.x, n);
+  const xs = fin(s.x);
   const idx: number[] = [];
   for (let i = 0; i < n; i++) if (xs[i] !== null) idx.push(i);
   if (mode !== "relative" && mode !== "wall") idx.sort((a, b) => (xs[a] as number) - (xs[b] as number) || a - b);
@@ -114,9 +127,19 @@ export function LinePanel({ spec, height, visible }: { spec: PanelSpec; height: 
   useEffect(() => setRange(null), [mode]);
 
   const bands = env.groups === null && runIds.length <= 10;
+  const prevRuns = useRef(env.runs);
   const get = (runId: string, key: string): BatchSeries | undefined => (range && zoomed ? zoomed.get(runId)?.get(key) : store.get(runId, key));
 
+  // The series this chart drew last time: when a notice from the store brings none new for it, the chart
+  // keeps its lines (no redraw of hundreds of lines for another chart's data).
+  const lastUsed = useRef<{ key: string; used: (BatchSeries | undefined)[]; result: { lines: ChartLine[]; loaded: number } } | null>(null);
   const { lines, loaded } = useMemo(() => {
+    const lookKey = `${keysKey}|${mode}|${system}|${bands}|${settings.band}|${range}|${env.groups ? env.groups.map((g) => g.name + g.runIds.length).join() : ""}`;
+    const used: (BatchSeries | undefined)[] = [];
+    for (const r of env.runs) for (const k of spec.keys) used.push(get(r.id, k));
+    const prev = lastUsed.current;
+    if (prev && prev.key === lookKey && prev.used.length === used.length && prev.used.every((u, i) => u === used[i]) && prevRuns.current === env.runs)
+      return prev.result;
     const out: ChartLine[] = [];
     let loaded = 0;
     for (const r of env.runs) if (spec.keys.every((k) => get(r.id, k))) loaded++;
@@ -148,6 +171,8 @@ export function LinePanel({ spec, height, visible }: { spec: PanelSpec; height: 
           });
         }
       });
+      lastUsed.current = { key: lookKey, used, result: { lines: out, loaded } };
+      prevRuns.current = env.runs;
       return { lines: out, loaded };
     }
     for (const r of env.runs)
@@ -165,6 +190,8 @@ export function LinePanel({ spec, height, visible }: { spec: PanelSpec; height: 
           max: xy.max,
         });
       });
+    lastUsed.current = { key: lookKey, used, result: { lines: out, loaded } };
+    prevRuns.current = env.runs;
     return { lines: out, loaded };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [version, env.runs, env.groups, keysKey, mode, system, bands, zoomed, range, settings.band, smoothing]);

@@ -224,7 +224,8 @@ function PanelCard({ spec, cols, gridRef, editable, dropMark, onDragStart, onDra
   useEffect(() => {
     const el = ref.current;
     if (!el || visible) return;
-    const io = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && setVisible(true), { rootMargin: "150px" });
+    // a chart reads its data when it comes into view
+    const io = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && setVisible(true), { rootMargin: "0px" });
     io.observe(el);
     return () => io.disconnect();
   }, [visible]);

@@ -59,9 +59,9 @@ export function usePanels(): PanelsEnv {
   return env;
 }
 
-/** Buckets per line: about 60,000 points a chart, at least 100 a line. */
+/** Buckets per line: fewer as lines get many (a chart is ~400 px wide; about 60-80,000 points a chart). */
 export function samplesFor(runs: number): number {
-  return runs <= 120 ? 500 : runs <= 300 ? 200 : 100;
+  return runs <= 40 ? 500 : runs <= 120 ? 300 : runs <= 300 ? 200 : runs <= 600 ? 120 : 80;
 }
 
 /**
@@ -96,8 +96,7 @@ export function useStores(entity: string, project: string, runs: PanelRun[], tic
       const k = x ?? "";
       let s = stores.current.get(k);
       if (!s) {
-        // overview charts: 6 significant digits are more than a chart or its hover shows
-        s = new SeriesStore({ entity, project, samples, bands, x, digits: 6 });
+        s = new SeriesStore({ entity, project, samples, bands, x });
         stores.current.set(k, s);
       }
       return s;

@@ -347,6 +347,12 @@ export interface components {
              * @description round values to this many significant digits (smaller answers for overview charts); default exact
              */
             digits?: number | null;
+            /**
+             * Pack
+             * @description series as base64 little-endian arrays (steps int32/float64, values float32) instead of JSON lists: far less CPU for many runs
+             * @default false
+             */
+            pack?: boolean;
         };
         /**
          * BatchHistoryLine
@@ -360,7 +366,7 @@ export interface components {
              * @description per key; `min`/`max` only with `bands`, `x` only with `x`
              */
             series?: {
-                [key: string]: components["schemas"]["BatchSeriesOut"];
+                [key: string]: components["schemas"]["BatchSeriesOut"] | components["schemas"]["PackedSeriesOut"];
             } | null;
             /**
              * Sampled
@@ -584,6 +590,45 @@ export interface components {
              * @enum {string}
              */
             state: "running" | "finished" | "failed" | "crashed";
+        };
+        /**
+         * PackedSeriesOut
+         * @description A series with `pack`: base64 of little-endian arrays of `n` elements; NaN and infinities as they are.
+         */
+        PackedSeriesOut: {
+            /** N */
+            n: number;
+            /**
+             * Step
+             * @description steps: int32 or float64, as `step_type` says
+             */
+            step: string;
+            /**
+             * Step Type
+             * @description i4 when every step fits an int32, else f8
+             * @enum {string}
+             */
+            step_type: "i4" | "f8";
+            /**
+             * Value
+             * @description float32 values
+             */
+            value: string;
+            /**
+             * Min
+             * @description with `bands`: float32 minima
+             */
+            min?: string | null;
+            /**
+             * Max
+             * @description with `bands`: float32 maxima
+             */
+            max?: string | null;
+            /**
+             * X
+             * @description with `x`: float64 x values, NaN where absent
+             */
+            x?: string | null;
         };
         /** Project */
         Project: {
