@@ -398,3 +398,18 @@ async def _put_json_history(dsn: str, entity: str, project: str, run_id: str, ke
 def put_json_history(dsn: str, entity: str, project: str, run_id: str, key: str, points: list[tuple[int, object]]) -> None:
     """JSON-valued history (media descriptors, tables, histograms) of a run, one value per step."""
     run_coro(_put_json_history(dsn, entity, project, run_id, key, points))
+
+
+def wait_js(page: Any, expression: str, timeout: float = 30_000) -> None:
+    """Wait until a JavaScript expression is truthy in the page. Polls through `page.evaluate` (DevTools
+    evaluation), because Playwright's `wait_for_function` evaluates its string with `eval` inside the page,
+    which the UI's Content-Security-Policy (script-src 'self', no 'unsafe-eval') rightly refuses."""
+    import time
+
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        if page.evaluate(f"() => Boolean({expression})"):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout / 1000:.0f} s for {expression}")
+        page.wait_for_timeout(50)
