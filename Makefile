@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 WEB    := services/web
 NODE_MODULES := $(WEB)/node_modules/.package-lock.json
 
-.PHONY: help install web browser helm prometheus chart-test image local test test-fast lint client proto proto-check bench clean
+.PHONY: help install web browser helm prometheus chart-test image operator-image operator-crd e2e-kind local test test-fast lint client proto proto-check bench clean
 
 help:
 	@echo "make local   start Runyard on http://localhost:8080 (data in ~/.runyard/local)"
@@ -19,15 +19,17 @@ help:
 	@echo "make bench   run the benchmarks in bench/ (they print numbers)"
 	@echo "make image   build the runyard-server OCI image with Docker or Podman (IMAGE=..., TAG=...)"
 	@echo "make chart-test  lint, render and validate charts/runyard, real Prometheus on the dashboards"
+	@echo "make operator-image  build the runyard-operator image (operator/Dockerfile) with Docker or Podman"
+	@echo "make e2e-kind    the operator end to end on a throw-away kind cluster (needs kind and Docker)"
 
 install: $(STAMP)
 
-$(STAMP): proto/pyproject.toml sdk/pyproject.toml services/pyproject.toml requirements-dev.txt
+$(STAMP): proto/pyproject.toml sdk/pyproject.toml services/pyproject.toml operator/pyproject.toml requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
 	# compat: a `./runyard/` run folder in the working directory must not shadow the editable package
-	$(BIN)/pip install -q --config-settings editable_mode=compat -e proto -e sdk -e 'services[local]'
+	$(BIN)/pip install -q --config-settings editable_mode=compat -e proto -e sdk -e 'services[local]' -e operator
 	touch $@
 
 # The UI's packages, exactly as package-lock.json pins them (again only when the lock file changed).
@@ -72,6 +74,20 @@ image:
 	@test -n "$(ENGINE)" || { echo "make image needs a running Docker or Podman"; exit 1; }
 	$(ENGINE) build --build-arg VERSION=$(TAG) --build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) -t $(IMAGE):$(TAG) .
 
+# The TrackerInstance operator (docs/operator.md): its image, its CRD copy in charts/runyard-operator/crds
+# (generated from operator/runyard_operator/crd/; tests/operator fails when stale), and an end-to-end
+# run on kind for machines with kind and Docker (`make test` never runs it).
+OPERATOR_IMAGE ?= runyard/runyard-operator
+operator-image:
+	@test -n "$(ENGINE)" || { echo "make operator-image needs a running Docker or Podman"; exit 1; }
+	$(ENGINE) build -f operator/Dockerfile --build-arg VERSION=$(TAG) -t $(OPERATOR_IMAGE):$(TAG) .
+
+operator-crd: install
+	$(BIN)/runyard-operator crd > charts/runyard-operator/crds/trackerinstances.runyard.io.yaml
+
+e2e-kind: install helm
+	PATH="$(CURDIR)/$(TOOLS):$(CURDIR)/$(BIN):$$PATH" bash operator/e2e/kind.sh
+
 local: install web
 	$(BIN)/runyard-server local
 
@@ -82,7 +98,7 @@ test-fast: install $(NODE_MODULES)
 	$(BIN)/python -m pytest -m "not slow and not ui"
 
 lint: install $(NODE_MODULES)
-	$(BIN)/ruff check proto sdk services tests bench scripts
+	$(BIN)/ruff check proto sdk services operator tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	cd $(WEB) && npm run --silent typecheck

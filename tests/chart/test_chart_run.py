@@ -42,7 +42,7 @@ import asyncpg
 import httpx
 import pytest
 
-from runyard_server.local.embedded import run_coro
+from runyard_server.local import run_coro
 from runyard_server.local.processes import Child, free_port, spawn, tail
 
 from .helm import NAMESPACE, RELEASE, ROOT, find, one, render
@@ -71,7 +71,7 @@ class Cluster:
         self.children: list[Child] = []
         self.pod_ports: dict[str, dict[str, int]] = {}  # component -> port name -> local port
         parsed = {name: urllib.parse.urlsplit(url) for name, url in
-                  (("postgresql", stack.database_url), ("redis", stack.redis_url), ("minio", stack.s3_endpoint))}
+                  (("postgresql", stack.database_url), ("redis", stack.redis_url), ("minio", stack.s3.endpoint))}
         self.stores = {f"{RELEASE}-{name}": f"127.0.0.1:{u.port}" for name, u in parsed.items()}
 
     # ---- the kubelet's part --------------------------------------------------------------------------
@@ -93,10 +93,13 @@ class Cluster:
             # ingest port, which query advertises from RUNYARD_INGEST_PORT
             env["RUNYARD_INGEST_PORT"] = str(self.pod_ports["ingest"]["grpc"])
         for port_name, local in ports.items():
-            env[PORT_SETTINGS[port_name]] = str(local)
+            setting = PORT_SETTINGS[port_name]
+            if port_name == "metrics" and "grpc" not in ports:
+                setting = "RUNYARD_METRICS_PORT"  # the HTTP services' internal metrics port
+            env[setting] = str(local)
         env["RUNYARD_HTTP_HOST"] = env["RUNYARD_INGEST_HOST"] = "127.0.0.1"
         if "RUNYARD_S3_ACCESS_KEY" in env:
-            env["RUNYARD_S3_ACCESS_KEY"], env["RUNYARD_S3_SECRET_KEY"] = self.stack.s3_access_key, self.stack.s3_secret_key
+            env["RUNYARD_S3_ACCESS_KEY"], env["RUNYARD_S3_SECRET_KEY"] = self.stack.s3.access_key, self.stack.s3.secret_key
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
@@ -106,7 +109,7 @@ class Cluster:
             return value
         url = urllib.parse.urlsplit(value)
         if name == "RUNYARD_S3_PUBLIC_ENDPOINT" and url.netloc == "localhost:9000":
-            return self.stack.s3_endpoint  # kind's `kubectl port-forward svc/runyard-minio 9000`
+            return self.stack.s3.endpoint  # kind's `kubectl port-forward svc/runyard-minio 9000`
         for service, address in self.stores.items():
             if url.hostname in _dns_names(service):
                 userinfo = url.netloc.rpartition("@")[0]

@@ -288,7 +288,7 @@ def test_monitoring_objects() -> None:
     assert {m["metadata"]["name"] for m in monitors} == {f"runyard-{c}" for c in ("ingest", "query", "auth", "artifact")}
     for m in monitors:
         ep = m["spec"]["endpoints"][0]
-        assert ep["port"] == ("metrics" if m["metadata"]["name"].endswith("ingest") else "http")
+        assert ep["port"] == "metrics"  # /metrics only on the internal port (404 on the service port)
         assert ep["relabelings"][0]["replacement"] == m["metadata"]["name"]  # job=runyard-<component>
     dash = one(docs, "ConfigMap", "runyard-dashboard")
     assert dash["metadata"]["labels"]["grafana_dashboard"] == "1"

@@ -19,6 +19,12 @@ from runyard_server.common.settings import load_settings
 from tests.support import db
 from tests.support.asgi import serve
 
+__all__ = ["METRICS_AUTH", "METRICS_TOKEN", "Services", "running_services", "serve"]
+
+# /metrics on the service port needs this token (RUNYARD_METRICS_TOKEN); without one it is 404 there
+METRICS_TOKEN = "test-metrics-token-for-the-services"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
 
 @dataclass
 class Services:
@@ -36,6 +42,7 @@ def running_services(server_dsn: str, **overrides: Any) -> Iterator[Services]:
     from runyard_server.query import create_app as create_query
 
     with db.fresh_database(server_dsn, prefix="ry_svc_") as dsn:
+        overrides.setdefault("metrics_token", METRICS_TOKEN)
         settings = load_settings(database_url=dsn, db_pool_min=0, db_pool_max=4, ingest_port=18081,
                                  shutdown_grace_s=2, **overrides)
         with serve(create_auth(settings)) as auth_url, serve(create_query(settings)) as query_url:

@@ -21,8 +21,9 @@ __all__ = ["serve"]
 def serve(app: Any, *, lifespan: Literal["on", "off"] = "on", name: str = "the test server") -> Iterator[str]:
     """Run `app` until the block ends; yields its base URL. With lifespan "on" its startup has run
     (pools open, migrations checked) before the URL is handed out."""
+    # proxy headers off, as `runyard-server` runs them: the apps decide whom to believe (trusted proxies)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan=lifespan, log_level="warning",
-                            access_log=False)
+                            access_log=False, proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn: {name}", daemon=True)
     thread.start()

@@ -313,7 +313,7 @@ initContainers:
 checksum/config: {{ include "runyard.configChecksum" .ctx }}
 {{- if .ctx.Values.monitoring.podAnnotations }}
 prometheus.io/scrape: "true"
-prometheus.io/port: {{ ternary "9090" "8080" (eq .component "ingest") | quote }}
+prometheus.io/port: "9090"
 prometheus.io/path: /metrics
 {{- end }}
 {{- with $v.podAnnotations }}

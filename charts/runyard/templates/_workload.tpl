@@ -1,8 +1,8 @@
 {{/*
 The objects every service component renders: Deployment, Service, HPA, PDB.
 (dict "ctx" . "component" "query" "command" "query")
-HTTP components listen on 8080 ("http"); ingest listens on 8081 ("grpc", h2c) and serves /healthz,
-/readyz and /metrics on 9090 ("metrics").
+HTTP components listen on 8080 ("http") and serve /metrics only on 9090 ("metrics", RUNYARD_METRICS_PORT);
+ingest listens on 8081 ("grpc", h2c) and serves /healthz, /readyz and /metrics on 9090 ("metrics").
 */}}
 
 {{- define "runyard.deployment" -}}
@@ -56,14 +56,14 @@ spec:
             - name: grpc
               containerPort: 8081
               protocol: TCP
-            - name: metrics
-              containerPort: 9090
-              protocol: TCP
             {{- else }}
             - name: http
               containerPort: 8080
               protocol: TCP
             {{- end }}
+            - name: metrics
+              containerPort: 9090
+              protocol: TCP
           startupProbe:
             httpGet:
               path: /healthz
@@ -146,11 +146,6 @@ spec:
       targetPort: grpc
       protocol: TCP
       appProtocol: kubernetes.io/h2c
-    - name: metrics
-      port: 9090
-      targetPort: metrics
-      protocol: TCP
-      appProtocol: http
     {{- else }}
     - name: http
       port: 8080
@@ -158,6 +153,11 @@ spec:
       protocol: TCP
       appProtocol: http
     {{- end }}
+    - name: metrics
+      port: 9090
+      targetPort: metrics
+      protocol: TCP
+      appProtocol: http
 {{- end -}}
 
 {{- define "runyard.hpa" -}}

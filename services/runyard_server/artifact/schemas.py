@@ -285,3 +285,7 @@ class RunArtifacts(BaseModel):
 
 
 ERROR_RESPONSES = error_responses(400, 401, 403, 404, 409, 413, 422)
+
+class VersionPatch(BaseModel):
+    description: str | None = Field(default=None, max_length=10_000)
+    metadata: dict[str, Any] | None = None

@@ -116,6 +116,16 @@ async def _begin_one(pool: asyncpg.Pool, storage: Storage, settings: Settings, w
             if row is None:  # another client inserted it a moment ago
                 row = await q.lock(conn, entity_id, item.sha256)
         assert row is not None
+        if row["state"] == "ready" and row["verified_at"] is None and row["created_by"] != who.user_id:
+            # stored before the service verified uploads: hash it before anyone else's file trusts it
+            if await storage.sha256_of(row["key"]) == item.sha256:
+                await q.mark_verified(conn, row["id"])
+                row = await q.lock(conn, entity_id, item.sha256)
+                assert row is not None
+            else:
+                metrics.OBJECTS.labels("mismatch").inc()
+                row = await q.reopen(conn, row["id"], item.size, item.md5, part_size_for(item.size, settings),
+                                     secrets.token_urlsafe(18), who.user_id)
         if row["state"] == "ready":
             if row["size"] != item.size:
                 raise InvalidArgument(
@@ -284,6 +294,18 @@ async def complete(pool: asyncpg.Pool, storage: Storage, who: Principal, token: 
             head = await storage.head(key)
             if head is None or int(head["ContentLength"]) != size:
                 raise FailedPrecondition("the completed object has the wrong size; upload again")
+    # the content address: the bucket checked the MD5 the client chose, not the SHA-256 (the embedded one
+    # ignores x-amz-checksum-sha256, and multipart has no whole-object SHA-256); hash what it holds
+    actual = await storage.sha256_of(key)
+    if actual != row["sha256"]:
+        await storage.delete([key])
+        async with pool.acquire() as conn:
+            await q.delete_pending(conn, row["id"])
+        metrics.OBJECTS.labels("mismatch").inc()
+        raise InvalidArgument(
+            f"the uploaded bytes have sha256 {actual}, not the declared {row['sha256']}; they were removed "
+            "(hash the file again and upload it)"
+        )
     async with pool.acquire() as conn:
         await q.mark_ready(conn, row["id"], etag)
     metrics.OBJECTS.labels("completed").inc()
@@ -302,7 +324,8 @@ async def abort(pool: asyncpg.Pool, storage: Storage, who: Principal, token: str
     await storage.delete([row["key"]])
 
 
-async def claim_ready(conn: asyncpg.Connection, entity_id: int, sha256s: list[str]) -> dict[str, asyncpg.Record]:
+async def claim_ready(conn: asyncpg.Connection, entity_id: int, sha256s: list[str], user_id: int
+                      ) -> dict[str, asyncpg.Record]:
     """Lock and touch the ready objects about to be referenced (inside the caller's transaction).
 
     Touching moves them out of the GC's reach (the GC only takes objects untouched for its grace period,
@@ -310,7 +333,7 @@ async def claim_ready(conn: asyncpg.Connection, entity_id: int, sha256s: list[st
     Raises FailedPrecondition naming what is not stored (yet).
     """
     wanted = sorted(set(sha256s))
-    found = {r["sha256"]: r for r in await q.claim_ready(conn, entity_id, wanted)}
+    found = {r["sha256"]: r for r in await q.claim_ready(conn, entity_id, wanted, user_id)}
     missing = [s for s in wanted if s not in found]
     if missing:
         raise FailedPrecondition(

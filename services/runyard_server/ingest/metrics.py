@@ -48,6 +48,7 @@ GRPC_SECONDS = Histogram(
 )
 
 RECORDS.labels("ok")
+RECORDS.labels("rejected")  # records refused alone (Ack.rejected)
 for _error in ("invalid_argument", "already_exists", "unauthenticated", "permission_denied", "not_found", "resource_exhausted",
               "failed_precondition", "unavailable", "internal"):
     ERRORS.labels(_error)

@@ -24,6 +24,7 @@ from pathlib import Path
 __all__ = [
     "Cancelled",
     "Child",
+    "RestartBudget",
     "StartupError",
     "as_user",
     "clean_env",
@@ -90,6 +91,27 @@ class Child:
         else:
             how = f"exited with code {code}"
         return f"{self.name} (pid {self.pid}) {how}; see its log: {self.log_path}"
+
+
+class RestartBudget:
+    """At most `limit` restarts of one child within `window_s` seconds (a crash loop stops instead)."""
+
+    def __init__(self, limit: int = 5, window_s: float = 60.0) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._times: dict[str, list[float]] = {}
+
+    def take(self, name: str, now: float | None = None) -> int | None:
+        """Count one restart of `name`; returns how many it had in the window (this one included), or
+        None when the budget is spent."""
+        now = time.monotonic() if now is None else now
+        recent = [t for t in self._times.get(name, []) if now - t < self.window_s]
+        if len(recent) >= self.limit:
+            self._times[name] = recent
+            return None
+        recent.append(now)
+        self._times[name] = recent
+        return len(recent)
 
 
 def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:

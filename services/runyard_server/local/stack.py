@@ -147,6 +147,17 @@ class EmbeddedStack:
             raise
         return self
 
+    def start_part(self, name: str) -> None:
+        """Start one stopped server ("postgres", "redis" or "s3") again, on its port, and wait until it
+        answers (fault injection: tests/faults, bench/soak.py). A running one is left alone."""
+        if name in self.pids():
+            return
+        server: StorageServer = getattr(self._started(), name)
+        child = server.spawn()
+        self.children[name] = child
+        self.data.write_pid(name, child.pid)
+        server.wait_ready(child, timeout=self.ready_timeout, cancel=None)
+
     def stop(self, grace: float = 15.0) -> None:
         """Stop S3, Redis, PostgreSQL (reverse order). Idempotent; safe from atexit."""
         for name in reversed(_PARTS):

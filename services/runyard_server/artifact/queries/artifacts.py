@@ -153,13 +153,19 @@ async def record_use(conn: asyncpg.Connection, version_id: int, run_pk: int) -> 
     )
 
 
-async def consumers(conn: asyncpg.Connection, version_id: int) -> list[dict[str, Any]]:
+async def consumers(conn: asyncpg.Connection, version_id: int, entity_ids: list[int], everything: bool
+                    ) -> list[dict[str, Any]]:
+    """Runs that used the version, among projects the caller may read: internal ones, those of
+    `entity_ids`, or any when `everything` (the caller's readable scope). A run in a project the caller
+    may not read is left out: its name and its project's name stay private (docs/security.md)."""
     rows = await conn.fetch(
         """SELECT r.run_id, p.name AS project, e.name AS entity, u.used_at
              FROM artifact_usage u JOIN runs r ON r.id = u.run_id JOIN projects p ON p.id = r.project_id
              JOIN entities e ON e.id = p.entity_id
-            WHERE u.version_id = $1 ORDER BY u.used_at""",
-        version_id,
+            WHERE u.version_id = $1
+              AND (p.visibility = 'internal' OR p.entity_id = ANY($2::bigint[]) OR $3)
+            ORDER BY u.used_at""",
+        version_id, entity_ids, everything,
     )
     return [{"entity": r["entity"], "project": r["project"], "run_id": r["run_id"],
              "used_at": iso(r["used_at"])} for r in rows]
@@ -229,3 +235,15 @@ async def storage_used(conn: asyncpg.Connection, project_id: int) -> dict[str, A
         "artifacts": {"bytes": int(row["af_bytes"]), "objects": int(row["af_objects"]),
                       "logical_bytes": int(row["af_logical"])},
     }
+
+
+async def update_version(conn: asyncpg.Connection, version_id: int, description: str | None,
+                         metadata: dict[str, Any] | None) -> asyncpg.Record:
+    """Set a version's description and/or metadata (None leaves it); the manifest never changes."""
+    row = await conn.fetchrow(
+        """UPDATE artifact_versions SET description = coalesce($2, description),
+                  metadata = coalesce($3::jsonb, metadata) WHERE id = $1 RETURNING *""",
+        version_id, description, metadata,
+    )
+    assert row is not None
+    return row

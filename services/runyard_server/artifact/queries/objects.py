@@ -75,26 +75,49 @@ async def by_token(conn: asyncpg.Connection, token: str) -> asyncpg.Record | Non
 
 
 async def mark_ready(conn: asyncpg.Connection, object_id: int, etag: str) -> None:
-    """The bytes were verified: the object may be referenced (a no-op unless it is still pending)."""
+    """The bytes were verified (their SHA-256 too): the object may be referenced (a no-op unless it is
+    still pending)."""
     await conn.execute(
         """UPDATE storage_objects SET state = 'ready', completed_at = now(), touched_at = now(), etag = $2,
-                  s3_upload_id = NULL WHERE id = $1 AND state = 'pending'""",
+                  s3_upload_id = NULL, verified_at = now() WHERE id = $1 AND state = 'pending'""",
         object_id, etag,
     )
+
+
+async def mark_verified(conn: asyncpg.Connection, object_id: int) -> None:
+    """An object stored before verification existed was hashed and matched its address."""
+    await conn.execute("UPDATE storage_objects SET verified_at = now(), touched_at = now() WHERE id = $1", object_id)
+
+
+async def reopen(conn: asyncpg.Connection, object_id: int, size: int, md5: str, part_size: int | None, token: str,
+                 user_id: int) -> asyncpg.Record:
+    """A stored object whose bytes do not match its address becomes an upload again, for honest bytes to
+    replace them under the same key (whoever referred to it gets what the address promised)."""
+    row = await conn.fetchrow(
+        """UPDATE storage_objects SET state = 'pending', size = $2, md5 = $3, part_size = $4, s3_upload_id = NULL,
+                  upload_token = $5, touched_at = now(), created_by = $6, verified_at = NULL, etag = ''
+            WHERE id = $1 RETURNING *""",
+        object_id, size, md5, part_size, token, user_id,
+    )
+    assert row is not None
+    return row
 
 
 async def delete_pending(conn: asyncpg.Connection, object_id: int) -> None:
     await conn.execute("DELETE FROM storage_objects WHERE id = $1 AND state = 'pending'", object_id)
 
 
-async def claim_ready(conn: asyncpg.Connection, entity_id: int, sha256s: list[str]) -> list[asyncpg.Record]:
-    """Lock and touch the ready objects among `sha256s` (id, sha256, size); the others are left out."""
+async def claim_ready(conn: asyncpg.Connection, entity_id: int, sha256s: list[str], user_id: int
+                      ) -> list[asyncpg.Record]:
+    """Lock and touch the ready objects among `sha256s` (id, sha256, size) that are verified or the caller's
+    own uploads; the others are left out (an unverified object of someone else is uploaded again first)."""
     return await conn.fetch(
         """UPDATE storage_objects SET touched_at = now()
             WHERE id IN (SELECT id FROM storage_objects
                           WHERE entity_id = $1 AND sha256 = ANY($2::text[]) AND state = 'ready'
+                            AND (verified_at IS NOT NULL OR created_by = $3)
                           ORDER BY id FOR UPDATE)
               AND state = 'ready'
             RETURNING id, sha256, size""",
-        entity_id, sha256s,
+        entity_id, sha256s, user_id,
     )

@@ -11,7 +11,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from ...common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from ...common.formats import iso
-from ...common.verifier import Principal
+from ...common.limits import INT64_MAX
+from ...common.verifier import Principal, readable_scope
 from .. import manifest, metrics, uploads
 from ..access import ProjectRef, project_for_write, project_read, run_pk
 from ..deps import PoolDep, PrincipalDep, SettingsDep, StorageDep
@@ -34,6 +35,7 @@ from ..schemas import (
     VersionDetail,
     VersionFiles,
     VersionIn,
+    VersionPatch,
 )
 
 router = APIRouter(prefix="/api/v1/artifacts/{entity}/{project}", tags=["artifacts"], responses=ERROR_RESPONSES)
@@ -100,7 +102,8 @@ async def log_version(entity: str, project: str, name: str, body: VersionIn, who
         proj = await project_for_write(conn, who, entity, project)
         producer = await run_pk(conn, proj, body.run_id) if body.run_id else None
         async with conn.transaction():
-            objs = await uploads.claim_ready(conn, proj.entity_id, [e.sha256 for e in entries if e.sha256])
+            objs = await uploads.claim_ready(conn, proj.entity_id, [e.sha256 for e in entries if e.sha256],
+                                              who.user_id)
             for e in entries:
                 if e.sha256 and objs[e.sha256]["size"] != e.size:
                     raise InvalidArgument(f"{e.path}: size {e.size} differs from the stored object's {objs[e.sha256]['size']}")
@@ -149,8 +152,28 @@ async def get_version(entity: str, project: str, name: str, version: str, who: P
         aliases = (await q.aliases_of(conn, [v["id"]])).get(v["id"], [])
         out = _version_out(art, v, aliases, proj)
         out["created_by_run"] = await q.run_ref(conn, v["created_by_run"])
-        out["used_by"] = await q.consumers(conn, v["id"])
+        # lineage is filtered by what the caller may read, like the run's own lineage (routes/lineage.py)
+        scope = await readable_scope(conn, who)
+        out["used_by"] = await q.consumers(conn, v["id"], list(scope.entity_ids), scope.everything)
     return out
+
+
+@router.patch("/{name}/{version}", response_model=Version)
+async def patch_version(entity: str, project: str, name: str, version: str, body: VersionPatch, who: PrincipalDep,
+                        pool: PoolDep) -> dict[str, Any]:
+    """Change a version's description and/or metadata (writers; `Artifact.save()` of the SDK). The files,
+    and so the digest, never change. Access is settled before the body is looked at (404 whatever was sent)."""
+    async with pool.acquire() as conn:
+        proj = await project_for_write(conn, who, entity, project)
+        art = await q.get_artifact(conn, proj.id, name)
+        v = await q.resolve(conn, art, version)
+        if body.description is None and body.metadata is None:
+            raise InvalidArgument("nothing to change: send `description` and/or `metadata`")
+        if body.metadata is not None and len(json.dumps(body.metadata, default=str)) > MAX_METADATA_BYTES:
+            raise InvalidArgument(f"metadata is larger than {MAX_METADATA_BYTES} bytes of JSON")
+        row = await q.update_version(conn, v["id"], body.description, body.metadata)
+        aliases = (await q.aliases_of(conn, [v["id"]])).get(v["id"], [])
+    return _version_out(art, row, aliases, proj)
 
 
 def _file_out(row: asyncpg.Record) -> dict[str, Any]:
@@ -162,7 +185,7 @@ def _file_out(row: asyncpg.Record) -> dict[str, Any]:
 @router.get("/{name}/{version}/files", response_model=VersionFiles, response_model_exclude_unset=True)
 async def version_files(entity: str, project: str, name: str, version: str, who: PrincipalDep, pool: PoolDep,
                         storage: StorageDep, urls: bool = False, limit: int = Query(1000, ge=1, le=10_000),
-                        offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                        offset: int = Query(0, ge=0, le=INT64_MAX)) -> dict[str, Any]:
     """The manifest, paged; with `urls=true` each stored file carries a presigned GET `url`."""
     async with pool.acquire() as conn:
         proj = await project_read(conn, who, entity, project)
@@ -173,7 +196,7 @@ async def version_files(entity: str, project: str, name: str, version: str, who:
     for r in rows:
         item = _file_out(r)
         if urls and r["key"] is not None:
-            item["url"] = storage.presign_get(r["key"])
+            item["url"] = storage.presign_get(r["key"], content_type="application/octet-stream", attachment=True)
         out.append(item)
     if urls:
         metrics.PRESIGNED.labels("get").inc(sum(1 for r in rows if r["key"] is not None))
@@ -196,7 +219,9 @@ async def version_file(entity: str, project: str, name: str, version: str, path:
     item = _file_out(row)
     if row["key"] is None:
         return item
-    url = storage.presign_get(row["key"], filename=path.rsplit("/", 1)[-1], attachment=True)
+    # an artifact's files have no declared type: never rendered from the bucket (artifact/serving.py)
+    url = storage.presign_get(row["key"], content_type="application/octet-stream", filename=path.rsplit("/", 1)[-1],
+                              attachment=True)
     metrics.PRESIGNED.labels("get").inc()
     if redirect:
         return RedirectResponse(url, status_code=307)

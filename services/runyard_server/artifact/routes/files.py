@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from ...common.errors import InvalidArgument, NotFound
 from ...common.formats import iso
+from ...common.limits import INT64_MAX
 from .. import metrics, uploads
 from ..access import project_for_write, project_read, run_pk
 from ..deps import PoolDep, PrincipalDep, SettingsDep, StorageDep
@@ -23,13 +24,10 @@ from ..schemas import (
     RunFileLink,
     RunFilesOut,
 )
+from ..serving import served_as
 
 router = APIRouter(prefix="/api/v1/runs/{entity}/{project}/{run_id}/files", tags=["run files"],
                    responses=ERROR_RESPONSES)
-
-# served as attachments (never rendered by a browser from the bucket's origin)
-_ACTIVE_TYPES = {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
-                 "application/javascript", "text/javascript"}
 
 
 @router.post("/uploads", response_model=FileUploadsOut, response_model_exclude_unset=True)
@@ -58,7 +56,7 @@ async def commit_files(entity: str, project: str, run_id: str, body: FileCommits
         proj = await project_for_write(conn, who, entity, project)
         pk = await run_pk(conn, proj, run_id)
         async with conn.transaction():
-            objs = await uploads.claim_ready(conn, proj.entity_id, [f.sha256 for f in body.files])
+            objs = await uploads.claim_ready(conn, proj.entity_id, [f.sha256 for f in body.files], who.user_id)
             rows = []
             for f in body.files:
                 o = objs[f.sha256]
@@ -70,7 +68,7 @@ async def commit_files(entity: str, project: str, run_id: str, body: FileCommits
 @router.get("", response_model=FileList)
 async def list_files(entity: str, project: str, run_id: str, who: PrincipalDep, pool: PoolDep,
                      prefix: str = "", recursive: bool = False, limit: int = Query(1000, ge=1, le=10_000),
-                     offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                     offset: int = Query(0, ge=0, le=INT64_MAX)) -> dict[str, Any]:
     """The files and sub-folders directly under `prefix` (or every file below it with `recursive`)."""
     pfx = clean_prefix(prefix)
     async with pool.acquire() as conn:
@@ -101,9 +99,8 @@ async def get_file(entity: str, project: str, run_id: str, path: str, who: Princ
         row = await q.get(conn, pk, path)
     if row is None:
         raise NotFound(f"file {path!r} not found in run {run_id}")
-    ctype = row["content_type"]
-    url = storage.presign_get(row["key"], content_type=ctype, filename=path.rsplit("/", 1)[-1],
-                              attachment=download or ctype in _ACTIVE_TYPES)
+    ctype, attachment = served_as(row["content_type"], download=download)
+    url = storage.presign_get(row["key"], content_type=ctype, filename=path.rsplit("/", 1)[-1], attachment=attachment)
     metrics.PRESIGNED.labels("get").inc()
     if redirect:
         return RedirectResponse(url, status_code=307, headers={"Cache-Control": "private, max-age=60"})

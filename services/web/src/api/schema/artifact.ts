@@ -276,7 +276,12 @@ export interface paths {
         delete: operations["delete_version_api_v1_artifacts__entity___project___name___version__delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Patch Version
+         * @description Change a version's description and/or metadata (writers; `Artifact.save()` of the SDK). The files,
+         *     and so the digest, never change. Access is settled before the body is looked at (404 whatever was sent).
+         */
+        patch: operations["patch_version_api_v1_artifacts__entity___project___name___version__patch"];
         trace?: never;
     };
     "/api/v1/artifacts/{entity}/{project}/{name}/{version}/files": {
@@ -994,6 +999,15 @@ export interface components {
             run_id?: string | null;
             /** Files */
             files: components["schemas"]["ManifestEntryIn"][];
+        };
+        /** VersionPatch */
+        VersionPatch: {
+            /** Description */
+            description?: string | null;
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
         };
         /** VersionRef */
         VersionRef: {
@@ -2472,6 +2486,98 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description taken, or the state does not allow it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    patch_version_api_v1_artifacts__entity___project___name___version__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VersionPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Version"];
+                };
             };
             /** @description a value breaks a rule */
             400: {

@@ -37,7 +37,8 @@ export interface paths {
         /**
          * Create Invite
          * @description An invite token for `signup` (single use, expires after RUNYARD_INVITE_TTL_S). Instance admins
-         *     invite anyone; team admins invite into their team (`team`, with `role`).
+         *     invite anyone; team admins invite into their team (`team`, with `role`) while sign-up is open or an
+         *     instance admin allowed team admins to invite (`team_admin_invites`); otherwise 403.
          */
         post: operations["create_invite_api_v1_auth_invites_post"];
         delete?: never;
@@ -59,8 +60,9 @@ export interface paths {
          * Login
          * @description Check the password and start a session: sets `runyard_session` (HttpOnly) and `runyard_csrf`.
          *
-         *     A wrong username and a wrong password answer the same 401, after the same amount of work. Attempts
-         *     are rate limited per username and per address (429 with Retry-After).
+         *     A wrong username and a wrong password answer the same 401, after the same amount of work. Failed
+         *     logins slow down further tries of the account (a browser that signed in before is spared) and, past a
+         *     limit, of the address: 429 with Retry-After (docs/security.md).
          */
         post: operations["login_api_v1_auth_login_post"];
         delete?: never;
@@ -398,7 +400,8 @@ export interface paths {
         head?: never;
         /**
          * Patch Settings
-         * @description `open_signup`: anyone may sign up without an invite.
+         * @description `open_signup`: anyone may sign up without an invite. `team_admin_invites`: team admins may invite new
+         *     accounts into their teams while sign-up is closed (instance admins always may).
          */
         patch: operations["patch_settings_api_v1_admin_settings_patch"];
         trace?: never;
@@ -592,13 +595,23 @@ export interface components {
         };
         /** InstanceSettings */
         InstanceSettings: {
-            /** Open Signup */
+            /**
+             * Open Signup
+             * @description anyone may sign up without an invite
+             */
             open_signup: boolean;
+            /**
+             * Team Admin Invites
+             * @description team admins may invite new accounts into their teams while sign-up is closed
+             */
+            team_admin_invites: boolean;
         };
         /** InstanceSettingsPatch */
         InstanceSettingsPatch: {
             /** Open Signup */
             open_signup?: boolean | null;
+            /** Team Admin Invites */
+            team_admin_invites?: boolean | null;
         };
         /** InviteIn */
         InviteIn: {

@@ -145,10 +145,21 @@ export interface paths {
         get: operations["run_api_v1_runs__entity___project___run_id__get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete Run
+         * @description Delete a run with its history, console output, files list and alerts (writers; viewers 403). The
+         *     bytes of its files are removed by `runyard-server gc` once nothing else refers to them. A running run
+         *     is refused (409) unless `force=true`: a live process that logs again would create it anew.
+         */
+        delete: operations["delete_run_api_v1_runs__entity___project___run_id__delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Patch Run
+         * @description Change a run's name, notes, tags, group, job type, config or summary (writers; viewers 403). Who may
+         *     write is settled before the body is looked at: a run the caller may not see answers 404 whatever it sent.
+         */
+        patch: operations["patch_run_api_v1_runs__entity___project___run_id__patch"];
         trace?: never;
     };
     "/api/v1/runs/{entity}/{project}/{run_id}/history": {
@@ -185,6 +196,24 @@ export interface paths {
         get: operations["history_full_api_v1_runs__entity___project___run_id__history_full_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{entity}/{project}/{run_id}/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Alerts */
+        get: operations["list_alerts_api_v1_runs__entity___project___run_id__alerts_get"];
+        put?: never;
+        /** Add Alert */
+        post: operations["add_alert_api_v1_runs__entity___project___run_id__alerts_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -303,6 +332,55 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AlertIn */
+        AlertIn: {
+            /** Title */
+            title: string;
+            /**
+             * Text
+             * @default
+             */
+            text?: string;
+            /**
+             * Level
+             * @default INFO
+             * @enum {string}
+             */
+            level?: "INFO" | "WARN" | "ERROR";
+            /** Step */
+            step?: number | null;
+        };
+        /** AlertOut */
+        AlertOut: {
+            /** Title */
+            title: string;
+            /**
+             * Text
+             * @default
+             */
+            text?: string;
+            /**
+             * Level
+             * @default INFO
+             * @enum {string}
+             */
+            level?: "INFO" | "WARN" | "ERROR";
+            /** Step */
+            step?: number | null;
+            /** Id */
+            id: number;
+            /** Created By */
+            created_by: string | null;
+            /** Created At */
+            created_at: string;
+        };
+        /** AlertsOut */
+        AlertsOut: {
+            /** Alerts */
+            alerts: components["schemas"]["AlertOut"][];
+            /** Total */
+            total: number;
+        };
         /** BatchHistoryIn */
         BatchHistoryIn: {
             /**
@@ -452,12 +530,15 @@ export interface components {
             count: number;
             /** Metric Count */
             metric_count: number;
-            /** Mean */
-            mean: number | null;
+            /**
+             * Mean
+             * @description "Infinity" where the numbers exceed a double
+             */
+            mean: number | string | null;
             /** Min */
-            min: number | null;
+            min: number | string | null;
             /** Max */
-            max: number | null;
+            max: number | string | null;
             /** Run Ids */
             run_ids: string[];
         };
@@ -664,6 +745,56 @@ export interface components {
             /** Description */
             description?: string | null;
         };
+        /** Run */
+        Run: {
+            /** Id */
+            id: string;
+            /** Entity */
+            entity: string;
+            /** Project */
+            project: string;
+            /** Name */
+            name: string;
+            /** Run Number */
+            run_number: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "running" | "finished" | "failed" | "crashed";
+            /** Config */
+            config: {
+                [key: string]: components["schemas"]["JsonValue"];
+            };
+            /** Summary */
+            summary: {
+                [key: string]: components["schemas"]["JsonValue"];
+            };
+            /** Tags */
+            tags: string[];
+            /** Group */
+            group: string;
+            /** Job Type */
+            job_type: string;
+            /** Notes */
+            notes: string;
+            /** Host */
+            host: string;
+            /** Created By */
+            created_by: string | null;
+            /** Created At */
+            created_at: string;
+            /** Updated At */
+            updated_at: string;
+            /** Heartbeat At */
+            heartbeat_at: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Exit Code */
+            exit_code: number | null;
+            /** Error */
+            error: string;
+        };
         /**
          * RunFields
          * @description A run of the runs list: every field of a run, or with `fields=` only those asked for (and `id`); `history_keys` only when asked for.
@@ -718,6 +849,40 @@ export interface components {
             error?: string;
             /** History Keys */
             history_keys?: string[];
+        };
+        /**
+         * RunPatch
+         * @description Fields to change; every one may be left out. `config`/`summary` merge at the top level (a key set
+         *     to a value replaces it); `*_remove` deletes keys; `tags` replaces the tags, `add_tags`/`remove_tags`
+         *     change them one by one.
+         */
+        RunPatch: {
+            /** Name */
+            name?: string | null;
+            /** Notes */
+            notes?: string | null;
+            /** Group */
+            group?: string | null;
+            /** Job Type */
+            job_type?: string | null;
+            /** Tags */
+            tags?: string[] | null;
+            /** Add Tags */
+            add_tags?: string[] | null;
+            /** Remove Tags */
+            remove_tags?: string[] | null;
+            /** Config */
+            config?: {
+                [key: string]: unknown;
+            } | null;
+            /** Config Remove */
+            config_remove?: string[] | null;
+            /** Summary */
+            summary?: {
+                [key: string]: unknown;
+            } | null;
+            /** Summary Remove */
+            summary_remove?: string[] | null;
         };
         /** RunSearchOut */
         RunSearchOut: {
@@ -1510,6 +1675,167 @@ export interface operations {
             };
         };
     };
+    delete_run_api_v1_runs__entity___project___run_id__delete: {
+        parameters: {
+            query?: {
+                /** @description also delete a run whose state is running */
+                force?: boolean;
+            };
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description taken, or the state does not allow it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    patch_run_api_v1_runs__entity___project___run_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Run"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description taken, or the state does not allow it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     history_api_v1_runs__entity___project___run_id__history_get: {
         parameters: {
             query?: {
@@ -1648,6 +1974,169 @@ export interface operations {
             };
             /** @description absent, or hidden from you */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_alerts_api_v1_runs__entity___project___run_id__alerts_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertsOut"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    add_alert_api_v1_runs__entity___project___run_id__alerts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertOut"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
