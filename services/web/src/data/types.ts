@@ -28,6 +28,7 @@ export type HistoryResponse = Query["HistoryOut"];
 export type FullHistory = Query["FullHistoryOut"];
 
 export type Group = Query["GroupOut"];
+export type Alert = Query["AlertOut"];
 export type GroupsResponse = Query["GroupsOut"];
 
 export type OutputLine = Query["OutputLine"];

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useNavigate, useParams } from "react-router-dom";
 import { api } from "../data/api";
 import { useUrlParam } from "../data/urlState";
 import { ConsoleLog } from "../files/ConsoleLog";
@@ -11,6 +11,8 @@ import { RunCharts } from "../panels/RunCharts";
 import { Overview } from "../run/Overview";
 import { RunArtifacts } from "../run/RunArtifacts";
 import { RunMenu } from "../run/RunMenu";
+import { DeleteRunDialog, EditRunDialog } from "../run/RunEdit";
+import { useRole } from "../session";
 import { StateBadge } from "../components/StateBadge";
 import { ErrorBox, Loading } from "../components/States";
 import { TopBar, ProjectCrumbs } from "../components/TopBar";
@@ -35,6 +37,10 @@ export function RunPage() {
   const [error, setError] = useState<Error | null>(null);
   const running = run?.state === "running";
   const tick = useLiveTick({ kind: "run", entity, project, runId }, run === null || running);
+  const { canWrite } = useRole(entity);
+  const [dialog, setDialog] = useState<"edit" | "delete" | null>(null);
+  const navigate = useNavigate();
+  const projectPath = `/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`;
 
   useEffect(() => {
     const ctl = new AbortController();
@@ -59,7 +65,7 @@ export function RunPage() {
           <>
             <ErrorBox error={error} />
             <p className="center-link">
-              <Link to={`/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`}>Back to {project}</Link>
+              <Link to={projectPath}>Back to {project}</Link>
             </p>
           </>
         ) : !run ? (
@@ -76,8 +82,23 @@ export function RunPage() {
                 </span>
               ))}
               <span className="toolbar-spacer" />
-              <RunMenu entity={entity} project={project} run={run} />
+              {canWrite && (
+                <button className="btn btn-sm" onClick={() => setDialog("edit")} data-testid="run-edit" title="Rename, tag, annotate">
+                  Edit
+                </button>
+              )}
+              <RunMenu
+                entity={entity}
+                project={project}
+                run={run}
+                onEdit={canWrite ? () => setDialog("edit") : undefined}
+                onDelete={canWrite ? () => setDialog("delete") : undefined}
+              />
             </div>
+            {dialog === "edit" && <EditRunDialog entity={entity} project={project} run={run} onClose={() => setDialog(null)} onSaved={setRun} />}
+            {dialog === "delete" && (
+              <DeleteRunDialog entity={entity} project={project} run={run} onClose={() => setDialog(null)} onDeleted={() => navigate(projectPath, { replace: true })} />
+            )}
             <nav className="tabs" role="tablist">
               {allTabs.map(([t, label]) => (
                 <button
@@ -92,7 +113,7 @@ export function RunPage() {
                 </button>
               ))}
             </nav>
-            {tab === "overview" && <Overview entity={entity} project={project} run={run} />}
+            {tab === "overview" && <Overview entity={entity} project={project} run={run} tick={tick} />}
             {tab === "charts" && <RunCharts entity={entity} project={project} run={run} tick={tick} only="metrics" />}
             {tab === "system" && <RunCharts entity={entity} project={project} run={run} tick={tick} only="system" />}
             {tab === "logs" && <ConsoleLog entity={entity} project={project} runId={runId} tick={tick} running={running} />}

@@ -14,6 +14,7 @@ import { ColumnPicker } from "../components/ColumnPicker";
 import { FilterBar } from "../components/FilterBar";
 import { GroupsView } from "../components/GroupsView";
 import { RunsTable } from "../components/RunsTable";
+import { SdkSnippet } from "../components/SdkSnippet";
 import { Empty, ErrorBox, Loading } from "../components/States";
 import { TopBar, ProjectCrumbs } from "../components/TopBar";
 import { ProjectTabs } from "../components/ProjectTabs";
@@ -378,10 +379,12 @@ export function WorkspacePage() {
           ) : runs.length === 0 ? (
             <Empty title="No runs yet">
               <p>Log one from Python:</p>
-              <pre className="snippet">{`import runyard
+              <SdkSnippet
+                code={`import runyard
 run = runyard.init(entity="${entity}", project="${project}")
 run.log({"loss": 0.5})
-run.finish()`}</pre>
+run.finish()`}
+              />
             </Empty>
           ) : rows.length === 0 ? (
             <Empty title="No run matches the filter">

@@ -11,6 +11,7 @@ import { CodeView } from "../files/CodeView";
 import { StateBadge } from "../components/StateBadge";
 import { descs, HistogramBars, ImageDesc, type Desc } from "../panels/media";
 import { downloadJson } from "./download";
+import { RunAlerts } from "./RunAlerts";
 
 interface Meta {
   program?: string | null;
@@ -227,7 +228,7 @@ function KvTable({ title, data, raw, file, testId, at }: { title: string; data: 
   );
 }
 
-export function Overview({ entity, project, run }: { entity: string; project: string; run: Run }) {
+export function Overview({ entity, project, run, tick = 0 }: { entity: string; project: string; run: Run; tick?: number }) {
   const config = useMemo(() => flatten(run.config), [run.config]);
   const summary = useMemo(() => {
     const s = flatten(run.summary);
@@ -238,6 +239,7 @@ export function Overview({ entity, project, run }: { entity: string; project: st
   const at = { entity, project, runId: run.id };
   return (
     <>
+      <RunAlerts entity={entity} project={project} runId={run.id} tick={tick} />
       <div className="overview-grid">
         <div className="card overview" data-testid="run-overview">
           <h2>Overview</h2>

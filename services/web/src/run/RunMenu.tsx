@@ -6,7 +6,7 @@ import { Popover } from "../components/Popover";
 import { runActions } from "../extensions";
 import { downloadJson } from "./download";
 
-export function RunMenu({ entity, project, run }: { entity: string; project: string; run: Run }) {
+export function RunMenu({ entity, project, run, onEdit, onDelete }: { entity: string; project: string; run: Run; onEdit?: () => void; onDelete?: () => void }) {
   const ref = useRef<HTMLButtonElement>(null);
   const [open, setOpen] = useState(false);
   const [copied, setCopied] = useState(false);
@@ -32,12 +32,28 @@ export function RunMenu({ entity, project, run }: { entity: string; project: str
         <button className="menu-item" onClick={() => (downloadJson(`${run.id}-summary.json`, run.summary), close())} data-testid="menu-download-summary">
           Download summary.json
         </button>
+        {onEdit && (
+          <>
+            <div className="menu-sep" />
+            <button className="menu-item" onClick={() => (close(), onEdit())} data-testid="menu-edit-run">
+              Edit name, tags, notes…
+            </button>
+          </>
+        )}
         {actions.length > 0 && <div className="menu-sep" />}
         {actions.map((a) => (
           <button key={a.id} className="menu-item" onClick={() => (close(), a.run({ entity, project, runIds: [run.id] }))} data-testid={`action-${a.id}`}>
             {a.label}
           </button>
         ))}
+        {onDelete && (
+          <>
+            <div className="menu-sep" />
+            <button className="menu-item danger" onClick={() => (close(), onDelete())} data-testid="menu-delete-run">
+              Delete run…
+            </button>
+          </>
+        )}
       </Popover>
     </>
   );

@@ -986,6 +986,12 @@ export interface components {
              * @description true until the first admin exists
              */
             needs_setup: boolean;
+            /**
+             * Sdk Index
+             * @description true when this instance serves the SDK at /pypi/simple/ (GET /pypi/install.json then gives the pip command)
+             * @default false
+             */
+            sdk_index?: boolean;
         };
         /** ViewIn */
         ViewIn: {
