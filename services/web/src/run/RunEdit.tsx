@@ -28,8 +28,8 @@ function TagInput({ tags, onChange }: { tags: string[]; onChange: (t: string[]) 
   return (
     <div className="tag-input input" data-testid="edit-tags">
       {tags.map((t) => (
-        <span className="tag" key={t} data-testid="edit-tag">
-          {t}
+        <span className="tag" key={t}>
+          <span data-testid="edit-tag">{t}</span>
           <button type="button" className="icon-btn" aria-label={`remove tag ${t}`} onClick={() => onChange(tags.filter((x) => x !== t))}>
             ✕
           </button>
