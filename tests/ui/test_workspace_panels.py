@@ -198,7 +198,11 @@ def test_grouped_runs_show_a_mean_with_a_band(page: Any, world: dict[str, Any]) 
 def test_system_charts_show_time_and_units(page: Any, world: dict[str, Any]) -> None:
     runs = world["runs"]
     open_ws(page, world, f"?sel={runs[-1].run_id},{runs[-2].run_id}")
-    page.click("[data-section=System] .section-head")  # folded by default in the workspace
+    head = page.locator("[data-section=System] .section-head")  # folded by default in the workspace
+    drawn(page, "loss", 2)  # the saved layout has arrived: the section's state is the user's from here on
+    if head.get_attribute("aria-expanded") != "true":
+        head.click()
+    page.wait_for_selector("[data-section=System] .section-head[aria-expanded=true]")
     cpu = drawn(page, "system/cpu", 2)
     assert "(%)" in chart(page, "system/cpu").locator(".chart-title").inner_text()
     assert "(MB)" in chart(page, "system/memory.process_mb").locator(".chart-title").inner_text()

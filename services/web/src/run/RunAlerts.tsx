@@ -12,9 +12,10 @@ export function RunAlerts({ entity, project, runId, tick }: { entity: string; pr
   if (!data || data.total === 0) return null;
   return (
     <div className="card overview run-alerts" data-testid="run-alerts">
-      <h3>
-        Alerts <span className="muted small">{data.total === 1 ? "1 alert" : `${data.total.toLocaleString("en-US")} alerts`}{data.total > data.alerts.length ? `, newest ${data.alerts.length} shown` : ""}</span>
-      </h3>
+      <h2>
+        Alerts <span className="muted small" data-testid="alerts-count">{data.total.toLocaleString("en-US")}</span>
+        {data.total > data.alerts.length && <span className="muted small"> (newest {data.alerts.length} shown)</span>}
+      </h2>
       <ul className="alert-list">
         {data.alerts.map((a) => {
           const level = a.level ?? "INFO";
