@@ -67,17 +67,14 @@ def page(browser: Any) -> Iterator[Any]:
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    harness.watch_console(pg)
     # the UI runs under a strict Content-Security-Policy (docs/security.md): anything it refuses is a bug,
     # unless a test that feeds hostile content expects it (it empties `page.csp_violations` itself)
-    csp: list[str] = []
-    pg.csp_violations = csp
-    pg.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
+    harness.watch_console(pg)
     try:
         yield pg
     finally:
         context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
-    assert not csp, f"Content-Security-Policy violations: {csp}"
+    assert not pg.csp_violations, f"Content-Security-Policy violations: {pg.csp_violations}"
     problems = harness.unexpected_errors(pg)
     assert not problems, "red in the console in normal use:\n" + "\n".join(problems)

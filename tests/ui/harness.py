@@ -227,15 +227,20 @@ def seed_project(
 
 def watch_console(page: Any) -> None:
     """Record what a user would see in red in the console: console errors, HTTP error answers, failed
-    requests (`net::ERR_ABORTED` excluded: the UI cancels fetches it no longer needs)."""
+    requests (`net::ERR_ABORTED` excluded: the UI cancels fetches it no longer needs) in
+    `page.console_problems`, and Content-Security-Policy refusals in `page.csp_violations`."""
     seen: list[str] = []
+    csp: list[str] = []
     page.console_problems = seen
+    page.csp_violations = csp
     page.expected_errors = []
 
     def console(m: Any) -> None:
-        # a Content-Security-Policy refusal is counted apart (conftest's `page.csp_violations`), so that a
-        # test feeding hostile content can accept the refusals it expects
-        if m.type == "error" and "Content Security Policy" not in m.text:
+        # a Content-Security-Policy refusal is counted apart (`page.csp_violations`), so that a test feeding
+        # hostile content can accept the refusals it expects
+        if "Content Security Policy" in m.text:
+            csp.append(m.text)
+        elif m.type == "error":
             seen.append(f"console error: {m.text} [{(m.location or {}).get('url', '')}]")
 
     def response(r: Any) -> None:

@@ -315,6 +315,7 @@ def test_panels_added_edited_moved_resized_saved_and_shared(page: Any, world: di
         assert p2.locator("[data-section=Charts] [data-testid=chart-card] .chart-title").first.inner_text() == "loss and acc"
         shot(p2, "48-shared-view")
         assert not harness.unexpected_errors(p2), harness.unexpected_errors(p2)
+        assert not p2.csp_violations, p2.csp_violations
     finally:
         other.close()
 
