@@ -25,6 +25,14 @@ RUN python -m venv /opt/runyard/venv \
  && /opt/runyard/venv/bin/pip install --upgrade pip \
  && /opt/runyard/venv/bin/pip install ./proto ./services \
  && /opt/runyard/venv/bin/python -m compileall -q /opt/runyard/venv
+# The SDK wheels the query service serves at /pypi/simple/ (docs/sdk.md, "Installing the SDK"): runyard and
+# runyard-proto from this source tree, plus their dependencies for CPython 3.10-3.13 on every platform, so
+# `pip install --index-url http://HOST/pypi/simple runyard` works inside a network with no PyPI mirror.
+# The SDK is only packaged here, never installed into the services' environment.
+COPY sdk/ sdk/
+RUN /opt/runyard/venv/bin/pip install setuptools wheel \
+ && /opt/runyard/venv/bin/runyard-server build-sdk-wheels --source /src --out /opt/runyard/wheels --with-deps \
+ && /opt/runyard/venv/bin/pip uninstall --yes setuptools wheel
 
 # ---- 3. run time ---------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -40,11 +48,13 @@ RUN groupadd --system --gid 10001 runyard \
  && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin runyard
 COPY --from=build /opt/runyard/venv /opt/runyard/venv
 COPY --from=web /src/services/web/dist /opt/runyard/web
+COPY --from=build /opt/runyard/wheels /opt/runyard/wheels
 ENV PATH=/opt/runyard/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
-    RUNYARD_WEB_DIST=/opt/runyard/web
+    RUNYARD_WEB_DIST=/opt/runyard/web \
+    RUNYARD_SDK_WHEELS_DIR=/opt/runyard/wheels
 USER 10001:10001
 WORKDIR /tmp
 EXPOSE 8080 8081 9090

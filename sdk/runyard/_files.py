@@ -192,7 +192,7 @@ class RunFiles:
                 self._bad_media.add(key)
                 _console.warn(f"could not store the media logged as {key!r}: {exc!r}; it is left out")
             return SKIP
-        for name in _file_paths(desc):
+        for name in media_file_paths(desc):
             self.add(name)
         return desc
 
@@ -328,8 +328,8 @@ class RunFiles:
             return list(self._pending)
 
 
-def _file_paths(desc: Any) -> list[str]:
-    """Run-file names inside a media descriptor (any dict with `path` and `sha256`)."""
+def media_file_paths(desc: Any) -> list[str]:
+    """Run-file names inside a media descriptor (any dict with `path` and `sha256`), tables' cells included."""
     out: list[str] = []
     stack = [desc]
     while stack:

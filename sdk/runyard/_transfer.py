@@ -154,6 +154,18 @@ def _problem(exc: BaseException | None, status: int | None = None) -> str:
     return f"{type(exc).__name__}: {exc}" if exc is not None and str(exc) else type(exc).__name__
 
 
+_SSL: list[Any] = []
+
+
+def _ssl_context() -> Any:
+    """One TLS context for every client of this process: loading the CA bundle costs ~70 ms per client,
+    which `runyard transfer` (two clients per run) would otherwise pay again and again."""
+    if not _SSL:
+        make = getattr(httpx, "create_ssl_context", None)
+        _SSL.append(make() if make is not None else True)
+    return _SSL[0]
+
+
 class Api:
     """The few REST calls to the Runyard server, with retries on network errors and 5xx (and, with an
     `outage`, waiting out an outage of the server or the bucket)."""
@@ -164,9 +176,11 @@ class Api:
         self.outage = outage
         headers = auth_headers(api_key)
         limits = httpx.Limits(max_connections=max(4, workers * 2), max_keepalive_connections=max(4, workers * 2))
-        self.client = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), headers=headers, limits=limits)
+        verify = _ssl_context()
+        self.client = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), headers=headers, limits=limits,
+                                   verify=verify)
         # the bucket gets its own client: no Authorization header, no cookies
-        self.bucket = httpx.Client(timeout=httpx.Timeout(300.0, connect=10.0), limits=limits)
+        self.bucket = httpx.Client(timeout=httpx.Timeout(300.0, connect=10.0), limits=limits, verify=verify)
 
     def close(self) -> None:
         self.client.close()

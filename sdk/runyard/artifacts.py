@@ -28,6 +28,7 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from . import _transfer as t
+from ._files import media_file_paths
 from .errors import ServerError, UsageError
 
 __all__ = [
@@ -191,7 +192,7 @@ class Artifact:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         self._entries[entry] = _Local(target)
-        for media_file in _media_paths(_json.loads(data)):  # images of table cells and the like
+        for media_file in media_file_paths(_json.loads(data)):  # images of table cells and the like
             if (stage / media_file).is_file():
                 self._entries[_check_rel(media_file)] = _Local(stage / media_file)
         self._objects[rel] = obj
@@ -464,20 +465,6 @@ class ArtifactEntry:
 
 def _json_text(value: Any) -> str:
     return _json.dumps(value, sort_keys=True, default=str)
-
-
-def _media_paths(desc: Any) -> list[str]:
-    out: list[str] = []
-    stack = [desc]
-    while stack:
-        d = stack.pop()
-        if isinstance(d, dict):
-            if isinstance(d.get("path"), str) and "sha256" in d:
-                out.append(d["path"])
-            stack.extend(d.values())
-        elif isinstance(d, list):
-            stack.extend(d)
-    return out
 
 
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_.-]+")

@@ -1,4 +1,4 @@
-"""The `runyard` command: login, sync, status, offline, online, version (`runyard COMMAND --help`)."""
+"""The `runyard` command: login, sync, transfer, export, import, status, offline, online, version (`runyard COMMAND --help`)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,12 @@ def _cmd_login(args: argparse.Namespace) -> int:
     except RunyardError as exc:
         _err(f"{exc.message}; nothing was saved")
         return 1
-    path = write_login_file({"base_url": host, "api_key": key})
+    from ._login import read_login_file
+
+    hosts = read_login_file().get("hosts")
+    hosts = dict(hosts) if isinstance(hosts, dict) else {}
+    hosts[host] = key  # every host logged in to keeps its key (for `runyard transfer --from/--to`)
+    path = write_login_file({"base_url": host, "api_key": key, "hosts": hosts})
     print(f"Logged in to {host} as {who.get('username')} (entity {who.get('entity') or who.get('username')}); "
           f"key saved in {path}")
     return 0
@@ -92,6 +97,78 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         if incomplete:
             _err(f"{incomplete} of {len(dirs)} runs were synced incompletely: their folders lack records (above)")
         return 1
+    return 0
+
+
+def _cmd_transfer(args: argparse.Namespace) -> int:
+    from ._move import Endpoint, TransferError, host_key, summary_lines, transfer
+    from .errors import RunyardError
+
+    src_url, dst_url = args.source.rstrip("/"), args.target.rstrip("/")
+    for opt, url in (("--from", src_url), ("--to", dst_url)):
+        if not url.startswith(("http://", "https://")):
+            _err(f"{opt} must start with http:// or https://, got {url!r}")
+            return 2
+    if src_url == dst_url and not (args.to_entity or args.to_project):
+        _err("--from and --to name the same instance; give --to-entity or --to-project to copy within it")
+        return 2
+    try:
+        source = Endpoint(src_url, host_key(src_url, args.from_key))
+        target = Endpoint(dst_url, host_key(dst_url, args.to_key))
+        report = transfer(args.src, source, target, to_entity=args.to_entity, to_project=args.to_project,
+                          workers=args.workers, include_running=args.include_running)
+    except TransferError as exc:
+        _err(exc.message)
+        return 2
+    except RunyardError as exc:
+        _err(f"{exc.message}; run the same command again to go on where it stopped")
+        return 1
+    for line in summary_lines(report):
+        print(line)
+    if not report.ok:
+        bad = [r for r in report.runs if r.status in ("conflict", "failed")]
+        _err(f"{len(bad)} runs and {len(report.artifact_conflicts)} artifact versions were not transferred "
+             "(named above); conflicts are never merged: delete or rename the run on the target to copy it")
+        return 1
+    return 0
+
+
+def host_and_key(host: str | None, key: str | None) -> tuple[str, str]:
+    from ._login import default_host
+    from ._move import host_key
+
+    url = (host or default_host()).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        from ._move import TransferError
+
+        raise TransferError(f"--host must start with http:// or https://, got {url!r}")
+    return url, host_key(url, key)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ._move import TransferError, parse_source
+    from ._sources import InstanceSource, write_bundle
+    from .errors import RunyardError
+
+    out = Path(args.output)
+    try:
+        entity, project, one = parse_source(args.src)
+        url, key = host_and_key(args.host, args.api_key)
+        source = InstanceSource(url, key, args.workers)
+        try:
+            print(f"exporting {args.src} from {url} to {out}")
+            counts = write_bundle(source, entity, project, one, out)
+        finally:
+            source.close()
+    except TransferError as exc:
+        _err(exc.message)
+        return 2
+    except RunyardError as exc:
+        _err(f"{exc.message}; nothing was written to {out}")
+        return 1
+    print(f"wrote {out}: {counts['runs']} runs, {counts['records']} records ({counts['points']} points), "
+          f"{counts['files']} run files, {counts['artifact_versions']} artifact versions, {counts['objects']} "
+          f"distinct objects ({counts['bytes']} bytes)")
     return 0
 
 
@@ -154,7 +231,8 @@ def _cmd_mode(mode: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="runyard", description="Runyard command line: log in, sync offline runs.")
+    parser = argparse.ArgumentParser(prog="runyard", description="Runyard command line: log in, sync offline runs, move runs "
+                                                                 "between instances, import runs of other tools.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     login = sub.add_parser("login", help="check an API key and save it (with the host) in the settings file",
                            description="Check the key with GET /api/v1/viewer and save host and key in "
@@ -174,6 +252,43 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--api-key", dest="api_key", help="API key for the target (default: RUNYARD_API_KEY or saved)")
     sync.add_argument("--entity", help="store the runs under this entity (default: the run's, or the key's user)")
     sync.add_argument("--project", help="store the runs in this project (default: the run's)")
+    tr = sub.add_parser("transfer", help="copy a project or a run from one Runyard instance to another",
+                        description="Read SRC (entity/project or entity/project/run_id) from --from through its "
+                                    "public API and recreate it on --to: runs with their ids, names, steps, "
+                                    "timestamps, config, summary, tags, notes, group, job type, state, exit code, "
+                                    "console output and system metrics (through ingest), run files and artifact "
+                                    "versions with aliases and lineage (through the artifact service; bytes the "
+                                    "target already stores are not sent). A second transfer sends nothing; an "
+                                    "interrupted one goes on where it stopped (progress is noted in "
+                                    "$RUNYARD_CONFIG_DIR/transfers.json, default ~/.config/runyard). A run id the target holds with "
+                                    "different data is a conflict: reported, never merged. Exits 0 when "
+                                    "everything is on the target, 1 on conflicts or failed runs, 2 when it "
+                                    "could not start (keys, access, a missing source).")
+    tr.add_argument("src", metavar="SRC", help="entity/project or entity/project/run_id on the source")
+    tr.add_argument("--from", dest="source", required=True, metavar="URL", help="the source instance's base URL")
+    tr.add_argument("--to", dest="target", required=True, metavar="URL", help="the target instance's base URL")
+    tr.add_argument("--from-key", dest="from_key",
+                    help="API key for the source (default: the key `runyard login --host URL` saved for it)")
+    tr.add_argument("--to-key", dest="to_key",
+                    help="API key for the target; it needs write access (default: the key saved for it)")
+    tr.add_argument("--to-entity", dest="to_entity", help="entity on the target (default: the source's)")
+    tr.add_argument("--to-project", dest="to_project", help="project on the target (default: the source's)")
+    tr.add_argument("--include-running", dest="include_running", action="store_true",
+                    help="also copy runs still running on the source, as far as they got (they are crashed on the "
+                         "target, and a later transfer reports them as changed); default: skip them, named")
+    tr.add_argument("--workers", type=int, default=4, help="parallel file transfers (default 4)")
+    ex = sub.add_parser("export", help="write a project or a run of an instance into a bundle file",
+                        description="Read SRC (entity/project or entity/project/run_id) from --host through its "
+                                    "public API and write a bundle (a tar file, format in docs/bundle.md): each "
+                                    "run's record stream, run fields, file list and artifact lineage, the artifact "
+                                    "versions of the project (of a single run: of the artifacts it logged or used), "
+                                    "and every distinct object once. `runyard import BUNDLE --host URL` recreates "
+                                    "it on any instance.")
+    ex.add_argument("src", metavar="SRC", help="entity/project or entity/project/run_id")
+    ex.add_argument("-o", "--output", required=True, metavar="BUNDLE", help="the bundle file to write (.tar)")
+    ex.add_argument("--host", help="the instance to read (default: RUNYARD_BASE_URL or the saved host)")
+    ex.add_argument("--api-key", dest="api_key", help="API key for it (default: the key saved for the host)")
+    ex.add_argument("--workers", type=int, default=4, help="parallel downloads (default 4)")
     status = sub.add_parser("status", help="show the host, the user and the runs not yet synced",
                             description="Which host and user the SDK uses, its mode, and which runs in "
                                         "./runyard-runs (or RUNYARD_DIR) the server has not acknowledged "
@@ -185,11 +300,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("online", help="make online the default mode again (saved in the settings file)",
                    description="Write mode=online into the settings file.")
     sub.add_parser("version", help="print the SDK version", description="Print the SDK version.")
+    from .importers import add_parser as add_import_parser
+
+    add_import_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "import" and not argv[1].startswith("-"):
+        from .importers import SOURCES
+
+        if argv[1] not in SOURCES and (argv[1].endswith(".tar") or Path(argv[1]).is_file()):
+            argv.insert(1, "bundle")  # `runyard import BUNDLE.tar` is `runyard import bundle BUNDLE.tar`
     args = parser.parse_args(argv)
     if args.command == "version":
         from . import __version__
@@ -200,10 +324,18 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_login(args)
     if args.command == "sync":
         return _cmd_sync(args)
+    if args.command == "export":
+        return _cmd_export(args)
+    if args.command == "transfer":
+        return _cmd_transfer(args)
     if args.command == "status":
         return _cmd_status(args)
     if args.command in ("offline", "online"):
         return _cmd_mode(args.command)
+    if args.command == "import":
+        from .importers import run as run_import
+
+        return run_import(args)
     parser.print_help()
     return 0
 

@@ -73,7 +73,13 @@ def test_runtime_stage_is_non_root_and_serves_the_ui_the_chart_names() -> None:
     query = next(d for d in deps if d["metadata"]["name"].endswith("-query"))
     env = {e["name"]: e.get("value") for e in query["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["RUNYARD_WEB_DIST"] == "/opt/runyard/web"
+    # the instance serves the SDK (/pypi/simple): wheels built at image build time, where the chart looks
+    build = ins[[i for i, (w, _r) in enumerate(ins) if w == "FROM"][1]:max(i for i, (w, _r) in enumerate(ins) if w == "FROM")]
+    assert any(w == "RUN" and "build-sdk-wheels" in r and "--out /opt/runyard/wheels" in r and "--with-deps" in r
+               for w, r in build)
+    assert [r for w, r in runtime if w == "COPY" and r.endswith("/opt/runyard/wheels")]
+    assert env["RUNYARD_SDK_WHEELS_DIR"] == "/opt/runyard/wheels"
     labels = " ".join(rest for word, rest in runtime if word == "LABEL")
     assert "org.opencontainers.image.version" in labels and "org.opencontainers.image.source" in labels
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
-    assert "*" in ignored and "!services/" in ignored, "the build context is allow-listed"
+    assert "*" in ignored and "!services/" in ignored and "!sdk/" in ignored, "the build context is allow-listed"

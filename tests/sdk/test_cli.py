@@ -30,7 +30,8 @@ def test_login_checks_the_key_and_writes_a_private_file(full_server: Any, admin_
     assert "as admin" in capsys.readouterr().out
     path = _settings_file(tmp_path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert json.loads(path.read_text()) == {"base_url": full_server.base_url, "api_key": admin_key}
+    assert json.loads(path.read_text()) == {"base_url": full_server.base_url, "api_key": admin_key,
+                                            "hosts": {full_server.base_url: admin_key}}  # a key per host
     api = runyard.Api()  # the SDK now finds host and key in the file
     assert api.base_url == full_server.base_url and api.default_entity == "admin"
     closed = "http://127.0.0.1:9"

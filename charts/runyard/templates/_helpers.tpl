@@ -275,6 +275,10 @@ secrets by reference and the component's own settings. (dict "ctx" . "component"
 - name: RUNYARD_WEB_DIST
   value: /opt/runyard/web
 {{- end }}
+{{- if eq .component "query" }}
+- name: RUNYARD_SDK_WHEELS_DIR
+  value: /opt/runyard/wheels
+{{- end }}
 {{- range $name, $value := $v.env }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}
