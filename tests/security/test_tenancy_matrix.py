@@ -84,11 +84,15 @@ class Victim:
                    json={"objects": [{"sha256": "ab" * 32, "size": 3, "md5": "cd" * 16}]})
         assert r.status_code == 200, r.text
         self.upload = r.json()["objects"][0]["upload_id"]
+        r = p.call("aadmin", "POST", "/api/v1/projects/audio/secret/views", service="query",
+                   json={"layout": {"sections": []}, "query": ""})
+        assert r.status_code == 201, r.text
+        self.view = r.json()["id"]  # a shared workspace view of the private project
         del w
 
     def fill(self, path: str) -> str:
         values = {"entity": "audio", "project": "secret", "run_id": self.run, "team": "audio", "username": "aadmin",
-                  "version": "v0", "alias": "prod", "upload_id": self.upload}
+                  "version": "v0", "alias": "prod", "upload_id": self.upload, "view_id": self.view}
         values["name"] = "audio-ci" if "/service-accounts/" in path else "weights"
         values["key_id"] = str(self.sa_key if "/service-accounts/" in path else self.key)
         values["path"] = "w.bin" if path.startswith("/api/v1/artifacts/") else "notes.txt"

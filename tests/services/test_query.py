@@ -111,7 +111,7 @@ def world(services: Services) -> World:
 def test_server_info(world: World) -> None:
     info = world.get("/api/v1/server-info").json()
     assert info == {"version": __version__, "ingest_address": "127.0.0.1:18081", "ingest_tls": False,
-                    "needs_setup": False}
+                    "needs_setup": False, "sdk_index": False}
     assert httpx.get(world.svc.query_url + "/api/v1/server-info").status_code == 200  # no auth needed
 
 

@@ -59,18 +59,22 @@ def browser(ui_server: UiServer) -> Iterator[Any]:
 
 @pytest.fixture()
 def page(browser: Any) -> Iterator[Any]:
+    """A fresh 1440x900 page. It fails the test on an uncaught error, and on any red line a user would
+    see in the console in normal use: a console error, an HTTP error answer, a request that failed (a fetch
+    the UI cancels on purpose is not one). A test that provokes an error says so with
+    `harness.expect_errors(page, ...)`."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     # the UI runs under a strict Content-Security-Policy (docs/security.md): anything it refuses is a bug,
     # unless a test that feeds hostile content expects it (it empties `page.csp_violations` itself)
-    csp: list[str] = []
-    pg.csp_violations = csp
-    pg.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
+    harness.watch_console(pg)
     try:
         yield pg
     finally:
         context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
-    assert not csp, f"Content-Security-Policy violations: {csp}"
+    assert not pg.csp_violations, f"Content-Security-Policy violations: {pg.csp_violations}"
+    problems = harness.unexpected_errors(pg)
+    assert not problems, "red in the console in normal use:\n" + "\n".join(problems)

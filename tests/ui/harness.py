@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -223,6 +224,48 @@ def seed_project(
 
 
 # ---------------------------------------------------------------- browser
+
+def watch_console(page: Any) -> None:
+    """Record what a user would see in red in the console: console errors, HTTP error answers, failed
+    requests (`net::ERR_ABORTED` excluded: the UI cancels fetches it no longer needs) in
+    `page.console_problems`, and Content-Security-Policy refusals in `page.csp_violations`."""
+    seen: list[str] = []
+    csp: list[str] = []
+    page.console_problems = seen
+    page.csp_violations = csp
+    page.expected_errors = []
+
+    def console(m: Any) -> None:
+        # a Content-Security-Policy refusal is counted apart (`page.csp_violations`), so that a test feeding
+        # hostile content can accept the refusals it expects
+        if "Content Security Policy" in m.text:
+            csp.append(m.text)
+        elif m.type == "error":
+            seen.append(f"console error: {m.text} [{(m.location or {}).get('url', '')}]")
+
+    def response(r: Any) -> None:
+        if r.status >= 400:
+            seen.append(f"HTTP {r.status}: {r.request.method} {r.url}")
+
+    def failed(r: Any) -> None:
+        if "ERR_ABORTED" not in (r.failure or ""):
+            seen.append(f"request failed: {r.method} {r.url} ({r.failure})")
+
+    page.on("console", console)
+    page.on("response", response)
+    page.on("requestfailed", failed)
+
+
+def expect_errors(page: Any, pattern: str) -> None:
+    """A test provokes an error on purpose (a wrong password, a bad filter): lines matching `pattern` (a
+    regular expression over `HTTP 401: POST http://.../api/v1/auth/login` or the console line, which names
+    the URL in brackets) are not counted against it."""
+    page.expected_errors.append(re.compile(pattern))
+
+
+def unexpected_errors(page: Any) -> list[str]:
+    return [p for p in page.console_problems if not any(rx.search(p) for rx in page.expected_errors)]
+
 
 def launch_chromium(playwright):  # type: ignore[no-untyped-def]
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)

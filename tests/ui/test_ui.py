@@ -88,11 +88,13 @@ def test_first_run_signup_shows_the_key_once(page: Any, ui_server: Any) -> None:
 
 
 def test_login_logout_and_401_redirect(page: Any, admin: str) -> None:
+    harness.expect_errors(page, r"/api/v1/projects/admin/cnn")  # the project is made by a later test
     page.goto(admin + "/admin/cnn?sort=name")
     page.wait_for_selector("[data-testid=login-form]")
     assert "/login?next=" in page.url
     shot(page, "04-login")
 
+    harness.expect_errors(page, r"401.*/api/v1/auth/login|/api/v1/auth/login.*401|auth/login\]")  # the wrong password
     page.fill("input[name=username]", ADMIN)
     page.fill("input[name=password]", "wrong-password")
     page.click("button[type=submit]")
@@ -103,7 +105,7 @@ def test_login_logout_and_401_redirect(page: Any, admin: str) -> None:
     page.wait_for_url(re.compile(r"/admin/cnn\?sort=name$"))  # back where the user wanted to go
 
     page.goto(admin + "/")
-    page.wait_for_selector("[data-testid=logout]")
+    page.click("[data-testid=user-menu]")
     page.click("[data-testid=logout]")  # POST with the X-CSRF-Token header: a 403 would keep the session
     page.wait_for_selector("[data-testid=login-form]")
     status, _ = harness.http_json("GET", admin + "/api/v1/viewer")
@@ -116,6 +118,7 @@ def test_login_logout_and_401_redirect(page: Any, admin: str) -> None:
     page.goto(admin + "/")
     page.wait_for_selector("[data-testid=entity-switch]")
     page.context.clear_cookies()
+    harness.expect_errors(page, r"HTTP 401|status of 401")  # the session ended under the open page
     page.click("[data-testid=entity-switch] >> text=admin")  # re-renders, next poll gets a 401
     page.wait_for_selector("[data-testid=login-form]", timeout=15000)
 
@@ -188,7 +191,7 @@ def test_charts_hover_zoom_and_selection(page: Any, admin: str, seeded: list[har
     chart = page.locator("[data-testid=chart-card][data-metric=loss]")
     chart.locator(".chart-canvas[data-drawn]").wait_for()
     # system/* charts live in their own, folded section in the workspace
-    assert page.locator("[data-section=system]").count() == 1
+    assert page.locator("[data-section=System]").count() == 1
     assert page.locator("[data-testid=chart-card][data-metric='system/cpu']").count() == 0
 
     box = chart.locator(".u-over").bounding_box()
@@ -204,7 +207,7 @@ def test_charts_hover_zoom_and_selection(page: Any, admin: str, seeded: list[har
     shot(page, "08-chart-hover")
 
     # drag to zoom: the chart refetches that step range (exact points) and offers a reset
-    with page.expect_request(re.compile(r"/history\?.*min_step=\d+.*max_step=\d+")):
+    with page.expect_request(lambda r: r.url.endswith("/history") and r.method == "POST" and "min_step" in (r.post_data or "")):
         page.mouse.move(box["x"] + box["width"] * 0.30, box["y"] + 40)
         page.mouse.down()
         page.mouse.move(box["x"] + box["width"] * 0.36, box["y"] + 40, steps=6)
@@ -243,15 +246,16 @@ def test_run_page(page: Any, admin: str, seeded: list[harness.SeededRun]) -> Non
     page.click("[data-testid=tab-charts]")
     assert "tab=charts" in page.url
     page.locator("[data-testid=chart-card][data-metric=loss] .chart-canvas[data-drawn]").wait_for()
-    assert page.locator("[data-section=system]").count() == 0  # system metrics have their own tab
+    assert page.locator("[data-section=System]").count() == 0  # system metrics have their own tab
     shot(page, "11-run-page", full_page=True)
     page.click("[data-testid=tab-system]")
-    page.locator("[data-section=system] [data-testid=chart-card][data-metric='system/cpu'] .chart-canvas[data-drawn]").wait_for()
+    page.locator("[data-section=System] [data-testid=chart-card][data-metric='system/cpu'] .chart-canvas[data-drawn]").wait_for()
     shot(page, "11b-run-system")
 
 
 def test_missing_project_and_run_explain_themselves(page: Any, admin: str) -> None:
     login(page, admin)
+    harness.expect_errors(page, r"404")  # asked for on purpose
     page.goto(f"{admin}/{ADMIN}/no-such-project")
     page.wait_for_selector("[data-testid=error]")
     assert "Not found" in page.inner_text("[data-testid=error]")

@@ -152,6 +152,7 @@ def test_filter_expression_and_its_errors(page: Any, admin: str, seeded: list[ha
     page.wait_for_selector("[data-testid=runs-table][data-ready='1']")
     assert page.input_value("[data-testid=runs-expr]") == expr
 
+    harness.expect_errors(page, r"400")  # the bad expression, on purpose
     page.fill("[data-testid=runs-expr]", "config.lr < and state = finished")
     page.press("[data-testid=runs-expr]", "Enter")
     err = page.wait_for_selector("[data-testid=runs-expr-error]")
@@ -187,7 +188,7 @@ def test_chart_x_axis_switch(page: Any, admin: str, seeded: list[harness.SeededR
     open_workspace(page, admin, f"?sel={run.run_id}")
     chart = page.locator("[data-testid=chart-card][data-metric=loss]")
     chart.locator(".chart-canvas[data-drawn]").wait_for()
-    with page.expect_request(re.compile(r"/history\?.*x=_timestamp")):
+    with page.expect_request(lambda r: r.url.endswith("/history") and '"x":"_timestamp"' in (r.post_data or "").replace(" ", "")):
         page.select_option("[data-testid=x-axis]", "relative")
     assert "x=relative" in page.url
     chart.locator(".chart-canvas[data-drawn]").wait_for()
@@ -197,7 +198,7 @@ def test_chart_x_axis_switch(page: Any, admin: str, seeded: list[harness.SeededR
     assert re.search(r"\d+m(\d+s)?", hover), hover  # ~400 s in: shown as minutes
     shot(page, "23-chart-x-relative")
     page.mouse.move(0, 0)
-    with page.expect_request(re.compile(r"/history\?.*x=acc")):
+    with page.expect_request(lambda r: r.url.endswith("/history") and '"x":"acc"' in (r.post_data or "").replace(" ", "")):
         page.select_option("[data-testid=x-axis]", "acc")
     chart.locator(".chart-canvas[data-drawn]").wait_for()
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
@@ -329,11 +330,14 @@ def test_sse_live_update_without_polling(page: Any, admin: str, ui_server: Any, 
         monkeypatch.delenv(k)
     monkeypatch.setenv("RUNYARD_CONFIG_DIR", str(tmp_path / "config"))
     key = harness.create_api_key(ui_server.dsn, ADMIN)
-    requests: list[tuple[float, str]] = []
+    requests: list[tuple[float, str, str]] = []
     with harness.ingest(ui_server.service_env, ui_server.dsn, ui_server.ingest_port, ui_server.logs_dir):
         open_workspace(page, admin)
         page.wait_for_selector("[data-testid=live-mode][data-mode=live]")
-        page.on("request", lambda r: requests.append((time.time(), r.url)) if "/api/" in r.url else None)
+        # the first load is over once the charts in view show the table's first 10 runs
+        page.locator("[data-testid=chart-card][data-metric=loss] .chart-canvas[data-drawn][data-lines='10']").wait_for()
+        page.wait_for_timeout(500)
+        page.on("request", lambda r: requests.append((time.time(), r.url, r.post_data or "")) if "/api/" in r.url else None)
         page.wait_for_timeout(5000)  # longer than the polling interval: a poller would have asked by now
         assert requests == [], f"the idle page made requests: {requests}"
 
@@ -353,17 +357,18 @@ def test_sse_live_update_without_polling(page: Any, admin: str, ui_server: Any, 
                 "[...document.querySelectorAll('[data-testid=chart-card][data-metric=loss]')].length > 0", timeout=10000)
             deadline = time.time() + 10
             while time.time() < deadline:
-                if any(f"/runs/{ADMIN}/{PROJECT}/{run.id}/history" in u for _, u in requests):
+                if any(u.endswith(f"/projects/{ADMIN}/{PROJECT}/history") and run.id in body for _, u, body in requests):
                     break
                 page.wait_for_timeout(100)
         finally:
             run.finish()
         page.wait_for_selector(f".rt-row[data-run-id='{run.id}'] [data-state=finished]", timeout=10000)
-    api = [u for _, u in requests]
+    api = [u for _, u, _ in requests]
     # every runs-list request was an event-driven incremental refresh, never a full reload or a timer
     runs_calls = [u for u in api if re.search(r"/projects/[^/]+/[^/]+/runs\?", u)]
     assert runs_calls and all("updated_since=" in u for u in runs_calls), runs_calls
-    assert any(f"/{run.id}/history" in u for u in api)
+    # its chart series came through the batched history request, the run named in its body
+    assert any(u.endswith("/history") and run.id in body for _, u, body in requests)
     assert page.get_attribute("[data-testid=live-mode]", "data-mode") == "live"
 
 

@@ -18,6 +18,7 @@ from ..http import (
 from ..http.health import router as health_router
 from .jsonresp import RunyardJSONResponse
 from .metrics import LATENCY, REQUESTS
+from .panels import ROUTERS as PANEL_ROUTERS
 from .routes import (
     alerts,
     history,
@@ -51,6 +52,8 @@ def create_app(settings: Settings) -> FastAPI:
     # runs_search before runs: it answers the runs list (filter language) at the same path
     for router in (server_info.router, projects.router, project_settings.router, runs_search.router, live.router,
                    runs.router, history.router, health_router, run_edit.router, alerts.router, pypi.router):
+        app.include_router(router)
+    for router in PANEL_ROUTERS:  # the workspace's batched reads and saved layouts (panels.py)
         app.include_router(router)
     install_docs(app, "/api/v1/docs", "/api/v1/openapi.json", "Runyard query API")
     # last: its catch-all must not shadow the API

@@ -22,6 +22,8 @@ class ServerInfo(BaseModel):
     ingest_address: str = Field(description="host:port of the gRPC ingest service")
     ingest_tls: bool
     needs_setup: bool = Field(description="true until the first admin exists")
+    sdk_index: bool = Field(default=False, description="true when this instance serves the SDK at /pypi/simple/ "
+                            "(GET /pypi/install.json then gives the pip command)")
 
 
 class Project(BaseModel):

@@ -1,6 +1,6 @@
 import { lazy, Suspense, useCallback, useEffect, useState } from "react";
 import { Link, Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
-import { api, ApiError, onUnauthorized } from "./data/api";
+import { api, ApiError, hasSessionCookie, onUnauthorized } from "./data/api";
 import type { Viewer } from "./data/types";
 import { SessionContext } from "./session";
 import { ErrorBox, Loading } from "./components/States";
@@ -8,9 +8,13 @@ import { SetupPage } from "./pages/SetupPage";
 import { LoginPage } from "./pages/LoginPage";
 import { ProjectsPage } from "./pages/ProjectsPage";
 import { WorkspacePage } from "./pages/WorkspacePage";
+import "./components/TensorBoardExtension"; // registers the TensorBoard run tab and workspace action
 // Run and compare pages carry the code highlighter, notebook renderer and diff: loaded when first opened.
 const RunPage = lazy(() => import("./pages/RunPage").then((m) => ({ default: m.RunPage })));
 const ComparePage = lazy(() => import("./pages/ComparePage").then((m) => ({ default: m.ComparePage })));
+const SettingsPage = lazy(() => import("./settings/SettingsPage").then((m) => ({ default: m.SettingsPage })));
+const ArtifactsPage = lazy(() => import("./artifacts/ArtifactsPage").then((m) => ({ default: m.ArtifactsPage })));
+const VersionPage = lazy(() => import("./artifacts/VersionPage").then((m) => ({ default: m.VersionPage })));
 const TensorBoardPage = lazy(() => import("./components/TensorBoardView").then((m) => ({ default: m.TensorBoardPage })));
 
 type Gate = { kind: "loading" } | { kind: "setup" } | { kind: "login" } | { kind: "in"; viewer: Viewer } | { kind: "error"; error: Error };
@@ -22,11 +26,14 @@ export function App() {
 
   const check = useCallback(async () => {
     try {
-      // Both at once: one round trip less on every page load.
-      const viewerP = api.viewer(true);
-      viewerP.catch(() => undefined);
+      // Without the session's CSRF cookie there is no session: no viewer probe (it could only answer 401,
+      // a red line in the console of every fresh visit). With it, both at once: one round trip less.
+      const signedIn = hasSessionCookie();
+      const viewerP = signedIn ? api.viewer(true) : null;
+      viewerP?.catch(() => undefined);
       const info = await api.serverInfo();
       if (info.needs_setup) return setGate({ kind: "setup" });
+      if (!viewerP) return setGate({ kind: "login" });
       setGate({ kind: "in", viewer: await viewerP });
     } catch (e) {
       if (e instanceof ApiError && (e.status === 401 || e.status === 403)) setGate({ kind: "login" });
@@ -69,6 +76,8 @@ export function App() {
     return <SetupPage onDone={() => void check()} />;
   }
   if (gate.kind === "login") {
+    const invite = new URLSearchParams(location.search).get("invite");
+    if (path === "/signup" && invite) return <SetupPage onDone={() => void check()} invite={invite} />;
     if (path !== "/login") {
       const next = path === "/setup" ? "/" : path + location.search;
       return <Navigate to={`/login?next=${encodeURIComponent(next)}`} replace />;
@@ -81,6 +90,31 @@ export function App() {
       <Routes>
         <Route path="/setup" element={<Navigate to="/" replace />} />
         <Route path="/login" element={<AfterLogin />} />
+        <Route path="/signup" element={<Navigate to="/" replace />} />
+        <Route
+          path="/-/settings/*"
+          element={
+            <Suspense fallback={<Loading what="settings" />}>
+              <SettingsPage />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/:entity/:project/artifacts"
+          element={
+            <Suspense fallback={<Loading what="artifacts" />}>
+              <ArtifactsPage />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/:entity/:project/artifacts/:name/:version"
+          element={
+            <Suspense fallback={<Loading what="artifact" />}>
+              <VersionPage />
+            </Suspense>
+          }
+        />
         <Route path="/" element={<ProjectsPage />} />
         <Route path="/:entity/:project" element={<WorkspacePage />} />
         <Route

@@ -31,4 +31,5 @@ async def server_info(request: Request, pool: PoolDep, settings: SettingsDep) ->
         "ingest_address": ingest_address(request, settings.public_ingest_address, settings.ingest_port),
         "ingest_tls": bool(settings.public_ingest_address and settings.public_ingest_tls),
         "needs_setup": setup,
+        "sdk_index": bool(settings.sdk_wheels_dir),
     })

@@ -32,6 +32,11 @@ function readCookie(name: string): string | null {
   return null;
 }
 
+/** Whether the browser holds a session (its CSRF cookie is readable; the session cookie itself is HttpOnly). */
+export function hasSessionCookie(): boolean {
+  return readCookie("runyard_csrf") !== null;
+}
+
 // Revalidation cache: a repeated GET sends If-None-Match and reuses the body on 304.
 const etagCache = new Map<string, { etag: string; body: unknown }>();
 
@@ -43,20 +48,20 @@ interface RequestOptions {
   noAuthRedirect?: boolean;
 }
 
-async function request(url: string, opts: RequestOptions): Promise<unknown> {
-  const method = opts.method;
+function headersFor(method: string, hasBody: boolean): Record<string, string> {
   const headers: Record<string, string> = { Accept: "application/json" };
-  if (opts.body !== undefined) headers["Content-Type"] = "application/json";
+  if (hasBody) headers["Content-Type"] = "application/json";
   if (method !== "GET" && method !== "HEAD") {
     const csrf = readCookie("runyard_csrf");
     if (csrf) headers["X-CSRF-Token"] = csrf;
   }
-  const cached = method === "GET" ? etagCache.get(url) : undefined;
-  if (cached) headers["If-None-Match"] = cached.etag;
-  let resp: Response;
+  return headers;
+}
+
+async function send(url: string, opts: RequestOptions, headers: Record<string, string>): Promise<Response> {
   try {
-    resp = await fetch(url, {
-      method,
+    return await fetch(url, {
+      method: opts.method,
       headers,
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       credentials: "same-origin",
@@ -66,21 +71,32 @@ async function request(url: string, opts: RequestOptions): Promise<unknown> {
     if ((e as Error).name === "AbortError") throw e;
     throw new ApiError(0, "Cannot reach the Runyard server. Is it running?", "network");
   }
-  if (resp.status === 304 && cached) return cached.body;
-  if (!resp.ok) {
-    let detail = `${resp.status} ${resp.statusText}`;
-    let code = "";
-    try {
-      const j = await resp.json();
-      if (typeof j?.detail === "string") detail = j.detail;
-      else if (Array.isArray(j?.detail)) detail = j.detail.map((d: { msg?: string }) => d.msg ?? "").join("; ");
-      code = j?.code ?? "";
-    } catch {
-      /* not JSON */
-    }
-    if (resp.status === 401 && !opts.noAuthRedirect) unauthorizedListeners.forEach((fn) => fn());
-    throw new ApiError(resp.status, detail, code);
+}
+
+/** The ApiError of an answer that is not ok (the services' `{"detail", "code"}`); a 401 tells the listeners. */
+async function failure(resp: Response, opts: RequestOptions): Promise<ApiError> {
+  let detail = `${resp.status} ${resp.statusText}`;
+  let code = "";
+  try {
+    const j = await resp.json();
+    if (typeof j?.detail === "string") detail = j.detail;
+    else if (Array.isArray(j?.detail)) detail = j.detail.map((d: { msg?: string }) => d.msg ?? "").join("; ");
+    code = j?.code ?? "";
+  } catch {
+    /* not JSON */
   }
+  if (resp.status === 401 && !opts.noAuthRedirect) unauthorizedListeners.forEach((fn) => fn());
+  return new ApiError(resp.status, detail, code);
+}
+
+async function request(url: string, opts: RequestOptions): Promise<unknown> {
+  const method = opts.method;
+  const headers = headersFor(method, opts.body !== undefined);
+  const cached = method === "GET" ? etagCache.get(url) : undefined;
+  if (cached) headers["If-None-Match"] = cached.etag;
+  const resp = await send(url, opts, headers);
+  if (resp.status === 304 && cached) return cached.body;
+  if (!resp.ok) throw await failure(resp, opts);
   if (resp.status === 204) return undefined;
   const body = await resp.json();
   const etag = resp.headers.get("ETag");
@@ -89,6 +105,41 @@ async function request(url: string, opts: RequestOptions): Promise<unknown> {
     etagCache.set(url, { etag, body });
   }
   return body;
+}
+
+/**
+ * A newline-delimited JSON answer, line by line as it arrives: `onLine` gets each parsed line. Errors before
+ * the first line are ApiErrors like every other call's; the caller decides what a missing last line means.
+ */
+async function requestLines(url: string, opts: RequestOptions, onLine: (line: unknown) => void): Promise<void> {
+  const headers = headersFor(opts.method, opts.body !== undefined);
+  headers.Accept = "application/x-ndjson";
+  const resp = await send(url, opts, headers);
+  if (!resp.ok) throw await failure(resp, opts);
+  if (!resp.body) throw new ApiError(0, "The answer had no body.", "network");
+  const reader = resp.body.getReader();
+  const decoder = new TextDecoder();
+  let rest = "";
+  for (;;) {
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      if ((e as Error).name === "AbortError") throw e;
+      throw new ApiError(0, "The connection to the server broke while the answer was arriving.", "network");
+    }
+    if (chunk.done) break;
+    rest += decoder.decode(chunk.value, { stream: true });
+    let nl = rest.indexOf("\n");
+    while (nl >= 0) {
+      const line = rest.slice(0, nl);
+      rest = rest.slice(nl + 1);
+      if (line) onLine(JSON.parse(line));
+      nl = rest.indexOf("\n");
+    }
+  }
+  rest += decoder.decode();
+  if (rest.trim()) onLine(JSON.parse(rest));
 }
 
 const enc = encodeURIComponent;
@@ -158,7 +209,23 @@ type Call<Paths, M extends Method> = <P extends PathsFor<Paths, M> & string>(
   ...args: ArgsParam<Operation<Paths, P, M>>
 ) => Promise<Answer<Operation<Paths, P, M>>>;
 
+/** One line of a route answering newline-delimited JSON (`application/x-ndjson`). */
+type NdjsonLine<O> = O extends { responses: { 200: { content: { "application/x-ndjson": infer L } } } } ? L : never;
+
+/** The POST paths that answer NDJSON. */
+type StreamPaths<Paths> = {
+  [P in keyof Paths]: Paths[P] extends { post: infer O } ? ([NdjsonLine<O>] extends [never] ? never : P) : never;
+}[keyof Paths];
+
+type StreamCall<Paths> = <P extends StreamPaths<Paths> & string>(
+  path: P,
+  args: Args<Operation<Paths, P, "post">>,
+  onLine: (line: NdjsonLine<Operation<Paths, P, "post">>) => void,
+) => Promise<void>;
+
 export interface Client<Paths> {
+  /** POST to a route that answers NDJSON; `onLine` receives each line as it arrives. */
+  stream: StreamCall<Paths>;
   get: Call<Paths, "get">;
   post: Call<Paths, "post">;
   put: Call<Paths, "put">;
@@ -186,6 +253,13 @@ function call(method: string) {
 
 function client<Paths>(): Client<Paths> {
   return {
+    stream: ((template: string, args: LooseArgs, onLine: (line: unknown) => void) =>
+      requestLines(fillPath(template, args.path) + queryString(args.query ?? {}), {
+        method: "POST",
+        body: args.body,
+        signal: args.signal,
+        noAuthRedirect: args.noAuthRedirect,
+      }, onLine)) as StreamCall<Paths>,
     get: call("GET") as Call<Paths, "get">,
     post: call("POST") as Call<Paths, "post">,
     put: call("PUT") as Call<Paths, "put">,

@@ -1,4 +1,5 @@
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useMemo, useRef, useState } from "react";
+import { Popover } from "./Popover";
 
 interface Props {
   configKeys: string[];
@@ -10,15 +11,7 @@ interface Props {
 export function ColumnPicker({ configKeys, summaryKeys, chosen, onChange }: Props) {
   const [open, setOpen] = useState(false);
   const [q, setQ] = useState("");
-  const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (!open) return;
-    const close = (e: MouseEvent) => {
-      if (ref.current && !ref.current.contains(e.target as Node)) setOpen(false);
-    };
-    document.addEventListener("mousedown", close);
-    return () => document.removeEventListener("mousedown", close);
-  }, [open]);
+  const ref = useRef<HTMLButtonElement>(null);
   const chosenSet = useMemo(() => new Set(chosen), [chosen]);
   const f = q.toLowerCase();
   const toggle = (c: string) => onChange(chosenSet.has(c) ? chosen.filter((x) => x !== c) : [...chosen, c]);
@@ -43,12 +36,11 @@ export function ColumnPicker({ configKeys, summaryKeys, chosen, onChange }: Prop
     );
   };
   return (
-    <div className="picker" ref={ref}>
-      <button className="btn btn-sm" onClick={() => setOpen((o) => !o)} data-testid="column-picker">
+    <div className="picker">
+      <button ref={ref} className="btn btn-sm" onClick={() => setOpen((o) => !o)} data-testid="column-picker" aria-expanded={open}>
         Columns{chosen.length ? ` (${chosen.length})` : ""}
       </button>
-      {open && (
-        <div className="picker-pop card">
+      <Popover anchor={ref} open={open} onClose={() => setOpen(false)} className="picker-pop" testId="column-pop">
           <input className="input input-sm" placeholder="Search keys" value={q} onChange={(e) => setQ(e.target.value)} autoFocus />
           <div className="picker-cols">
             {group("Config", "config", configKeys)}
@@ -59,8 +51,7 @@ export function ColumnPicker({ configKeys, summaryKeys, chosen, onChange }: Prop
               Remove all extra columns
             </button>
           )}
-        </div>
-      )}
+      </Popover>
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { alignLines, lonePoints, type Y } from "../data/aggregate";
 import { smoothEma } from "../data/smooth";
 import { formatNumber } from "../data/values";
 
@@ -8,10 +9,16 @@ export interface ChartLine {
   id: string;
   label: string;
   color: string;
+  /** x values, ascending (steps, seconds, epoch seconds or a metric's values). */
   step: number[];
   value: (number | null)[];
+  /** A band around the line (a run's min/max per bucket, or a group's spread); null: none. */
   min: (number | null)[] | null;
   max: (number | null)[] | null;
+  /** Drawn thicker (a group's mean line). */
+  bold?: boolean;
+  /** Extra words in the hover (e.g. "mean of 12 runs"). */
+  note?: string;
 }
 
 /** What the x values are: steps, seconds since the run started, wall-clock time (epoch seconds), or a metric. */
@@ -24,14 +31,18 @@ interface Props {
   smoothing: number;
   logY: boolean;
   height: number;
-  /** Drag-selected step range, or null on double-click (reset). */
+  /** Appended to y values ("%", " MB"). */
+  unit?: string;
+  /** Show the legend under the chart. */
+  legend?: boolean;
+  /** Drag-selected x range, or null on double-click (reset). */
   onZoom?: (range: [number, number] | null) => void;
 }
 
 interface Hover {
   step: number;
   left: number;
-  rows: { label: string; color: string; value: number | null }[];
+  rows: { label: string; color: string; value: number | null; note?: string }[];
 }
 
 function alpha(color: string, a: number): string {
@@ -107,14 +118,19 @@ function logSplits(u: uPlot, _axis: number, lo: number, hi: number): number[] {
   return out;
 }
 
-export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "step", xLabel = "step" }: Props) {
+/** Legend entries that fit two lines of a chart this wide (the rest are counted). */
+function legendFits(width: number): number {
+  return Math.max(2, 2 * Math.floor((width - 52) / 150) - 1);
+}
+
+export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "step", xLabel = "step", unit = "", legend = false }: Props) {
   const wrapRef = useRef<HTMLDivElement>(null);
   const plotRef = useRef<uPlot | null>(null);
   const onZoomRef = useRef(onZoom);
   onZoomRef.current = onZoom;
   const [hover, setHover] = useState<Hover | null>(null);
 
-  // Per line: the values drawn (smoothed), kept for the hover legend lookups.
+  // Per line: the values drawn (smoothed), kept for the hover lookups.
   const prepared = useMemo(() => {
     return lines.map((l) => {
       const clean = logY ? l.value.map((v) => (v !== null && v > 0 ? v : null)) : l.value;
@@ -131,13 +147,27 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
   useEffect(() => {
     const el = wrapRef.current;
     if (!el) return;
-    const tables: uPlot.AlignedData[] = [];
+    const parts: { x: number[]; ys: Y[][] }[] = [];
     const series: uPlot.Series[] = [{ label: xLabel }];
     const bands: uPlot.Band[] = [];
+    const lone = new WeakMap<object, number[]>();
+    const loneOf = (u: uPlot, si: number) => {
+      const col = u.data[si] as Y[];
+      let idx = lone.get(col);
+      if (!idx) lone.set(col, (idx = lonePoints(col)));
+      return idx;
+    };
     let idx = 1;
     for (const p of prepared) {
       const cols: (number | null)[][] = [p.shown];
-      series.push({ label: p.line.label, stroke: p.line.color, width: 1.6, points: { show: false } });
+      // a point with no neighbour (a run's first step, a lone logged value) is drawn as a dot
+      series.push({
+        label: p.line.label,
+        stroke: p.line.color,
+        // hairlines when there are many: Chromium draws a 1 px line some 20 times faster than a 1.5 px one
+        width: p.line.bold ? 2.2 : prepared.length > 20 ? 1 : 1.5,
+        points: { show: false, filter: loneOf, size: 6, width: 1, stroke: p.line.color, fill: p.line.color },
+      });
       idx++;
       if (p.raw) {
         cols.push(p.raw);
@@ -148,15 +178,16 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
         cols.push(p.max, p.min);
         series.push({ label: "", stroke: "transparent", width: 0, points: { show: false } });
         series.push({ label: "", stroke: "transparent", width: 0, points: { show: false } });
-        bands.push({ series: [idx, idx + 1], fill: alpha(p.line.color, 0.13) });
+        bands.push({ series: [idx, idx + 1], fill: alpha(p.line.color, p.line.bold ? 0.16 : 0.13) });
         idx += 2;
       }
-      tables.push([p.line.step, ...cols] as uPlot.AlignedData);
+      parts.push({ x: p.line.step, ys: cols });
     }
-    const data: uPlot.AlignedData =
-      tables.length === 0 ? [[]] : tables.length === 1 ? tables[0] : uPlot.join(tables);
+    const aligned = alignLines(parts);
+    const data = [aligned.x, ...aligned.ys] as uPlot.AlignedData;
 
     const width = Math.max(100, el.clientWidth);
+    const yValues = (_u: uPlot, vals: number[]) => vals.map((v) => fmtAxis(v) + (v === null ? "" : unit));
     const opts: uPlot.Options = {
       width,
       height,
@@ -194,8 +225,8 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
           grid: { stroke: "#eef0f3", width: 1 },
           ticks: { stroke: "#e5e7eb", width: 1, size: 4 },
           font: "11px system-ui, sans-serif",
-          values: (_u, vals) => vals.map(fmtAxis),
-          size: 52,
+          values: yValues,
+          size: unit ? 64 : 52,
           ...(logY ? { splits: logSplits } : {}),
         },
       ],
@@ -220,7 +251,7 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
             const x = u.data[0][i];
             const rows = preparedRef.current.map((p) => {
               const j = lastAtOrBefore(p.line.step, x);
-              return { label: p.line.label, color: p.line.color, value: j >= 0 ? p.shown[j] : null };
+              return { label: p.line.label, color: p.line.color, value: j >= 0 ? p.shown[j] : null, note: p.line.note };
             });
             rows.sort((a, b) => (b.value ?? -Infinity) - (a.value ?? -Infinity));
             setHover({ step: x, left: u.cursor.left, rows });
@@ -229,12 +260,13 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
         draw: [
           () => {
             el.dataset.drawn = "1";
+            el.dataset.lines = String(preparedRef.current.length);
           },
         ],
       },
     };
     // Same lines, same look (a live refresh): swap the data in place, keeping the cursor and the canvas.
-    const sig = `${height}|${logY}|${xKind}|${!!onZoomRef.current}|` + series.map((x) => `${x.label}:${String(x.stroke)}`).join(",");
+    const sig = `${height}|${logY}|${xKind}|${unit}|${!!onZoomRef.current}|` + series.map((x) => `${x.label}:${String(x.stroke)}`).join(",");
     if (plotRef.current && sigRef.current === sig) {
       plotRef.current.setData(data);
       return;
@@ -243,45 +275,61 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
     delete el.dataset.drawn;
     plotRef.current = new uPlot(opts, data, el);
     sigRef.current = sig;
-  }, [prepared, height, logY, xKind, xLabel, !!onZoom]);
+  }, [prepared, height, logY, xKind, xLabel, unit, !!onZoom]);
 
   useEffect(() => {
     const el = wrapRef.current!;
     const ro = new ResizeObserver(() => {
       const u = plotRef.current;
       const w = Math.max(100, el.clientWidth);
-      if (u && Math.abs(w - u.width) > 1) u.setSize({ width: w, height: u.height });
+      if (u && (Math.abs(w - u.width) > 1 || u.height !== height)) u.setSize({ width: w, height });
     });
     ro.observe(el);
-    return () => {
-      ro.disconnect();
+    return () => ro.disconnect();
+  }, [height]);
+  useEffect(
+    () => () => {
       plotRef.current?.destroy();
       plotRef.current = null;
-    };
-  }, []);
+    },
+    [],
+  );
 
   const shownRows = hover ? hover.rows.slice(0, 12) : [];
   const plotW = plotRef.current?.width ?? 0;
+  const fits = legendFits(plotW || wrapRef.current?.clientWidth || 400);
+  const legendLines = legend ? (lines.length <= fits + 1 ? lines : lines.slice(0, fits)) : [];
   return (
     <div className="chart-wrap" onMouseLeave={() => setHover(null)}>
       <div ref={wrapRef} className="chart-canvas" />
       {hover && (
-        <div
-          className="chart-hover"
-          data-testid="chart-hover"
-          style={hover.left > plotW / 2 ? { left: 56 } : { right: 8 }}
-        >
+        <div className="chart-hover" data-testid="chart-hover" style={hover.left > plotW / 2 ? { left: 56 } : { right: 8 }}>
           <div className="chart-hover-step">{xKind === "step" ? `step ${fmtStep(hover.step)}` : xKind === "value" ? `${xLabel} ${fmtX(xKind, hover.step)}` : fmtX(xKind, hover.step)}</div>
           {shownRows.map((r, k) => (
             <div className="chart-hover-row" key={k}>
               <span className="swatch" style={{ background: r.color }} />
-              <span className="chart-hover-label">{r.label}</span>
-              <span className="chart-hover-value">{formatNumber(r.value)}</span>
+              <span className="chart-hover-label">
+                {r.label}
+                {r.note && <span className="muted"> · {r.note}</span>}
+              </span>
+              <span className="chart-hover-value">
+                {formatNumber(r.value)}
+                {r.value !== null && unit}
+              </span>
             </div>
           ))}
-          {hover.rows.length > shownRows.length && (
-            <div className="muted">+{hover.rows.length - shownRows.length} more</div>
-          )}
+          {hover.rows.length > shownRows.length && <div className="muted">+{hover.rows.length - shownRows.length} more</div>}
+        </div>
+      )}
+      {legend && lines.length > 0 && (
+        <div className="chart-legend" data-testid="chart-legend">
+          {legendLines.map((l) => (
+            <span className="legend-item" key={l.id} title={l.note ? `${l.label} (${l.note})` : l.label}>
+              <span className={`swatch ${l.bold ? "swatch-bold" : ""}`} style={{ background: l.color }} />
+              <span className="legend-label">{l.label}</span>
+            </span>
+          ))}
+          {lines.length > legendLines.length && <span className="muted legend-more">+{lines.length - legendLines.length} more</span>}
         </div>
       )}
     </div>

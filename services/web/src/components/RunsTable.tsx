@@ -1,60 +1,21 @@
-import { memo, useMemo, useRef } from "react";
+import { memo, useEffect, useMemo, useRef } from "react";
 import { useNavigate } from "react-router-dom";
 import {
   flexRender,
   getCoreRowModel,
-  getSortedRowModel,
   useReactTable,
   type ColumnDef,
   type Row,
-  type SortingFn,
   type SortingState,
 } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import type { JsonValue, Run } from "../data/types";
-import { flatten, formatDate, formatDuration, formatValue, runDurationMs, sortableNumber } from "../data/values";
+import { cellOf, type RowData } from "../data/sortRuns";
+import { formatDate, formatDuration, formatValue } from "../data/values";
 import { StateBadge } from "./StateBadge";
 
-export interface RowData {
-  run: Run;
-  config: Record<string, JsonValue>;
-  summary: Record<string, JsonValue>;
-  duration: number | null;
-}
-
-const rowCache = new WeakMap<Run, RowData>();
-
-/** Table row values of a run, computed once per run object (pages arrive one by one; live updates replace objects). */
-export function toRowData(run: Run): RowData {
-  let r = rowCache.get(run);
-  if (!r) {
-    r = { run, config: flatten(run.config), summary: flatten(run.summary), duration: runDurationMs(run) };
-    rowCache.set(run, r);
-  }
-  return r;
-}
+export { toRowData, type RowData } from "../data/sortRuns";
 
 type Cell = number | string | null;
-
-function sortValue(v: JsonValue | undefined): Cell {
-  const n = sortableNumber(v);
-  if (n !== null) return n;
-  if (v === null || v === undefined) return null;
-  return typeof v === "string" ? v : JSON.stringify(v);
-}
-
-/** Numbers before strings, missing last (both directions), NaN after numbers. */
-const mixedSort: SortingFn<RowData> = (a, b, id) => {
-  const x = a.getValue<Cell>(id);
-  const y = b.getValue<Cell>(id);
-  if (typeof x === "number" && typeof y === "number") {
-    if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
-    return x < y ? -1 : x > y ? 1 : 0;
-  }
-  if (typeof x === "number") return -1;
-  if (typeof y === "number") return 1;
-  return String(x).localeCompare(String(y));
-};
 
 interface Props {
   rows: RowData[];
@@ -63,6 +24,8 @@ interface Props {
   onSortingChange: (s: SortingState) => void;
   selected: Map<string, string>; // run id -> colour
   onToggle: (id: string) => void;
+  /** The header checkbox: chart every row (or none, when all are charted). */
+  onToggleAll: () => void;
   entity: string;
   project: string;
 }
@@ -72,42 +35,46 @@ const ROW_H = 30;
 const STICKY: Record<string, number> = { select: 0, name: 40 };
 
 export const RunsTable = memo(function RunsTable(p: Props) {
-  const { rows, extraColumns, sorting, selected, onToggle, entity, project } = p;
+  const { rows, extraColumns, sorting, selected, onToggle, onToggleAll, entity, project } = p;
   const columns = useMemo<ColumnDef<RowData, Cell>[]>(() => {
+    const col = (id: string, header: string, size: number, meta?: { source: string }): ColumnDef<RowData, Cell> => ({
+      id,
+      header,
+      size,
+      accessorFn: (r) => cellOf(r, id),
+      meta,
+    });
     const base: ColumnDef<RowData, Cell>[] = [
       { id: "select", header: "", size: 40, enableSorting: false, accessorFn: () => null },
-      { id: "name", header: "Name", size: 200, accessorFn: (r) => r.run.name, sortingFn: mixedSort },
-      { id: "state", header: "State", size: 92, accessorFn: (r) => r.run.state, sortingFn: mixedSort, sortUndefined: "last" },
-      { id: "created_at", header: "Created", size: 128, accessorFn: (r) => r.run.created_at, sortingFn: mixedSort },
-      { id: "duration", header: "Duration", size: 84, accessorFn: (r) => r.duration, sortingFn: mixedSort, sortUndefined: "last" },
-      { id: "tags", header: "Tags", size: 150, accessorFn: (r) => r.run.tags.join(", "), sortingFn: mixedSort },
+      col("name", "Name", 200),
+      col("state", "State", 92),
+      col("created_at", "Created", 128),
+      col("duration", "Duration", 84),
+      col("tags", "Tags", 150),
     ];
     for (const c of extraColumns) {
       const [src, ...rest] = c.split(".");
-      const key = rest.join(".");
-      base.push({
-        id: c,
-        header: key,
-        size: 110,
-        accessorFn: (r) => sortValue(src === "config" ? r.config[key] : r.summary[key]),
-        sortingFn: mixedSort,
-        sortUndefined: "last",
-        meta: { source: src },
-      });
+      base.push(col(c, rest.join("."), 110, { source: src }));
     }
     return base;
   }, [extraColumns]);
 
+  // The rows come sorted (data/sortRuns.ts: the charts follow the same order); the table only shows it.
   const table = useReactTable({
     data: rows,
     columns,
     state: { sorting },
     onSortingChange: (u) => p.onSortingChange(typeof u === "function" ? u(sorting) : u),
     getCoreRowModel: getCoreRowModel(),
-    getSortedRowModel: getSortedRowModel(),
+    manualSorting: true,
     enableSortingRemoval: false,
     sortDescFirst: true,
   });
+  const charted = rows.reduce((n, r) => n + (selected.has(r.run.id) ? 1 : 0), 0);
+  const allRef = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (allRef.current) allRef.current.indeterminate = charted > 0 && charted < rows.length;
+  }, [charted, rows.length]);
 
   const scrollRef = useRef<HTMLDivElement>(null);
   const navigate = useNavigate();
@@ -144,6 +111,19 @@ export const RunsTable = memo(function RunsTable(p: Props) {
               title={h.column.getCanSort() ? `Sort by ${h.id}` : undefined}
               data-col={h.id}
             >
+              {h.id === "select" && (
+                <input
+                  ref={allRef}
+                  type="checkbox"
+                  className="select-all"
+                  checked={rows.length > 0 && charted === rows.length}
+                  onChange={onToggleAll}
+                  onClick={(e) => e.stopPropagation()}
+                  aria-label="chart all runs"
+                  title={charted === rows.length ? "Chart none" : "Chart every run shown (up to 1,000)"}
+                  data-testid="select-all"
+                />
+              )}
               {src && <span className="src-tag">{src === "config" ? "C" : "S"}</span>}
               <span className="rt-th-label">{flexRender(h.column.columnDef.header, h.getContext())}</span>
               {sorted && <span className="sort-arrow">{sorted === "desc" ? "↓" : "↑"}</span>}

@@ -3,16 +3,17 @@
 import { ApiError, artifact, auth, fillPath, query } from "../api/client";
 import type { Run } from "./types";
 
-export { ApiError, onUnauthorized } from "../api/client";
+export { ApiError, hasSessionCookie, onUnauthorized } from "../api/client";
 
 export const api = {
   serverInfo: () => query.get("/api/v1/server-info", { noAuthRedirect: true }),
   viewer: (noAuthRedirect = false) => auth.get("/api/v1/viewer", { noAuthRedirect }),
-  signup: (username: string, password: string) =>
-    auth.post("/api/v1/auth/signup", { body: { username, password }, noAuthRedirect: true }),
+  signup: (username: string, password: string, invite?: string) =>
+    auth.post("/api/v1/auth/signup", { body: { username, password, invite: invite || null }, noAuthRedirect: true }),
   login: (username: string, password: string) =>
     auth.post("/api/v1/auth/login", { body: { username, password }, noAuthRedirect: true }),
   logout: () => auth.post("/api/v1/auth/logout", { noAuthRedirect: true }),
+  entities: (signal?: AbortSignal) => auth.get("/api/v1/entities", { signal }),
   projects: (entity?: string) => query.get("/api/v1/projects", { query: { entity } }),
   project: (entity: string, project: string) =>
     query.get("/api/v1/projects/{entity}/{project}", { path: { entity, project } }),
@@ -28,6 +29,15 @@ export const api = {
   },
   run: (entity: string, project: string, runId: string, signal?: AbortSignal) =>
     query.get("/api/v1/runs/{entity}/{project}/{run_id}", { path: { entity, project, run_id: runId }, signal }),
+  /** Rename, tag, annotate a run (writers): one UPDATE outside the run's ingest stream, so it works while the
+   * run is live without taking the process' sequence numbers (docs/api.md, "Editing and deleting runs"). */
+  editRun: (entity: string, project: string, runId: string, body: { name?: string; notes?: string; tags?: string[] }) =>
+    query.patch("/api/v1/runs/{entity}/{project}/{run_id}", { path: { entity, project, run_id: runId }, body }),
+  /** Delete a run with its history, output, files list and alerts; a running run needs `force`. */
+  deleteRun: (entity: string, project: string, runId: string, force: boolean) =>
+    query.delete("/api/v1/runs/{entity}/{project}/{run_id}", { path: { entity, project, run_id: runId }, query: { force: force || undefined } }),
+  alerts: (entity: string, project: string, runId: string, signal?: AbortSignal) =>
+    query.get("/api/v1/runs/{entity}/{project}/{run_id}/alerts", { path: { entity, project, run_id: runId }, query: { limit: 100 }, signal }),
   history: (
     entity: string,
     project: string,
@@ -87,4 +97,16 @@ export async function fileText(entity: string, project: string, runId: string, p
   }
   if (!resp.ok) throw new ApiError(resp.status, `The object store answered ${resp.status} for ${path}.`);
   return await resp.text();
+}
+
+/** The pip command that installs the SDK: from this instance's own index when it serves one
+ * (`server-info.sdk_index`, then GET /pypi/install.json), else from the public index. */
+export async function sdkInstallCommand(signal?: AbortSignal): Promise<string> {
+  const fallback = "pip install runyard";
+  const info = await api.serverInfo();
+  if (!info.sdk_index) return fallback;
+  const resp = await fetch("/pypi/install.json", { signal, credentials: "omit" });
+  if (!resp.ok) return fallback;
+  const body = (await resp.json()) as { command?: string };
+  return body.command || fallback;
 }

@@ -25,7 +25,7 @@ function overlap(serverTime: string): string {
  * page shows at once), then kept fresh by the live layer: each change asks only for the runs updated since
  * the last answer (`updated_since`) and merges them in.
  */
-export function useProjectRuns(entity: string, project: string, serverOrder: string | null, filter = ""): ProjectRuns {
+export function useProjectRuns(entity: string, project: string, serverOrder: string | null, filter = "", firstPage = FIRST_PAGE): ProjectRuns {
   const [state, setState] = useState<ProjectRuns>({ runs: undefined, total: 0, complete: false, error: undefined });
   const [reload, setReload] = useState(0);
   const stateRef = useRef(state);
@@ -33,6 +33,8 @@ export function useProjectRuns(entity: string, project: string, serverOrder: str
   const sinceRef = useRef<string | null>(null);
   const tick = useLiveTick({ kind: "project-runs", entity, project });
 
+  // the first page is read once, with the size first asked for (a later change must not reload the list)
+  const [first] = useState(() => Math.max(FIRST_PAGE, Math.min(PAGE, firstPage)));
   useEffect(() => {
     const ctl = new AbortController();
     const order = serverOrder ?? "-created_at";
@@ -42,7 +44,7 @@ export function useProjectRuns(entity: string, project: string, serverOrder: str
       let all: Run[] = [];
       let since: string | null = null;
       for (;;) {
-        const page = await api.runs(entity, project, { limit: offset === 0 ? FIRST_PAGE : PAGE, offset, order, filter: filter || undefined }, ctl.signal);
+        const page = await api.runs(entity, project, { limit: offset === 0 ? first : PAGE, offset, order, filter: filter || undefined }, ctl.signal);
         if (since === null) since = overlap(page.server_time);
         all = offset === 0 ? page.runs : all.concat(page.runs);
         offset += page.runs.length;

@@ -10,6 +10,7 @@ type Artifact = ArtifactTypes["schemas"];
 
 export type ServerInfo = Query["ServerInfo"];
 export type Viewer = AuthTypes["schemas"]["ViewerOut"];
+export type Entity = AuthTypes["schemas"]["EntityOut"];
 export type Project = Query["Project"];
 
 /** A JSON value as the API sends it; non-finite floats arrive as "NaN" / "Infinity" / "-Infinity". */
@@ -27,6 +28,7 @@ export type HistoryResponse = Query["HistoryOut"];
 export type FullHistory = Query["FullHistoryOut"];
 
 export type Group = Query["GroupOut"];
+export type Alert = Query["AlertOut"];
 export type GroupsResponse = Query["GroupsOut"];
 
 export type OutputLine = Query["OutputLine"];

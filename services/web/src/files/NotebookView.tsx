@@ -60,12 +60,31 @@ export function parseNotebook(raw: string): Notebook {
   return nb;
 }
 
-/** The code cells of a notebook as one script (the code comparer diffs notebooks this way). */
-export function notebookCode(raw: string): string {
+/** An output as text for a diff: streams, errors and text/plain (images and HTML by their kind only). */
+function outputText(o: Output): string {
+  if (o.output_type === "stream") return text(o.text).replace(ANSI, "");
+  if (o.output_type === "error") return `${o.ename}: ${o.evalue}`;
+  const d = o.data ?? {};
+  if (d["text/plain"]) return text(d["text/plain"]).replace(ANSI, "");
+  return `<${Object.keys(d).join(", ") || o.output_type}>`;
+}
+
+/**
+ * The code cells of a notebook as one script (the code comparer diffs notebooks this way). By default the
+ * execution counts and outputs are left out (`# cell` headers): running a notebook again must not show as
+ * a change; with `withRuns` each cell is headed `# [n]` and followed by its outputs as `#> ` lines.
+ */
+export function notebookCode(raw: string, withRuns = false): string {
   const nb = parseNotebook(raw);
   return nb.cells
     .filter((c) => c.cell_type === "code")
-    .map((c, i) => `# [${c.execution_count ?? i + 1}]\n${text(c.source).replace(/\n$/, "")}\n`)
+    .map((c, i) => {
+      const src = text(c.source).replace(/\n$/, "");
+      if (!withRuns) return `# cell\n${src}\n`;
+      const joined = (c.outputs ?? []).map(outputText).join("").replace(/\n$/, "");
+      const outs = joined ? joined.split("\n").map((l) => `#> ${l}`) : [];
+      return `# [${c.execution_count ?? i + 1}]\n${src}\n${outs.length ? outs.join("\n") + "\n" : ""}`;
+    })
     .join("\n");
 }
 

@@ -2,7 +2,7 @@
 // Notebooks (and the session history) are reduced to their code cells first. State lives in the URL
 // (?a=RUN&b=RUN&file=PATH), so a comparison can be shared.
 import { diffLines } from "diff";
-import { Fragment, useMemo, useState } from "react";
+import { Fragment, useEffect, useMemo, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api, ApiError, fileText } from "../data/api";
 import { useResource } from "../data/hooks";
@@ -63,12 +63,12 @@ export function sideBySide(a: string, b: string): Row[] {
   return out;
 }
 
-async function codeOf(entity: string, project: string, runId: string, path: string | undefined, signal: AbortSignal): Promise<string | null> {
+async function codeOf(entity: string, project: string, runId: string, path: string | undefined, withRuns: boolean, signal: AbortSignal): Promise<string | null> {
   if (!path) return null;
   const raw = await fileText(entity, project, runId, path, 5_000_000, signal);
   if (path.toLowerCase().endsWith(".ipynb")) {
     try {
-      return notebookCode(raw);
+      return notebookCode(raw, withRuns);
     } catch {
       return raw;
     }
@@ -173,12 +173,23 @@ function ConfigDiff({ a, b }: { a: Run; b: Run }) {
 
 export function ComparePage() {
   const { entity = "", project = "" } = useParams();
-  const [aParam] = useUrlParam("a");
-  const [bParam] = useUrlParam("b");
+  const [aParam, setA] = useUrlParam("a");
+  const [bParam, setB] = useUrlParam("b");
   const [fileParam, setFile] = useUrlParam("file");
+  // Jupyter execution counts and outputs change every time a notebook runs: left out unless asked for
+  const [runsParam, setRunsParam] = useUrlParam("nbruns");
+  const withRuns = runsParam === "1";
   const a = aParam ?? "";
   const b = bParam ?? "";
   const runs = useResource((signal) => (a && b ? Promise.all([api.run(entity, project, a, signal), api.run(entity, project, b, signal)]) : Promise.resolve(null)), [entity, project, a, b]);
+  // The older run on the left, the newer on the right: what the newer one added is green.
+  useEffect(() => {
+    const r = runs.data;
+    if (r && r[0].id === a && r[1].id === b && r[0].created_at > r[1].created_at) {
+      setA(b);
+      setB(a);
+    }
+  }, [runs.data, a, b, setA, setB]);
   const files = useResource(
     (signal) => (a && b ? Promise.all([codeFiles(entity, project, a, signal), codeFiles(entity, project, b, signal)]) : Promise.resolve(null)),
     [entity, project, a, b],
@@ -195,11 +206,11 @@ export function ComparePage() {
   const texts = useResource(
     (signal) =>
       current
-        ? Promise.all([codeOf(entity, project, a, current.a?.path, signal), codeOf(entity, project, b, current.b?.path, signal)]).then(
-            ([ta, tb]) => ({ path: current.path, a: ta, b: tb }),
+        ? Promise.all([codeOf(entity, project, a, current.a?.path, withRuns, signal), codeOf(entity, project, b, current.b?.path, withRuns, signal)]).then(
+            ([ta, tb]) => ({ path: current.path, a: ta, b: tb, withRuns }),
           )
         : Promise.resolve(null),
-    [entity, project, a, b, current?.path, current?.a?.sha256, current?.b?.sha256],
+    [entity, project, a, b, current?.path, current?.a?.sha256, current?.b?.sha256, withRuns],
   );
 
   const crumbs = <ProjectCrumbs entity={entity} project={project} current={"compare code"} />;
@@ -213,7 +224,7 @@ export function ComparePage() {
 
   return (
     <div className="page">
-      <TopBar crumbs={crumbs} />
+      <TopBar crumbs={crumbs} entity={entity} />
       <main className="content">
         {!a || !b ? (
           <Empty title="Pick two runs">
@@ -242,6 +253,15 @@ export function ComparePage() {
                   <Empty title="No code saved">Neither run has files under code/ (the SDK saves the script or notebook there).</Empty>
                 ) : (
                   <>
+                    <div className="compare-opts">
+                      <span className="muted small">
+                        Older run on the left (A), newer on the right (B): lines B added are green, lines it removed red.
+                      </span>
+                      <label className="small">
+                        <input type="checkbox" checked={!withRuns} onChange={(e) => setRunsParam(e.target.checked ? null : "1")} data-testid="ignore-nb-runs" /> ignore Jupyter
+                        execution counts and outputs
+                      </label>
+                    </div>
                     <div className="compare-files" data-testid="compare-files">
                       {paths.map((p) => (
                         <button
@@ -257,7 +277,7 @@ export function ComparePage() {
                     </div>
                     {texts.error ? (
                       <ErrorBox error={texts.error} />
-                    ) : !texts.data || !current || texts.data.path !== current.path ? (
+                    ) : !texts.data || !current || texts.data.path !== current.path || texts.data.withRuns !== withRuns ? (
                       // the previous file's texts stay in the resource while the next one loads: never
                       // show them under the new file's name
                       <Loading what={current?.path ?? "code"} />

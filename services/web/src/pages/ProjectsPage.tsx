@@ -5,6 +5,7 @@ import { useResource } from "../data/hooks";
 import { useLiveTick } from "../data/live";
 import { formatDate, timeAgo } from "../data/values";
 import { useSession } from "../session";
+import { SdkSnippet } from "../components/SdkSnippet";
 import { Empty, ErrorBox, Loading } from "../components/States";
 import { TopBar } from "../components/TopBar";
 
@@ -54,14 +55,13 @@ export function ProjectsPage() {
         ) : projects.length === 0 ? (
           <Empty title={entity ? `${entity} has no projects yet` : "No projects yet"}>
             <p>A project appears here as soon as a script logs its first run into it:</p>
-            <pre className="snippet">{`pip install runyard
-runyard login --host ${window.location.origin} <YOUR_API_KEY>
-
-import runyard
+            <SdkSnippet
+              code={`import runyard
 run = runyard.init(project="my-first-project")
 for step in range(100):
     run.log({"loss": 1 / (step + 1)})
-run.finish()`}</pre>
+run.finish()`}
+            />
           </Empty>
         ) : (
           <table className="table" data-testid="projects-table">

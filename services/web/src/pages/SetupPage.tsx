@@ -6,8 +6,9 @@ import { Logo } from "../components/Logo";
 
 const USERNAME_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
-export function SetupPage({ onDone }: { onDone: () => void }) {
-  const [username, setUsername] = useState("admin");
+/** The first admin's sign-up on a new server, or (with `invite`) anyone's sign-up through an invite link. */
+export function SetupPage({ onDone, invite }: { onDone: () => void; invite?: string }) {
+  const [username, setUsername] = useState(invite ? "" : "admin");
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -22,7 +23,7 @@ export function SetupPage({ onDone }: { onDone: () => void }) {
     if (password !== confirm) return setError("The two passwords differ.");
     setBusy(true);
     try {
-      const res = await api.signup(username, password);
+      const res = await api.signup(username, password, invite);
       let loginError: string | null = null;
       try {
         await api.login(username, password);
@@ -32,7 +33,13 @@ export function SetupPage({ onDone }: { onDone: () => void }) {
       setCreated({ username: res.username, key: res.api_key, loginError });
     } catch (err) {
       const status = err instanceof ApiError ? err.status : 0;
-      setError(status === 403 ? "This server already has an admin account. Sign in instead." : (err as Error).message);
+      setError(
+        status === 403
+          ? invite
+            ? "This invite is not valid any more (used or expired): ask for a new one."
+            : "This server already has an admin account. Sign in instead."
+          : (err as Error).message,
+      );
     } finally {
       setBusy(false);
     }
@@ -79,8 +86,8 @@ export function SetupPage({ onDone }: { onDone: () => void }) {
     <div className="center-page">
       <form className="card auth-card" onSubmit={submit} data-testid="setup-form">
         <Logo />
-        <h1>Create the admin account</h1>
-        <p className="muted">This Runyard server is new. The first account administers it.</p>
+        <h1>{invite ? "Create your account" : "Create the admin account"}</h1>
+        <p className="muted">{invite ? "You were invited to this Runyard server. Choose a username and a password." : "This Runyard server is new. The first account administers it."}</p>
         <CredentialFields username={username} onUsername={setUsername} password={password} onPassword={setPassword} newPassword />
         <label className="field">
           Confirm password

@@ -220,6 +220,114 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{entity}/{project}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * History Batch
+         * @description Downsampled series of `keys` for up to 1,000 runs of the project, one NDJSON line per run as it is read.
+         */
+        post: operations["history_batch_api_v1_projects__entity___project__history_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{entity}/{project}/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Media Batch
+         * @description Media descriptors and other JSON history of up to 100 runs (the last `per_key` points of each key).
+         */
+        post: operations["media_batch_api_v1_projects__entity___project__media_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{entity}/{project}/workspace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Layout
+         * @description The caller's saved layout of the project's workspace (null when there is none).
+         */
+        get: operations["read_layout_api_v1_projects__entity___project__workspace_get"];
+        /**
+         * Save Layout
+         * @description Save the caller's layout of the project (replaces the previous one).
+         */
+        put: operations["save_layout_api_v1_projects__entity___project__workspace_put"];
+        post?: never;
+        /**
+         * Reset Layout
+         * @description Forget the caller's layout: the workspace goes back to the automatic one.
+         */
+        delete: operations["reset_layout_api_v1_projects__entity___project__workspace_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{entity}/{project}/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Share View
+         * @description A read-only snapshot of a layout (and the page's query) for a link: `/{entity}/{project}?view=ID`.
+         */
+        post: operations["share_view_api_v1_projects__entity___project__views_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{entity}/{project}/views/{view_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read View
+         * @description A shared snapshot; every reader of the project may open it.
+         */
+        get: operations["read_view_api_v1_projects__entity___project__views__view_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -272,6 +380,121 @@ export interface components {
             alerts: components["schemas"]["AlertOut"][];
             /** Total */
             total: number;
+        };
+        /** BatchHistoryIn */
+        BatchHistoryIn: {
+            /**
+             * Runs
+             * @description run ids of the project, in the order the lines should come
+             */
+            runs: string[];
+            /**
+             * Keys
+             * @description history keys to return for each run
+             */
+            keys: string[];
+            /**
+             * Samples
+             * @description buckets per series
+             * @default 500
+             */
+            samples?: number;
+            /**
+             * Min Step
+             * @description first step of the window
+             */
+            min_step?: number | null;
+            /**
+             * Max Step
+             * @description last step of the window
+             */
+            max_step?: number | null;
+            /**
+             * X
+             * @description also return `x`: this key's value at each point's step
+             */
+            x?: string | null;
+            /**
+             * Bands
+             * @description also return each bucket's `min` and `max`
+             * @default true
+             */
+            bands?: boolean;
+            /**
+             * Digits
+             * @description round values to this many significant digits (smaller answers for overview charts); default exact
+             */
+            digits?: number | null;
+            /**
+             * Pack
+             * @description series as base64 little-endian arrays (steps int32/float64, values float32) instead of JSON lists: far less CPU for many runs
+             * @default false
+             */
+            pack?: boolean;
+        };
+        /**
+         * BatchHistoryLine
+         * @description One line of the answer: a run's series, or the last line (`done`), or an error that cut the stream.
+         */
+        BatchHistoryLine: {
+            /** Run Id */
+            run_id?: string | null;
+            /**
+             * Series
+             * @description per key; `min`/`max` only with `bands`, `x` only with `x`
+             */
+            series?: {
+                [key: string]: components["schemas"]["BatchSeriesOut"] | components["schemas"]["PackedSeriesOut"];
+            } | null;
+            /**
+             * Sampled
+             * @description whether any series of the run was downsampled
+             */
+            sampled?: boolean | null;
+            /**
+             * Done
+             * @description the last line of a complete answer
+             */
+            done?: boolean | null;
+            /**
+             * Runs
+             * @description (done) number of run lines sent
+             */
+            runs?: number | null;
+            /**
+             * Missing
+             * @description (done) requested ids that are not runs of the project
+             */
+            missing?: string[] | null;
+            /**
+             * Error
+             * @description the stream was cut: what failed (no `done` line follows)
+             */
+            error?: string | null;
+            /** Code */
+            code?: string | null;
+        };
+        /** BatchSeriesOut */
+        BatchSeriesOut: {
+            /** Step */
+            step: number[];
+            /** Value */
+            value: (number | string | null)[];
+            /**
+             * Min
+             * @description with `bands`: each bucket's minimum (NaN ignored)
+             */
+            min?: (number | string | null)[];
+            /**
+             * Max
+             * @description with `bands`: each bucket's maximum (NaN ignored)
+             */
+            max?: (number | string | null)[];
+            /**
+             * X
+             * @description with `x`: that key's value at each step (null where absent)
+             */
+            x?: (number | string | null)[];
         };
         /**
          * ErrorOut
@@ -349,6 +572,81 @@ export interface components {
             /** Summary */
             summary: string[];
         };
+        /** LayoutIn */
+        LayoutIn: {
+            /**
+             * Layout
+             * @description the UI's layout document (at most 256 KiB of JSON)
+             */
+            layout: {
+                [key: string]: unknown;
+            };
+        };
+        /** LayoutOut */
+        LayoutOut: {
+            /**
+             * Layout
+             * @description null: the caller has not arranged this project yet
+             */
+            layout: {
+                [key: string]: components["schemas"]["JsonValue"];
+            } | null;
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /** MediaIn */
+        MediaIn: {
+            /**
+             * Runs
+             * @description run ids of the project
+             */
+            runs: string[];
+            /**
+             * Keys
+             * @description only these keys; default every JSON-valued key of the runs
+             */
+            keys?: string[] | null;
+            /**
+             * Per Key
+             * @description the last points of each (run, key)
+             * @default 200
+             */
+            per_key?: number;
+        };
+        /** MediaOut */
+        MediaOut: {
+            /**
+             * Runs
+             * @description in the order asked for; runs without such values have `media: {}`
+             */
+            runs: components["schemas"]["MediaRun"][];
+            /**
+             * Missing
+             * @description requested ids that are not runs of the project
+             */
+            missing: string[];
+        };
+        /** MediaRun */
+        MediaRun: {
+            /** Run Id */
+            run_id: string;
+            /** Media */
+            media: {
+                [key: string]: components["schemas"]["MediaSeries"];
+            };
+        };
+        /** MediaSeries */
+        MediaSeries: {
+            /** Steps */
+            steps: number[];
+            /** Values */
+            values: components["schemas"]["JsonValue"][];
+            /**
+             * Truncated
+             * @description older points than these exist (raise per_key)
+             */
+            truncated: boolean;
+        };
         /** OutputLine */
         OutputLine: {
             /** Line No */
@@ -373,6 +671,45 @@ export interface components {
              * @enum {string}
              */
             state: "running" | "finished" | "failed" | "crashed";
+        };
+        /**
+         * PackedSeriesOut
+         * @description A series with `pack`: base64 of little-endian arrays of `n` elements; NaN and infinities as they are.
+         */
+        PackedSeriesOut: {
+            /** N */
+            n: number;
+            /**
+             * Step
+             * @description steps: int32 or float64, as `step_type` says
+             */
+            step: string;
+            /**
+             * Step Type
+             * @description i4 when every step fits an int32, else f8
+             * @enum {string}
+             */
+            step_type: "i4" | "f8";
+            /**
+             * Value
+             * @description float32 values
+             */
+            value: string;
+            /**
+             * Min
+             * @description with `bands`: float32 minima
+             */
+            min?: string | null;
+            /**
+             * Max
+             * @description with `bands`: float32 maxima
+             */
+            max?: string | null;
+            /**
+             * X
+             * @description with `x`: float64 x values, NaN where absent
+             */
+            x?: string | null;
         };
         /** Project */
         Project: {
@@ -649,6 +986,43 @@ export interface components {
              * @description true until the first admin exists
              */
             needs_setup: boolean;
+            /**
+             * Sdk Index
+             * @description true when this instance serves the SDK at /pypi/simple/ (GET /pypi/install.json then gives the pip command)
+             * @default false
+             */
+            sdk_index?: boolean;
+        };
+        /** ViewIn */
+        ViewIn: {
+            /**
+             * Layout
+             * @description the UI's layout document (at most 256 KiB of JSON)
+             */
+            layout: {
+                [key: string]: unknown;
+            };
+            /**
+             * Query
+             * @description the page's URL query (filter, sort, runs shown, ...)
+             * @default
+             */
+            query?: string;
+        };
+        /** ViewOut */
+        ViewOut: {
+            /** Id */
+            id: string;
+            /** Layout */
+            layout: {
+                [key: string]: components["schemas"]["JsonValue"];
+            };
+            /** Query */
+            query: string;
+            /** Created By */
+            created_by: string | null;
+            /** Created At */
+            created_at: string;
         };
     };
     responses: never;
@@ -1769,6 +2143,497 @@ export interface operations {
             };
             /** @description too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    history_batch_api_v1_projects__entity___project__history_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchHistoryIn"];
+            };
+        };
+        responses: {
+            /** @description newline-delimited JSON: one BatchHistoryLine per run, then `done` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": components["schemas"]["BatchHistoryLine"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    media_batch_api_v1_projects__entity___project__media_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MediaIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaOut"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    read_layout_api_v1_projects__entity___project__workspace_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayoutOut"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    save_layout_api_v1_projects__entity___project__workspace_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LayoutIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayoutOut"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    reset_layout_api_v1_projects__entity___project__workspace_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    share_view_api_v1_projects__entity___project__views_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ViewIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ViewOut"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    read_view_api_v1_projects__entity___project__views__view_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+                view_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ViewOut"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
