@@ -9,7 +9,7 @@ issue 20:
     per-host limit), and the same 50 keys in one request
   - the public Api's scan_history of that run (every row, every key), once
   - disk bytes per stored point (history_chunks with TOAST and indexes) and per run (runs table)
-Usage: python bench/scale_read.py --data-dir /tmp/ry-scale [--reps 30] [--project scale]
+Usage: python bench/scale_read.py --data-dir /tmp/ry-scale [--reps 30] [--project scale] [--vacuum-full]
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ from scale_stack import USERNAME, LocalServer
 
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
 def report(name: str, times: list[float], target: str = "") -> None:
-    p50, p95 = statistics.median(times) * 1000, pct(times, 0.95) * 1000
-    print(f"{name:<62} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  (n={len(times)}){'  target ' + target if target else ''}",
-          flush=True)
+    p50, p95, low = statistics.median(times) * 1000, pct(times, 0.95) * 1000, min(times) * 1000
+    print(f"{name:<58} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  min {low:7.1f} ms  (n={len(times)})"
+          f"{'  target ' + target if target else ''}", flush=True)
 
 
 async def timed(reps: int, fn: Callable[[], Awaitable[object]]) -> list[float]:
@@ -117,12 +117,14 @@ async def measure(srv: LocalServer, args: argparse.Namespace) -> None:
                 rows += 1
                 points += len(row) - sum(1 for k in row if k.startswith("_"))
             el = time.perf_counter() - t
-            print(f"{'Api().run().scan_history() of the long run':<62} {el:8.2f} s for {rows:,} rows, {points:,} "
+            print(f"{'Api().run().scan_history() of the long run':<58} {el:8.2f} s for {rows:,} rows, {points:,} "
                   f"points ({points / el:,.0f} points/s)", flush=True)
 
     conn = await asyncpg.connect(srv.database_url)
     try:
-        await conn.execute("VACUUM ANALYZE history_chunks")
+        # After a bulk seed, compaction at each run's finish rewrote its chunks: the old ones are dead
+        # space that plain VACUUM makes reusable but does not return; --vacuum-full measures live data.
+        await conn.execute("VACUUM FULL ANALYZE history_chunks" if args.vacuum_full else "VACUUM ANALYZE history_chunks")
         size = await conn.fetchval("SELECT pg_total_relation_size('history_chunks')")
         index = await conn.fetchval("SELECT pg_indexes_size('history_chunks')")
         pts = await conn.fetchval(
@@ -134,7 +136,7 @@ async def measure(srv: LocalServer, args: argparse.Namespace) -> None:
         db_size = await conn.fetchval("SELECT pg_database_size(current_database())")
     finally:
         await conn.close()
-    print(f"disk: history_chunks {size / 1e6:,.1f} MB ({index / 1e6:,.1f} MB indexes) for {pts:,} metric points "
+    print(f"disk{' (after VACUUM FULL)' if args.vacuum_full else ''}: history_chunks {size / 1e6:,.1f} MB ({index / 1e6:,.1f} MB indexes) for {pts:,} metric points "
           f"(+{all_pts - pts:,} _timestamp points) = {size / max(pts, 1):.2f} bytes/metric point, "
           f"{size / max(all_pts, 1):.2f} bytes/stored point", flush=True)
     print(f"disk: runs {runs_size / 1e6:,.1f} MB for {n_runs:,} runs = {runs_size / max(n_runs, 1):,.0f} bytes/run; "
@@ -146,6 +148,8 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, required=True, help="a folder bench/seed_scale.py filled")
     ap.add_argument("--project", default="scale")
     ap.add_argument("--reps", type=int, default=30, help="timed repetitions per case (default 30)")
+    ap.add_argument("--vacuum-full", action="store_true",
+                    help="VACUUM FULL history_chunks before measuring disk (live data only; locks the table)")
     args = ap.parse_args()
     if not (args.data_dir / "bench-key.json").exists():
         ap.error(f"{args.data_dir} was not filled by bench/seed_scale.py (no bench-key.json)")

@@ -59,7 +59,7 @@ class LocalServer:
     def __enter__(self) -> LocalServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o701)  # as root, PostgreSQL runs as `pgserver` and must reach its folder
-        log = open(self.data_dir / "bench-server.log", "ab")  # noqa: SIM115 - closed with the process
+        log = open(self.data_dir / "bench-server.log", "ab")  # closed below, once the child holds it
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "runyard_server.cli", "local", "--data-dir", str(self.data_dir),
              "--port", str(self.port), "--ingest-port", str(self.ingest_port), "--no-browser"],

@@ -8,7 +8,8 @@ the older parameters: state, tag, group, search keep working).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -20,7 +21,7 @@ from ...common.verifier import project_for_read
 from ...http.schemas import JsonValue
 from .. import filterlang
 from ..deps import PoolDep, PrincipalDep
-from ..jsonresp import RunyardJSONResponse
+from ..jsonresp import RawJSONResponse, RunyardJSONResponse
 from ..queries import runs_search as q
 from ..queries.runs import run_pk
 from ..schemas import ERROR_RESPONSES, RunFields, RunState
@@ -162,7 +163,22 @@ async def search_runs(
         if "history_keys" in wanted:
             full["history_keys"] = keys.get(r["pk"], [])
         out.append(full if wanted.issuperset(DEFAULT_FIELDS) else {k: v for k, v in full.items() if k in wanted})
-    return RunyardJSONResponse({"runs": out, "total": total, "server_time": iso(now)})
+    return RawJSONResponse(_render_runs(out, total, iso(now)))
+
+
+_RAW_FIELDS = ("config", "summary")
+
+
+def _render_runs(runs: list[dict[str, Any]], total: int, server_time: str | None) -> bytes:
+    """The runs answer, with each run's config and summary (JSON text from PostgreSQL, where non-finite
+    numbers are already strings) spliced in as they are instead of decoded and encoded again."""
+    parts = []
+    for run in runs:
+        raw = [(k, run.pop(k)) for k in _RAW_FIELDS if k in run]
+        text = RunyardJSONResponse.dumps(run)
+        parts.append(text[:-1] + "".join(f',"{k}":{v}' for k, v in raw) + "}")
+    tail = json.dumps({"total": total, "server_time": server_time}, separators=(",", ":"))
+    return ('{"runs":[' + ",".join(parts) + "]," + tail[1:]).encode("utf-8")
 
 
 @router.get("/api/v1/projects/{entity}/{project}/runs/groups", response_model=GroupsOut)
