@@ -53,7 +53,7 @@ class RunyardJSONResponse(JSONResponse):
         return self.dumps(content).encode("utf-8")
 
 
-class RawJSONResponse(JSONResponse):
+class RawJSONResponse(RunyardJSONResponse):
     """A JSON answer already rendered to UTF-8 bytes (the caller made sure it is valid JSON)."""
 
     def render(self, content: Any) -> bytes:
