@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
@@ -25,7 +26,6 @@ from ..jsonresp import RawJSONResponse, RunyardJSONResponse
 from ..queries import runs_search as q
 from ..queries.runs import run_pk
 from ..schemas import ERROR_RESPONSES, RunFields, RunState
-from ..serialize import run_json
 from .runs import parse_states
 
 router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
@@ -154,31 +154,21 @@ async def search_runs(
             w.updated_since(parse_time(updated_since, "updated_since"))
         now = await conn.fetchval("SELECT now()")
         total = await q.count(conn, w)
-        rows = await q.search(conn, w, order_items, limit, offset, with_config="config" in wanted,
-                              with_summary="summary" in wanted)
+        names = [f for f in RUN_FIELDS if f in wanted and f != "history_keys"]
+        rows = await q.search(conn, w, order_items, limit, offset, fields=names, entity=p["entity"], project=p["name"])
         keys = await q.keys_of_runs(conn, [r["pk"] for r in rows]) if "history_keys" in wanted and rows else {}
-    out = []
-    for r in rows:
-        full = run_json(r, p["entity"], p["name"])
-        if "history_keys" in wanted:
-            full["history_keys"] = keys.get(r["pk"], [])
-        out.append(full if wanted.issuperset(DEFAULT_FIELDS) else {k: v for k, v in full.items() if k in wanted})
-    return RawJSONResponse(_render_runs(out, total, iso(now)))
+    return RawJSONResponse(_render_runs(rows, keys if "history_keys" in wanted else None, total, iso(now)))
 
 
-_RAW_FIELDS = ("config", "summary")
-
-
-def _render_runs(runs: list[dict[str, Any]], total: int, server_time: str | None) -> bytes:
-    """The runs answer, with each run's config and summary (JSON text from PostgreSQL, where non-finite
-    numbers are already strings) spliced in as they are instead of decoded and encoded again."""
-    parts = []
-    for run in runs:
-        raw = [(k, run.pop(k)) for k in _RAW_FIELDS if k in run]
-        text = RunyardJSONResponse.dumps(run)
-        parts.append(text[:-1] + "".join(f',"{k}":{v}' for k, v in raw) + "}")
+def _render_runs(rows: list[asyncpg.Record], keys: dict[int, list[str]] | None, total: int,
+                 server_time: str | None) -> bytes:
+    """The runs answer from the JSON objects PostgreSQL rendered, `history_keys` added when asked for."""
+    if keys is None:
+        docs = [r["doc"] for r in rows]
+    else:
+        docs = [r["doc"][:-1] + ',"history_keys":' + json.dumps(keys.get(r["pk"], [])) + "}" for r in rows]
     tail = json.dumps({"total": total, "server_time": server_time}, separators=(",", ":"))
-    return ('{"runs":[' + ",".join(parts) + "]," + tail[1:]).encode("utf-8")
+    return ('{"runs":[' + ",".join(docs) + "]," + tail[1:]).encode("utf-8")
 
 
 @router.get("/api/v1/projects/{entity}/{project}/runs/groups", response_model=GroupsOut)
