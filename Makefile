@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 WEB    := services/web
 NODE_MODULES := $(WEB)/node_modules/.package-lock.json
 
-.PHONY: help install web browser helm prometheus chart-test image operator-image operator-crd e2e-kind local test test-fast lint client proto proto-check bench clean
+.PHONY: help install web browser helm prometheus pgbouncer chart-test image operator-image operator-crd e2e-kind local test test-fast lint client proto proto-check bench clean
 
 help:
 	@echo "make local   start Runyard on http://localhost:8080 (data in ~/.runyard/local)"
@@ -63,6 +63,12 @@ prometheus:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 		else echo "install Debian's prometheus (sudo apt-get install prometheus) for the chart tests"; fi; }
 
+# PgBouncer is Debian's (tests/scale runs the services behind it in transaction pooling).
+pgbouncer:
+	@test -x /usr/sbin/pgbouncer || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null; \
+		else echo "install Debian's pgbouncer (sudo apt-get install pgbouncer) for the scale-out tests"; fi; }
+
 chart-test: install web helm prometheus
 	$(BIN)/python -m pytest -m chart tests/chart tests/observability
 
@@ -91,7 +97,7 @@ e2e-kind: install helm
 local: install web
 	$(BIN)/runyard-server local
 
-test: install web browser helm prometheus
+test: install web browser helm prometheus pgbouncer
 	$(BIN)/python -m pytest
 
 test-fast: install $(NODE_MODULES)

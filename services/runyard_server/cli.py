@@ -16,7 +16,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     from .common.settings import load_settings
 
     settings = load_settings()
-    applied = asyncio.run(apply_migrations(settings.database_url))
+    applied = asyncio.run(apply_migrations(settings.database_url, statement_cache_size=settings.db_statement_cache_size))
     print(f"applied {len(applied)} migration(s)" + (f": {applied}" if applied else ", schema up to date"))
     return 0
 

@@ -119,7 +119,8 @@ async def _sweep(pool: asyncpg.Pool, storage: Storage, grace_s: float, report: G
 async def run_gc(settings: Settings, *, grace_s: float = DEFAULT_GRACE_S, dry_run: bool = False,
                  sweep_bucket: bool = False) -> GcReport:
     storage = Storage(settings)
-    pool = await create_pool(settings.database_url, min_size=1, max_size=2)
+    pool = await create_pool(settings.database_url, min_size=1, max_size=2,
+                             statement_cache_size=settings.db_statement_cache_size)
     try:
         return await collect(pool, storage, grace_s=grace_s, dry_run=dry_run, sweep_bucket=sweep_bucket)
     finally:

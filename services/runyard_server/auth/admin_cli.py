@@ -107,7 +107,8 @@ async def _run(settings: Settings, args: argparse.Namespace) -> Any:
     cmd = args.admin_command
     password = _password(args)
     password_hash = hash_password(password) if password else None
-    pool = await create_pool(settings.database_url, min_size=0, max_size=2)
+    pool = await create_pool(settings.database_url, min_size=0, max_size=2,
+                             statement_cache_size=settings.db_statement_cache_size)
     cache = KeyCache(settings.redis_url, settings.key_cache_ttl_s or 1.0)
     try:
         async with pool.acquire() as conn:

@@ -36,9 +36,16 @@ def _finite(value: Any) -> Any:
     return value
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, statement_cache_size: int = 100
+) -> asyncpg.Pool:
+    """`statement_cache_size=0` (RUNYARD_DB_STATEMENT_CACHE_SIZE) behind PgBouncer in transaction pooling:
+    a named prepared statement lives on one server connection, and PgBouncer hands the next transaction
+    another one. With 0, asyncpg sends every statement unnamed, parsed in the same round trip as it runs
+    (docs/scaling.md)."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60,
+        statement_cache_size=statement_cache_size,
     )
     assert pool is not None
     track_pool(pool)

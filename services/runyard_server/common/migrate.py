@@ -45,9 +45,10 @@ def load_migrations() -> list[Migration]:
     return out
 
 
-async def apply_migrations(dsn: str) -> list[int]:
-    """Apply what is missing; returns the versions applied by this call."""
-    conn = await asyncpg.connect(dsn)
+async def apply_migrations(dsn: str, *, statement_cache_size: int = 100) -> list[int]:
+    """Apply what is missing; returns the versions applied by this call. `statement_cache_size=0` behind
+    PgBouncer in transaction pooling (see common/db.py)."""
+    conn = await asyncpg.connect(dsn, statement_cache_size=statement_cache_size)
     applied_now: list[int] = []
     try:
         async with conn.transaction():

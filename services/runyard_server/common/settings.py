@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     redis_url: str = Field(default="", description="Redis URL; empty disables live fan-out and caches")
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
+    db_statement_cache_size: int = Field(
+        default=100, ge=0,
+        description="prepared statements asyncpg keeps per connection; 0 behind PgBouncer in transaction pooling",
+    )
     log_level: str = Field(default="INFO")
     log_format: Literal["text", "json"] = Field(
         default="text", description="text: readable lines; json: one JSON object per line (Kubernetes)"

@@ -24,7 +24,8 @@ def service_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncCon
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings.database_url, min_size=settings.db_pool_min,
-                                 max_size=settings.db_pool_max)
+                                 max_size=settings.db_pool_max,
+                                 statement_cache_size=settings.db_statement_cache_size)
         cache = KeyCache(settings.redis_url, settings.key_cache_ttl_s)
         app.state.pool = pool
         app.state.key_cache = cache

@@ -51,7 +51,8 @@ class IngestServer:
 
 async def create_server(settings: Settings, *, port: int | None = None) -> IngestServer:
     """Open the pool and start serving on `port` (default settings.ingest_port; 0 picks a free one)."""
-    pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                             statement_cache_size=settings.db_statement_cache_size)
     live = LivePublisher(settings.redis_url)
     server = grpc.aio.server(
         interceptors=[metrics.MetricsInterceptor()],

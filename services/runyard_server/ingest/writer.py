@@ -597,7 +597,7 @@ async def compact(conn: asyncpg.Connection, run_pk: int) -> int:
                 rows.append((run_pk, key_id, int(s.min()), int(s.max()), int(s.size), sb, vb))
             doomed.extend(c["id"] for c in chunks)
         if doomed:
-            await queries.delete_chunks(conn, doomed)
+            await queries.delete_chunks(conn, run_pk, doomed)
             await queries.copy_chunks(conn, rows)
             written = len(rows)
         await queries.reset_loose(conn, run_pk)

@@ -42,10 +42,21 @@ def float_list(values: np.ndarray) -> list[Any]:
 
 
 class RunyardJSONResponse(JSONResponse):
-    def render(self, content: Any) -> bytes:
+    @staticmethod
+    def dumps(content: Any) -> str:
         try:
-            text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         except ValueError:  # a non-finite float somewhere: the slow, careful path
-            text = json.dumps(finite_json(content), ensure_ascii=False, allow_nan=False,
-                              separators=(",", ":"))
-        return text.encode("utf-8")
+            return json.dumps(finite_json(content), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+    def render(self, content: Any) -> bytes:
+        return self.dumps(content).encode("utf-8")
+
+
+class RawJSONResponse(RunyardJSONResponse):
+    """A JSON answer already rendered to UTF-8 bytes (the caller made sure it is valid JSON)."""
+
+    def render(self, content: Any) -> bytes:
+        if not isinstance(content, bytes):
+            raise TypeError("RawJSONResponse takes the rendered JSON as bytes")
+        return content

@@ -10,10 +10,6 @@ import asyncpg
 
 from ..filterlang import SqlBuilder, compile_filter, compile_sort_key, group_key_sql, metric_sql
 
-_COLUMNS = """r.id AS pk, r.run_id, r.name, r.run_number, r.state, {config} AS config, {summary} AS summary, r.tags,
-              r.group_name, r.job_type, r.notes, r.host, u.username AS created_by, r.created_at, r.updated_at,
-              r.heartbeat_at, r.finished_at, r.exit_code, r.error"""
-
 
 class Where:
     """The WHERE clause of a runs query: `r.project_id = $1` plus optional conditions, with their params."""
@@ -56,25 +52,60 @@ async def count(conn: asyncpg.Connection, w: Where) -> int:
     return int(await conn.fetchval(f"SELECT count(*) FROM runs r WHERE {w.sql}", *w.b.args))
 
 
+def _iso_sql(x: str) -> str:
+    """SQL for common.formats.iso(): UTC, `Z`, microseconds only when there are any (as Python's isoformat)."""
+    return (f"CASE WHEN {x} IS NULL THEN NULL ELSE to_char({x} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+            f"CASE WHEN extract(microseconds FROM {x})::bigint % 1000000 = 0 THEN '' "
+            f"ELSE to_char({x} AT TIME ZONE 'UTC', '.US') END || 'Z' END")
+
+
+# a run's fields in the runs list (query/serialize.run_json's shape), as SQL for json_build_object
+_FIELD_SQL = {
+    "id": "r.run_id", "name": "r.name", "run_number": "r.run_number", "state": "r.state", "config": "r.config",
+    "summary": "r.summary", "tags": "r.tags", "group": "r.group_name", "job_type": "r.job_type", "notes": "r.notes",
+    "host": "r.host", "created_by": "u.username", "created_at": _iso_sql("r.created_at"),
+    "updated_at": _iso_sql("r.updated_at"), "heartbeat_at": _iso_sql("r.heartbeat_at"),
+    "finished_at": _iso_sql("r.finished_at"), "exit_code": "r.exit_code", "error": "r.error",
+}
+
+
 async def search(
-    conn: asyncpg.Connection, w: Where, order: list[str], limit: int, offset: int, *, with_config: bool,
-    with_summary: bool,
+    conn: asyncpg.Connection, w: Where, order: list[str], limit: int, offset: int, *, fields: list[str],
+    entity: str, project: str,
 ) -> list[asyncpg.Record]:
+    """One page of runs as (pk, doc): `doc` is the run's JSON object with `fields` in that order, rendered
+    by PostgreSQL (config and summary as stored, non-finite numbers already strings).
+
+    Two steps in one statement: the page's ids are chosen by sorting only (id, sort keys), then only
+    those rows are read whole and rendered. Sorting whole rows (config and summary carried through a
+    top-N sort of every run of the project) and building 1,000 runs in Python took about twice as long
+    at 10,000 runs (docs/scaling.md). ARRAY(...) keeps the subquery's order; WITH ORDINALITY numbers it.
+    """
     items: list[str] = []
     for spec in order:
         items += compile_sort_key(spec, w.b)
     last_desc = bool(order) and order[-1].startswith("-")
     items.append(f"r.id {'DESC' if last_desc else 'ASC'}")
-    cols = _COLUMNS.format(config="r.config" if with_config else "'{}'::jsonb",
-                           summary="r.summary" if with_summary else "'{}'::jsonb")
+    pairs = []
+    for name in fields:
+        if name == "entity":
+            expr = w.b.param(entity, "text")
+        elif name == "project":
+            expr = w.b.param(project, "text")
+        else:
+            expr = _FIELD_SQL[name]
+        pairs.append(f"'{name}', {expr}")
     lim = w.b.param(limit, "int")
     off = w.b.param(offset, "bigint")
     return await conn.fetch(
-        f"""SELECT {cols}
-              FROM runs r LEFT JOIN users u ON u.id = r.created_by
-             WHERE {w.sql}
-             ORDER BY {", ".join(items)}
-             LIMIT {lim} OFFSET {off}""",
+        f"""SELECT r.id AS pk, json_build_object({", ".join(pairs)})::text AS doc
+              FROM unnest(ARRAY(SELECT r.id FROM runs r
+                                 WHERE {w.sql}
+                                 ORDER BY {", ".join(items)}
+                                 LIMIT {lim} OFFSET {off})) WITH ORDINALITY AS page (id, ord)
+              JOIN runs r ON r.id = page.id
+              LEFT JOIN users u ON u.id = r.created_by
+             ORDER BY page.ord""",
         *w.b.args,
     )
 

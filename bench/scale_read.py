@@ -1,0 +1,162 @@
+"""Read paths at the promised size, on a folder bench/seed_scale.py filled (10,000 runs, long runs).
+
+Starts `runyard-server local` on --data-dir and measures through the real front door (HTTP, the UI's and
+the SDK's requests), each case --reps times after a warm-up, printing p50/p95 against the targets of
+issue 20:
+  - runs table first page (50 runs, default fields) sorted by a summary metric, with and without a filter
+  - listing 1,000 runs sorted by a summary metric
+  - one run page with 50 charts of a 100,000-step run: 50 chart requests, 6 in flight (the browser's
+    per-host limit), and the same 50 keys in one request
+  - the public Api's scan_history of that run (every row, every key), once
+  - disk bytes per stored point (history_chunks with TOAST and indexes) and per run (runs table)
+Usage: python bench/scale_read.py --data-dir /tmp/ry-scale [--reps 30] [--project scale] [--vacuum-full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import httpx
+from scale_stack import USERNAME, LocalServer
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def report(name: str, times: list[float], target: str = "") -> None:
+    p50, p95, low = statistics.median(times) * 1000, pct(times, 0.95) * 1000, min(times) * 1000
+    print(f"{name:<58} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  min {low:7.1f} ms  (n={len(times)})"
+          f"{'  target ' + target if target else ''}", flush=True)
+
+
+async def timed(reps: int, fn: Callable[[], Awaitable[object]]) -> list[float]:
+    await fn()  # warm-up
+    out = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        await fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+async def measure(srv: LocalServer, args: argparse.Namespace) -> None:
+    headers = {"Authorization": f"Bearer {srv.api_key}"}
+    proj = f"/api/v1/projects/{USERNAME}/{args.project}"
+    async with httpx.AsyncClient(base_url=srv.base_url, headers=headers, timeout=120) as http:
+        first = await http.get(proj + "/runs", params={"limit": 1})
+        first.raise_for_status()
+        total = first.json()["total"]
+        print(f"project {USERNAME}/{args.project}: {total:,} runs", flush=True)
+
+        async def runs(params: dict[str, object], expect: int) -> None:
+            resp = await http.get(proj + "/runs", params=params)
+            resp.raise_for_status()
+            got = len(resp.json()["runs"])
+            if got != expect:
+                raise SystemExit(f"runs list answered {got} runs, expected {expect} ({params})")
+
+        page = {"limit": 50, "order": "-summary.accuracy"}
+        report("runs table first page, sort -summary.accuracy",
+               await timed(args.reps, lambda: runs(page, min(50, total))), "< 100 ms")
+        flt = {**page, "filter": 'config.optimizer = "adam" and state = finished and summary.loss < 2'}
+        n_flt = (await http.get(proj + "/runs", params={**flt, "limit": 1})).json()["total"]
+        report(f"  ... with a filter ({n_flt:,} of {total:,} runs match)",
+               await timed(args.reps, lambda: runs(flt, min(50, n_flt))), "< 100 ms")
+        listing = {"limit": 1000, "order": "summary.loss"}
+        report("listing 1,000 runs sorted by summary.loss",
+               await timed(args.reps, lambda: runs(listing, min(1000, total))), "p95 < 50 ms")
+        slim = {**listing, "fields": "name,state,summary"}
+        report("  ... fields=name,state,summary",
+               await timed(args.reps, lambda: runs(slim, min(1000, total))), "p95 < 50 ms")
+
+        longs = (await http.get(proj + "/runs", params={"limit": 1, "filter": "config.long = true",
+                                                          "fields": "history_keys"})).json()["runs"]
+        if not longs:
+            print("no long run in the project (seed with --long-runs): run-page and scan_history skipped")
+        else:
+            run_id = longs[0]["id"]
+            keys = [k for k in longs[0]["history_keys"] if not k.startswith("_")][:50]
+            hist = f"/api/v1/runs/{USERNAME}/{args.project}/{run_id}/history"
+            sem = asyncio.Semaphore(6)
+
+            async def chart(key: str) -> None:
+                async with sem:
+                    resp = await http.get(hist, params={"keys": key, "samples": 1500})
+                    resp.raise_for_status()
+                    if not resp.json()["series"][key]["step"]:
+                        raise SystemExit(f"chart {key} came back empty")
+
+            async def page_50() -> None:
+                await asyncio.gather(*(chart(k) for k in keys))
+
+            async def one_request() -> None:
+                resp = await http.get(hist, params={"keys": ",".join(keys), "samples": 1500})
+                resp.raise_for_status()
+
+            reps = max(3, args.reps // 3)
+            report(f"run page: {len(keys)} charts of a long run, 6 in flight",
+                   await timed(reps, page_50))
+            report(f"  ... the {len(keys)} keys in one history request", await timed(reps, one_request))
+            report("  ... one chart alone (1 key, 1,500 buckets)", await timed(args.reps, lambda: chart(keys[0])))
+
+            import runyard
+
+            api = runyard.Api(base_url=srv.base_url, api_key=srv.api_key)
+            t = time.perf_counter()
+            rows = points = 0
+            for row in api.run(f"{USERNAME}/{args.project}/{run_id}").scan_history():
+                rows += 1
+                points += len(row) - sum(1 for k in row if k.startswith("_"))
+            el = time.perf_counter() - t
+            print(f"{'Api().run().scan_history() of the long run':<58} {el:8.2f} s for {rows:,} rows, {points:,} "
+                  f"points ({points / el:,.0f} points/s)", flush=True)
+
+    conn = await asyncpg.connect(srv.database_url)
+    try:
+        # After a bulk seed, compaction at each run's finish rewrote its chunks: the old ones are dead
+        # space that plain VACUUM makes reusable but does not return; --vacuum-full measures live data.
+        await conn.execute("VACUUM FULL ANALYZE history_chunks" if args.vacuum_full else "VACUUM ANALYZE history_chunks")
+        size = await conn.fetchval("SELECT pg_total_relation_size('history_chunks')")
+        index = await conn.fetchval("SELECT pg_indexes_size('history_chunks')")
+        pts = await conn.fetchval(
+            """SELECT coalesce(sum(c.n), 0) FROM history_chunks c JOIN history_keys k
+                 ON k.run_id = c.run_id AND k.key_id = c.key_id WHERE k.key <> '_timestamp'""")
+        all_pts = await conn.fetchval("SELECT coalesce(sum(n), 0) FROM history_chunks")
+        runs_size = await conn.fetchval("SELECT pg_total_relation_size('runs')")
+        n_runs = await conn.fetchval("SELECT count(*) FROM runs")
+        db_size = await conn.fetchval("SELECT pg_database_size(current_database())")
+    finally:
+        await conn.close()
+    print(f"disk{' (after VACUUM FULL)' if args.vacuum_full else ''}: history_chunks {size / 1e6:,.1f} MB ({index / 1e6:,.1f} MB indexes) for {pts:,} metric points "
+          f"(+{all_pts - pts:,} _timestamp points) = {size / max(pts, 1):.2f} bytes/metric point, "
+          f"{size / max(all_pts, 1):.2f} bytes/stored point", flush=True)
+    print(f"disk: runs {runs_size / 1e6:,.1f} MB for {n_runs:,} runs = {runs_size / max(n_runs, 1):,.0f} bytes/run; "
+          f"database {db_size / 1e9:,.2f} GB", flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", type=Path, required=True, help="a folder bench/seed_scale.py filled")
+    ap.add_argument("--project", default="scale")
+    ap.add_argument("--reps", type=int, default=30, help="timed repetitions per case (default 30)")
+    ap.add_argument("--vacuum-full", action="store_true",
+                    help="VACUUM FULL history_chunks before measuring disk (live data only; locks the table)")
+    args = ap.parse_args()
+    if not (args.data_dir / "bench-key.json").exists():
+        ap.error(f"{args.data_dir} was not filled by bench/seed_scale.py (no bench-key.json)")
+    with LocalServer(args.data_dir) as srv:
+        asyncio.run(measure(srv, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
