@@ -12,7 +12,7 @@ from .. import __version__
 from ..common.settings import Settings
 from ..http import MetricsMiddleware, install_error_handlers, service_lifespan
 from .metrics import LATENCY, REQUESTS
-from .routes import artifacts, files, health, lineage, upload_sessions
+from .routes import artifacts, files, health, lineage, staged, upload_sessions
 from .storage import Storage, check_s3_settings
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, requests=REQUESTS, latency=LATENCY)
     # upload sessions first: `/api/v1/artifacts/_uploads/...` must not be read as {entity}/{project}
-    for module in (upload_sessions, files, lineage, artifacts, health):
+    for module in (upload_sessions, staged, files, lineage, artifacts, health):
         app.include_router(module.router)
     return app
 

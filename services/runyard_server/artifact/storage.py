@@ -3,13 +3,15 @@
 Two boto3 clients: `_api` talks to `s3_endpoint` (HEAD, multipart control, deletes); `_signer` signs URLs
 for `s3_public_endpoint`, the address clients reach (they differ in Kubernetes and behind proxies).
 Blocking calls run in a worker thread (`asyncio.to_thread`); presigning is pure CPU and runs inline.
-Object bytes never pass through here.
+Object bytes never pass through here, with one exception: a staged upload (staging.py) is read once
+to learn its sha256, which its client could not declare.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +102,16 @@ class Storage:
         )
         return url, headers
 
+    def presign_put_staged(self, key: str, *, md5_hex: str | None = None) -> tuple[str, dict[str, str]]:
+        """A PUT URL for a staging key (staging.py): the bytes' sha256 is not known yet; their MD5 is signed
+        when the client named it."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        headers: dict[str, str] = {}
+        if md5_hex:
+            headers["Content-MD5"] = params["ContentMD5"] = b64(md5_hex)
+        url = self._signer.generate_presigned_url("put_object", Params=params, ExpiresIn=self.ttl)
+        return url, headers
+
     def presign_part(self, key: str, upload_id: str, number: int, *, md5_hex: str) -> tuple[str, dict[str, str]]:
         headers = {"Content-MD5": b64(md5_hex)}
         url = self._signer.generate_presigned_url(
@@ -130,6 +142,27 @@ class Storage:
                     return None
                 raise
         return await asyncio.to_thread(call)
+
+    async def hash_object(self, key: str) -> tuple[str, str, int]:
+        """(sha256, md5, size) of a stored object, read once (staged uploads only, see staging.py)."""
+        def call() -> tuple[str, str, int]:
+            body = self._api.get_object(Bucket=self.bucket, Key=key)["Body"]
+            sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
+            try:
+                for chunk in iter(lambda: body.read(4 * 1024 * 1024), b""):
+                    sha.update(chunk)
+                    md5.update(chunk)
+                    size += len(chunk)
+            finally:
+                body.close()
+            return sha.hexdigest(), md5.hexdigest(), size
+        return await asyncio.to_thread(call)
+
+    async def copy(self, source: str, dest: str) -> None:
+        """Server-side copy inside the bucket (at most 5 GiB: one CopyObject)."""
+        def call() -> None:
+            self._api.copy_object(Bucket=self.bucket, Key=dest, CopySource={"Bucket": self.bucket, "Key": source})
+        await asyncio.to_thread(call)
 
     async def create_multipart(self, key: str) -> str:
         def call() -> str:

@@ -94,6 +94,7 @@ class IngestServicer(pb_grpc.IngestServicer):
                 opened=pb.RunOpened(
                     run_id=run.run_id, entity=run.entity, project=run.project, name=run.name,
                     resumed=run.resumed, last_seq=run.last_seq, next_step=run.next_step, state=run.state,
+                    channel_seqs=run.channel_seqs,
                 )
             )
             verified = time.monotonic()

@@ -28,6 +28,12 @@ from . import queries
 from .names import generate_name
 
 RESERVED_KEYS = frozenset({"_step", "_timestamp", "_runtime"})
+# Sequence 0: a record applied every time it arrives without moving last_seq (pb.Record.seq). Only kinds
+# whose repetition changes nothing may use it; a second writer of the same run (the W&B protocol's edits
+# beside its file stream) then never races the first for sequence numbers.
+UNSEQUENCED = 0
+MAX_CHANNEL_LENGTH = 64
+_UNSEQUENCED_KINDS = frozenset({"summary", "config", "update", "finish", "output"})
 TIMESTAMP_KEY = "_timestamp"
 SYSTEM_PREFIX = "system/"
 
@@ -52,6 +58,7 @@ class OpenedRun:
     last_seq: int
     next_step: int
     key_ids: dict[str, int] = field(default_factory=dict)
+    channel_seqs: dict[str, int] = field(default_factory=dict)
     loose_chunks: int = 0
 
     def needs_compaction(self) -> bool:
@@ -122,6 +129,7 @@ async def open_run(
         last_seq=row["last_seq"],
         next_step=row["next_step"],
         key_ids=key_ids,
+        channel_seqs={str(k): int(v) for k, v in (row["channel_seqs"] or {}).items()},
     )
 
 
@@ -144,10 +152,14 @@ class _Batch:
     config_set: dict[str, Any] = field(default_factory=dict)
     config_remove: set[str] = field(default_factory=set)
     output: list[tuple[float, str, str]] = field(default_factory=list)
+    # lines written at a given line number (OutputLines.first_line): line_no -> (ts, stream, text)
+    output_at: dict[int, tuple[float, str, str]] = field(default_factory=dict)
     update: dict[str, Any] = field(default_factory=dict)
     finish: pb.Finish | None = None
     max_step: int = -1
     max_seq: int = 0
+    unsequenced: bool = False  # holds records with sequence 0 (applied whatever last_seq is)
+    channels: dict[str, int] = field(default_factory=dict)  # new highest sequence per named channel
 
     def columns(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Every key's (steps, values) in arrival order, as numpy arrays."""
@@ -176,16 +188,38 @@ class _Batch:
         return out
 
 
-def _collect(records: Iterable[pb.Record], last_seq: int, limits: Limits) -> _Batch:
+def _collect(records: Iterable[pb.Record], last_seq: int, limits: Limits,
+             channel_seqs: dict[str, int] | None = None) -> _Batch:
     b = _Batch()
     prev = last_seq
+    stored_channels = channel_seqs or {}
     for rec in records:
-        if rec.seq <= last_seq:
-            continue  # already stored: a replay after reconnect
-        if rec.seq <= prev:
-            raise InvalidArgument(f"record sequence numbers must rise: {rec.seq} after {prev}")
-        prev = rec.seq
         kind = rec.WhichOneof("payload")
+        if rec.channel and rec.seq != UNSEQUENCED:
+            if len(rec.channel) > MAX_CHANNEL_LENGTH:
+                raise InvalidArgument(f"channel names have at most {MAX_CHANNEL_LENGTH} characters")
+            high = b.channels.get(rec.channel, stored_channels.get(rec.channel, 0))
+            if rec.seq <= stored_channels.get(rec.channel, 0):
+                continue  # already stored on this channel
+            if rec.seq <= high:
+                raise InvalidArgument(
+                    f"record sequence numbers must rise in channel {rec.channel!r}: {rec.seq} after {high}"
+                )
+            b.channels[rec.channel] = rec.seq
+        elif rec.seq == UNSEQUENCED:
+            # applied every time it arrives, last_seq unmoved: only records whose repetition changes nothing
+            if kind not in _UNSEQUENCED_KINDS or (kind == "output" and not rec.output.HasField("first_line")):
+                raise InvalidArgument(
+                    f"a {kind or 'empty'} record needs a sequence number > 0 (only summary, config, run "
+                    "updates, finish and console lines written at a line number may travel unsequenced)"
+                )
+            b.unsequenced = True
+        elif rec.seq <= last_seq:
+            continue  # already stored: a replay after reconnect
+        elif rec.seq <= prev:
+            raise InvalidArgument(f"record sequence numbers must rise: {rec.seq} after {prev}")
+        else:
+            prev = rec.seq
         if kind == "history":
             _collect_history(b, rec.history, limits)
         elif kind == "system":
@@ -195,8 +229,15 @@ def _collect(records: Iterable[pb.Record], last_seq: int, limits: Limits) -> _Ba
         elif kind == "config":
             _merge_update(b.config_set, b.config_remove, rec.config, "config")
         elif kind == "output":
-            for line in rec.output.lines:
-                b.output.append((rec.output.timestamp, rec.output.stream or "stdout", line))
+            out = rec.output
+            if out.HasField("first_line"):
+                if out.first_line < 0:
+                    raise InvalidArgument(f"OutputLines.first_line must be >= 0, got {out.first_line}")
+                for i, line in enumerate(out.lines):
+                    b.output_at[out.first_line + i] = (out.timestamp, out.stream or "stdout", line)
+            else:
+                for line in out.lines:
+                    b.output.append((out.timestamp, out.stream or "stdout", line))
         elif kind == "update":
             u = rec.update
             for name in ("name", "notes", "group", "job_type"):
@@ -301,8 +342,9 @@ async def write_batch(
         )
     async with conn.transaction():
         state = await queries.lock_run_state(conn, run.pk)
-        batch = _collect(records, state["last_seq"], limits)
-        if batch.max_seq <= state["last_seq"]:
+        stored_channels = {str(k): int(v) for k, v in (state["channel_seqs"] or {}).items()}
+        batch = _collect(records, state["last_seq"], limits, stored_channels)
+        if batch.max_seq <= state["last_seq"] and not batch.unsequenced and not batch.channels:
             return state["last_seq"], False
         columns = batch.columns()
         await _ensure_keys(conn, run, [*columns, *(k for k, _, _ in batch.json_points)])
@@ -316,8 +358,14 @@ async def write_batch(
             await queries.upsert_json_points(
                 conn, [(run.pk, run.key_ids[k], step, val) for k, step, val in batch.json_points]
             )
+        output_lines = state["output_lines"]
+        if batch.output_at:
+            # numbered lines first: appended lines of the same batch follow the highest line number
+            await queries.put_output(conn, run.pk, batch.output_at)
+            output_lines = max(output_lines, max(batch.output_at) + 1)
         if batch.output:
-            await queries.append_output(conn, run.pk, state["output_lines"], batch.output)
+            await queries.append_output(conn, run.pk, output_lines, batch.output)
+            output_lines += len(batch.output)
         finish = batch.finish
         await queries.update_run_after_batch(
             conn,
@@ -329,16 +377,18 @@ async def write_batch(
             config_set=batch.config_set,
             config_remove=sorted(batch.config_remove),
             loose_chunks=len(chunk_rows),
-            output_lines=len(batch.output),
+            output_lines=output_lines - state["output_lines"],
             update=batch.update,
             finish_state=None if finish is None else ("finished" if finish.exit_code == 0 else "failed"),
             exit_code=None if finish is None else finish.exit_code,
             error="" if finish is None else finish.error,
             # Logged data means the run is live again (a resumed run); edits of config, summary or
             # tags alone (the public API editing a finished run) leave its state as it is.
-            activity=bool(columns or batch.json_points or batch.output),
+            activity=bool(columns or batch.json_points or batch.output or batch.output_at),
+            channel_seqs=batch.channels,
         )
         run.last_seq = batch.max_seq
+        run.channel_seqs.update(batch.channels)
         run.loose_chunks = state["loose_chunks"] + len(chunk_rows)
         run.next_step = max(run.next_step, batch.max_step + 1)
     return batch.max_seq, finish is not None

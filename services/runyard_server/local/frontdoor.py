@@ -2,8 +2,9 @@
 
 Auth paths (`/api/v1/auth`, `/viewer`, `/teams`, `/entities`, `/admin`: `auth.app.ROUTE_PREFIXES`) go
 to the auth service; `/api/v1/artifacts/...` and a run's
-`files`/`artifacts` paths to the artifact service; everything else (REST, SSE, the UI) to the query
-service. Requests pass through untouched (no path rewriting, no root_path). The composite
+`files`/`artifacts` paths to the artifact service; `/graphql` and `/files/.../file_stream` (the W&B
+client protocol, `wandb_compat.owns_path`) to the W&B compatibility service, which calls the others back
+in process; everything else (REST, SSE, the UI) to the query service. Requests pass through untouched (no path rewriting, no root_path). The composite
 lifespan enters each sub-app's own lifespan, so each opens its pools exactly as it does when it runs
 alone; state a lifespan yields (Starlette's lifespan state) stays with the sub-app that yielded it.
 """
@@ -36,12 +37,16 @@ class FrontDoor:
     to `query`; runs every lifespan."""
 
     def __init__(self, auth: Any, query: Any, artifact: Any = None,
-                 is_artifact_path: Callable[[str], bool] | None = None) -> None:
+                 is_artifact_path: Callable[[str], bool] | None = None, wandb: Any = None,
+                 is_wandb_path: Callable[[str], bool] | None = None) -> None:
         self.auth = auth
         self.query = query
         self.artifact = artifact
+        self.wandb = wandb
         self._is_artifact_path = is_artifact_path or (lambda _path: False)
-        self.apps = [a for a in (auth, artifact, query) if a is not None]
+        self._is_wandb_path = is_wandb_path or (lambda _path: False)
+        # the W&B app's lifespan goes last: it calls the others, so they start before and stop after it
+        self.apps = [a for a in (auth, artifact, query, wandb) if a is not None]
         self._states: dict[int, dict[str, Any] | None] = {id(a): None for a in self.apps}
 
     def route(self, path: str) -> Any:
@@ -49,6 +54,8 @@ class FrontDoor:
             return self.auth
         if self.artifact is not None and self._is_artifact_path(path):
             return self.artifact
+        if self.wandb is not None and self._is_wandb_path(path):
+            return self.wandb
         return self.query
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -87,10 +94,13 @@ def create_app(settings: Settings) -> FrontDoor:
     """The front door of `runyard-server local`: auth, artifact and query apps from the same settings.
 
     The artifact service needs an S3 endpoint; without one (RUNYARD_S3_ENDPOINT empty) the front door
-    serves auth and query only, and file paths answer 404 from the query service.
+    serves auth and query only, and file paths answer 404 from the query service. The W&B compatibility
+    service reaches the others through this front door, in process, and ingest at RUNYARD_INGEST_PORT.
     """
     from ..auth.app import create_app as create_auth_app
     from ..query.app import create_app as create_query_app
+    from ..wandb_compat import create_app as create_wandb_app
+    from ..wandb_compat import load_wandb_settings, owns_path
 
     artifact: Any = None
     artifact_paths: Callable[[str], bool] | None = None
@@ -99,4 +109,7 @@ def create_app(settings: Settings) -> FrontDoor:
 
         artifact = artifact_app.create_app(settings)
         artifact_paths = artifact_app.is_artifact_path
-    return FrontDoor(create_auth_app(settings), create_query_app(settings), artifact, artifact_paths)
+    door: FrontDoor | None = None
+    wandb = create_wandb_app(settings, load_wandb_settings(), upstream_app=lambda: door)
+    door = FrontDoor(create_auth_app(settings), create_query_app(settings), artifact, artifact_paths, wandb, owns_path)
+    return door

@@ -1,0 +1,153 @@
+"""Staged uploads (staging.py): upload first, adopt after, for clients that cannot declare a sha256.
+
+    POST /api/v1/runs/{entity}/{project}/{run_id}/files/_staged          {"paths": [...]}
+         -> {"files": [{"path", "url", "headers", "expires_in"}]}           a presigned PUT per path
+    POST /api/v1/runs/{entity}/{project}/{run_id}/files/_staged/commit   {"paths": [...]}
+         -> {"files": [{"path", "state": "ready", "sha256", "size", ...} | {"path", "state": "missing"}]}
+    POST /api/v1/artifacts/{entity}/{project}/_staged                     {"objects": [{"md5", "size"?}]}
+         -> {"objects": [{"md5", "state": "ready", "sha256", "size"} | {"md5", "state": "pending", "url", "headers"}]}
+    POST /api/v1/artifacts/{entity}/{project}/_staged/commit              {"objects": [{"md5"}]}
+         -> {"objects": [{"md5", "state": "ready", "sha256", "size"} | {"md5", "state": "missing"}]}
+
+Write access to the project (verifier.project_for_write) for all four; a run file commit records the
+adopted bytes as the run's file at that path, an artifact commit only stores the object (the version
+is then created with its sha256 through the ordinary `POST .../{name}/versions`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from .. import metrics, staging
+from ..access import project_for_write, run_pk
+from ..deps import PoolDep, PrincipalDep, SettingsDep, StorageDep
+from ..names import clean_path, content_type, md5_hex
+from ..queries import run_files as q
+
+router = APIRouter(tags=["staged uploads"])
+MAX_ITEMS = 1000
+
+
+class StagedPathsIn(BaseModel):
+    paths: list[str] = Field(min_length=1, max_length=MAX_ITEMS)
+
+
+class StagedObject(BaseModel):
+    md5: str
+    size: int | None = Field(default=None, ge=0)
+
+
+class StagedObjectsIn(BaseModel):
+    objects: list[StagedObject] = Field(min_length=1, max_length=MAX_ITEMS)
+
+
+def _guess_type(path: str) -> str:
+    import mimetypes
+
+    guessed, _ = mimetypes.guess_type(path)
+    return content_type(guessed or "application/octet-stream")
+
+
+@router.post("/api/v1/runs/{entity}/{project}/{run_id}/files/_staged")
+async def stage_run_files(entity: str, project: str, run_id: str, body: StagedPathsIn, who: PrincipalDep,
+                          pool: PoolDep, storage: StorageDep) -> dict[str, Any]:
+    """Presigned PUT URLs for files of a run whose digests are not known yet."""
+    for path in body.paths:
+        clean_path(path)
+    async with pool.acquire() as conn:
+        proj = await project_for_write(conn, who, entity, project)
+        pk = await run_pk(conn, proj, run_id)
+    out = []
+    for path in body.paths:
+        url, headers = storage.presign_put_staged(staging.run_file_key(proj.entity_id, pk, path))
+        out.append({"path": path, "url": url, "headers": headers, "expires_in": storage.ttl})
+    metrics.PRESIGNED.labels("put").inc(len(out))
+    return {"files": out}
+
+
+@router.post("/api/v1/runs/{entity}/{project}/{run_id}/files/_staged/commit")
+async def commit_staged_run_files(entity: str, project: str, run_id: str, body: StagedPathsIn, who: PrincipalDep,
+                                  pool: PoolDep, storage: StorageDep, settings: SettingsDep) -> dict[str, Any]:
+    """Adopt the newest staged upload of each path and record it as the run's file (latest wins)."""
+    for path in body.paths:
+        clean_path(path)
+    async with pool.acquire() as conn:
+        proj = await project_for_write(conn, who, entity, project)
+        pk = await run_pk(conn, proj, run_id)
+    out: list[dict[str, Any]] = []
+    for path in dict.fromkeys(body.paths):
+        newest, keys = await staging.newest_staged(storage, staging.run_file_prefix(proj.entity_id, pk, path))
+        adopted = None
+        if newest is not None:
+            adopted = await staging.adopt(pool, storage, settings, who, proj.entity_id, newest)
+        if newest is None or adopted is None:
+            out.append({"path": path, "state": "missing"})
+            continue
+        async with pool.acquire() as conn:
+            record = await q.upsert(conn, pk, path, adopted.object_id, adopted.size, adopted.sha256,
+                                    _guess_type(path), who.user_id)
+        # the adopted upload and every older one are done; a newer upload (still in flight) stays
+        await storage.delete([k for k in keys if k <= newest])
+        out.append({**q.record(record), "state": "ready", "md5": adopted.md5})
+    return {"files": out}
+
+
+@router.post("/api/v1/artifacts/{entity}/{project}/_staged")
+async def stage_artifact_objects(entity: str, project: str, body: StagedObjectsIn, who: PrincipalDep,
+                                 pool: PoolDep, storage: StorageDep) -> dict[str, Any]:
+    """For each MD5: the stored object with these bytes (nothing to send), or a PUT URL signing the MD5."""
+    md5s = [md5_hex(o.md5) for o in body.objects]
+    async with pool.acquire() as conn:
+        proj = await project_for_write(conn, who, entity, project)
+        rows = await conn.fetch(
+            """SELECT DISTINCT ON (md5, size) md5, size, sha256 FROM storage_objects
+                WHERE entity_id = $1 AND md5 = ANY($2::text[]) AND state = 'ready'
+                ORDER BY md5, size, id""",
+            proj.entity_id, md5s,
+        )
+    stored: dict[str, list[Any]] = {}
+    for r in rows:
+        stored.setdefault(r["md5"], []).append(r)
+    out = []
+    for obj, md5 in zip(body.objects, md5s, strict=True):
+        match = [r for r in stored.get(md5, []) if obj.size is None or r["size"] == obj.size]
+        if match:
+            metrics.OBJECTS.labels("dedup").inc()
+            out.append({"md5": md5, "state": "ready", "sha256": match[0]["sha256"], "size": match[0]["size"]})
+            continue
+        url, headers = storage.presign_put_staged(staging.artifact_key(proj.entity_id, md5), md5_hex=md5)
+        metrics.PRESIGNED.labels("put").inc()
+        out.append({"md5": md5, "state": "pending", "url": url, "headers": headers, "expires_in": storage.ttl})
+    return {"objects": out}
+
+
+@router.post("/api/v1/artifacts/{entity}/{project}/_staged/commit")
+async def commit_staged_artifact_objects(entity: str, project: str, body: StagedObjectsIn, who: PrincipalDep,
+                                         pool: PoolDep, storage: StorageDep, settings: SettingsDep) -> dict[str, Any]:
+    """Adopt staged artifact files by MD5 (a file stored before is found by its MD5 and size)."""
+    async with pool.acquire() as conn:
+        proj = await project_for_write(conn, who, entity, project)
+    out = []
+    for obj in body.objects:
+        md5 = md5_hex(obj.md5)
+        key = staging.artifact_key(proj.entity_id, md5)
+        adopted = await staging.adopt(pool, storage, settings, who, proj.entity_id, key, expect_md5=md5)
+        if adopted is not None:
+            await storage.delete([key])
+            out.append({"md5": md5, **staging.describe(adopted)})
+            continue
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(
+                """SELECT sha256, size FROM storage_objects
+                    WHERE entity_id = $1 AND md5 = $2 AND state = 'ready' AND ($3::bigint IS NULL OR size = $3)
+                    ORDER BY id LIMIT 1""",
+                proj.entity_id, md5, obj.size,
+            )
+        if row is None:
+            out.append({"md5": md5, "state": "missing"})
+        else:
+            out.append({"md5": md5, "state": "ready", "sha256": row["sha256"], "size": row["size"]})
+    return {"objects": out}

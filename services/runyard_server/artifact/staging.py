@@ -1,0 +1,126 @@
+"""Staged uploads: for clients that cannot name a file's sha256 before sending it (the `wandb` client).
+
+Every other upload declares sha256 + MD5 first and goes straight to its content-addressed key
+(uploads.py). A client of the W&B protocol asks for an upload URL by file name (run files) or by MD5
+only (artifact files), so its bytes first land under a staging key, and adopting them afterwards moves
+them into ordinary storage:
+
+    staging/<entity_id>/runs/<run pk>/<sha256 of the path>/<time in ns>-<random>   one key per run-file upload
+    staging/<entity_id>/md5/<md5>                                                  artifact files (Content-MD5 signed)
+
+Adopting reads the staged object once in the service to compute its sha256 and MD5 (the bucket cannot
+be asked for a sha256 it was never given), copies it server-side to `objects/<entity_id>/..<sha256>`
+unless those bytes are stored already, marks the `storage_objects` row ready, and deletes the staging
+keys it has superseded. The staging key carries the entity id, so bytes can only be adopted into the
+entity whose writer was given the URL; a key is only reachable through a presigned URL signed here.
+
+Run-file uploads of the same path get a fresh key each (time-ordered): adopting takes the newest key
+present and deletes the older ones, so an upload still in flight to a newer key is never touched, and
+"latest upload wins" like saving a file again. `runyard-server gc` deletes staging keys older than its
+grace period (uploads that were never adopted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from ..common.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from ..common.settings import Settings
+from ..common.verifier import Principal
+from . import metrics
+from .names import md5_hex, object_key
+from .storage import Storage
+
+__all__ = ["STAGING_PREFIX", "Adopted", "adopt", "artifact_key", "run_file_key", "run_file_prefix"]
+
+STAGING_PREFIX = "staging/"
+MAX_COPY_BYTES = 5 * 1024**3  # one server-side CopyObject; larger staged files are refused
+
+
+def run_file_prefix(entity_id: int, run_pk: int, path: str) -> str:
+    return f"{STAGING_PREFIX}{int(entity_id)}/runs/{int(run_pk)}/{hashlib.sha256(path.encode()).hexdigest()}/"
+
+
+def run_file_key(entity_id: int, run_pk: int, path: str) -> str:
+    """A fresh staging key for one upload of a run file (newer uploads sort after older ones)."""
+    return f"{run_file_prefix(entity_id, run_pk, path)}{time.time_ns():020d}-{secrets.token_hex(6)}"
+
+
+def artifact_key(entity_id: int, md5: str) -> str:
+    return f"{STAGING_PREFIX}{int(entity_id)}/md5/{md5_hex(md5)}"
+
+
+@dataclass(frozen=True)
+class Adopted:
+    object_id: int
+    sha256: str
+    md5: str
+    size: int
+
+
+async def newest_staged(storage: Storage, prefix: str) -> tuple[str | None, list[str]]:
+    """(newest staging key under `prefix`, every key under it)."""
+    keys = sorted(k for k, _ in await storage.list_keys(prefix))
+    return (keys[-1] if keys else None), keys
+
+
+async def adopt(pool: asyncpg.Pool, storage: Storage, settings: Settings, who: Principal, entity_id: int,
+                key: str, *, expect_md5: str | None = None) -> Adopted | None:
+    """Move a staged object into content-addressed storage; None when nothing is staged at `key`."""
+    head = await storage.head(key)
+    if head is None:
+        return None
+    size = int(head["ContentLength"])
+    if size > settings.max_file_size:
+        await storage.delete([key])
+        raise ResourceExhausted(f"a staged file is {size} bytes; the limit is {settings.max_file_size} "
+                                "(RUNYARD_MAX_FILE_SIZE)")
+    if size > MAX_COPY_BYTES:
+        await storage.delete([key])
+        raise ResourceExhausted("files uploaded through the W&B protocol may be at most 5 GiB each")
+    sha256, md5, read = await storage.hash_object(key)
+    if read != size:
+        raise FailedPrecondition("the staged file changed while it was read; upload it again")
+    if expect_md5 is not None and md5 != md5_hex(expect_md5):
+        await storage.delete([key])
+        raise InvalidArgument(f"the uploaded bytes have MD5 {md5}, not the declared {expect_md5}; upload again")
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            "SELECT id, state, size FROM storage_objects WHERE entity_id = $1 AND sha256 = $2 FOR UPDATE",
+            entity_id, sha256,
+        )
+        if row is not None and row["state"] == "deleting":
+            raise FailedPrecondition("these bytes are being garbage-collected right now; retry in a few seconds")
+        if row is not None and row["state"] == "ready":
+            await conn.execute("UPDATE storage_objects SET touched_at = now() WHERE id = $1", row["id"])
+            metrics.OBJECTS.labels("dedup").inc()
+            return Adopted(int(row["id"]), sha256, md5, size)
+    # copy outside the transaction (it may take a while), then record the object as ready
+    dest = object_key(entity_id, sha256)
+    await storage.copy(key, dest)
+    async with pool.acquire() as conn, conn.transaction():
+        object_id = await conn.fetchval(
+            """INSERT INTO storage_objects (entity_id, sha256, size, md5, key, state, created_by, completed_at)
+               VALUES ($1, $2, $3, $4, $5, 'ready', $6, now())
+               ON CONFLICT (entity_id, sha256) DO UPDATE
+                   SET state = 'ready', size = excluded.size, md5 = excluded.md5, completed_at = now(),
+                       touched_at = now()
+                 WHERE storage_objects.state <> 'deleting'
+               RETURNING id""",
+            entity_id, sha256, size, md5, dest, who.user_id,
+        )
+        if object_id is None:
+            raise FailedPrecondition("these bytes are being garbage-collected right now; retry in a few seconds")
+    metrics.OBJECTS.labels("completed").inc()
+    metrics.UPLOADED_BYTES.inc(size)
+    return Adopted(int(object_id), sha256, md5, size)
+
+
+def describe(adopted: Adopted) -> dict[str, Any]:
+    return {"state": "ready", "sha256": adopted.sha256, "md5": adopted.md5, "size": adopted.size}

@@ -1,0 +1,182 @@
+"""The W&B file stream (`POST /files/{entity}/{project}/{run}/file_stream`) as ingest records.
+
+A request carries runs of lines for four "files", each with its own offset:
+
+    {"files": {"wandb-history.jsonl": {"offset": 12, "content": ["{...}", ...]},
+               "wandb-events.jsonl":  {"offset": 3,  "content": [...]},      # system metrics
+               "wandb-summary.json":  {"offset": 0,  "content": ["{...}"]},  # the whole summary
+               "output.log":          {"offset": 40, "content": [...]}},     # console lines, rewritable
+     "uploaded": ["media/images/x.png"], "preempting": true, "complete": true, "exitcode": 0}
+
+The client sends one request at a time and resends the same request after a failure, so what a request
+writes must follow from the request alone:
+
+- History and events lines are append-only and numbered contiguously per file, each file on its own.
+  Each goes to ingest on a channel of its own (pb.Record.channel `wandb/history`, `wandb/events`) with
+  sequence = its line offset + 1, so a resent line is at or below its channel's highest sequence and is
+  skipped: nothing is doubled, and the run's main sequence (the Runyard SDK's) is not touched.
+- Summary, console lines and the final state are idempotent: the summary is the whole summary
+  (top-level keys replaced), a console line is written *at its line number* (W&B rewrites lines for
+  progress bars; ingest's `OutputLines.first_line`), and the exit code is a state. They travel
+  unsequenced (sequence 0: applied on every (re)send, never skipped), so a resend changes nothing and
+  the client's own `upsertBucket` edits, written beside the stream, never race it for numbers.
+
+A resuming client is told each channel's highest sequence as its line count (`RunResumeStatus`), and its
+later offsets continue from there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from runyard_proto.v1 import ingest_pb2 as pb
+
+from ..common.errors import InvalidArgument
+from . import translate
+
+__all__ = ["EVENTS_CHANNEL", "HISTORY_CHANNEL", "UNSEQUENCED", "FileStreamRequest", "build_records",
+           "parse_request"]
+
+log = logging.getLogger("runyard.wandb")
+
+UNSEQUENCED = 0  # ingest applies a record with sequence 0 every time (idempotent records only)
+HISTORY_CHANNEL = "wandb/history"
+EVENTS_CHANNEL = "wandb/events"
+HISTORY = "wandb-history.jsonl"
+EVENTS = "wandb-events.jsonl"
+SUMMARY = "wandb-summary.json"
+OUTPUT = "output.log"
+KNOWN_FILES = (HISTORY, EVENTS, SUMMARY, OUTPUT)
+
+
+@dataclass
+class Chunk:
+    offset: int
+    content: list[str]
+
+
+@dataclass
+class FileStreamRequest:
+    history: Chunk | None = None
+    events: Chunk | None = None
+    summary: Chunk | None = None
+    output: Chunk | None = None
+    uploaded: list[str] = field(default_factory=list)
+    preempting: bool = False
+    complete: bool = False
+    exitcode: int | None = None
+    unknown_files: list[str] = field(default_factory=list)
+
+    @property
+    def has_data(self) -> bool:
+        return any((self.history, self.events, self.summary, self.output, self.complete))
+
+
+def _chunk(raw: Any, name: str) -> Chunk:
+    if not isinstance(raw, dict):
+        raise InvalidArgument(f"files.{name} must be an object with offset and content")
+    offset = raw.get("offset", 0)
+    content = raw.get("content") or []
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidArgument(f"files.{name}.offset must be an integer >= 0")
+    if not isinstance(content, list) or not all(isinstance(line, str) for line in content):
+        raise InvalidArgument(f"files.{name}.content must be a list of strings")
+    return Chunk(offset, content)
+
+
+def parse_request(body: Any) -> FileStreamRequest:
+    if not isinstance(body, dict):
+        raise InvalidArgument("the file_stream body must be a JSON object")
+    req = FileStreamRequest()
+    files = body.get("files") or {}
+    if not isinstance(files, dict):
+        raise InvalidArgument("files must be an object")
+    for name, raw in files.items():
+        chunk = _chunk(raw, name)
+        if name == HISTORY:
+            req.history = chunk
+        elif name == EVENTS:
+            req.events = chunk
+        elif name == SUMMARY:
+            req.summary = chunk
+        elif name == OUTPUT:
+            req.output = chunk
+        else:
+            req.unknown_files.append(str(name))
+    uploaded = body.get("uploaded") or []
+    if not isinstance(uploaded, list) or not all(isinstance(p, str) for p in uploaded):
+        raise InvalidArgument("uploaded must be a list of file names")
+    req.uploaded = uploaded
+    req.preempting = bool(body.get("preempting"))
+    req.complete = bool(body.get("complete"))
+    code = body.get("exitcode")
+    if code is not None and (not isinstance(code, int) or isinstance(code, bool)):
+        raise InvalidArgument("exitcode must be an integer")
+    req.exitcode = code
+    return req
+
+
+@dataclass
+class Built:
+    records: list[pb.Record]
+    refused: list[str]  # one message per line that could not be read (the others still go in)
+
+
+def build_records(req: FileStreamRequest, opened: pb.RunOpened, *, now: float | None = None) -> Built:
+    """The ingest records of one request, numbered for the run `opened` describes (module docstring)."""
+    now = time.time() if now is None else now
+    records: list[pb.Record] = []
+    refused: list[str] = []
+    h_off = req.history.offset if req.history else 0
+    e_off = req.events.offset if req.events else 0
+    fallback_step = max(0, int(opened.next_step))
+    for i, line in enumerate(req.history.content if req.history else ()):
+        try:
+            row = translate.parse_history_line(line, fallback_step)
+        except ValueError as exc:
+            refused.append(f"history line {h_off + i}: {exc}")
+            continue
+        fallback_step = row.step + 1
+        records.append(pb.Record(seq=h_off + i + 1, channel=HISTORY_CHANNEL, history=pb.HistoryRow(
+            step=row.step, timestamp=row.timestamp or now, keys=row.keys, values=row.values,
+            json_keys=row.json_keys, json_values=row.json_values)))
+    for i, line in enumerate(req.events.content if req.events else ()):
+        try:
+            ev = translate.parse_events_line(line)
+        except ValueError as exc:
+            refused.append(f"events line {e_off + i}: {exc}")
+            continue
+        if ev.keys:
+            records.append(pb.Record(seq=e_off + i + 1, channel=EVENTS_CHANNEL, system=pb.SystemMetrics(
+                timestamp=ev.timestamp or now, keys=ev.keys, values=ev.values)))
+    records.extend(_idempotent_records(req, now, refused))
+    return Built(records, refused)
+
+
+def _idempotent_records(req: FileStreamRequest, now: float, refused: list[str]) -> list[pb.Record]:
+    out: list[pb.Record] = []
+    if req.output and req.output.content:
+        by_stream: list[tuple[int, str, float, str]] = []
+        for i, line in enumerate(req.output.content):
+            stream, ts, text = translate.parse_output_line(line, now)
+            by_stream.append((req.output.offset + i, stream, ts, text))
+        # one record per line: each keeps its own stream and time, and is written at its line number
+        for line_no, stream, ts, text in by_stream:
+            out.append(pb.Record(output=pb.OutputLines(timestamp=ts, stream=stream, lines=[text],
+                                                       first_line=line_no)))
+    if req.summary and req.summary.content:
+        try:
+            summary = translate.loads(req.summary.content[-1])
+            if not isinstance(summary, dict):
+                raise ValueError("the summary must be a JSON object")
+            out.append(pb.Record(summary=pb.SummaryUpdate(set_json=translate.dumps(summary))))
+        except ValueError as exc:
+            refused.append(f"summary: {exc}")
+    if req.complete:
+        code = int(req.exitcode or 0)
+        out.append(pb.Record(finish=pb.Finish(
+            exit_code=code, error="" if code == 0 else f"the script exited with code {code}", time=now)))
+    return out

@@ -1,0 +1,148 @@
+"""Pure parts of the W&B protocol: key format, file-stream records, filters, ids (no services)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from wandb.sdk.lib.wbauth.validation import check_api_key
+
+from runyard_proto.v1 import ingest_pb2 as pb
+from runyard_server.common.errors import InvalidArgument
+from runyard_server.common.security import hash_api_key, key_prefix_of, new_api_key, split_api_key
+from runyard_server.wandb_compat import filestream, filters, ids, translate
+
+
+# ---- API keys ----------------------------------------------------------------------------------------------
+def test_new_keys_pass_the_wandb_clients_own_check_and_old_keys_still_parse() -> None:
+    for _ in range(200):  # the secret is random: dashes and underscores land anywhere
+        key, prefix, digest = new_api_key()
+        assert check_api_key(key) is None, key
+        assert key.startswith("ry-") and split_api_key(key) == prefix == key_prefix_of(key)
+        assert digest == hash_api_key(key)
+    old = "ry_0123456789ab_" + "x" * 43
+    assert split_api_key(old) == "0123456789ab" == key_prefix_of(old)
+    for bad in ("ry-0123_abc", "ry-0123456789ab", "rx-0123456789ab_secret", "", "garbage"):
+        assert split_api_key(bad) is None, bad
+
+
+# ---- file stream -------------------------------------------------------------------------------------------
+def _opened(next_step: int = 0) -> pb.RunOpened:
+    return pb.RunOpened(run_id="r", entity="e", project="p", next_step=next_step)
+
+
+def test_file_stream_lines_get_per_file_sequence_numbers_and_the_rest_travels_unsequenced() -> None:
+    body = {
+        "files": {
+            "wandb-history.jsonl": {"offset": 7, "content": [
+                json.dumps({"_step": 7, "_timestamp": 100.5, "_runtime": 3, "loss": 0.5, "acc": 1,
+                            "img": {"_type": "image-file", "path": "media/images/a.png"},
+                            "nested": {"a": 1, "b": {"c": 2.5}}, "flag": True, "word": "hi", "none": None}),
+                "{\"_step\": 8, \"_timestamp\": 101, \"x\": NaN, \"y\": Infinity}",
+                "not json",
+            ]},
+            "wandb-events.jsonl": {"offset": 2, "content": [
+                json.dumps({"system.cpu": 12.5, "system.gpu.0.temp": 40, "_wandb": True, "_timestamp": 99.0,
+                            "_runtime": 1, "system.name": "text is dropped"})]},
+            "wandb-summary.json": {"offset": 0, "content": [json.dumps({"loss": 0.5, "_step": 8})]},
+            "output.log": {"offset": 40, "content": ["2024-04-05T10:15:30.250000 hello",
+                                                      "ERROR 2024-04-05T10:15:31.000000 [rank-0] boom"]},
+        },
+        "uploaded": ["media/images/a.png"], "complete": True, "exitcode": 3,
+    }
+    req = filestream.parse_request(body)
+    built = filestream.build_records(req, _opened(), now=1000.0)
+    assert built.refused == ["history line 9: Expecting value: line 1 column 1 (char 0)"]
+    kinds = [(r.WhichOneof("payload"), r.channel, r.seq) for r in built.records]
+    assert kinds == [
+        ("history", "wandb/history", 8), ("history", "wandb/history", 9), ("system", "wandb/events", 3),
+        ("output", "", 0), ("output", "", 0), ("summary", "", 0), ("finish", "", 0),
+    ]
+    h = built.records[0].history
+    assert (h.step, h.timestamp) == (7, 100.5)
+    assert dict(zip(h.keys, h.values)) == {"loss": 0.5, "acc": 1.0, "nested.a": 1.0, "nested.b.c": 2.5}
+    assert {k: json.loads(v) for k, v in zip(h.json_keys, h.json_values)} == {
+        "img": {"_type": "image-file", "path": "media/images/a.png"}, "flag": True, "word": "hi"}
+    h2 = built.records[1].history
+    assert math.isnan(h2.values[0]) and h2.values[1] == math.inf  # numbers stay IEEE values
+    ev = built.records[2].system
+    assert (ev.timestamp, list(ev.keys), list(ev.values)) == (99.0, ["cpu", "gpu.0.temp"], [12.5, 40.0])
+    out = [built.records[3].output, built.records[4].output]
+    assert [(o.first_line, o.stream, list(o.lines)) for o in out] == [
+        (40, "stdout", ["hello"]), (41, "stderr", ["[rank-0] boom"])]
+    assert out[0].timestamp == pytest.approx(1712312130.25)
+    assert json.loads(built.records[5].summary.set_json) == {"loss": 0.5, "_step": 8}
+    assert built.records[6].finish.exit_code == 3 and "exited with code 3" in built.records[6].finish.error
+    assert req.uploaded == ["media/images/a.png"]
+
+
+def test_file_stream_refuses_malformed_requests_with_a_message() -> None:
+    for body, needle in (
+        ([], "JSON object"),
+        ({"files": {"wandb-history.jsonl": {"offset": -1, "content": []}}}, "offset"),
+        ({"files": {"output.log": {"offset": 0, "content": [1]}}}, "list of strings"),
+        ({"exitcode": "x"}, "exitcode"),
+    ):
+        with pytest.raises(InvalidArgument, match=needle):
+            filestream.parse_request(body)
+
+
+def test_summary_with_non_finite_values_travels_as_strings() -> None:
+    req = filestream.parse_request({"files": {"wandb-summary.json": {"offset": 0, "content": [
+        "{\"a\": NaN, \"b\": -Infinity, \"c\": [1.5, Infinity]}"]}}})
+    rec = filestream.build_records(req, _opened()).records[0]
+    assert json.loads(rec.summary.set_json) == {"a": "NaN", "b": "-Infinity", "c": [1.5, "Infinity"]}
+
+
+def test_config_round_trip_between_wandb_and_runyard_shapes() -> None:
+    wandb_config = {"lr": {"value": 0.1, "desc": None}, "_wandb": {"value": {"t": {"1": [1]}}}}
+    plain = translate.unwrap_config(json.dumps(wandb_config))
+    assert plain == {"lr": 0.1, "_wandb": {"t": {"1": [1]}}}
+    assert translate.config_to_wandb(plain)["lr"] == {"value": 0.1, "desc": None}
+
+
+# ---- filters and order -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mongo, expected", [
+    ({"state": "finished"}, 'state = "finished"'),
+    ({"config.lr.value": {"$lt": 0.01}}, "config.lr < 0.01"),
+    ({"config.optimizer": "adam", "summary_metrics.acc": {"$gte": 0.9}},
+     '(config.optimizer = "adam") and (summary.acc >= 0.9)'),
+    ({"$or": [{"tags": "best"}, {"tags": {"$in": ["a", "b"]}}]},
+     '(tags contains "best") or ((tags contains "a" or tags contains "b"))'),
+    ({"display_name": {"$ne": "x"}, "createdAt": {"$gt": "2026-01-01T00:00:00"}},
+     '(name != "x") and (created_at > "2026-01-01T00:00:00")'),
+    ({"config.a b": {"$exists": True}}, "not (config.`a b` = null)"),
+    ({"$nor": [{"state": "crashed"}]}, 'not ((state = "crashed"))'),
+    ({"name": {"$nin": ["r1", "r2"]}}, 'id not in ("r1", "r2")'),
+    ({}, None),
+])
+def test_mongo_filters_become_runyard_filter_expressions(mongo: dict, expected: str | None) -> None:
+    assert filters.to_filter(mongo) == expected
+    assert filters.to_filter(json.dumps(mongo)) == expected
+
+
+def test_unsupported_filters_are_refused_by_name() -> None:
+    with pytest.raises(InvalidArgument, match=r"\$regex"):
+        filters.to_filter({"display_name": {"$regex": "^a"}})
+    with pytest.raises(InvalidArgument, match="unknown field 'sweep'"):
+        filters.to_filter({"sweep": "x"})
+
+
+def test_order_defaults_to_oldest_first_like_wandb() -> None:
+    assert filters.to_order(None) == "created_at"
+    assert filters.to_order("-summary_metrics.loss") == "-summary.loss"
+    assert filters.to_order("+config.lr.value") == "config.lr"
+
+
+# ---- ids ---------------------------------------------------------------------------------------------------
+def test_ids_round_trip_and_refuse_foreign_ones() -> None:
+    rid = ids.run_id("ada", "mnist", "abc123")
+    assert ids.parse_run_id(rid) == ("ada", "mnist", "abc123")
+    assert bytes.fromhex(__import__("base64").b64decode(rid).hex())  # standard base64, as the client needs
+    with pytest.raises(InvalidArgument):
+        ids.parse_run_id(ids.project_id("ada", "mnist"))
+    with pytest.raises(InvalidArgument):
+        ids.parse_run_id("not base64!")
+    assert ids.decode_json(ids.encode_json("Artifact", {"a": [1, "x:y"]}), "Artifact") == {"a": [1, "x:y"]}
+    assert int(ids.project_number("ada", "mnist")) < 2**53
