@@ -7,6 +7,7 @@ them into ordinary storage:
 
     staging/<entity_id>/runs/<run pk>/<sha256 of the path>/<time in ns>-<random>   one key per run-file upload
     staging/<entity_id>/md5/<md5>                                                  artifact files (Content-MD5 signed)
+    staging/<entity_id>/scratch/<sha256 of project id and name>                    a protocol's scratch documents
 
 Adopting reads the staged object once in the service to compute its sha256 and MD5 (the bucket cannot
 be asked for a sha256 it was never given), copies it server-side to `objects/<entity_id>/..<sha256>`
@@ -37,7 +38,7 @@ from . import metrics
 from .names import md5_hex, object_key
 from .storage import Storage
 
-__all__ = ["STAGING_PREFIX", "Adopted", "adopt", "artifact_key", "run_file_key", "run_file_prefix"]
+__all__ = ["STAGING_PREFIX", "Adopted", "adopt", "artifact_key", "run_file_key", "run_file_prefix", "scratch_key"]
 
 STAGING_PREFIX = "staging/"
 MAX_COPY_BYTES = 5 * 1024**3  # one server-side CopyObject; larger staged files are refused
@@ -54,6 +55,12 @@ def run_file_key(entity_id: int, run_pk: int, path: str) -> str:
 
 def artifact_key(entity_id: int, md5: str) -> str:
     return f"{STAGING_PREFIX}{int(entity_id)}/md5/{md5_hex(md5)}"
+
+
+def scratch_key(entity_id: int, project_id: int, name: str) -> str:
+    """A project's scratch document (never adopted; the GC removes it after its grace period)."""
+    digest = hashlib.sha256(f"{int(project_id)}/{name}".encode()).hexdigest()
+    return f"{STAGING_PREFIX}{int(entity_id)}/scratch/{digest}"
 
 
 @dataclass(frozen=True)

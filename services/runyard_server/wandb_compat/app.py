@@ -32,6 +32,7 @@ from ..common.settings import Settings
 from ..http import MetricsMiddleware
 from . import filestream, gql
 from .context import Ctx
+from .manifests import ManifestCache
 from .metrics import LATENCY, LINES, REQUESTS
 from .resolvers.files import commit_uploaded
 from .settings import WandbSettings
@@ -46,7 +47,7 @@ _REALM = 'Basic realm="runyard", charset="UTF-8"'
 
 def owns_path(path: str) -> bool:
     """The paths this app answers (the front door and the Ingress route them here)."""
-    if path == "/graphql":
+    if path == "/graphql" or path.startswith("/files/_wandb/"):
         return True
     parts = path.split("/")  # ['', 'files', entity, project, run, 'file_stream']
     return len(parts) == 6 and parts[1] == "files" and parts[5] == "file_stream"
@@ -117,7 +118,8 @@ async def graphql_endpoint(request: Request) -> Response:
         data = await _body(request, MAX_GRAPHQL_BYTES)
     except RunyardError as exc:
         return _error(exc, graphql=True)
-    status, result, decisive = await gql.execute(data, Ctx(key, up))
+    ctx = Ctx(key, up, public_url=str(request.base_url).rstrip("/"), manifests=request.app.state.manifests)
+    status, result, decisive = await gql.execute(data, ctx)
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = _REALM
@@ -157,6 +159,16 @@ async def file_stream(entity: str, project: str, run_id: str, request: Request) 
     except RunyardError as exc:
         return _error(exc)
     return JSONResponse({"exitcode": None, "limits": {}})
+
+
+@router.get("/files/_wandb/manifests/{token}")
+async def manifest(token: str, request: Request) -> Response:
+    """An artifact manifest rendered for a download (manifests.py); the token is the credential."""
+    body = await request.app.state.manifests.get(token)
+    if body is None:
+        return JSONResponse({"error": "this manifest link expired; ask for the artifact again", "code": "not_found"},
+                            status_code=404)
+    return Response(body, media_type="application/json", headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.get("/healthz", include_in_schema=False)
@@ -211,11 +223,15 @@ def create_app(settings: Settings, wandb: WandbSettings | None = None,
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
         ])
-        app.state.upstream = Upstream(http, channel)
+        bucket = httpx.AsyncClient(timeout=timeout, trust_env=False)
+        app.state.upstream = Upstream(http, channel, bucket)
+        app.state.manifests = ManifestCache(settings.redis_url)
         try:
             yield
         finally:
             await http.aclose()
+            await bucket.aclose()
+            await app.state.manifests.close()
             await channel.close(grace=settings.shutdown_grace_s or None)
 
     app = FastAPI(title="Runyard W&B compatibility", version=__version__, lifespan=lifespan,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from .manifests import ManifestCache
 from .upstream import Upstream
 
 __all__ = ["Ctx", "q"]
@@ -24,6 +25,8 @@ def q(*parts: str) -> str:
 class Ctx:
     key: str
     up: Upstream
+    public_url: str = ""  # this server as the client reaches it (for URLs served here)
+    manifests: ManifestCache | None = None
     cache: dict[Any, Any] = field(default_factory=dict)
 
     async def viewer(self) -> dict[str, Any]:

@@ -42,7 +42,7 @@ def _format(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         formatted["message"] = original.message
         formatted.setdefault("extensions", {})["code"] = original.code
         return formatted
-    if original is not None:
+    if original is not None and not isinstance(original, GraphQLError):
         log.error("unexpected error in %s", ".".join(str(p) for p in error.path or ()), exc_info=original)
         formatted["message"] = "internal server error"
         formatted.setdefault("extensions", {})["code"] = "internal"

@@ -158,12 +158,6 @@ def parse_output_line(line: str, now: float) -> tuple[str, float, str]:
     return ("stderr" if m.group(1) else "stdout"), ts, m.group(3)
 
 
-def output_line_to_wandb(stream: str, ts: float, text: str) -> str:
-    """The `output.log` line the wandb client would have written for a stored console line."""
-    stamp = datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    return f"{'ERROR ' if stream == 'stderr' else ''}{stamp} {text}"
-
-
 def unwrap_config(raw: Any) -> dict[str, Any]:
     """W&B's `{"key": {"value": v, "desc": d}}` (or plain values) -> `{"key": v}`."""
     if raw is None or raw == "":

@@ -92,10 +92,32 @@ def _for_wandb(message: str) -> str:
 
 
 class Upstream:
-    def __init__(self, http: httpx.AsyncClient, ingest: grpc.aio.Channel) -> None:
+    def __init__(self, http: httpx.AsyncClient, ingest: grpc.aio.Channel, bucket: httpx.AsyncClient | None = None) -> None:
         self.http = http
         self.ingest = ingest
+        self.bucket = bucket or httpx.AsyncClient(timeout=60, trust_env=False)  # presigned URLs of the bucket
         self._stub = pb_grpc.IngestStub(ingest)
+
+    async def put_url(self, url: str, body: bytes, headers: dict[str, str] | None = None) -> None:
+        """PUT bytes to a presigned URL (a scratch document of this protocol's bookkeeping)."""
+        try:
+            resp = await self.bucket.put(url, content=body, headers=headers or {})
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach the bucket ({type(exc).__name__})") from None
+        if resp.status_code >= 300:
+            raise Unavailable(f"the bucket refused a write ({resp.status_code})")
+
+    async def get_url(self, url: str) -> bytes | None:
+        """GET a presigned URL; None when the object is not there."""
+        try:
+            resp = await self.bucket.get(url)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach the bucket ({type(exc).__name__})") from None
+        if resp.status_code == 404:
+            return None
+        if resp.status_code >= 300:
+            raise Unavailable(f"the bucket refused a read ({resp.status_code})")
+        return resp.content
 
     # ---- REST ----------------------------------------------------------------------------------------
     async def call(self, key: str, method: str, path: str, *, json: Any = None,

@@ -98,7 +98,7 @@ async def consumers(conn: asyncpg.Connection, version_id: int) -> list[dict[str,
 
 async def files(conn: asyncpg.Connection, version_id: int, limit: int, offset: int) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT f.path, f.sha256, f.size, f.ref_uri, f.ref_digest, o.key
+        """SELECT f.path, f.sha256, f.size, f.ref_uri, f.ref_digest, o.key, o.md5
              FROM artifact_files f LEFT JOIN storage_objects o ON o.id = f.object_id
             WHERE f.version_id = $1 ORDER BY f.path LIMIT $2 OFFSET $3""",
         version_id, limit, offset,

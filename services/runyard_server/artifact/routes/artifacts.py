@@ -159,7 +159,10 @@ async def get_version(entity: str, project: str, name: str, version: str, who: P
 def _file_out(row: asyncpg.Record) -> dict[str, Any]:
     if row["ref_uri"] is not None:
         return {"path": row["path"], "ref": row["ref_uri"], "digest": row["ref_digest"], "size": row["size"]}
-    return {"path": row["path"], "sha256": row["sha256"], "size": row["size"]}
+    out = {"path": row["path"], "sha256": row["sha256"], "size": row["size"]}
+    if "md5" in row.keys() and row["md5"]:
+        out["md5"] = row["md5"]  # the W&B protocol's file digests are MD5s
+    return out
 
 
 @router.get("/{name}/{version}/files")
@@ -193,7 +196,7 @@ async def version_file(entity: str, project: str, name: str, version: str, path:
         art = await q.get_artifact(conn, proj.id, name)
         v = await q.resolve(conn, art, version)
         row = await conn.fetchrow(
-            """SELECT f.path, f.sha256, f.size, f.ref_uri, f.ref_digest, o.key FROM artifact_files f
+            """SELECT f.path, f.sha256, f.size, f.ref_uri, f.ref_digest, o.key, o.md5 FROM artifact_files f
                  LEFT JOIN storage_objects o ON o.id = f.object_id WHERE f.version_id = $1 AND f.path = $2""",
             v["id"], path,
         )

@@ -4,14 +4,17 @@
          -> {"files": [{"path", "url", "headers", "expires_in"}]}           a presigned PUT per path
     POST /api/v1/runs/{entity}/{project}/{run_id}/files/_staged/commit   {"paths": [...]}
          -> {"files": [{"path", "state": "ready", "sha256", "size", ...} | {"path", "state": "missing"}]}
-    POST /api/v1/artifacts/{entity}/{project}/_staged                     {"objects": [{"md5", "size"?}]}
-         -> {"objects": [{"md5", "state": "ready", "sha256", "size"} | {"md5", "state": "pending", "url", "headers"}]}
+    POST /api/v1/artifacts/{entity}/{project}/_staged                     {"objects": [{"md5", "size"?} | {"name"}]}
+         -> {"objects": [{"md5", "state": "ready", "sha256", "size"} | {"md5", "state": "pending", "url", "headers"}
+                         | {"name", "state": "scratch", "url", "get_url", "headers"}]}
     POST /api/v1/artifacts/{entity}/{project}/_staged/commit              {"objects": [{"md5"}]}
          -> {"objects": [{"md5", "state": "ready", "sha256", "size"} | {"md5", "state": "missing"}]}
 
 Write access to the project (verifier.project_for_write) for all four; a run file commit records the
 adopted bytes as the run's file at that path, an artifact commit only stores the object (the version
-is then created with its sha256 through the ordinary `POST .../{name}/versions`).
+is then created with its sha256 through the ordinary `POST .../{name}/versions`). A `name` instead of an
+MD5 is a scratch document of the project (a protocol's bookkeeping, e.g. a manifest being assembled): a
+PUT and a GET URL for the same staging key, never adopted, deleted by the GC after its grace period.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from ...common.errors import InvalidArgument
 from .. import metrics, staging
 from ..access import project_for_write, run_pk
 from ..deps import PoolDep, PrincipalDep, SettingsDep, StorageDep
@@ -36,7 +40,8 @@ class StagedPathsIn(BaseModel):
 
 
 class StagedObject(BaseModel):
-    md5: str
+    md5: str | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=1024)
     size: int | None = Field(default=None, ge=0)
 
 
@@ -98,8 +103,12 @@ async def commit_staged_run_files(entity: str, project: str, run_id: str, body: 
 @router.post("/api/v1/artifacts/{entity}/{project}/_staged")
 async def stage_artifact_objects(entity: str, project: str, body: StagedObjectsIn, who: PrincipalDep,
                                  pool: PoolDep, storage: StorageDep) -> dict[str, Any]:
-    """For each MD5: the stored object with these bytes (nothing to send), or a PUT URL signing the MD5."""
-    md5s = [md5_hex(o.md5) for o in body.objects]
+    """For each MD5: the stored object with these bytes (nothing to send), or a PUT URL signing the MD5.
+    For each name: PUT and GET URLs of a scratch document."""
+    for i, o in enumerate(body.objects):
+        if (o.md5 is None) == (o.name is None):
+            raise InvalidArgument(f"objects[{i}] needs exactly one of md5 and name")
+    md5s = [md5_hex(o.md5) for o in body.objects if o.md5 is not None]
     async with pool.acquire() as conn:
         proj = await project_for_write(conn, who, entity, project)
         rows = await conn.fetch(
@@ -111,8 +120,15 @@ async def stage_artifact_objects(entity: str, project: str, body: StagedObjectsI
     stored: dict[str, list[Any]] = {}
     for r in rows:
         stored.setdefault(r["md5"], []).append(r)
-    out = []
-    for obj, md5 in zip(body.objects, md5s, strict=True):
+    out: list[dict[str, Any]] = []
+    for obj in body.objects:
+        if obj.name is not None:
+            key = staging.scratch_key(proj.entity_id, proj.id, obj.name)
+            url, headers = storage.presign_put_staged(key)
+            out.append({"name": obj.name, "state": "scratch", "url": url, "headers": headers,
+                        "get_url": storage.presign_get(key), "expires_in": storage.ttl})
+            continue
+        md5 = md5_hex(str(obj.md5))
         match = [r for r in stored.get(md5, []) if obj.size is None or r["size"] == obj.size]
         if match:
             metrics.OBJECTS.labels("dedup").inc()
@@ -131,7 +147,9 @@ async def commit_staged_artifact_objects(entity: str, project: str, body: Staged
     async with pool.acquire() as conn:
         proj = await project_for_write(conn, who, entity, project)
     out = []
-    for obj in body.objects:
+    for i, obj in enumerate(body.objects):
+        if obj.md5 is None:
+            raise InvalidArgument(f"objects[{i}]: only MD5-named objects are adopted (scratch documents are not)")
         md5 = md5_hex(obj.md5)
         key = staging.artifact_key(proj.entity_id, md5)
         adopted = await staging.adopt(pool, storage, settings, who, proj.entity_id, key, expect_md5=md5)

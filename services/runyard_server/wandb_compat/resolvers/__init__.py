@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import core, files, history, runs
+from . import artifacts, core, files, history, runs
 
 __all__ = ["bindables"]
 
-bindables: list[Any] = [*core.bindables, *runs.bindables, *history.bindables, *files.bindables]
+bindables: list[Any] = [*core.bindables, *runs.bindables, *history.bindables, *files.bindables,
+                       *artifacts.bindables]

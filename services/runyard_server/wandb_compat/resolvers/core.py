@@ -58,7 +58,8 @@ def resolve_default_entity(obj: dict[str, Any], _: GraphQLResolveInfo) -> dict[s
 
 def _entity(name: str, *, team: bool) -> dict[str, Any]:
     return {"id": ids.entity_id(name), "name": name, "isTeam": team, "defaultAccess": "USER_READ",
-            "photoUrl": None, "organization": None, "members": []}
+            "photoUrl": None, "organization": None, "members": [],
+            "xxhashDigestsEnabled": False}  # artifact files are named by MD5 here
 
 
 @query.field("serverInfo")
@@ -75,6 +76,11 @@ def resolve_server_info(*_: Any) -> dict[str, Any]:
         "defaultCloudRegion": None,
         "frontendHost": None,
     }
+
+
+@query.field("organization")
+def resolve_organization(*_: Any, **__: Any) -> None:
+    return None  # Runyard has users and teams, no organizations
 
 
 @query.field("entity")

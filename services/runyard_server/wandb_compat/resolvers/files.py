@@ -115,7 +115,9 @@ def _file(run: RunObj, rec: dict[str, Any]) -> dict[str, Any]:
             "digest": rec["sha256"], "storagePath": None, "path": rec["path"]}
 
 
-async def _presigned(obj: dict[str, Any], info: GraphQLResolveInfo) -> str | None:
+async def _presigned(obj: dict[str, Any], info: GraphQLResolveInfo, field: str = "url") -> str | None:
+    if "_run" not in obj:  # an artifact file or manifest: its URL came with it
+        return obj.get(field)  # type: ignore[no-any-return]
     if "url" in obj["_rec"]:
         return str(obj["_rec"]["url"])
     ctx = ctx_of(info)
@@ -135,7 +137,7 @@ async def resolve_url(obj: dict[str, Any], info: GraphQLResolveInfo, upload: boo
 
 @file_type.field("directUrl")
 async def resolve_direct_url(obj: dict[str, Any], info: GraphQLResolveInfo) -> str | None:
-    return await _presigned(obj, info)
+    return await _presigned(obj, info, "directUrl")
 
 
 bindables = [mutation, run_type, file_type]

@@ -18,6 +18,7 @@ from ariadne import ObjectType
 from graphql import GraphQLResolveInfo
 
 from ...common.errors import InvalidArgument
+from ...common.formats import iso
 from .. import translate
 from ..context import Ctx, q
 from .objects import RunObj, ctx_of, offset_of, page
@@ -216,7 +217,7 @@ async def resolve_log_lines(run: RunObj, info: GraphQLResolveInfo, first: int | 
                                                        "after": offset_of(after) - 1})
     lines = [{
         "id": str(ln["line_no"]), "number": ln["line_no"],
-        "timestamp": dt.datetime.fromtimestamp(ln["ts"], dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+        "timestamp": iso(dt.datetime.fromtimestamp(ln["ts"], dt.timezone.utc)),
         "level": "error" if ln["stream"] == "stderr" else "info", "label": None, "line": ln["line"],
     } for ln in res["lines"]]
     total = int(res["total"])
