@@ -146,3 +146,14 @@ def test_ids_round_trip_and_refuse_foreign_ones() -> None:
         ids.parse_run_id("not base64!")
     assert ids.decode_json(ids.encode_json("Artifact", {"a": [1, "x:y"]}), "Artifact") == {"a": [1, "x:y"]}
     assert int(ids.project_number("ada", "mnist")) < 2**53
+
+
+def test_a_table_logged_with_its_artifact_points_at_the_artifacts_copy() -> None:
+    row = translate.parse_history_line(json.dumps({"_step": 1, "t": {
+        "_type": "table-file", "path": "media/table/t_1_abc.table.json",
+        "artifact_path": "wandb-client-artifact://cid123/t.table.json"}, "plain": {
+        "_type": "table-file", "path": "media/table/p.table.json"}}), 0)
+    values = {k: json.loads(v) for k, v in zip(row.json_keys, row.json_values)}
+    assert values["t"]["path"] == "media/wandb-tables/cid123/t.table.json"
+    assert values["t"]["wandb_path"] == "media/table/t_1_abc.table.json"
+    assert values["plain"] == {"_type": "table-file", "path": "media/table/p.table.json"}

@@ -88,8 +88,34 @@ class HistoryRowValues:
             for sub, v in value.items():
                 self.add(f"{key}.{sub}", v)
         elif value is not None:
+            if isinstance(value, dict) and value.get("_type") == "table-file":
+                value = link_table(value)
             self.json_keys.append(key)
             self.json_values.append(dumps(value))
+
+
+CLIENT_ARTIFACT = "wandb-client-artifact://"
+TABLES_PREFIX = "media/wandb-tables/"
+
+
+def wandb_table_path(client_id: str, entry: str) -> str:
+    """Where the run's copy of a table logged as an artifact lives (a run file, see below)."""
+    return f"{TABLES_PREFIX}{client_id}/{entry}"
+
+
+def link_table(value: Any) -> Any:
+    """A table descriptor that names its artifact (`artifact_path`) is pointed at the run-file copy of
+    that artifact's table (`media/wandb-tables/<client id>/<name>.table.json`): the client's own run
+    file holds only placeholders for images, while the artifact's table names its image files, which
+    the commit of that artifact also records as run files. So Runyard shows the table with its images;
+    the client's path stays in `wandb_path`."""
+    ref = value.get("artifact_path")
+    if value.get("_type") != "table-file" or not isinstance(ref, str) or not ref.startswith(CLIENT_ARTIFACT):
+        return value
+    client_id, _, entry = ref[len(CLIENT_ARTIFACT):].partition("/")
+    if not client_id or not entry or "/" in client_id:
+        return value
+    return {**value, "path": wandb_table_path(client_id, entry), "wandb_path": value.get("path")}
 
 
 def parse_history_line(line: str, fallback_step: int) -> HistoryRowValues:

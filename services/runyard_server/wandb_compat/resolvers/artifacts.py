@@ -34,7 +34,7 @@ from graphql import GraphQLResolveInfo
 
 from ...common.errors import FailedPrecondition, InvalidArgument, NotFound, RunyardError
 from ...common.formats import iso
-from .. import ids, manifests
+from .. import ids, manifests, translate
 from ..context import Ctx, q
 from .core import _entity, _user
 from .objects import ProjectObj, RunObj, ctx_of, offset_of, page
@@ -512,24 +512,29 @@ async def _lineage(run: RunObj, info: GraphQLResolveInfo) -> dict[str, Any]:
     return ctx.cache[key]  # type: ignore[no-any-return]
 
 
-def _from_record(v: dict[str, Any]) -> ArtifactObj:
-    return ArtifactObj(v["entity"], v["project"], v["name"], int(v["version_index"]), v)
+async def _versions(info: GraphQLResolveInfo, records: list[dict[str, Any]], after: str | None,
+                    first: int | None) -> dict[str, Any]:
+    """A page of lineage records, each loaded whole (aliases, metadata, ...) from the artifact service."""
+    ctx = ctx_of(info)
+    start, limit = offset_of(after), max(1, first or 50)
+    items = []
+    for v in records[start:start + limit]:
+        art = await load_version(ctx, v["entity"], v["project"], v["name"], v["version"])
+        if art is not None:
+            items.append(art)
+    return page(items, len(records), start, limit)
 
 
 @run_type.field("outputArtifacts")
 async def resolve_output_artifacts(run: RunObj, info: GraphQLResolveInfo, after: str | None = None,
                                    first: int | None = None) -> dict[str, Any]:
-    items = [_from_record(v) for v in (await _lineage(run, info))["logged"]]
-    start, limit = offset_of(after), max(1, first or 50)
-    return page(items[start:start + limit], len(items), start, limit)
+    return await _versions(info, (await _lineage(run, info))["logged"], after, first)
 
 
 @run_type.field("inputArtifacts")
 async def resolve_input_artifacts(run: RunObj, info: GraphQLResolveInfo, after: str | None = None,
                                   first: int | None = None) -> dict[str, Any]:
-    items = [_from_record(v) for v in (await _lineage(run, info))["used"]]
-    start, limit = offset_of(after), max(1, first or 50)
-    return page(items[start:start + limit], len(items), start, limit)
+    return await _versions(info, (await _lineage(run, info))["used"], after, first)
 
 
 # ---- logging an artifact -------------------------------------------------------------------------------
@@ -554,6 +559,7 @@ async def resolve_create_artifact(_: Any, info: GraphQLResolveInfo, input: dict[
     doc = {"entity": entity, "project": project, "name": name, "type": input["artifactTypeName"],
            "description": input.get("description") or "", "metadata": metadata, "aliases": aliases,
            "run": input.get("runName") or None, "digest": input.get("digest") or "",
+           "client_id": input.get("clientID") or None,
            "created_at": iso(datetime.now(timezone.utc))}
     docs = await _scratch(ctx, entity, project, [f"{SCRATCH}/{nonce}/pending.json"])
     await ctx.up.put_url(docs[f"{SCRATCH}/{nonce}/pending.json"]["url"], json.dumps(doc).encode())
@@ -644,10 +650,26 @@ async def resolve_commit(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]
     if doc.get("run"):
         body["run_id"] = doc["run"]
     version = await ctx.up.post(ctx.key, _artifacts(art.entity, art.project, art.name, "versions"), body)
+    await _tables_as_run_files(ctx, art, doc, files)
     await ctx.up.put_url(docs[names[1]]["url"], json.dumps({"version": version["version_index"]}).encode())
     committed = ArtifactObj(art.entity, art.project, art.name, int(version["version_index"]), version)
     ctx.cache.pop(("artifact", art.entity, art.project, art.name, f"v{committed.version}"), None)
     return {"artifact": committed}
+
+
+async def _tables_as_run_files(ctx: Ctx, art: ArtifactObj, doc: dict[str, Any], files: list[dict[str, Any]]) -> None:
+    """A table the run logged (its artifact holds `<key>.table.json` and the images the table names):
+    its files become run files too, where the history row points (translate.link_table), so the
+    table shows with its images like one logged by the Runyard SDK. Same bytes, no copy."""
+    client_id, run = doc.get("client_id"), doc.get("run")
+    stored = [f for f in files if f.get("sha256")]
+    if not client_id or not run or not any(f["path"].endswith(".table.json") for f in stored):
+        return
+    records = [{"path": translate.wandb_table_path(client_id, f["path"]) if f["path"].endswith(".table.json")
+                else f["path"], "sha256": f["sha256"]} for f in stored]
+    for i in range(0, len(records), BATCH):
+        await ctx.up.post(ctx.key, "/api/v1/runs/" + q(art.entity, art.project, run) + "/files",
+                          {"files": records[i:i + BATCH]})
 
 
 async def _manifest_files(ctx: Ctx, art: ArtifactObj, contents: dict[str, Any]) -> list[dict[str, Any]]:
