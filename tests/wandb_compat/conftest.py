@@ -111,8 +111,9 @@ class WandbWorld:
                 with open("out.json", "w") as _f:
                     _json.dump(values, _f)
         """)
-        (folder / f"{name}.py").write_text(prelude + textwrap.dedent(code))
-        proc = subprocess.run([sys.executable, f"{name}.py"], cwd=folder, env=self.env(folder, key, **(env or {})),
+        script = f"wb_{name.replace('-', '_')}.py"  # never the name of a module it imports (keras.py...)
+        (folder / script).write_text(prelude + textwrap.dedent(code))
+        proc = subprocess.run([sys.executable, script], cwd=folder, env=self.env(folder, key, **(env or {})),
                               capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S)
         output = proc.stdout + proc.stderr
         if expect_rc is not None:

@@ -157,3 +157,18 @@ def test_a_table_logged_with_its_artifact_points_at_the_artifacts_copy() -> None
     assert values["t"]["path"] == "media/wandb-tables/cid123/t.table.json"
     assert values["t"]["wandb_path"] == "media/table/t_1_abc.table.json"
     assert values["plain"] == {"_type": "table-file", "path": "media/table/p.table.json"}
+
+
+def test_new_history_lines_at_steps_already_stored_are_dropped_like_wandb_does() -> None:
+    """`wandb sync` of a run synced before sends its whole history again at new offsets."""
+    lines = [json.dumps({"_step": s, "_timestamp": 1.0, "x": s}) for s in range(4)]
+    req = filestream.parse_request({"files": {"wandb-history.jsonl": {"offset": 4, "content": lines}}})
+    opened = pb.RunOpened(next_step=4, channel_seqs={"wandb/history": 4})
+    assert filestream.build_records(req, opened).records == []
+    # the same lines at their original offsets are a plain resend: skipped by ingest's channel guard
+    req = filestream.parse_request({"files": {"wandb-history.jsonl": {"offset": 0, "content": lines}}})
+    assert [r.seq for r in filestream.build_records(req, opened).records] == [1, 2, 3, 4]
+    # new steps after a resume go in
+    req = filestream.parse_request({"files": {"wandb-history.jsonl": {"offset": 4, "content": [
+        json.dumps({"_step": 4, "x": 1})]}}})
+    assert [r.history.step for r in filestream.build_records(req, opened).records] == [4]

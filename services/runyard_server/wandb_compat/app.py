@@ -136,6 +136,8 @@ async def file_stream(entity: str, project: str, run_id: str, request: Request) 
     try:
         key = api_key(request)
         req = filestream.parse_request(await _body(request, wandb.max_file_stream_bytes))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("file_stream %s/%s/%s %s", entity, project, run_id, req.describe())
         refused: list[str] = []
 
         def build(opened: pb.RunOpened) -> list[pb.Record]:
@@ -205,6 +207,7 @@ def create_app(settings: Settings, wandb: WandbSettings | None = None,
     """The app; `upstream_app` (the local front door) answers the REST calls in process."""
     wandb = wandb or WandbSettings()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per upstream call otherwise
+    log.setLevel(settings.log_level.upper())  # RUNYARD_LOG_LEVEL=DEBUG shows each file-stream request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

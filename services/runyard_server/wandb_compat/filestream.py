@@ -22,7 +22,9 @@ writes must follow from the request alone:
   the client's own `upsertBucket` edits, written beside the stream, never race it for numbers.
 
 A resuming client is told each channel's highest sequence as its line count (`RunResumeStatus`), and its
-later offsets continue from there.
+later offsets continue from there. A new history line at a step the run already has is dropped, as W&B
+does: the client's steps only rise, so such a line is a replay under new offsets (`wandb sync` of a run
+that was synced before appends the whole history again).
 """
 
 from __future__ import annotations
@@ -69,6 +71,15 @@ class FileStreamRequest:
     complete: bool = False
     exitcode: int | None = None
     unknown_files: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = [f"{name}@{c.offset}+{len(c.content)}" for name, c in (("history", self.history), ("events", self.events),
+                 ("summary", self.summary), ("output", self.output)) if c is not None]
+        if self.uploaded:
+            parts.append(f"uploaded={len(self.uploaded)}")
+        if self.complete:
+            parts.append(f"complete exitcode={self.exitcode}")
+        return " ".join(parts) or "heartbeat"
 
     @property
     def has_data(self) -> bool:
@@ -132,7 +143,9 @@ def build_records(req: FileStreamRequest, opened: pb.RunOpened, *, now: float | 
     refused: list[str] = []
     h_off = req.history.offset if req.history else 0
     e_off = req.events.offset if req.events else 0
-    fallback_step = max(0, int(opened.next_step))
+    stored_steps = max(0, int(opened.next_step))
+    fallback_step = stored_steps
+    history_seen = int(opened.channel_seqs.get(HISTORY_CHANNEL, 0))
     for i, line in enumerate(req.history.content if req.history else ()):
         try:
             row = translate.parse_history_line(line, fallback_step)
@@ -140,6 +153,12 @@ def build_records(req: FileStreamRequest, opened: pb.RunOpened, *, now: float | 
             refused.append(f"history line {h_off + i}: {exc}")
             continue
         fallback_step = row.step + 1
+        if h_off + i + 1 > history_seen and row.step < stored_steps:
+            # W&B's step rule, which the client relies on: its steps only rise, so a new line at a step
+            # already stored is a replay (`wandb sync` of a run synced before appends its whole history
+            # again); W&B drops it, and so do we. (Runyard's own SDK may log lower steps; see
+            # docs/decisions.md.)
+            continue
         records.append(pb.Record(seq=h_off + i + 1, channel=HISTORY_CHANNEL, history=pb.HistoryRow(
             step=row.step, timestamp=row.timestamp or now, keys=row.keys, values=row.values,
             json_keys=row.json_keys, json_values=row.json_values)))
