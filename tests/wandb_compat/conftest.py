@@ -23,6 +23,9 @@ import httpx
 import pytest
 
 SCRIPT_TIMEOUT_S = 240
+# The interpreter that runs the client scripts: this one (the wandb pinned in requirements-dev.txt), or
+# another environment's to check an older client (docs/wandb-compat.md, "Client versions").
+CLIENT_PYTHON = os.environ.get("RUNYARD_WANDB_TEST_PYTHON") or sys.executable
 
 
 @dataclass
@@ -81,7 +84,7 @@ class WandbWorld:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "RUNYARD_"))}
         env.update({
             "WANDB_BASE_URL": self.base_url,
-            "WANDB_API_KEY": key or self.key,
+            "WANDB_API_KEY": self.key if key is None else key,
             "WANDB_DIR": str(folder),
             "WANDB_CONFIG_DIR": str(folder / ".config"),
             "WANDB_CACHE_DIR": str(self.root / "cache"),
@@ -94,6 +97,8 @@ class WandbWorld:
             "PYTHONUNBUFFERED": "1",
         })
         env.update(extra)
+        if not env["WANDB_API_KEY"]:
+            del env["WANDB_API_KEY"]  # key="": the client's own login (netrc) decides
         return env
 
     def folder(self, name: str) -> Path:
@@ -113,7 +118,7 @@ class WandbWorld:
         """)
         script = f"wb_{name.replace('-', '_')}.py"  # never the name of a module it imports (keras.py...)
         (folder / script).write_text(prelude + textwrap.dedent(code))
-        proc = subprocess.run([sys.executable, script], cwd=folder, env=self.env(folder, key, **(env or {})),
+        proc = subprocess.run([CLIENT_PYTHON, script], cwd=folder, env=self.env(folder, key, **(env or {})),
                               capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S)
         output = proc.stdout + proc.stderr
         if expect_rc is not None:
@@ -124,7 +129,7 @@ class WandbWorld:
 
     def cli(self, folder: Path, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
         """The `wandb` command line (`python -m wandb ...`)."""
-        return subprocess.run([sys.executable, "-m", "wandb", *args], cwd=folder, env=self.env(folder, key),
+        return subprocess.run([CLIENT_PYTHON, "-m", "wandb", *args], cwd=folder, env=self.env(folder, key),
                               capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S)
 
 

@@ -29,7 +29,7 @@ def test_offline_run_then_wandb_sync_is_exactly_once(wandb_world: WandbWorld) ->
     folders = list((res.folder / "wandb").glob(f"offline-run-*-{run_id}"))
     assert len(folders) == 1
     for attempt in range(2):
-        sync = wandb_world.cli(res.folder, "sync", *(["--no-skip-synced"] if attempt else []), str(folders[0]))
+        sync = wandb_world.cli(res.folder, "sync", *(["--include-synced"] if attempt else []), str(folders[0]))
         assert sync.returncode == 0, sync.stdout + sync.stderr
         run = wandb_world.get(f"/api/v1/runs/admin/{PROJECT}/{run_id}")
         assert (run["state"], run["tags"], run["config"]["depth"], run["summary"]["final"]) == \

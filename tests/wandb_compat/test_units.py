@@ -46,7 +46,7 @@ def test_file_stream_lines_get_per_file_sequence_numbers_and_the_rest_travels_un
                 json.dumps({"system.cpu": 12.5, "system.gpu.0.temp": 40, "_wandb": True, "_timestamp": 99.0,
                             "_runtime": 1, "system.name": "text is dropped"})]},
             "wandb-summary.json": {"offset": 0, "content": [json.dumps({"loss": 0.5, "_step": 8})]},
-            "output.log": {"offset": 40, "content": ["2024-04-05T10:15:30.250000 hello",
+            "output.log": {"offset": 40, "content": ["2024-04-05T10:15:30.250000 hello\n",
                                                       "ERROR 2024-04-05T10:15:31.000000 [rank-0] boom"]},
         },
         "uploaded": ["media/images/a.png"], "complete": True, "exitcode": 3,
@@ -172,3 +172,12 @@ def test_new_history_lines_at_steps_already_stored_are_dropped_like_wandb_does()
     req = filestream.parse_request({"files": {"wandb-history.jsonl": {"offset": 4, "content": [
         json.dumps({"_step": 4, "x": 1})]}}})
     assert [r.history.step for r in filestream.build_records(req, opened).records] == [4]
+
+
+def test_define_metric_definitions_become_runyards() -> None:
+    encoded = [{"1": "loss", "6": [3], "7": [1, 5]}, {"1": "epoch", "6": [3, 2], "7": []},
+               {"2": "val/*", "5": 2, "6": [1], "7": [2], "8": 2}]
+    assert translate.runyard_metrics(encoded) == {
+        "loss": {"summary": ["min", "last"]}, "epoch": {"hidden": True},
+        "val/*": {"step_metric": "epoch", "summary": ["max"], "goal": "maximize"}}
+    assert translate.runyard_metrics([]) is None and translate.runyard_metrics("x") is None

@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 import httpx
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from runyard_proto.v1 import ingest_pb2 as pb
@@ -31,7 +31,7 @@ from ..common.errors import InvalidArgument, ResourceExhausted, RunyardError, To
 from ..common.settings import Settings
 from ..http import MetricsMiddleware
 from . import filestream, gql
-from .context import Ctx
+from .context import Ctx, q
 from .manifests import ManifestCache
 from .metrics import LATENCY, LINES, REQUESTS
 from .resolvers.files import commit_uploaded
@@ -49,8 +49,9 @@ def owns_path(path: str) -> bool:
     """The paths this app answers (the front door and the Ingress route them here)."""
     if path == "/graphql" or path.startswith("/files/_wandb/"):
         return True
-    parts = path.split("/")  # ['', 'files', entity, project, run, 'file_stream']
-    return len(parts) == 6 and parts[1] == "files" and parts[5] == "file_stream"
+    # ['', 'files', entity, project, run, 'file_stream' | a run file's path...]
+    parts = path.split("/")
+    return len(parts) >= 6 and parts[1] == "files" and all(parts[2:6])
 
 
 def api_key(request: Request) -> str:
@@ -171,6 +172,19 @@ async def manifest(token: str, request: Request) -> Response:
         return JSONResponse({"error": "this manifest link expired; ask for the artifact again", "code": "not_found"},
                             status_code=404)
     return Response(body, media_type="application/json", headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.get("/files/{entity}/{project}/{run_id}/{path:path}")
+async def run_file(entity: str, project: str, run_id: str, path: str, request: Request) -> Response:
+    """A run file at W&B's own URL for it (`File.url`): basic auth, then a redirect to the presigned URL.
+    Clients send their key with this GET; the bucket never sees it (the redirect goes to another host)."""
+    up: Upstream = request.app.state.upstream
+    try:
+        key = api_key(request)
+        rec = await up.get(key, "/api/v1/runs/" + q(entity, project, run_id) + "/files/" + q(*path.split("/")))
+    except RunyardError as exc:
+        return _error(exc)
+    return RedirectResponse(str(rec["url"]), status_code=307)
 
 
 @router.get("/healthz", include_in_schema=False)

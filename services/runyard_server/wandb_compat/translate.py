@@ -174,6 +174,7 @@ _OUTPUT = re.compile(r"^(ERROR )?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)(?:Z|
 def parse_output_line(line: str, now: float) -> tuple[str, float, str]:
     """(stream, unix time, text) of an `output.log` line; lines in the structured JSON format (only
     sent when a server advertises it, which this one does not) and unknown shapes are kept whole."""
+    line = line.rstrip("\r\n")  # older clients end each line with its newline
     m = _OUTPUT.match(line)
     if m is None:
         return "stdout", now, line
@@ -198,6 +199,40 @@ def unwrap_config(raw: Any) -> dict[str, Any]:
         else:
             out[str(key)] = item
     return out
+
+
+_SUMMARY_CODES = {1: "min", 2: "max", 3: "mean", 4: "best", 5: "last", 6: "none", 7: "copy", 8: "first"}
+_GOAL_CODES = {1: "minimize", 2: "maximize"}
+
+
+def runyard_metrics(encoded: Any) -> dict[str, Any] | None:
+    """`define_metric` definitions as the client keeps them (`config._wandb.m`: MetricRecords with their
+    proto field numbers as keys, the step metric as a 1-based index into the list) -> Runyard's
+    `config._runyard.metrics` (`{name: {step_metric, summary, goal, hidden}}`), which the UI uses to
+    pick a chart's x axis; None when there are none."""
+    if not isinstance(encoded, list):
+        return None
+    names = [str(m.get("1") or m.get("2") or "") if isinstance(m, dict) else "" for m in encoded]
+    out: dict[str, Any] = {}
+    for m, name in zip(encoded, names):
+        if not isinstance(m, dict) or not name:
+            continue
+        d: dict[str, Any] = {}
+        index = m.get("5")
+        if isinstance(index, int) and 1 <= index <= len(names) and names[index - 1]:
+            d["step_metric"] = names[index - 1]
+        elif isinstance(m.get("4"), str) and m["4"]:
+            d["step_metric"] = m["4"]
+        summary = [_SUMMARY_CODES[c] for c in m.get("7") or [] if c in _SUMMARY_CODES]
+        if summary:
+            d["summary"] = summary
+        goal = m.get("8")
+        if goal in _GOAL_CODES:
+            d["goal"] = _GOAL_CODES[goal]
+        if 2 in (m.get("6") or []):
+            d["hidden"] = True
+        out[name] = d
+    return out or None
 
 
 def config_to_wandb(config: dict[str, Any]) -> dict[str, Any]:

@@ -132,7 +132,12 @@ async def _presigned(obj: dict[str, Any], info: GraphQLResolveInfo, field: str =
 
 @file_type.field("url")
 async def resolve_url(obj: dict[str, Any], info: GraphQLResolveInfo, upload: bool | None = None) -> str | None:
-    return await _presigned(obj, info)
+    """A run file's URL on this server, as W&B's (`/files/<entity>/<project>/<run>/<path>`): it takes the
+    client's key and redirects to the bucket; other files (artifacts) answer their presigned URL."""
+    if "_run" not in obj:
+        return obj.get("url")  # type: ignore[no-any-return]
+    run: RunObj = obj["_run"]
+    return f"{ctx_of(info).public_url}/files/" + q(run.entity, run.project, run.run_id, *obj["name"].split("/"))
 
 
 @file_type.field("directUrl")

@@ -133,7 +133,7 @@ async def resolve_history(run: RunObj, info: GraphQLResolveInfo, samples: int | 
 @run_type.field("sampledHistory")
 async def resolve_sampled_history(run: RunObj, info: GraphQLResolveInfo, specs: list[str]) -> list[list[Any]]:
     """One list of rows per spec `{"keys": [...], "samples": N, "minStep"?, "maxStep"? (inclusive)}`: the
-    rows holding every requested key, with only those keys."""
+    rows holding every requested key, with those keys and `_step`."""
     ctx = ctx_of(info)
     data = await load_run(info, run)
     start = _start(data)
@@ -156,7 +156,8 @@ async def resolve_sampled_history(run: RunObj, info: GraphQLResolveInfo, specs: 
             for s, values in chunk:
                 full = _wandb_row(s, values, start)
                 if all(k in full for k in keys):
-                    rows.append({k: full[k] for k in keys})
+                    # `_step` comes with every row, asked for or not (older clients rely on it)
+                    rows.append({"_step": s, **{k: full[k] for k in keys}})
             if len(rows) > 4 * samples and hi is None:
                 rows = _subsample(rows, 2 * samples)
         out.append(_subsample(rows, samples) if hi is None else rows[:samples])

@@ -40,6 +40,7 @@ class RunObj:
     run_id: str
     data: dict[str, Any] | None = None  # the query service's run record, loaded when a field needs it
     resume: ResumeInfo | None = None
+    upserted: bool = False  # the answer of upsertBucket (see runs._history_line_count)
 
 
 def page(items: list[Any], total: int | None, offset: int, limit: int, *, edge: str = "node") -> dict[str, Any]:

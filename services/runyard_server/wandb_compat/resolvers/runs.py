@@ -131,6 +131,11 @@ def _config(run: RunObj) -> dict[str, Any]:
 def _history_line_count(run: RunObj) -> int | None:
     if run.resume is not None:
         return resume_counts(run.resume)[0]
+    if run.upserted:
+        # Not told after an upsert: a resuming client has its counts from RunResumeStatus already, and a
+        # client syncing a run again then resends from offset 0, which ingest skips. (wandb 0.22 would
+        # also drop its console offset when given a count here, and rewrite the first console lines.)
+        return None
     step = _summary(run).get("_step")
     return step + 1 if isinstance(step, int) and not isinstance(step, bool) else None
 
@@ -237,6 +242,10 @@ async def resolve_upsert_bucket(_: Any, info: GraphQLResolveInfo, input: dict[st
     project = project or DEFAULT_PROJECT
     notes = _opt(input, "notes", "description")
     config = translate.unwrap_config(input["config"]) if input.get("config") is not None else None
+    own = config.get("_wandb") if config else None
+    metrics = translate.runyard_metrics(own.get("m")) if isinstance(own, dict) else None
+    if config is not None and metrics:
+        config["_runyard"] = {"metrics": metrics}  # define_metric, where Runyard's UI looks for it
     summary = None
     if input.get("summaryMetrics") is not None:
         summary = translate.loads(input["summaryMetrics"])
@@ -285,8 +294,9 @@ async def resolve_upsert_bucket(_: Any, info: GraphQLResolveInfo, input: dict[st
 
     opened, _ = await ctx.up.write(ctx.key, open_run, build)
     ctx.forget_run(opened.entity, opened.project, opened.run_id)
-    run = RunObj(opened.entity, opened.project, opened.run_id)
-    return {"bucket": run, "inserted": not opened.resumed, "updateAvailable": False}
+    run = RunObj(opened.entity, opened.project, opened.run_id, upserted=True)
+    return {"bucket": run, "inserted": not opened.resumed, "updateAvailable": False,
+            "serverSettings": {"serverMessages": []}}
 
 
 @mutation.field("stopRun")
