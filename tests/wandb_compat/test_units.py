@@ -181,3 +181,16 @@ def test_define_metric_definitions_become_runyards() -> None:
         "loss": {"summary": ["min", "last"]}, "epoch": {"hidden": True},
         "val/*": {"step_metric": "epoch", "summary": ["max"], "goal": "maximize"}}
     assert translate.runyard_metrics([]) is None and translate.runyard_metrics("x") is None
+
+
+def test_every_wandb_setting_is_documented() -> None:
+    from pathlib import Path
+
+    from runyard_server.wandb_compat import WandbSettings
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    for doc in ("configuration.md", "wandb-compat.md"):
+        text = (docs / doc).read_text()
+        missing = [f"RUNYARD_WANDB_{n.upper()}" for n in WandbSettings.model_fields
+                   if f"`RUNYARD_WANDB_{n.upper()}`" not in text]
+        assert not missing, f"add to docs/{doc}: {missing}"
