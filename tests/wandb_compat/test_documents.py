@@ -78,3 +78,9 @@ def test_unsupported_operations_answer_an_error_naming_what_is_missing(documents
         assert "Cannot query field" in messages or "Unknown type" in messages or "Unknown" in messages, (label, messages)
     status, body = _run(documents["core"]["NotifyScriptableRunAlert"], {})
     assert "Runyard does not implement the W&B mutation `notifyScriptableRunAlert`" in body["errors"][-1]["message"]
+
+
+def test_operations_nested_too_deep_are_refused_before_anything_runs() -> None:
+    inner = "artifactSequence { latestArtifact { " * 12 + "id" + " } }" * 12
+    status, body = _run('query { artifact(id: "x") { ' + inner + " } }", {})
+    assert status == 400 and "deeper than 20 levels" in body["errors"][0]["message"]

@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from ariadne import ScalarType, format_error, graphql, make_executable_schema
-from graphql import GraphQLError, GraphQLSchema
+from graphql import (
+    ASTValidationRule,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
 
 from ..common.errors import RunyardError, Unauthenticated
 from .resolvers import bindables
@@ -58,7 +68,39 @@ def _format(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     return formatted
 
 
-def _first_domain_error(result: dict[str, Any], errors: list[GraphQLError]) -> RunyardError | None:
+MAX_DEPTH = 20  # the deepest operation of the wandb client nests 11 fields
+
+
+def _depth(selection: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode], seen: frozenset[str],
+           level: int) -> int:
+    if selection is None:
+        return level
+    deepest = level
+    for node in selection.selections:
+        if isinstance(node, FieldNode):
+            deepest = max(deepest, _depth(node.selection_set, fragments, seen, level + 1))
+        elif isinstance(node, InlineFragmentNode):
+            deepest = max(deepest, _depth(node.selection_set, fragments, seen, level))
+        elif isinstance(node, FragmentSpreadNode):
+            name = node.name.value
+            if name in fragments and name not in seen:  # a cycle is reported by the standard rules
+                deepest = max(deepest, _depth(fragments[name].selection_set, fragments, seen | {name}, level))
+        if deepest > MAX_DEPTH:
+            return deepest
+    return deepest
+
+
+class MaxDepthRule(ASTValidationRule):
+    """Refuse operations nested deeper than MAX_DEPTH: every level may call another service."""
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        fragments = {d.name.value: d for d in self.context.document.definitions
+                     if isinstance(d, FragmentDefinitionNode)}
+        if _depth(node.selection_set, fragments, frozenset(), 0) > MAX_DEPTH:
+            self.report_error(GraphQLError(f"the operation nests fields deeper than {MAX_DEPTH} levels", node))
+
+
+def _first_domain_error(errors: list[GraphQLError]) -> RunyardError | None:
     for err in errors:
         if isinstance(err.original_error, RunyardError):
             return err.original_error
@@ -77,8 +119,8 @@ async def execute(data: Any, context: Any, *, collected: list[GraphQLError] | No
     if isinstance(data, dict) and not data.get("operationName"):
         data = {**data, "operationName": None}  # the client sends "" for a document with one operation
     success, result = await graphql(schema, data, context_value=context, error_formatter=keep, debug=False,
-                                    logger=_QUIET.name)
-    decisive = _first_domain_error(result, raw_errors)
+                                    logger=_QUIET.name, validation_rules=[MaxDepthRule])
+    decisive = _first_domain_error(raw_errors)
     if isinstance(decisive, Unauthenticated):
         return 401, result, decisive
     if decisive is not None and decisive.http == 503:

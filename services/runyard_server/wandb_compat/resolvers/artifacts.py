@@ -36,7 +36,6 @@ from ...common.errors import FailedPrecondition, InvalidArgument, NotFound, Runy
 from ...common.formats import iso
 from .. import ids, manifests, translate
 from ..context import Ctx, q
-from .core import _entity, _user
 from .objects import ProjectObj, RunObj, ctx_of, offset_of, page
 
 __all__ = ["bindables"]
@@ -830,4 +829,3 @@ def resolve_client_id_mapping(*_: Any, **__: Any) -> None:
 
 bindables = [query, mutation, project_type, run_type, artifact_type, collection_iface, sequence_type, portfolio_type,
              membership_type, type_type, manifest_type, creator_union]
-_ = (_entity, _user)

@@ -20,7 +20,7 @@ from runyard_proto.v1 import ingest_pb2 as pb
 from ...common.errors import InvalidArgument, NotFound, RunyardError
 from .. import filestream, filters, ids, translate
 from ..context import q
-from .core import DEFAULT_PROJECT, _entity, _user
+from .core import DEFAULT_PROJECT, _user
 from .objects import ProjectObj, ResumeInfo, RunObj, ctx_of, offset_of, page
 
 __all__ = ["bindables", "load_run"]
@@ -239,6 +239,9 @@ async def resolve_upsert_bucket(_: Any, info: GraphQLResolveInfo, input: dict[st
         raise InvalidArgument("upsertBucket: name (the run id) is required")
     if input.get("sweep"):
         raise InvalidArgument("this Runyard server does not run W&B sweeps (upsertBucket.sweep)")
+    if input.get("state") not in (None, "", "running"):
+        raise InvalidArgument(f"Runyard runs have no state {input['state']!r} to set: a run is running while it "
+                              "logs and ends finished or failed with its exit code")
     project = project or DEFAULT_PROJECT
     notes = _opt(input, "notes", "description")
     config = translate.unwrap_config(input["config"]) if input.get("config") is not None else None
@@ -310,4 +313,3 @@ async def resolve_stop_run(_: Any, info: GraphQLResolveInfo, input: dict[str, An
 
 
 bindables = [mutation, project_type, run_type]
-_ = _entity  # re-exported helpers stay referenced
