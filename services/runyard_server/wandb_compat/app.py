@@ -28,7 +28,7 @@ from runyard_proto.v1 import ingest_pb2 as pb
 
 from .. import __version__
 from ..common.errors import InvalidArgument, ResourceExhausted, RunyardError, TooManyRequests, Unauthenticated
-from ..common.settings import Settings
+from ..common.settings import Settings, SettingsError
 from ..http import MetricsMiddleware
 from . import filestream, gql
 from .context import Ctx, q
@@ -220,6 +220,9 @@ def create_app(settings: Settings, wandb: WandbSettings | None = None,
                upstream_app: Callable[[], Any] | None = None) -> FastAPI:
     """The app; `upstream_app` (the local front door) answers the REST calls in process."""
     wandb = wandb or WandbSettings()
+    if upstream_app is None and not wandb.api_url:
+        raise SettingsError("invalid settings:\n  RUNYARD_WANDB_API_URL: required when the W&B client protocol "
+                            "runs on its own (`runyard-server wandb`): the URL of the front door or Ingress")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per upstream call otherwise
     log.setLevel(settings.log_level.upper())  # RUNYARD_LOG_LEVEL=DEBUG shows each file-stream request
 
@@ -229,13 +232,8 @@ def create_app(settings: Settings, wandb: WandbSettings | None = None,
         if upstream_app is not None:
             transport = httpx.ASGITransport(app=upstream_app(), raise_app_exceptions=False)
             http = httpx.AsyncClient(transport=transport, base_url="http://runyard.local", timeout=timeout)
-        elif wandb.api_url:
-            http = httpx.AsyncClient(base_url=wandb.api_url, timeout=timeout, trust_env=False)
         else:
-            from ..common.settings import SettingsError
-
-            raise SettingsError("invalid settings:\n  RUNYARD_WANDB_API_URL: required when the W&B "
-                                "compatibility service runs on its own (the URL of the front door or Ingress)")
+            http = httpx.AsyncClient(base_url=wandb.api_url, timeout=timeout, trust_env=False)
         channel = grpc.aio.insecure_channel(wandb.ingest_target(settings), options=[
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),

@@ -125,7 +125,7 @@ class Upstream:
         """One REST call with the caller's key; the JSON body, or None for 204 (and for 404 with ok404)."""
         try:
             resp = await self.http.request(method, path, json=json, params=params,
-                                           headers={"Authorization": f"Bearer {key}"})
+                                           headers={"Authorization": f"Bearer {key}"} if key else None)
         except httpx.TimeoutException:
             raise Unavailable(f"{method} {path}: the server did not answer in time; try again") from None
         except httpx.TransportError as exc:
