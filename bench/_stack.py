@@ -11,7 +11,7 @@ import asyncpg
 
 from runyard_server.common.migrate import apply_migrations
 from runyard_server.common.security import hash_password, new_api_key
-from runyard_server.local.embedded import EmbeddedStack
+from runyard_server.local import EmbeddedStack
 
 
 async def _make_user(dsn: str, username: str) -> str:

@@ -17,50 +17,73 @@ from typing import Any
 
 from . import errors
 from ._config import Config
+from ._console import termerror, termlog, termwarn
 from ._init import init
 from ._metrics import MetricDefinition
 from ._run import Run
+from ._run_compat import AlertLevel
 from ._state import PreInit
 from ._state import require as _require
 from ._summary import Summary
 from .api import Api, ApiRun
 from .errors import AuthenticationError, CommError, ConfigError, RunyardError, UsageError
-from .media import Histogram, Image, Table
+from .media import Audio, Classes, Histogram, Html, Image, Molecule, Object3D, Plotly, Table, Video
 from .settings import Settings
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertLevel",
     "Api",
     "ApiRun",
     "Artifact",
+    "Audio",
     "AuthenticationError",
+    "Classes",
     "CommError",
     "Config",
     "ConfigError",
+    "Error",
     "Histogram",
+    "Html",
     "Image",
     "MetricDefinition",
+    "Molecule",
+    "Object3D",
+    "Plotly",
     "Run",
     "RunyardError",
     "Settings",
     "Summary",
     "Table",
     "UsageError",
+    "Video",
     "__version__",
+    "alert",
     "config",
     "define_metric",
     "errors",
     "finish",
     "init",
+    "keras",
+    "link_model",
     "log",
     "log_artifact",
+    "log_model",
     "login",
+    "plot",
+    "plot_table",
+    "restore",
     "run",
     "save",
+    "sklearn",
     "summary",
+    "termerror",
+    "termlog",
+    "termwarn",
     "unwatch",
     "use_artifact",
+    "use_model",
     "watch",
 ]
 
@@ -70,7 +93,7 @@ config: Config | Any = PreInit("config")
 summary: Summary | Any = PreInit("summary")
 
 
-def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = True,
+def log(data: Mapping[str, Any] | None = None, step: int | None = None, commit: bool | None = True,
         sync: bool | None = None) -> None:
     """`runyard.run.log(...)` of the active run."""
     _require("log").log(data, step=step, commit=commit)
@@ -119,6 +142,36 @@ def unwatch(model: Any = None) -> None:
     _unwatch(model)
 
 
+def alert(title: str, text: str, level: str | AlertLevel | None = None, wait_duration: Any = None) -> None:
+    """`runyard.run.alert(...)` of the active run: an alert shown on the run's page."""
+    _require("alert").alert(title, text, level, wait_duration)
+
+
+def restore(name: str, run_path: str | None = None, replace: bool = False, root: str | None = None) -> Any:
+    """Download a run file (default: of the active run, into `run.dir`) and return it opened for reading."""
+    from ._run_compat import restore as _restore
+
+    return _restore(name, run_path=run_path, replace=replace, root=root)
+
+
+def log_model(path: Any, name: str | None = None, aliases: list[str] | None = None) -> Any:
+    """`runyard.run.log_model(...)`: a model file or folder as an artifact of type `model`."""
+    return _require("log_model").log_model(path, name, aliases)
+
+
+def use_model(name: str) -> str:
+    """`runyard.run.use_model(...)`: download a model artifact, return its path."""
+    return _require("use_model").use_model(name)
+
+
+def link_model(path: Any, registered_model_name: str, name: str | None = None, aliases: list[str] | None = None) -> Any:
+    """`runyard.run.link_model(...)`: log a model and link it to a collection."""
+    return _require("link_model").link_model(path, registered_model_name, name, aliases)
+
+
+Error = RunyardError  # W&B's `wandb.Error`
+
+
 def login(key: str | None = None, host: str | None = None, relogin: bool = False, **_ignored: Any) -> bool:
     """Check an API key against the server and store it in the login file (like `runyard login`).
 
@@ -133,7 +186,18 @@ def __getattr__(name: str) -> Any:  # lazy: artifacts load httpx, which `import 
         from .artifacts import Artifact
 
         return Artifact
+    if name in _LAZY_MODULES:  # runyard.plot, runyard.sklearn, runyard.keras (imports Keras)
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    if name in ("plot_table", "visualize"):
+        from . import plot as _plot
+
+        return getattr(_plot, name)
     raise AttributeError(f"module 'runyard' has no attribute {name!r}")
+
+
+_LAZY_MODULES = ("plot", "sklearn", "keras", "integration", "media", "artifacts")
 
 
 def _install_session_history() -> None:

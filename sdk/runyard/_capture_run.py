@@ -7,7 +7,7 @@ At start (on the files thread, so `init()` does not wait for git or the package 
   code/<path>       the main script, relative to the git root            (save_code, scripts)
   code/<name>.ipynb the notebook file, at start and at finish             (save_code, Jupyter)
   code/_session_history.ipynb  the cells actually executed, after each cell (debounced) and at finish
-System metrics (capture.SystemMonitor) go into the run's queue as ("m", ts, sample) items.
+System metrics (capture.SystemMonitor) go to the run's outbox as SystemItems.
 """
 
 from __future__ import annotations
@@ -18,9 +18,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ._items import Outbox
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from ._files import RunFiles
 
 __all__ = ["Capture"]
 
@@ -38,12 +42,14 @@ def _write_text(path: Path, text: str) -> None:
 
 
 class Capture:
-    def __init__(self, settings: Settings, files: Any, run_info: dict[str, Any], queue: Any) -> None:
+    """What the run captures; `files` runs the work and uploads, `outbox` takes the system metrics."""
+
+    def __init__(self, settings: Settings, files: RunFiles, run_info: dict[str, Any], outbox: Outbox) -> None:
         self.settings = settings
         self.files = files
         self.files_dir: Path = files.files_dir
         self.run_info = run_info
-        self.queue = queue
+        self.outbox = outbox
         self.monitor: Any = None
         self.history: Any = None
         self._dirty_at: float | None = None
@@ -59,9 +65,7 @@ class Capture:
         if s.system_metrics:
             from .capture.system import SystemMonitor
 
-            q = self.queue
-            self.monitor = SystemMonitor(lambda ts, sample: q.append(("m", ts, sample)),
-                                         interval=s.system_interval, path=self.files_dir).start()
+            self.monitor = SystemMonitor(self.outbox.system, interval=s.system_interval, path=self.files_dir).start()
         if s.save_code:
             from .capture.notebook import SessionHistory
 

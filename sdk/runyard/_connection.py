@@ -5,6 +5,15 @@ The streamer thread never blocks on the network: it creates a `Connection`, hand
 looks at `opened`, `acked`, `last_activity` and `error` when it wakes. Everything that can block (the
 server-info lookup, the call itself, reading acknowledgements) happens on the reader thread, which calls
 `notify()` whenever something changed.
+
+Sequence numbers here are the server's (`acked`, `rejected`); the streamer maps them to its own.
+A status that ends the stream is sorted into one of three kinds:
+- `fatal`: the run itself is refused (bad key, no permission, bad OpenRun, a sequence gap): stop;
+- `refused`: INVALID_ARGUMENT or RESOURCE_EXHAUSTED after RunOpened: the batch in flight was refused as a
+  whole; the streamer finds the record at fault (`runyard._refusals`) and goes on without it;
+- anything else is transient (retry with backoff); `server_failed` marks UNKNOWN/INTERNAL, which an
+  older server answers for a record PostgreSQL refuses, and which the streamer also isolates when it
+  repeats at the same record.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 
 import grpc
@@ -22,7 +32,7 @@ from runyard_proto.v1 import ingest_pb2 as pb
 from ._http import LOGIN_HINT, server_info
 from .errors import CommError, RunyardError, ServerError, error_for_grpc_code
 
-__all__ = ["FATAL_CODES", "Connection"]
+__all__ = ["FATAL_AFTER_OPEN", "FATAL_CODES", "Connection"]
 
 log = logging.getLogger("runyard")
 
@@ -38,6 +48,18 @@ FATAL_CODES = frozenset(
         grpc.StatusCode.RESOURCE_EXHAUSTED,  # resending the same batch would fail the same way
     }
 )
+# after RunOpened: the key stopped working, the run vanished, or our numbering broke (a gap)
+FATAL_AFTER_OPEN = frozenset(
+    {
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.FAILED_PRECONDITION,
+    }
+)
+_REFUSED_BATCH = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED})
+_SERVER_FAILED = frozenset({grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.DATA_LOSS})
 _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 16 << 20),
     # notice a peer that vanished without closing the connection (the server allows pings every 10 s)
@@ -73,12 +95,16 @@ class Connection:
         self._out: queue.Queue[bytes | None] = queue.Queue()
         self._out.put(open_message)
         self.opened: pb.RunOpened | None = None
-        self.acked = 0
-        self.sent_seq = 0  # set by the streamer thread only
+        self.acked = 0  # the server's sequence numbers
+        self.rejected: deque[tuple[int, str]] = deque()  # (server seq, reason) from Ack.rejected
+        self.sent_seq = 0  # set by the streamer thread only (the streamer's own numbering)
         self.started = time.monotonic()
         self.last_activity = self.started
         self.error: RunyardError | None = None
+        self.code: str | None = None  # the gRPC status that ended the stream
         self.fatal = False
+        self.refused = False
+        self.server_failed = False
         self.done = threading.Event()
         self._closing = False
         self._call: grpc.Future | None = None  # type: ignore[type-arg]
@@ -141,6 +167,8 @@ class Connection:
                 self.last_activity = time.monotonic()
                 which = msg.WhichOneof("msg")
                 if which == "ack":
+                    for r in msg.ack.rejected:
+                        self.rejected.append((r.seq, r.reason))
                     if msg.ack.seq > self.acked:
                         self.acked = msg.ack.seq
                 elif which == "opened":
@@ -167,6 +195,12 @@ class Connection:
     def _set_rpc_error(self, exc: grpc.RpcError) -> None:
         code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
         details = (exc.details() if hasattr(exc, "details") else "") or ""
+        self.code = code.name
+        if self.opened is not None and code not in FATAL_AFTER_OPEN:
+            self.refused = code in _REFUSED_BATCH
+            self.server_failed = code in _SERVER_FAILED
+            self.error = CommError(f"ingest stream to {self.address}: {code.name}: {details}")
+            return
         if code in FATAL_CODES:
             self.fatal = True
             message = f"the ingest server {self.address} refused the run ({code.name}): {details.rstrip('.')}"

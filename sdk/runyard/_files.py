@@ -19,13 +19,12 @@ import os
 import shutil
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import _console
-from ._records import SKIP
+from ._items import SKIP, Outbox
 
 __all__ = ["RunFiles", "file_name_for", "scan_files"]
 
@@ -88,12 +87,15 @@ def _place(src: Path, dest: Path) -> None:
 
 
 class RunFiles:
-    def __init__(self, run_dir: Path, *, interval: float, queue: deque[tuple[Any, ...]],
+    """`outbox`: the run's queue (FileSaved notices); `uploader`: None offline; `ready()`: whether the
+    server opened the run (uploads may start)."""
+
+    def __init__(self, run_dir: Path, *, interval: float, outbox: Outbox,
                  uploader: Uploader | None, ready: Callable[[], bool]) -> None:
         self.files_dir = run_dir / "files"
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.interval = interval
-        self.queue = queue  # the run's queue: FileSaved notices
+        self.outbox = outbox
         self._uploader = uploader  # None: offline
         self._ready = ready  # the server opened the run (uploads may start)
         self._lock = threading.Lock()
@@ -274,14 +276,14 @@ class RunFiles:
                     self._pending.pop(name, None)
         for rec in records or []:
             try:
-                self.queue.append(("F", str(rec["path"]), int(rec["size"]), str(rec["sha256"])))
+                self.outbox.file_saved(str(rec["path"]), int(rec["size"]), str(rec["sha256"]))
             except (KeyError, TypeError, ValueError):
                 pass
 
     # ---- the end -------------------------------------------------------------------------------
-    def finish(self, timeout: float, final_tasks: list[Callable[[], None]]) -> tuple[int, Exception | None]:
+    def finish(self, timeout: float, final_tasks: list[Callable[[], None]]) -> tuple[list[str], Exception | None]:
         """Place end-policy files, run the final tasks, upload everything under files/ that changed.
-        Returns (files not uploaded, last upload error). Waits at most `timeout` seconds."""
+        Returns (names of the files not uploaded, last upload error). Waits at most `timeout` seconds."""
         # let the one-time capture (git, requirements, metadata) finish first: a short script may end
         # before it did
         wait_tasks = time.monotonic() + min(timeout, 10.0)
@@ -303,7 +305,7 @@ class RunFiles:
         self._periodic.clear()
         if self._uploader is None or not self._ready():
             self._stop_thread(1.0)
-            return len(self._pending), self.last_error
+            return self.pending(), self.last_error
         self._next_try = 0.0
         deadline = time.monotonic() + timeout
         while self._pending and time.monotonic() < deadline and self._uploader is not None:
@@ -312,9 +314,8 @@ class RunFiles:
             self._idle.wait(max(0.0, deadline - time.monotonic()))
             if self.last_error is not None and self._next_try > deadline:
                 break
-        left = len(self._pending)
         self._stop_thread(max(0.5, min(5.0, deadline - time.monotonic())))
-        return left, self.last_error
+        return self.pending(), self.last_error
 
     def _stop_thread(self, timeout: float) -> None:
         self._stop.set()

@@ -1,6 +1,8 @@
 """Flattening of logged dicts and the split of values into numbers and JSON.
 
-`flatten()` runs inside `log()` and must stay cheap: one pass, no type dispatch beyond nested dicts.
+`flatten()` runs inside `log()` and must stay cheap: one pass; numbers and strings are passed through at
+once, other values cost one dict lookup (matplotlib figures, plotly figures and pandas DataFrames are
+converted to media right there, so later changes to them do not leak into what was logged).
 `split_values()` runs on the streamer thread (slow path of `RecordBuilder`): numbers (`as_number`)
 become float64 (NaN and +/-Inf kept); every other value becomes JSON (`to_json`).
 """
@@ -15,6 +17,15 @@ from ._jsonify import to_json
 __all__ = ["as_number", "flatten", "split_values"]
 
 _SEP = "/"
+_UNKNOWN: Any = object()
+# type -> media converter (or None): one dict lookup per non-number value; filled on first sight of a type
+_CONVERTERS: dict[type, Any] = {}
+
+
+def _converter_for(t: type) -> Any:
+    from .media import converter_for
+
+    return converter_for(t)
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -24,10 +35,16 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         t = type(value)
-        if t is not float and t is not int and (t is dict or (t is not str and isinstance(value, Mapping))):
-            if value:
-                out.update(flatten(value, (prefix + str(key)) + _SEP))
-            continue
+        if t is not float and t is not int and t is not str:
+            if t is dict or isinstance(value, Mapping):
+                if value:
+                    out.update(flatten(value, (prefix + str(key)) + _SEP))
+                continue
+            conv = _CONVERTERS.get(t, _UNKNOWN)
+            if conv is _UNKNOWN:
+                conv = _CONVERTERS[t] = _converter_for(t)
+            if conv is not None:  # a figure or a DataFrame: taken as it is now (see media.converter_for)
+                value = conv(value)
         if prefix or type(key) is not str:
             key = prefix + str(key)
         out[key] = value

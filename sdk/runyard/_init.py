@@ -19,11 +19,17 @@ from typing import Any
 from runyard_proto.v1 import ingest_pb2 as pb
 
 from . import _console, _state
+from ._capture_run import Capture
 from ._config import Config, config_dict
+from ._folder import RUN_FILE, update_host, write_json
 from ._http import LOGIN_HINT, server_info, viewer
 from ._ids import check_project, check_run_id, new_run_id, run_folder_name
-from ._jsonify import jsonable
-from ._run import Run
+from ._items import Outbox
+from ._jsonify import jsonable, text_problem
+from ._metrics import Metrics
+from ._output import ConsoleCapture
+from ._records import RecordBuilder
+from ._run import Run, clean_field
 from .errors import AuthenticationError, CommError, RunyardError, SettingsError
 from .settings import Settings, resolve
 from .streamer import Streamer
@@ -33,7 +39,6 @@ __all__ = ["init"]
 log = logging.getLogger("runyard")
 log.addHandler(logging.NullHandler())
 log.propagate = False
-RUN_FILE = "run.json"
 
 
 def init(
@@ -95,12 +100,20 @@ def init(
         raise SettingsError("tags must be a list of strings, not one string")
     s = resolve(args)
     project_name = check_project(s.project or "uncategorized")
+    if s.entity is not None and text_problem(s.entity) is not None:
+        raise SettingsError(f"entity {s.entity[:40]!r} holds {text_problem(s.entity)}; an entity is a user or "
+                            "team name")
+    _console.configure(silent=s.silent)
     resume_mode = s.resume
     run_id = s.run_id
-    if run_id is None and resume_mode == "must":
-        run_id = _latest_run_id(s.root_dir, project_name)
-        if run_id is None:
+    if run_id is None and resume_mode in ("must", "auto"):
+        run_id = _latest_run_id(s.root_dirs, project_name)
+        if run_id is None and resume_mode == "must":
             raise SettingsError(f"resume='must' without id=: no earlier run of {project_name} in {s.root_dir}")
+        if run_id is None:
+            resume_mode = None  # resume=True with nothing to resume: a new run
+    if resume_mode == "auto":
+        resume_mode = "allow"
     run_id = check_run_id(run_id) if run_id is not None else new_run_id()
     cfg_dict = config_dict(config)
     if config_include_keys:
@@ -110,8 +123,9 @@ def init(
     cfg = Config(cfg_dict)
     if tags is None and s.tags:
         tags = [t.strip() for t in s.tags.split(",") if t.strip()]
-    tag_list = [str(t) for t in (tags or [])]
-    name, notes, group, job_type = s.name, s.notes, s.group, s.job_type
+    tag_list = [clean_field("a tag", t) for t in (tags or [])]
+    name, notes, group, job_type = (None if v is None else clean_field(what, v) for what, v in (
+        ("name", s.name), ("notes", s.notes), ("group", s.group), ("job_type", s.job_type)))
     start = time.time()
     common: dict[str, Any] = dict(
         run_id=run_id, project=project_name, config=cfg, tags=tag_list, group=group, job_type=job_type,
@@ -132,16 +146,13 @@ def init(
         address, tls, entity_name, reachable = _check_server(s)
 
     resuming = resume_mode in ("allow", "must")
-    seq_base = 0
     local_step = 0
     if resuming and not (online and reachable):
-        # The server cannot say which sequence numbers it holds: number above any earlier process of this
-        # run (it wrote fewer records than microseconds passed), so nothing is ignored when it arrives.
-        # Steps go on from where an earlier process of this run on this machine stopped, if any.
-        seq_base = int(time.time() * 1_000_000)
-        local_step = _local_next_step(s.root_dir, run_id)
+        # The server cannot say where the run stands. Steps go on from where an earlier process of this run
+        # on this machine stopped, if any; records are numbered when the server answers (see Streamer).
+        local_step = _local_next_step(s.root_dirs, run_id)
         _console.warn(f"resuming run {run_id} without the server: steps go on from {local_step} (what this "
-                      "machine knows); records are numbered after the earlier ones so none are lost")
+                      "machine knows); records are numbered after the server's when it answers, so none are lost")
 
     run_dir = _new_run_dir(s.root_dir, run_folder_name(run_id, start))
     handler = _attach_debug_log(run_dir)
@@ -153,14 +164,17 @@ def init(
         config_json="", tags=tag_list, group=group or "",
         job_type=job_type or "", notes=notes or "", host=socket.gethostname(), start_time=start,
     )
-    _write_run_file(run_dir, s, open_run, cfg)
+    _write_run_file(run_dir, s, open_run, cfg, numbering="folder" if resuming else "server",
+                    first_seq=None if resuming else 1)
     _link_latest(s.root_dir, run_dir)
     initial_config = cfg.as_dict()
     (run_dir / ".live").write_text(str(os.getpid()))
-    streamer = Streamer(s, run_dir, open_run, online=online, ingest_address=address, ingest_tls=tls,
-                        first_resume=resume_mode or "never", seq_base=seq_base)
+    parts = _RunParts(s, run_dir, project_name, run_id, start, online)
     initial_cfg = Config(cfg.as_dict())  # run.json keeps the config as given to init()
-    streamer._on_open.append(lambda opened: _write_run_file(run_dir, s, open_run, initial_cfg, opened))
+    streamer = Streamer(s, run_dir, open_run, parts.outbox, parts.builder, online=online, ingest_address=address,
+                        ingest_tls=tls, first_resume=resume_mode or "never", anchored=not resuming,
+                        on_open=lambda opened: parts.opened(opened, open_run, initial_cfg))
+    parts.streamer = streamer
     if online and not reachable:
         streamer.outage_reported()
     opened = None
@@ -177,22 +191,20 @@ def init(
                 f"the server did not open the run within {s.init_timeout:.0f} s")
             _console.warn(f"{why}; logging to {run_dir} and retrying in the background")
             streamer.outage_reported()
-    if resuming and online and opened is None:  # the server may still open it: number above earlier records
-        streamer.builder.next_seq = max(streamer.builder.next_seq, int(time.time() * 1_000_000))
     if initial_config:  # numbered after RunOpened.last_seq when resuming (see Streamer._opened)
-        streamer.queue.append(("c", initial_config, []))
+        parts.outbox.config(initial_config, [])
         streamer.wake()
     resumed = bool(opened is not None and opened.resumed)
     start_step = int(opened.next_step) if resumed and opened is not None else local_step
+    capture, console = parts.start_capture()
     run = Run(entity=entity_name, name=name, run_dir=run_dir, streamer=streamer, start_step=start_step,
-              resumed=resumed, **common)
-    run._log_handler = handler
+              resumed=resumed, metrics=parts.metrics, files=parts.files, capture=capture, console=console,
+              log_handler=handler, **common)
     if resumed:
         changed: dict[str, Any] = {k: v for k, v in (("tags", tags), ("notes", notes), ("group", group),
                                                      ("job_type", job_type), ("name", name)) if v is not None}
         if changed:  # OpenRun only merges the config into an existing run
             run.update(**changed)
-    _start_capture(run, s, streamer, online)
     _state.set_active(run)
     if online and streamer.opened is not None:
         verb = "resumed" if resumed else "run"
@@ -215,16 +227,17 @@ def _new_run_dir(root: Path, name: str) -> Path:
     raise SettingsError(f"cannot make a run folder {name} in {root}")
 
 
-def _local_next_step(root: Path, run_id: str) -> int:
-    """The highest `next_step` an earlier process of `run_id` noted in its run.json under `root`."""
+def _local_next_step(roots: list[Path], run_id: str) -> int:
+    """The highest `next_step` an earlier process of `run_id` noted in its run.json under `roots`."""
     best = 0
-    for info_path in root.glob(f"run-*-{run_id}*/run.json"):
-        try:
-            info = json.loads(info_path.read_text())
-        except (OSError, ValueError):
-            continue
-        if info.get("run_id") == run_id:
-            best = max(best, int(info.get("next_step") or 0))
+    for root in roots:
+        for info_path in root.glob(f"run-*-{run_id}*/run.json"):
+            try:
+                info = json.loads(info_path.read_text())
+            except (OSError, ValueError):
+                continue
+            if info.get("run_id") == run_id:
+                best = max(best, int(info.get("next_step") or 0))
     return best
 
 
@@ -238,54 +251,77 @@ def _reinit_mode(reinit: bool | str | None) -> str:
     raise SettingsError(f"reinit must be True, False, 'finish_previous', 'return_previous' or 'create_new', got {reinit!r}")
 
 
-def _latest_run_id(root: Path, project: str) -> str | None:
-    """The id of the newest run folder of `project` under the run root (for resume='must' without id)."""
+def _latest_run_id(roots: list[Path], project: str) -> str | None:
+    """The id of the newest run folder of `project` under the run roots (resume without an id)."""
     best: tuple[float, str] | None = None
-    for info_path in root.glob("run-*/run.json"):
-        try:
-            info = json.loads(info_path.read_text())
-        except (OSError, ValueError):
-            continue
-        if info.get("project") == project and isinstance(info.get("run_id"), str):
-            key = (float(info.get("start_time") or 0), info["run_id"])
-            if best is None or key > best:
-                best = key
+    for root in roots:
+        for info_path in root.glob("run-*/run.json"):
+            try:
+                info = json.loads(info_path.read_text())
+            except (OSError, ValueError):
+                continue
+            if info.get("project") == project and isinstance(info.get("run_id"), str):
+                key = (float(info.get("start_time") or 0), info["run_id"])
+                if best is None or key > best:
+                    best = key
     return best[1] if best else None
 
 
-def _start_capture(run: Run, s: Settings, streamer: Streamer, online: bool) -> None:
-    """The run's files thread, media binding, console tee, system metrics and code capture."""
-    from ._capture_run import Capture
-    from ._files import RunFiles
-    from ._output import ConsoleCapture
+class _RunParts:
+    """The collaborators of one run, built in dependency order and handed to their users through their
+    constructors: the outbox (the run's queue), the metric definitions, the run's files (whose media
+    binder the record builder uses), the record builder, then - once the streamer exists - the capture
+    and the console tee. The files' uploader and readiness read the streamer, set right after it is made."""
 
-    assert run.folder is not None
-    uploader = None
-    if online:
-        def uploader(batch: dict[str, Path]) -> list[dict[str, Any]]:
-            from .artifacts import upload_run_files
+    def __init__(self, s: Settings, run_dir: Path, project: str, run_id: str, start: float, online: bool) -> None:
+        from ._files import RunFiles
 
-            opened = streamer.opened
-            assert opened is not None
-            return upload_run_files(s.base_url, s.api_key, opened.entity, run.project, run.id, batch)
+        self.settings = s
+        self.project, self.run_id, self.start = project, run_id, start
+        self.outbox = Outbox()
+        self.metrics = Metrics()
+        self.streamer: Streamer | None = None
+        self.files = RunFiles(run_dir, interval=s.files_interval, outbox=self.outbox,
+                              uploader=self._upload if online else None, ready=self._ready)
+        self.builder = RecordBuilder(media_binder=self.files.bind_media, metrics=self.metrics)
 
-    files = RunFiles(run.folder, interval=s.files_interval, queue=streamer.queue, uploader=uploader,
-                     ready=lambda: streamer.opened is not None)
-    run._files = files
-    streamer.builder.media_binder = files.bind_media
-    info = {"run_id": run.id, "project": run.project, "start_time": run.start_time, "mode": s.mode}
-    capture = Capture(s, files, info, streamer.queue)
-    run._capture = capture
-    try:
-        capture.start()
-    except Exception:
-        log.exception("starting the capture failed")
-    files.start()
-    if s.console != "off":
+    def _ready(self) -> bool:
+        return self.streamer is not None and self.streamer.opened is not None
+
+    def opened(self, opened: pb.RunOpened, open_run: pb.OpenRun, cfg: Config) -> None:
+        """Each RunOpened (streamer thread): run.json notes the server's answer and the numbering;
+        sync.json where this folder's records start on that server."""
+        streamer = self.streamer
+        assert streamer is not None
+        _write_run_file(streamer.run_dir, self.settings, open_run, cfg, opened, numbering=streamer.numbering,
+                        first_seq=streamer.first_seq)
+        update_host(streamer.run_dir, self.settings.base_url, entity=opened.entity, project=opened.project,
+                    run_id=opened.run_id, seq_offset=streamer.seq_offset)
+
+    def _upload(self, batch: dict[str, Path]) -> list[dict[str, Any]]:
+        from .artifacts import upload_run_files
+
+        assert self.streamer is not None and self.streamer.opened is not None
+        s = self.settings
+        return upload_run_files(s.base_url, s.api_key, self.streamer.opened.entity, self.project, self.run_id, batch)
+
+    def start_capture(self) -> tuple[Capture, ConsoleCapture | None]:
+        """Start the files thread, the capture (system metrics, code, environment) and the console tee."""
+        s = self.settings
+        info = {"run_id": self.run_id, "project": self.project, "start_time": self.start, "mode": s.mode}
+        capture = Capture(s, self.files, info, self.outbox)
         try:
-            run._console = ConsoleCapture(streamer.queue, files.files_dir / "output.log").install()
+            capture.start()
         except Exception:
-            log.exception("console capture failed")
+            log.exception("starting the capture failed")
+        self.files.start()
+        console = None
+        if s.console != "off":
+            try:
+                console = ConsoleCapture(self.outbox, self.files.files_dir / "output.log").install()
+            except Exception:
+                log.exception("console capture failed")
+        return capture, console
 
 
 def _check_server(s: Settings) -> tuple[str | None, bool, str | None, bool]:
@@ -307,7 +343,8 @@ def _check_server(s: Settings) -> tuple[str | None, bool, str | None, bool]:
 
 
 def _write_run_file(
-    run_dir: Path, s: Settings, open_run: pb.OpenRun, cfg: Config, opened: pb.RunOpened | None = None
+    run_dir: Path, s: Settings, open_run: pb.OpenRun, cfg: Config, opened: pb.RunOpened | None = None,
+    numbering: str = "server", first_seq: int | None = None,
 ) -> None:
     """`run.json`: what OpenRun carries (for `runyard sync`) plus what the server answered."""
     data = {
@@ -330,10 +367,11 @@ def _write_run_file(
         "platform": platform.platform(),
         "argv": list(sys.argv),
         "wal": "wal",
+        "seq_numbering": numbering,
+        "first_seq": first_seq,  # this process's first record (null until known; 1 for a new run)
+        "keep_log": s.keep_log,
     }
-    tmp = run_dir / (RUN_FILE + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, run_dir / RUN_FILE)
+    write_json(run_dir / RUN_FILE, data)
 
 
 def _link_latest(root: Path, run_dir: Path) -> None:

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._records import SKIP
+from ._items import SKIP
 from .errors import UsageError
 
 __all__ = ["MetricDefinition", "Metrics"]

@@ -12,9 +12,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any, TextIO
+
+from . import _console
+from ._items import Outbox
+from ._jsonify import clean_text
 
 __all__ = ["ConsoleCapture"]
 
@@ -46,8 +49,10 @@ class _Tee:
 
 
 class ConsoleCapture:
-    def __init__(self, queue: deque[tuple[Any, ...]], log_path: Path) -> None:
-        self.queue = queue
+    """Lines go to `log_path` and, as OutputLines, to the run's `outbox`. `install()` starts copying."""
+
+    def __init__(self, outbox: Outbox, log_path: Path) -> None:
+        self.outbox = outbox
         self.log_path = log_path
         self.active = True
         self._lock = threading.Lock()
@@ -56,6 +61,7 @@ class ConsoleCapture:
         self._tees: dict[str, _Tee] = {}
         self._handlers: list[tuple[Any, Any]] = []  # (logging handler, its original stream)
         self._shell: Any = None
+        self._cleaned_warned = False
 
     def install(self) -> ConsoleCapture:
         self._wrap()
@@ -124,6 +130,13 @@ class ConsoleCapture:
                 line = line.rstrip("\r").rsplit("\r", 1)[-1]
             if len(line) > MAX_LINE:
                 line = line[:MAX_LINE] + " [line cut]"
+            if "\x00" in line or not line.isascii():
+                fixed = clean_text(line)  # PostgreSQL stores neither NUL nor lone surrogates
+                if fixed is not line and not self._cleaned_warned:
+                    self._cleaned_warned = True
+                    _console.warn(f"printed output on {name} holds NUL characters or undecodable bytes; "
+                                  "they are saved as U+FFFD")
+                line = fixed
             clean.append(line)
         with self._lock:
             try:
@@ -131,7 +144,7 @@ class ConsoleCapture:
                 self._fh.write("".join(prefix + line + "\n" for line in clean))
             except (OSError, ValueError):
                 pass
-        self.queue.append(("o", name, time.time(), clean))
+        self.outbox.output(name, time.time(), clean)
 
     def stop(self) -> None:
         """Flush partial lines, put the original streams back (or go passive if something wrapped ours)."""

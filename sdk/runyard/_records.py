@@ -1,15 +1,5 @@
-"""Turns the items that `Run` queues into serialized `Record`s with sequence numbers (streamer thread).
-
-Queue items are plain tuples, cheap to make inside `log()`:
-
-    ("h", step, timestamp, flat_row)          history row (already flattened)
-    ("s", set_dict, remove_keys)              explicit summary change
-    ("c", set_dict, remove_keys)              config change
-    ("u", {"name": ..., "tags": [...], ...})  run fields changed after open
-    ("f", exit_code, error, time)             the run ended
-    ("m", timestamp, {key: value})            system metrics sample
-    ("o", stream, timestamp, [lines])         console output lines
-    ("F", path, size, sha256)                 a run file was saved (FileSaved notice)
+"""Turns the run's queue items (`runyard._items`) into serialized `Record`s with sequence numbers
+(streamer thread).
 
 The summary follows the last logged value of each key unless the key was set explicitly: after each
 group of history rows one SummaryUpdate carries the latest logged values of the keys never set by hand.
@@ -19,18 +9,35 @@ from __future__ import annotations
 
 import json
 import struct
-import sys
+import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runyard_proto.v1 import ingest_pb2 as pb
 
+from . import _console
 from ._encode import encode_keys, history_body, history_record, numeric_history_record, values_prefix
 from ._flatten import split_values
-from ._jsonify import jsonable
+from ._items import (
+    SKIP,
+    Barrier,
+    ConfigItem,
+    FileSavedItem,
+    FinishItem,
+    HistoryItem,
+    OutputItem,
+    QueueItem,
+    RunFieldsItem,
+    SummaryItem,
+    SystemItem,
+)
+from ._jsonify import clean_json, clean_text, json_needs_cleaning, jsonable, text_problem
 from .wal import Frame
 
-__all__ = ["MAX_RECORD_BYTES", "SKIP", "RecordBuilder"]
+if TYPE_CHECKING:
+    from ._metrics import Metrics
+
+__all__ = ["MAX_RECORD_BYTES", "RecordBuilder"]
 
 MAX_RECORD_BYTES = 3 << 20  # the ingest gRPC server takes messages up to 4 MiB
 MAX_KEY_LENGTH = 256  # the ingest server's limits (a record breaking them would stop the whole stream)
@@ -49,26 +56,37 @@ def key_problem(key: str) -> str | None:
         return "a reserved name"
     if key.startswith("system/"):
         return "in the 'system/' namespace, which is kept for system metrics"
+    problem = text_problem(key)
+    if problem is not None:
+        return f"not storable: it holds {problem}"
     return None
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(jsonable(obj), separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
 
 
 MediaBinder = Callable[[str, Any, int], Any]
-SummaryValue = Callable[[str, Any], Any]
-SKIP = object()
+
+
+def _show(key: str) -> str:
+    """A key as a warning names it: quoted, cut at 80 characters."""
+    return repr(key[:80])
 
 
 class RecordBuilder:
-    def __init__(self, next_seq: int = 1) -> None:
+    """`media_binder` turns media values into JSON descriptors (and run files); `metrics` (the run's
+    `define_metric` definitions) decides what the automatic summary holds for a key."""
+
+    def __init__(self, next_seq: int = 1, *, media_binder: MediaBinder | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.next_seq = next_seq
-        # set by the run: media values -> JSON descriptors (and files); defined metrics' summaries
-        self.media_binder: MediaBinder | None = None
-        self.summary_value: SummaryValue | None = None
+        self.media_binder = media_binder
+        self.metrics = metrics
         self.explicit_summary: set[str] = set()
         self.dropped = 0
+        self._barriers: list[threading.Event] = []
+        self._cleaned: set[str] = set()  # what was reported as cleaned (once each)
         self._good_keys: set[str] = set()
         self._bad_keys: set[str] = set()
         # encoded key sets by the tuple of a row's keys; None: some key is refused (slow path)
@@ -95,26 +113,49 @@ class RecordBuilder:
             del row[key]
             if key not in self._bad_keys:
                 self._bad_keys.add(key)
-                print(f"runyard: the key {key[:80]!r} is {problem}; its values are not saved", file=sys.stderr)
+                _console.warn(f"the key {_show(key)} is {problem}; its values are not saved")
         return row
 
     def _clean_json(self, jkeys: list[str], jvalues: list[str], step: int) -> None:
         for i in range(len(jvalues) - 1, -1, -1):
             if len(jvalues[i]) > MAX_JSON_VALUE_BYTES:
-                print(
-                    f"runyard: the value of {jkeys[i][:80]!r} at step {step} is {len(jvalues[i])} bytes of JSON; "
-                    f"the limit is {MAX_JSON_VALUE_BYTES}; it is not saved",
-                    file=sys.stderr,
+                _console.warn(
+                    f"the value of {_show(jkeys[i])} at step {step} is {len(jvalues[i])} bytes of JSON; "
+                    f"the limit is {MAX_JSON_VALUE_BYTES}; it is not saved"
                 )
                 del jkeys[i], jvalues[i]
+            elif json_needs_cleaning(jvalues[i]):
+                cleaned, changed = clean_json(json.loads(jvalues[i]))
+                if changed:
+                    self._warn_cleaned(f"the value of {_show(jkeys[i])}", f"history:{jkeys[i]}")
+                    jvalues[i] = _dumps(cleaned)
+
+    def _warn_cleaned(self, what: str, once_key: str) -> None:
+        if once_key not in self._cleaned:
+            self._cleaned.add(once_key)
+            _console.warn(f"{what} holds text the server cannot store (a NUL character or a lone surrogate); "
+                          "it is saved with U+FFFD in its place")
+
+    def _json_object(self, values: dict[str, Any], what: str) -> str:
+        """A config or summary change as JSON, each top-level key with unstorable text cleaned (and named)."""
+        plain = jsonable(values)
+        dumped = _dumps(plain)
+        if not json_needs_cleaning(dumped):
+            return dumped
+        out: dict[str, Any] = {}
+        for key, value in plain.items():
+            cleaned, changed = clean_json({key: value})
+            if changed:
+                self._warn_cleaned(f"the {what} key {_show(key)}", f"{what}:{key}")
+            out.update(cleaned)
+        return _dumps(out)
 
     def _add(self, data: bytes, kind: str, out: list[Frame]) -> None:
         if len(data) > MAX_RECORD_BYTES:
             self.dropped += 1
-            print(
-                f"runyard: a {kind} record of {len(data)} bytes is larger than the limit of "
-                f"{MAX_RECORD_BYTES} bytes and was not saved; log smaller values",
-                file=sys.stderr,
+            _console.warn(
+                f"a {kind} record of {len(data)} bytes is larger than the limit of "
+                f"{MAX_RECORD_BYTES} bytes and was not saved; log smaller values"
             )
             return
         out.append((self.next_seq, data))
@@ -192,8 +233,9 @@ class RecordBuilder:
             for key, value in row.items():
                 if key not in explicit and key not in bad:
                     auto[key] = value
-        summary_value = self.summary_value
-        if summary_value is not None:
+        metrics = self.metrics
+        if metrics is not None and metrics.defs:
+            summary_value = metrics.summary_value
             for key in list(auto):
                 value = summary_value(key, auto[key])
                 if value is SKIP:
@@ -202,69 +244,75 @@ class RecordBuilder:
                     auto[key] = value
         self._last_rows.clear()
         if auto:
-            self._frame(pb.Record(summary=pb.SummaryUpdate(set_json=_dumps(auto))), out)
+            self._frame(pb.Record(summary=pb.SummaryUpdate(set_json=self._json_object(auto, "summary"))), out)
 
-    def build(self, items: Iterable[tuple[Any, ...]]) -> list[Frame]:
+    def build(self, items: Iterable[QueueItem]) -> list[Frame]:
         out: list[Frame] = []
         explicit = self.explicit_summary
-        pending_out: tuple[str, float, list[str]] | None = None
+        pending_out: OutputItem | None = None  # consecutive output of one stream becomes one record
         for item in items:
-            kind = item[0]
-            if pending_out is not None and kind != "o":
+            if pending_out is not None and not isinstance(item, OutputItem):
                 self._output(pending_out, out)
                 pending_out = None
-            if kind == "h":
-                self._history(item[1], item[2], item[3], out)
-            elif kind == "s":
-                _, set_dict, remove = item
+            if isinstance(item, HistoryItem):
+                self._history(item.step, item.time, item.row, out)
+            elif isinstance(item, SummaryItem):
                 self._flush_auto(out)
-                explicit.update(set_dict)
-                explicit.difference_update(remove)  # a removed key follows logging again
-                rec = pb.SummaryUpdate(set_json=_dumps(set_dict), remove=list(remove))
+                explicit.update(item.values)
+                explicit.difference_update(item.remove)  # a removed key follows logging again
+                rec = pb.SummaryUpdate(set_json=self._json_object(item.values, "summary"),
+                                       remove=[clean_text(k) for k in item.remove])
                 self._frame(pb.Record(summary=rec), out)
-            elif kind == "c":
-                _, set_dict, remove = item
-                self._frame(pb.Record(config=pb.ConfigUpdate(set_json=_dumps(set_dict), remove=list(remove))), out)
-            elif kind == "u":
-                fields = dict(item[1])
+            elif isinstance(item, ConfigItem):
+                rec_c = pb.ConfigUpdate(set_json=self._json_object(item.values, "config"),
+                                        remove=[clean_text(k) for k in item.remove])
+                self._frame(pb.Record(config=rec_c), out)
+            elif isinstance(item, RunFieldsItem):
+                fields = item.fields
                 upd = pb.RunUpdate()
-                for name in ("name", "notes", "group", "job_type"):
+                for name in ("name", "notes", "group", "job_type"):  # cleaned by Run.update() already
                     if fields.get(name) is not None:
-                        setattr(upd, name, str(fields[name]))
+                        setattr(upd, name, clean_text(str(fields[name])))
                 if fields.get("tags") is not None:
                     upd.set_tags = True
-                    upd.tags.extend(str(t) for t in fields["tags"])
+                    upd.tags.extend(clean_text(str(t)) for t in fields["tags"])
                 self._frame(pb.Record(update=upd), out)
-            elif kind == "f":
-                _, exit_code, error, ts = item
+            elif isinstance(item, FinishItem):
                 self._flush_auto(out)
-                self._frame(pb.Record(finish=pb.Finish(exit_code=exit_code, error=error or "", time=ts)), out)
-            elif kind == "m":
-                _, ts, sample = item
-                keys = [k for k in sample if k and len(k) <= MAX_KEY_LENGTH - 8]
+                fin = pb.Finish(exit_code=item.exit_code, error=clean_text(item.error or ""), time=item.time)
+                self._frame(pb.Record(finish=fin), out)
+            elif isinstance(item, SystemItem):
+                sample = item.sample
+                keys = [k for k in sample if k and len(k) <= MAX_KEY_LENGTH - 8 and text_problem(k) is None]
                 self._frame(pb.Record(system=pb.SystemMetrics(
-                    timestamp=ts, keys=keys, values=[float(sample[k]) for k in keys])), out)
-            elif kind == "o":
-                _, stream, ts, lines = item
-                if pending_out is not None and (pending_out[0] != stream or len(pending_out[2]) >= 1000):
+                    timestamp=item.time, keys=keys, values=[float(sample[k]) for k in keys])), out)
+            elif isinstance(item, OutputItem):
+                if pending_out is not None and (pending_out.stream != item.stream or len(pending_out.lines) >= 1000):
                     self._output(pending_out, out)
                     pending_out = None
                 if pending_out is None:
-                    pending_out = (stream, ts, list(lines))
+                    pending_out = OutputItem(item.stream, item.time, list(item.lines))
                 else:
-                    pending_out[2].extend(lines)
-                continue
-            elif kind == "F":
-                _, path, size, sha = item
-                self._frame(pb.Record(file=pb.FileSaved(path=path, size=size, sha256=sha)), out)
+                    pending_out.lines.extend(item.lines)
+            elif isinstance(item, FileSavedItem):
+                saved = pb.FileSaved(path=clean_text(item.path), size=item.size, sha256=item.sha256)
+                self._frame(pb.Record(file=saved), out)
+            elif isinstance(item, Barrier):
+                self._barriers.append(item.done)
             else:  # pragma: no cover - programming error
-                raise ValueError(f"unknown queue item {kind!r}")
+                raise TypeError(f"unknown queue item {item!r}")
         if pending_out is not None:
             self._output(pending_out, out)
         self._flush_auto(out)
         return out
 
-    def _output(self, pending: tuple[str, float, list[str]], out: list[Frame]) -> None:
-        stream, ts, lines = pending
+    def take_barriers(self) -> list[threading.Event]:
+        """The barriers met by `build()` since the last call (set them once the frames are written)."""
+        out, self._barriers = self._barriers, []
+        return out
+
+    def _output(self, pending: OutputItem, out: list[Frame]) -> None:
+        lines = pending.lines  # cleaned by ConsoleCapture
         for start in range(0, len(lines), 1000):
-            self._frame(pb.Record(output=pb.OutputLines(timestamp=ts, stream=stream, lines=lines[start:start + 1000])), out)
+            rec = pb.OutputLines(timestamp=pending.time, stream=pending.stream, lines=lines[start:start + 1000])
+            self._frame(pb.Record(output=rec), out)

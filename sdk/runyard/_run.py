@@ -8,7 +8,6 @@ import tempfile
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -17,10 +16,15 @@ from typing import TYPE_CHECKING, Any
 from . import _console
 from ._config import Config
 from ._flatten import flatten
+from ._items import Outbox
+from ._jsonify import clean_text, text_problem
 from ._metrics import MetricDefinition, Metrics
+from ._run_compat import RunCompat
 from ._summary import Summary
 from .errors import UsageError
 from .streamer import FinishResult, Streamer
+
+log = logging.getLogger("runyard")
 
 if TYPE_CHECKING:
     from ._capture_run import Capture
@@ -36,7 +40,7 @@ _MAX_STEP = (1 << 63) - 1
 NEVER_CONNECTED_FINISH_S = 15.0  # finish() wait when the server was not reachable once during the run
 
 
-class Run:
+class Run(RunCompat):
     """One run. Use as `with runyard.init(...) as run:` or call `run.finish()` at the end."""
 
     def __init__(
@@ -60,7 +64,14 @@ class Run:
         settings: Settings | None = None,
         start_step: int = 0,
         resumed: bool = False,
+        metrics: Metrics | None = None,
+        files: RunFiles | None = None,
+        capture: Capture | None = None,
+        console: ConsoleCapture | None = None,
+        log_handler: logging.Handler | None = None,
     ) -> None:
+        """Made by `runyard.init()`, which builds the collaborators: the streamer (and its outbox), the
+        run's files, the capture, the console tee and the debug-log handler; all None when disabled."""
         self.id = run_id
         self.project = project
         self._entity = entity
@@ -77,7 +88,9 @@ class Run:
         self._settings = settings
         self._streamer = streamer
         self._finish_timeout = finish_timeout
-        self._queue: deque[tuple[Any, ...]] = streamer.queue if streamer is not None else deque(maxlen=0)
+        self._outbox = streamer.outbox if streamer is not None else Outbox(discard=True)
+        self._queue = self._outbox.queue
+        self._push = self._outbox.history
         self._wake_at = streamer.settings.batch_max_records if streamer is not None else 1 << 62
         self._queue_max = streamer.settings.queue_max if streamer is not None else 1 << 62
         self._step = start_step
@@ -86,16 +99,19 @@ class Run:
         self._finished = False
         self._child = False
         self._pid = os.getpid()
-        self._log_handler: logging.Handler | None = None
-        self._files: RunFiles | None = None
-        self._capture: Capture | None = None
-        self._console: ConsoleCapture | None = None
-        self._metrics: Metrics | None = None
+        self._log_handler = log_handler
+        self._files = files
+        self._capture = capture
+        self._console = console
+        # the run's metric definitions (shared with the record builder and the summary); log() asks
+        # them about each row only once define_metric() was called (`_observe`)
+        self._metrics = metrics if metrics is not None else Metrics()
+        self._observe: Any = self._metrics.observe if self._metrics.defs else None
         self._tmp_dir: str | None = None
         self.finish_result: FinishResult | None = None
         self.config = config
         config._attach(self._config_changed)
-        self.summary = Summary(self._summary_changed)
+        self.summary = Summary(self._summary_changed, self._metrics)
         self._logged = self.summary._logged
 
     # ------------------------------------------------------------------ identity
@@ -115,8 +131,7 @@ class Run:
 
     @name.setter
     def name(self, value: str) -> None:
-        self._name = str(value)
-        self._queue.append(("u", {"name": self._name}))
+        self.update(name=value)
 
     @property
     def path(self) -> str:
@@ -129,15 +144,16 @@ class Run:
         return f"{self.base_url}/{self.entity or '-'}/{self.project}/runs/{self.id}"
 
     @property
-    def dir(self) -> Path:
-        """The run's files folder (`<run folder>/files`): files put here are uploaded at the end, as in W&B."""
+    def dir(self) -> str:
+        """The run's files folder (`<run folder>/files`) as a string, as in W&B: files put here are uploaded
+        at the end."""
         if self._files is not None:
-            return self._files.files_dir
+            return str(self._files.files_dir)
         if self.folder is not None:
-            return self.folder / "files"
+            return str(self.folder / "files")
         if self._tmp_dir is None:  # disabled mode: a scratch folder, so `run.dir` paths still work
             self._tmp_dir = tempfile.mkdtemp(prefix="runyard-disabled-")
-        return Path(self._tmp_dir)
+        return self._tmp_dir
 
     @property
     def step(self) -> int:
@@ -195,20 +211,20 @@ class Run:
         if isinstance(tags, str):
             raise UsageError("tags must be a list of strings, not one string")
         if notes is not None:
-            self._notes = fields["notes"] = str(notes)
+            self._notes = fields["notes"] = clean_field("notes", notes)
         if tags is not None:
-            self._tags = fields["tags"] = [str(t) for t in tags]
+            self._tags = fields["tags"] = [clean_field("a tag", t) for t in tags]
         if group is not None:
-            self._group = fields["group"] = str(group)
+            self._group = fields["group"] = clean_field("group", group)
         if job_type is not None:
-            self._job_type = fields["job_type"] = str(job_type)
+            self._job_type = fields["job_type"] = clean_field("job_type", job_type)
         if name is not None:
-            self._name = fields["name"] = str(name)
+            self._name = fields["name"] = clean_field("name", name)
         if fields and not self._finished:
-            self._queue.append(("u", fields))
+            self._outbox.run_fields(fields)
 
     # ------------------------------------------------------------------ logging
-    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = True,
+    def log(self, data: Mapping[str, Any] | None = None, step: int | None = None, commit: bool | None = True,
             sync: bool | None = None) -> None:
         """Log one row of metrics. Never waits on the network; safe to call from several threads.
 
@@ -222,9 +238,10 @@ class Run:
         if self._finished:
             raise UsageError("log() was called on a finished run; call runyard.init() to start a new one")
         if type(data) is not dict and not isinstance(data, Mapping):
-            raise TypeError(f"log() takes a dict of values, got {type(data).__name__}")
+            if data is not None:
+                raise TypeError(f"log() takes a dict of values, got {type(data).__name__}")
+            data = {}  # log() alone commits the current step, as in wandb
         row = flatten(data)
-        q = self._queue
         with self._lock:
             if step is not None:
                 if type(step) is not int or not 0 <= step <= _MAX_STEP:
@@ -236,8 +253,8 @@ class Run:
                     if self._pending:
                         self._commit_pending()
                     self._step = step
-            if self._metrics is not None:
-                self._metrics.observe(row, self._logged)
+            if self._observe is not None:
+                self._observe(row, self._logged)
             self._logged.update(row)
             if commit is False:
                 self._pending.update(row)
@@ -245,21 +262,21 @@ class Run:
             if self._pending:
                 self._pending.update(row)
                 row, self._pending = self._pending, {}
-            q.append(("h", self._step, _time(), row))
+            self._push(self._step, _time(), row)
             self._step += 1
-        if len(q) >= self._wake_at:
+        if len(self._queue) >= self._wake_at:
             self._queue_full()
 
     def _log_past(self, row: dict[str, Any], step: int) -> None:
         """A row for a step below the current one: stored there now, never dropped (W&B drops it)."""
-        if self._metrics is not None:
-            self._metrics.observe(row, self._logged)
+        if self._observe is not None:
+            self._observe(row, self._logged)
         self._logged.update(row)
-        self._queue.append(("h", step, _time(), row))
+        self._push(step, _time(), row)
 
     def _commit_pending(self) -> None:
         row, self._pending = self._pending, {}
-        self._queue.append(("h", self._step, _time(), row))
+        self._push(self._step, _time(), row)
         self._step += 1
 
     def _queue_full(self) -> None:
@@ -275,11 +292,11 @@ class Run:
 
     def _config_changed(self, changes: dict[str, Any], removed: list[str]) -> None:
         if not self._finished:
-            self._queue.append(("c", changes, removed))
+            self._outbox.config(changes, removed)
 
     def _summary_changed(self, changes: dict[str, Any], removed: list[str]) -> None:
         if not self._finished:
-            self._queue.append(("s", changes, removed))
+            self._outbox.summary(changes, removed)
 
     def define_metric(self, name: str, step_metric: str | None = None, *, summary: str | None = None,
                       goal: str | None = None, hidden: bool = False, step_sync: bool | None = None,
@@ -288,19 +305,15 @@ class Run:
 
         summary: "last" (default), "min", "max", "mean", "best" (needs goal), "none", or a comma-joined
         list (`"min,last"`); goal: "minimize" or "maximize"."""
+        metrics = self._metrics
         with self._lock:
-            metrics = self._metrics or Metrics()
             d = metrics.define(name, step_metric=step_metric, summary=summary, goal=goal, hidden=hidden,
                                step_sync=step_sync)
-            if self._metrics is None:
-                self._metrics = metrics
-                self.summary._metrics = metrics
-                if self._streamer is not None:
-                    self._streamer.builder.summary_value = metrics.summary_value
             if step_metric is not None and step_metric not in metrics.defs:
                 metrics.define(step_metric)
+            self._observe = metrics.observe
         if not self._finished:
-            self._queue.append(("c", {"_runyard": {"metrics": metrics.as_config()}}, []))
+            self._outbox.config({"_runyard": {"metrics": metrics.as_config()}}, [])
         return d
 
     # ------------------------------------------------------------------ files and artifacts
@@ -351,7 +364,8 @@ class Run:
             _console.warn(f"artifact {art.name} is kept in {where} until `runyard sync {self.folder}` logs it")
             return art
         base_url, api_key, entity = self._artifact_conn("log_artifact()")
-        return log_artifact(base_url, api_key, entity, self.project, self.id, art, aliases)
+        wait = self._settings.upload_wait if self._settings is not None else None
+        return log_artifact(base_url, api_key, entity, self.project, self.id, art, aliases, wait=wait)
 
     def use_artifact(self, artifact_or_name: Artifact | str, type: str | None = None) -> Artifact:
         """Record that this run uses an artifact (`name:alias`, `name:v3`, `project/name:alias`) and return it."""
@@ -376,7 +390,11 @@ class Run:
                timeout: float | None = None) -> None:
         """End the run: flush, upload its files, record the exit code, wait (bounded) for the server to
         confirm everything; then say where things are (and the `runyard sync` command if needed; `quiet`
-        leaves out the line that says all went well)."""
+        leaves out the line that says all went well).
+
+        The order matters: the console and system metrics stop first (their last lines are queued), then
+        everything queued is built (media bound, so its files exist), then the files are uploaded (their
+        FileSaved notices queued), and only then the Finish record goes out, last."""
         exit_code = exit_code or 0
         if self._finished or self._child:
             return
@@ -388,6 +406,7 @@ class Run:
             self._finished = True
         from . import _state  # late: _state imports this module
 
+        _state.finishing(True)
         try:
             if self._console is not None:
                 self._console.stop()
@@ -400,18 +419,19 @@ class Run:
             if streamer.online and streamer.opened is None:
                 wait = min(wait, NEVER_CONNECTED_FINISH_S)
             deadline = time.monotonic() + wait
-            files_left, files_error = 0, None
+            if not streamer.flush(max(1.0, wait * 0.25)):
+                log.warning("the writer did not build everything queued in time; media logged last may be missing")
+            files_left: list[str] = []
+            files_error = None
             if self._files is not None:
                 capture_tasks = self._capture.final_tasks() if self._capture is not None else []
-                files_left, files_error = self._files.finish(max(1.0, wait * 0.5), capture_tasks)
-                if files_left and self.mode == "online" and self.folder is not None:
-                    import json  # `runyard status` lists the run as not synced until `runyard sync` ran
-
-                    (self.folder / "files_pending.json").write_text(json.dumps(self._files.pending()))
+                files_left, files_error = self._files.finish(max(1.0, (deadline - time.monotonic()) * 0.6),
+                                                             capture_tasks)
             result = streamer.finish(int(exit_code), error, max(0.5, deadline - time.monotonic()))
             self.finish_result = result
-            self._note_end_in_run_file(streamer.wal.last_seq)
-            self._report(result, files_left, files_error, quiet=bool(quiet))
+            self._note_end(streamer, result, files_left)
+            self._report(result, len(files_left) if self.mode == "online" else 0, files_error, quiet=bool(quiet),
+                         exit_code=int(exit_code))
         finally:
             _state.run_finished(self)
             if self.folder is not None:
@@ -423,48 +443,78 @@ class Run:
             if handler is not None:
                 logging.getLogger("runyard").removeHandler(handler)
                 handler.close()
+            _state.finishing(False)  # raises SystemExit if a SIGTERM came in meanwhile
 
-    def _note_end_in_run_file(self, last_seq: int) -> None:
-        """run.json gets where this process stopped (next step, last sequence number), so a later
-        resume on this machine can go on from there even when the server cannot be asked."""
+    def _note_end(self, streamer: Streamer, result: FinishResult, files_left: list[str]) -> None:
+        """run.json gets where this process stopped (next step, last record), so a later resume on this
+        machine can go on from there even when the server cannot be asked; sync.json gets what the server
+        acknowledged (what `runyard status` reports)."""
         if self.folder is None:
             return
-        import json
+        from ._folder import RUN_FILE, read_json, update_host, write_json
 
-        path = self.folder / "run.json"
-        try:
-            data = json.loads(path.read_text())
-            data.update(next_step=self._step, last_seq=last_seq)
-            tmp = path.with_name("run.json.tmp")
-            tmp.write_text(json.dumps(data, indent=2) + "\n")
-            os.replace(tmp, path)
-        except (OSError, ValueError):
-            pass
+        path = self.folder / RUN_FILE
+        data = read_json(path)
+        if data:
+            data.update(next_step=self._step, last_seq=streamer.built, first_seq=streamer.first_seq,
+                        wal_complete=streamer.wal_error is None, finished=True)
+            write_json(path, data)
+        if self.mode == "online" and streamer.seq_offset is not None:
+            update_host(self.folder, self.base_url, acked_seq=streamer.acked,
+                        last_seq=streamer.acked + streamer.seq_offset, files_pending=files_left,
+                        refused=[r.as_json() for r in result.refused])
 
     def _report(self, result: FinishResult, files_left: int = 0, files_error: Exception | None = None,
-                quiet: bool = False) -> None:
+                quiet: bool = False, exit_code: int = 0) -> None:
+        """Say what is stored where, from acknowledged facts only: server acks for records, completed
+        uploads for files; anything else is named with the exact `runyard sync` line."""
         sync_hint = f"runyard sync {self.folder}"
-        files_note = ""
-        if files_left and self.mode == "online":
+        name = self.name or self.id
+        notes: list[str] = []
+        if result.refused:
+            notes.append(f"{len(result.refused)} records were refused by the server (named above) and are left out")
+        if result.memory_only and result.wal_error is not None and result.outcome != "offline":
+            kept = result.memory_only - result.lost
+            notes.append(f"the run's log on disk failed ({result.wal_error.message}): {result.memory_only} records "
+                         f"were kept in memory only, of which the server confirmed {max(0, kept)}; "
+                         "this run folder cannot replay them")
+        if result.lost:
+            notes.append(f"{result.lost} records are lost: they were neither written to disk nor confirmed by "
+                         "the server")
+        if files_left:
             why = f" ({files_error})" if files_error is not None else ""
-            files_note = f"; {files_left} files were not uploaded{why}"
-        if result.outcome == "acked" and not files_note:
-            if quiet:
+            notes.append(f"{files_left} run files were not uploaded{why}")
+        detail = "; ".join(notes)
+        on_disk = result.on_disk_unacked
+        if result.outcome == "offline":
+            msg = f"offline run saved in {self.folder}; upload it with: {sync_hint}"
+            if detail:
+                _console.warn(f"{msg}. Note: {detail}")
+            else:
+                _console.say(msg)
+            return
+        ended = "finished" if not exit_code else f"failed (exit code {exit_code})"
+        if result.outcome == "acked":
+            if not notes:
+                if not quiet:
+                    _console.say(f"run {name} {ended}; everything is saved on {self.base_url}: {self.url}")
                 return
-            _console.say(f"run {self.name or self.id} finished; everything is saved on {self.base_url}: {self.url}")
-        elif result.outcome == "acked":
-            _console.warn(f"run {self.name or self.id} finished{files_note}. Upload them with: {sync_hint}")
-        elif result.outcome == "offline":
-            _console.say(f"offline run saved in {self.folder}; upload it with: {sync_hint}")
-        elif result.outcome == "fatal":
-            msg = result.error.message if result.error is not None else "the server refused the run"
-            _console.error(f"{msg}. {result.unacked} records were not uploaded{files_note}; after fixing it: {sync_hint}")
+            tail = f". Upload the missing files with: {sync_hint}" if files_left else ""
+            _console.warn(f"run {name} {ended} and the server confirmed every record it accepted; {detail}{tail}")
+            return
+        if result.outcome == "fatal":
+            head = result.error.message if result.error is not None else "the server refused the run"
         else:
             why = f" (last error: {result.error.message})" if result.error is not None else ""
-            _console.warn(
-                f"the server did not confirm {result.unacked} records in time{why}{files_note}. "
-                f"They are saved on disk; upload them later with: {sync_hint}"
-            )
+            head = f"the server did not confirm {result.unacked} records in time{why}"
+        where = (f"{on_disk} records are saved on disk; after fixing it upload them with: {sync_hint}"
+                 if result.outcome == "fatal" else
+                 f"{on_disk} of them are saved on disk; upload them later with: {sync_hint}") if on_disk or files_left else ""
+        text = ". ".join(part for part in (head, detail, where) if part)
+        if result.outcome == "fatal":
+            _console.error(text)
+        else:
+            _console.warn(text)
 
     # ------------------------------------------------------------------ fork
     def _in_forked_child(self) -> None:
@@ -474,7 +524,9 @@ class Run:
         self._child = True
         if self._console is not None:
             self._console.forked()
-        self._queue = deque(maxlen=0)
+        self._outbox = Outbox(discard=True)  # nothing reaches the parent's streamer
+        self._queue = self._outbox.queue
+        self._push = self._outbox.history
         self._lock = threading.Lock()  # the parent's lock may have been held at the fork
         self._files = None
         self._console = None
@@ -502,6 +554,17 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<runyard.Run {self.path} name={self.name!r} mode={self.mode}>"
+
+
+def clean_field(what: str, value: Any) -> str:
+    """A run field (name, notes, group, job type, a tag) as text the server can store: NUL characters
+    and lone surrogates become U+FFFD, with a warning naming the field."""
+    text = str(value)
+    if text_problem(text) is not None:
+        _console.warn(f"{what} {text[:40]!r} holds a NUL character or a lone surrogate, which the server cannot "
+                      "store; it is saved with U+FFFD in its place")
+        text = clean_text(text)
+    return text
 
 
 def _as_step(step: Any) -> int:

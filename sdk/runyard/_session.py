@@ -49,6 +49,16 @@ class StreamSession:
         assert self.conn.opened is not None
         return self.conn.opened
 
+    def send_message(self, message: bytes, *, window: int = _WINDOW, timeout: float = 120.0) -> None:
+        """Hand one serialized ClientMessage over once fewer than `window` are waiting for gRPC."""
+        self._wait(lambda: self.conn.backlog() < window, timeout, "sending records")
+        self.conn.send(message)
+
+    def wait_acked(self, seq: int, timeout: float = 120.0) -> int:
+        """Wait until the server acknowledged its sequence number `seq`; returns the highest acked."""
+        self._wait(lambda: self.conn.acked >= seq, timeout, "waiting for the acknowledgement")
+        return self.conn.acked
+
     def send(self, frames: Iterable[Frame], *, max_records: int = 2000, max_bytes: int = 1 << 20,
              timeout: float = 120.0, progress: Callable[[int], None] | None = None) -> int:
         """Send frames (seq, serialized Record) in batches; returns the highest seq acknowledged."""

@@ -1,13 +1,27 @@
 """The process-wide active run, the module attributes that mirror it (`runyard.run`, `.config`,
-`.summary`), and the exit hooks that finish it: an uncaught exception -> exit code 1 with the traceback
-(`sys.excepthook`); at exit (`atexit`) -> the code given to `sys.exit()` (wrapped, as wandb does), else 0."""
+`.summary`), and the exit hooks that finish it.
+
+How a run ends without `finish()`:
+- an uncaught exception: `sys.excepthook` finishes it with exit code 1 and the traceback;
+- the end of the script (also `sys.exit(n)`, which is wrapped as wandb does, and a notebook kernel shutting
+  down): the interpreter's exit path. The hook is registered with `threading._register_atexit`, which runs
+  before the interpreter joins threads and shuts down thread pools, so the drain (history, media, files)
+  still has working threads and executors - a plain `atexit` hook runs after that, where uploads fail with
+  "cannot schedule new futures after interpreter shutdown" (and Python 3.12 refuses new threads). Other
+  non-daemon threads of the script are waited for first (bounded), as the interpreter would; `atexit` stays
+  registered as a fallback;
+- SIGTERM (when nothing else handles it): exit code 143, through the same exit path; a SIGTERM that arrives
+  while a run is finishing waits until it has finished.
+"""
 
 from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
 import threading
+import time
 import traceback
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -26,6 +40,10 @@ _hooks_installed = False
 _prev_excepthook: Any = None
 _original_exit = sys.exit
 _exit_code = 0
+_exit_error: str | None = None
+_finishing = 0  # runs finishing right now (a SIGTERM then waits)
+_sigterm_pending = False
+_exiting = False  # the interpreter's exit path (or the excepthook) is finishing runs
 
 
 class PreInit:
@@ -95,8 +113,54 @@ def _install_hooks() -> None:
     _hooks_installed = True
     _prev_excepthook = sys.excepthook
     sys.excepthook = _excepthook
-    sys.exit = _exit  # like wandb: remember the code of sys.exit(n) for the atexit finish
+    sys.exit = _exit  # like wandb: remember the code of sys.exit(n) for the exit-time finish
+    # Imported now so that its own threading-atexit hook (which stops thread pools) is registered before
+    # ours: those hooks run in reverse order, so ours runs while pools still take work.
+    import concurrent.futures.thread  # noqa: F401
+
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        try:
+            register(_at_thread_exit)
+        except RuntimeError:  # init() called while the interpreter is already shutting down
+            pass
     atexit.register(_at_exit)
+    _install_sigterm()
+
+
+def _install_sigterm() -> None:
+    """SIGTERM ends the script through the normal exit path (so the run is drained), unless the script
+    or a framework handles SIGTERM itself."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # not the main interpreter, or no signals here
+        pass
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    global _exit_code, _exit_error, _sigterm_pending
+    _exit_code, _exit_error = 128 + signum, "terminated by SIGTERM"
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    except (ValueError, OSError):
+        pass
+    if _finishing or _exiting:
+        _sigterm_pending = not _exiting  # raised once the run in progress has finished (see finishing())
+        return
+    raise SystemExit(_exit_code)
+
+
+def finishing(started: bool) -> None:
+    """Run.finish() brackets its work with this: a SIGTERM in between waits for it."""
+    global _finishing, _sigterm_pending
+    _finishing += 1 if started else -1
+    if (not started and not _finishing and _sigterm_pending and not _exiting
+            and threading.current_thread() is threading.main_thread()):
+        _sigterm_pending = False
+        raise SystemExit(_exit_code)
 
 
 def _ours(run: Run | None) -> bool:
@@ -111,6 +175,8 @@ def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Traceback
     finally:
         run = _active
         if run is not None and _ours(run):
+            global _exiting
+            _exiting = True
             text = "".join(traceback.format_exception(exc_type, exc, tb))
             run.finish(1, error=text)
 
@@ -126,10 +192,34 @@ def _exit(code: Any = None) -> NoReturn:
     _original_exit(code)
 
 
+def _at_thread_exit() -> None:
+    """The interpreter is about to join threads: wait for the script's own non-daemon threads (they may
+    still log), then finish every run of this process while thread pools still work."""
+    global _exiting
+    if not any(_ours(run) for run in _live):
+        return
+    _exiting = True
+    try:
+        from concurrent.futures.thread import _threads_queues  # pool workers end only after this hook
+
+        pool_workers = set(_threads_queues)
+    except ImportError:
+        pool_workers = set()
+    deadline = time.monotonic() + max((run._finish_timeout for run in _live), default=60.0)
+    me = threading.current_thread()
+    for t in threading.enumerate():
+        if t is me or t.daemon or t in pool_workers or not t.is_alive():
+            continue
+        t.join(max(0.0, deadline - time.monotonic()))
+    _at_exit()
+
+
 def _at_exit() -> None:
+    global _exiting
+    _exiting = True
     for run in list(reversed(_live)):
         if _ours(run):
-            run.finish(_exit_code)
+            run.finish(_exit_code, error=_exit_error)
 
 
 def _after_fork_in_child() -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._records import SKIP
+from ._items import SKIP
+
+if TYPE_CHECKING:
+    from ._metrics import Metrics
 
 __all__ = ["Summary"]
 
@@ -13,18 +16,21 @@ Sink = Callable[[dict[str, Any], list[str]], None]
 
 
 class Summary(MutableMapping[str, Any]):
-    def __init__(self, sink: Sink | None = None) -> None:
+    """`sink(changes, removed)` records explicit changes; `metrics` (the run's `define_metric`
+    definitions) decides what a logged key's summary holds."""
+
+    def __init__(self, sink: Sink | None = None, metrics: Metrics | None = None) -> None:
         self._logged: dict[str, Any] = {}  # updated by Run.log() directly (hot path)
         self._explicit: dict[str, Any] = {}
         self._sink = sink
-        self._metrics: Any = None  # the run's Metrics once define_metric() was called
+        self._metrics = metrics
 
     def __getitem__(self, key: str) -> Any:
         if key in self._explicit:
             return self._explicit[key]
         value = self._logged[key]
         metrics = self._metrics
-        if metrics is not None:
+        if metrics is not None and metrics.defs:
             value = metrics.summary_value(key, value)
             if value is SKIP:
                 raise KeyError(key)
@@ -38,7 +44,7 @@ class Summary(MutableMapping[str, Any]):
 
     def _hidden(self, key: str) -> bool:
         metrics = self._metrics
-        return metrics is not None and metrics.summary_value(key, None) is SKIP
+        return metrics is not None and bool(metrics.defs) and metrics.summary_value(key, None) is SKIP
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.update({key: value})

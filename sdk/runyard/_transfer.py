@@ -11,6 +11,15 @@ The server never sees the bytes: it hands out URLs, and checks the result. Integ
 Multipart uploads resume: the server keeps the upload id per object and returns the parts the bucket
 already holds (ListParts); only the others are sent, after checking their MD5 against the local file.
 
+Outages: with an `Outage` (artifact uploads get one, `RUNYARD_UPLOAD_WAIT` seconds, default 600), a
+server or bucket that does not answer (connection refused or reset, 5xx, 429) is waited out: every
+request retries every second for the first 10 s of an outage, then less often (at most every
+10 s); the threads of one transfer share one deadline, and the console says once that it waits,
+every 30 s how long so far, and when the far side is back. Parts already sent stay sent, so the upload
+goes on where it stopped; only when the wait is used up does the call raise (and a later call resumes
+from the parts the bucket has). A bucket that restarted and forgot an unfinished multipart upload
+(an in-memory store) makes the upload begin again from what the server says the bucket holds.
+
 The API key travels only to the Runyard server, never to the bucket (two separate HTTP clients).
 """
 
@@ -28,6 +37,7 @@ from typing import Any
 
 import httpx
 
+from . import _console
 from ._http import auth_headers, error_detail
 from .errors import AuthenticationError, CommError, ServerError, error_for_status
 
@@ -35,7 +45,9 @@ __all__ = [
     "Api",
     "IntegrityError",
     "LocalFile",
+    "Outage",
     "TransferStats",
+    "UploadLost",
     "download_url",
     "ensure_uploaded",
     "hash_file",
@@ -50,6 +62,11 @@ _RETRY_STATUS = {500, 502, 503, 504}
 
 class IntegrityError(CommError):
     """Bytes did not match their checksum (a file changed while uploading, or a corrupt download)."""
+
+
+class UploadLost(CommError):
+    """The bucket no longer knows a multipart upload (it restarted without keeping it, or it expired):
+    the upload starts again from what the server says the bucket holds."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,7 @@ class TransferStats:
     bytes_uploaded: int = 0
     bytes_downloaded: int = 0
     seconds: float = 0.0
+    outages: int = 0              # outages of the server or bucket waited out
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **kw: int) -> None:
@@ -78,11 +96,72 @@ class TransferStats:
                 setattr(self, k, getattr(self, k) + v)
 
 
-class Api:
-    """The few REST calls to the Runyard server, with retries on network errors and 5xx."""
+class Outage:
+    """How long the far side has been away, shared by the threads of one transfer; says so on the
+    console. `failed()` returns how long to sleep before the next try, or None once `wait` is spent."""
 
-    def __init__(self, base_url: str, api_key: str | None, *, timeout: float = 60.0, workers: int = 4) -> None:
+    SAY_EVERY_S = 30.0
+    MAX_BACKOFF_S = 10.0
+
+    def __init__(self, wait: float, what: str, say: Callable[[str], None] = _console.warn) -> None:
+        self.wait = wait
+        self.what = what
+        self._say = say
+        self._lock = threading.Lock()
+        self._since: float | None = None
+        self._said = 0.0
+        self._tries = 0
+        self.outages = 0  # how many outages this transfer waited out (tests and stats read it)
+
+    def failed(self, side: str, problem: str) -> float | None:
+        with self._lock:
+            now = time.monotonic()
+            if self._since is None:
+                self._since, self._said, self._tries = now, now, 0
+                self.outages += 1
+                self._say(f"{self.what}: {side} does not answer ({problem}); waiting up to {self.wait:.0f} s "
+                          "for it (RUNYARD_UPLOAD_WAIT), then the upload goes on where it stopped")
+            waited = now - self._since
+            if waited >= self.wait:
+                return None
+            if now - self._said >= self.SAY_EVERY_S:
+                self._said = now
+                self._say(f"{self.what}: still waiting for {side} ({waited:.0f} s of {self.wait:.0f} s; {problem})")
+            self._tries += 1
+            # every second at first (short outages end soon and should cost no more), then less often
+            delay = 1.0 if waited < 10 else min(self.MAX_BACKOFF_S, waited / 5)
+            return min(delay, max(0.1, self.wait - waited))
+
+    def ok(self) -> None:
+        if self._since is None:  # the common case, without the lock
+            return
+        with self._lock:
+            if self._since is not None:
+                self._say(f"{self.what}: reachable again after {time.monotonic() - self._since:.0f} s; going on")
+                self._since = None
+
+    def say(self, message: str) -> None:
+        self._say(f"{self.what}: {message}")
+
+    def waited(self) -> float:
+        with self._lock:
+            return 0.0 if self._since is None else time.monotonic() - self._since
+
+
+def _problem(exc: BaseException | None, status: int | None = None) -> str:
+    if status is not None:
+        return f"HTTP {status}"
+    return f"{type(exc).__name__}: {exc}" if exc is not None and str(exc) else type(exc).__name__
+
+
+class Api:
+    """The few REST calls to the Runyard server, with retries on network errors and 5xx (and, with an
+    `outage`, waiting out an outage of the server or the bucket)."""
+
+    def __init__(self, base_url: str, api_key: str | None, *, timeout: float = 60.0, workers: int = 4,
+                 outage: Outage | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.outage = outage
         headers = auth_headers(api_key)
         limits = httpx.Limits(max_connections=max(4, workers * 2), max_keepalive_connections=max(4, workers * 2))
         self.client = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), headers=headers, limits=limits)
@@ -100,30 +179,66 @@ class Api:
         self.close()
 
     def call(self, method: str, path: str, *, what: str, json: Any = None, params: dict[str, Any] | None = None,
-             retries: int = 4) -> Any:
+             retries: int = 4, patient: bool = True) -> Any:
+        """One REST call. Transient failures are retried `retries` times, or, with an outage and
+        `patient`, for as long as the outage allows."""
         url = self.base_url + path
-        for attempt in range(retries + 1):
+        outage = self.outage if patient else None
+        attempt = 0
+        while True:
             try:
                 resp = self.client.request(method, url, json=json, params=params)
             except httpx.TransportError as exc:
-                if attempt < retries:
-                    time.sleep(min(8.0, 0.5 * 2**attempt))
+                delay = _retry_delay(outage, attempt, retries, f"the Runyard server {self.base_url}", _problem(exc))
+                if delay is not None:
+                    time.sleep(delay)
+                    attempt += 1
                     continue
-                raise CommError(f"{what}: cannot reach {self.base_url}: {exc}") from exc
-            if resp.status_code in _RETRY_STATUS and attempt < retries:
-                time.sleep(min(8.0, 0.5 * 2**attempt))
-                continue
+                raise CommError(f"{what}: cannot reach {self.base_url}: {exc}"
+                                + _gave_up(outage)) from exc
+            if resp.status_code in _RETRY_STATUS or resp.status_code == 429:
+                # a 500 is a bug of the server, not an outage: retried a few times only
+                delay = _retry_delay(None if resp.status_code == 500 else outage, attempt, retries,
+                                     f"the Runyard server {self.base_url}", _problem(None, resp.status_code), resp)
+                if delay is not None:
+                    time.sleep(delay)
+                    attempt += 1
+                    continue
+            elif outage is not None:
+                outage.ok()
             if resp.status_code >= 400:
                 detail, code = error_detail(resp)
                 if resp.status_code == 401:
                     raise AuthenticationError(f"{what}: the API key was refused by {self.base_url}: {detail}",
                                               status=401, code=code, detail=detail)
-                raise error_for_status(resp.status_code, f"{what} failed ({resp.status_code}): {detail}",
+                suffix = _gave_up(outage) if resp.status_code in _RETRY_STATUS or resp.status_code == 429 else ""
+                raise error_for_status(resp.status_code, f"{what} failed ({resp.status_code}): {detail}{suffix}",
                                        code=code, detail=detail)
             if resp.status_code == 204 or not resp.content:
                 return None
             return resp.json()
-        raise AssertionError("unreachable")
+
+
+def _retry_delay(outage: Outage | None, attempt: int, retries: int, side: str, problem: str,
+                 resp: httpx.Response | None = None) -> float | None:
+    """Seconds to sleep before retrying, or None to give up."""
+    if outage is not None:
+        delay = outage.failed(side, problem)
+        if delay is not None and resp is not None:
+            after = resp.headers.get("retry-after", "")
+            if after.isdigit():  # the server knows better, within the backoff cap
+                delay = min(max(delay, float(after)), Outage.MAX_BACKOFF_S)
+        return delay
+    if attempt < retries:
+        return min(8.0, 0.5 * 2**attempt)
+    return None
+
+
+def _gave_up(outage: Outage | None) -> str:
+    if outage is None:
+        return ""
+    return (f" (gave up after waiting {outage.wait:.0f} s; RUNYARD_UPLOAD_WAIT sets how long; "
+            "the parts already stored are kept and the next try resumes from them)")
 
 
 # ---- hashing ----------------------------------------------------------------------------------------
@@ -167,27 +282,38 @@ Body = bytes | Callable[[], Iterator[bytes]]
 
 
 def _put(api: Api, url: str, headers: dict[str, str], body: Body, what: str, retries: int = 3) -> httpx.Response:
-    for attempt in range(retries + 1):
+    attempt = 0
+    side = "the storage endpoint"
+    while True:
         try:
             resp = api.bucket.put(url, content=body if isinstance(body, bytes) else body(), headers=headers)
-        except httpx.TransportError as exc:
-            if attempt < retries:
-                time.sleep(0.5 * 2**attempt)
-                continue
-            raise CommError(f"{what}: the storage endpoint did not take the bytes: {exc}") from exc
         except httpx.LocalProtocolError as exc:  # the body was not Content-Length long: the file changed
             raise IntegrityError(f"{what}: the file changed while it was being uploaded ({exc})") from exc
-        if resp.status_code in _RETRY_STATUS or resp.status_code == 429:
-            if attempt < retries:
-                time.sleep(0.5 * 2**attempt)
+        except httpx.TransportError as exc:
+            delay = _retry_delay(api.outage, attempt, retries, side, _problem(exc))
+            if delay is not None:
+                time.sleep(delay)
+                attempt += 1
                 continue
+            raise CommError(f"{what}: the storage endpoint did not take the bytes: {exc}"
+                            + _gave_up(api.outage)) from exc
+        if resp.status_code in _RETRY_STATUS or resp.status_code == 429:
+            delay = _retry_delay(api.outage, attempt, retries, side, _problem(None, resp.status_code), resp)
+            if delay is not None:
+                time.sleep(delay)
+                attempt += 1
+                continue
+        elif api.outage is not None:
+            api.outage.ok()
+        if resp.status_code == 404 and "NoSuchUpload" in resp.text:
+            raise UploadLost(f"{what}: the storage endpoint no longer knows this upload (NoSuchUpload)")
         if resp.status_code == 400 and "BadDigest" in resp.text:
             raise IntegrityError(f"{what}: the bytes sent differ from the bytes hashed (the file changed?)")
         if resp.status_code >= 300:
+            suffix = _gave_up(api.outage) if resp.status_code in _RETRY_STATUS or resp.status_code == 429 else ""
             raise ServerError(f"{what}: the storage endpoint refused the upload ({resp.status_code}): "
-                              f"{resp.text[:300]}", status=resp.status_code)
+                              f"{resp.text[:300]}{suffix}", status=resp.status_code)
         return resp
-    raise AssertionError("unreachable")
 
 
 def _file_chunks(path: Path, size: int) -> Callable[[], Iterator[bytes]]:
@@ -210,7 +336,7 @@ def _upload_single(api: Api, item: dict[str, Any], f: LocalFile, stats: Transfer
     try:
         _put(api, item["url"], headers, _file_chunks(f.path, f.size), f"uploading {f.path.name}")
     except IntegrityError:
-        api.call("DELETE", f"{UPLOADS}/{item['upload_id']}", what="aborting an upload", retries=1)
+        api.call("DELETE", f"{UPLOADS}/{item['upload_id']}", what="aborting an upload", retries=1, patient=False)
         raise
     stats.add(bytes_uploaded=f.size)
     api.call("POST", f"{UPLOADS}/{item['upload_id']}/complete", json={}, what=f"completing {f.path.name}")
@@ -275,7 +401,7 @@ def _upload_multipart(api: Api, item: dict[str, Any], f: LocalFile, stats: Trans
     finally:
         ex.shutdown(wait=True, cancel_futures=True)
     if sha.hexdigest() != f.sha256:
-        api.call("DELETE", f"{UPLOADS}/{upload_id}", what="aborting an upload", retries=1)
+        api.call("DELETE", f"{UPLOADS}/{upload_id}", what="aborting an upload", retries=1, patient=False)
         raise IntegrityError(f"{f.path} changed while it was being uploaded; save it again")
     api.call("POST", f"{UPLOADS}/{upload_id}/complete", json={"parts": md5s}, what=f"completing {f.path.name}")
     stats.add(uploaded=1)
@@ -313,9 +439,29 @@ def ensure_uploaded(api: Api, begin: BeginFn, files: Sequence[LocalFile], *, wor
                 for fut in [ex.submit(_upload_single, api, r, f, stats) for r, f in singles]:
                     fut.result()
         for r, f in multis:
-            _upload_multipart(api, r, f, stats, workers, on_part)
+            _upload_multipart_again_if_lost(api, begin, r, f, stats, workers, on_part)
     stats.seconds += time.perf_counter() - t0
     return stats
+
+
+def _upload_multipart_again_if_lost(api: Api, begin: BeginFn, item: dict[str, Any], f: LocalFile,
+                                    stats: TransferStats, workers: int,
+                                    on_part: Callable[[int, int], None] | None, tries: int = 3) -> None:
+    """A bucket that restarted may have forgotten the upload (an in-memory store does): begin again,
+    and the server starts a fresh upload or reports the parts the bucket still holds."""
+    for attempt in range(tries):
+        try:
+            _upload_multipart(api, item, f, stats, workers, on_part)
+            return
+        except UploadLost:
+            if attempt == tries - 1:
+                raise
+            if api.outage is not None:
+                api.outage.say(f"the storage endpoint lost the upload of {f.path.name}; starting it again")
+            item = _begin_retrying(begin, [f])[0]
+            if item["state"] == "ready":
+                stats.add(deduplicated=1)
+                return
 
 
 def _begin_retrying(begin: BeginFn, batch: list[LocalFile], tries: int = 10) -> list[dict[str, Any]]:

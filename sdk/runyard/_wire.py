@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from runyard_proto.v1 import ingest_pb2
 
-__all__ = ["batch_message", "heartbeat_message", "open_message"]
+__all__ = ["batch_message", "heartbeat_message", "open_message", "renumber"]
 
 _RECORDS_TAG = b"\x0a"  # RecordBatch.records: field 1, length-delimited
 _BATCH_TAG = b"\x12"  # ClientMessage.batch: field 2, length-delimited
@@ -43,3 +43,17 @@ def open_message(open_run: ingest_pb2.OpenRun) -> bytes:
 
 def heartbeat_message() -> bytes:
     return ingest_pb2.ClientMessage(heartbeat=ingest_pb2.Heartbeat(time=time.time())).SerializeToString()
+
+
+def renumber(payload: bytes, seq: int) -> bytes:
+    """A serialized Record with its sequence number (field 1, written first) replaced by `seq`.
+
+    The WAL numbers records from where the folder's own log starts; a run resumed while the server was
+    away learns only later which number the server expects next, so its records are renumbered as they
+    are sent (see `Streamer`, `runyard sync`)."""
+    if not payload or payload[0] != 0x08:
+        raise ValueError("a Record without a leading sequence number")
+    i = 1
+    while payload[i] & 0x80:
+        i += 1
+    return b"\x08" + _varint(seq) + payload[i + 1:]

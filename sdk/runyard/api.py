@@ -1,37 +1,31 @@
-"""The public read API: `runyard.Api().run("entity/project/run_id")`, `.runs("entity/project")`.
+"""The public API: `runyard.Api()` reads and edits what the server stores (W&B's `wandb.Api()`).
 
-Reads the query service over REST (docs/api.md). Non-finite numbers travel as the strings "NaN",
-"Infinity" and "-Infinity" and are turned back into floats here.
+    api = runyard.Api()
+    runs = api.runs("admin/mnist", filters={"config.lr": {"$gt": 0.01}, "state": "finished"}, order="-summary_metrics.acc")
+    r = api.run("admin/mnist/ab12cd34")
+    r.history()                       # DataFrame with _step, _timestamp, _runtime and the metrics
+    r.summary.update({"best": 0.9})   # stored at once
+    r.config["lr"] = 0.02; r.update() # works on a live run too (PATCH, not the ingest stream)
+    api.projects("admin"); api.artifact("admin/mnist/model:latest"); api.viewer
+
+Reads go to the query service over REST (docs/api.md); edits to `PATCH /api/v1/runs/...`, which never takes
+sequence numbers from a live run's stream. Non-finite numbers travel as "NaN", "Infinity", "-Infinity"
+and are turned back into floats here.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from ._http import LOGIN_HINT, client, get_json
-from ._jsonify import NONFINITE
-from .errors import AuthenticationError, UsageError
+from ._api_filters import filters_to_expr, order_to_param
+from ._api_run import ApiFile, ApiProject, ApiRun, ApiSummary, ApiUser
+from ._http import LOGIN_HINT, client, get_json, raise_for
+from .errors import AuthenticationError, CommError, UsageError
 from .settings import resolve
 
-__all__ = ["Api", "ApiFile", "ApiRun"]
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, str):
-        return NONFINITE.get(value, value)
-    return value
-
-
-def _decode_tree(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _decode_tree(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode_tree(v) for v in value]
-    return _decode(value)
+__all__ = ["Api", "ApiFile", "ApiProject", "ApiRun", "ApiSummary", "ApiUser"]
 
 
 def _seg(part: str) -> str:
@@ -39,16 +33,20 @@ def _seg(part: str) -> str:
 
 
 class Api:
-    """Read runs from a Runyard server. `base_url`/`api_key` default to RUNYARD_* and the login file."""
+    """Read and edit runs on a Runyard server. `base_url`/`api_key` default to RUNYARD_* and the login
+    file. `overrides` takes W&B's `{"entity": ..., "project": ...}` defaults."""
 
-    def __init__(self, base_url: str | None = None, api_key: str | None = None, *, timeout: float | None = None) -> None:
-        s = resolve({"base_url": base_url, "api_key": api_key, "http_timeout": timeout})
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *, timeout: float | None = None,
+                 overrides: Mapping[str, Any] | None = None, **_ignored: Any) -> None:
+        overrides = dict(overrides or {})
+        s = resolve({"base_url": base_url or overrides.get("base_url"), "api_key": api_key, "http_timeout": timeout})
         if not s.api_key:
             raise AuthenticationError(f"no API key for {s.base_url}. " + LOGIN_HINT.format(base=s.base_url))
         self.base_url = s.base_url
         self._client = client(max(s.http_timeout, 30.0), s.api_key)
         self._api_key = s.api_key
-        self._default_entity: str | None = s.entity
+        self._default_entity: str | None = overrides.get("entity") or s.entity
+        self._default_project: str | None = overrides.get("project") or s.project
 
     def close(self) -> None:
         self._client.close()
@@ -59,8 +57,27 @@ class Api:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # ---- transport ---------------------------------------------------------------------------------
     def _get(self, path: str, *, what: str, params: dict[str, Any] | None = None) -> Any:
         return get_json(self._client, self.base_url, path, what=what, params=params)
+
+    def _send(self, method: str, path: str, *, what: str, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        import httpx
+
+        try:
+            resp = self._client.request(method, self.base_url + path, json=json, params=params)
+        except httpx.TimeoutException as exc:
+            raise CommError(f"{self.base_url} did not answer in time ({what})") from exc
+        except httpx.HTTPError as exc:
+            raise CommError(f"cannot reach {self.base_url} ({what}: {exc})") from exc
+        raise_for(resp, self.base_url, what)
+        return resp.json() if resp.content else None
+
+    # ---- who and where -----------------------------------------------------------------------------
+    @property
+    def viewer(self) -> ApiUser:
+        """The user the API key belongs to (`.username`, `.entity`, `.is_admin`)."""
+        return ApiUser(self._get("/api/v1/viewer", what="reading the viewer"))
 
     @property
     def default_entity(self) -> str:
@@ -71,33 +88,40 @@ class Api:
 
     def _split(self, path: str, parts: int) -> list[str]:
         pieces = [p for p in path.strip("/").split("/") if p]
+        if len(pieces) == 4 and pieces[2] == "runs" and parts == 3:  # the UI's entity/project/runs/id
+            pieces.pop(2)
         if len(pieces) == parts - 1:
             pieces.insert(0, self.default_entity)
+        if len(pieces) == parts - 2 and parts == 3 and self._default_project:
+            pieces = [self.default_entity, self._default_project, *pieces]
         if len(pieces) != parts:
             shape = "entity/project/run_id" if parts == 3 else "entity/project"
             raise UsageError(f"expected a path like {shape!r}, got {path!r}")
         return pieces
 
+    # ---- runs --------------------------------------------------------------------------------------
     def run(self, path: str) -> ApiRun:
         """One run by `entity/project/run_id` (or `project/run_id` in the key's own entity)."""
         entity, project, run_id = self._split(path, 3)
         data = self._get(f"/api/v1/runs/{_seg(entity)}/{_seg(project)}/{_seg(run_id)}", what=f"reading run {path}")
         return ApiRun(self, data)
 
-    def runs(self, path: str, filters: Mapping[str, Any] | None = None, order: str = "-created_at", *,
-             per_page: int = 100) -> list[ApiRun]:
+    def runs(self, path: str | None = None, filters: Mapping[str, Any] | None = None, order: str = "-created_at", *,
+             per_page: int = 100, include_sweeps: bool = True, **_ignored: Any) -> list[ApiRun]:
         """Runs of a project (`entity/project`, or `project`), newest first by default.
 
-        filters (the query service's runs-list parameters): `state` (a state or a list:
-        `{"state": ["running", "crashed"]}`, also `{"$in": [...]}`), `tag`/`tags` (one tag),
-        `group`, `search` (part of the name or id; also `display_name`/`name` as text or
-        `{"$regex": text}`). Anything else raises UsageError. order: `created_at`, `updated_at`, `name`,
-        `state`, with `-` (descending) or `+`."""
-        entity, project = self._split(path, 2)
-        params = _run_filters(filters)
-        params["order"] = _run_order(order)
+        `filters` is W&B's MongoDB-style dict (`{"config.lr": {"$gt": 0.01}, "tags": {"$in": ["best"]}}`,
+        `$and`/`$or`, `$regex` ...; runyard._api_filters lists the fields and operators), sent as the
+        query service's filter language. `order`: any field with `-` (descending) or `+`, e.g.
+        `-summary_metrics.acc`, `+config.lr`, `-created_at`."""
+        entity, project = self._split(path or self._default_project or "", 2)
+        params: dict[str, Any] = {"order": order_to_param(order)}
+        expr = filters_to_expr(filters)
+        if expr:
+            params["filter"] = expr
         out: list[ApiRun] = []
         offset = 0
+        per_page = max(1, min(int(per_page), 1000))
         while True:
             page = self._get(
                 f"/api/v1/projects/{_seg(entity)}/{_seg(project)}/runs",
@@ -110,306 +134,90 @@ class Api:
             if not runs or offset >= int(page.get("total") or 0):
                 return out
 
+    # ---- projects ----------------------------------------------------------------------------------
+    def projects(self, entity: str | None = None, per_page: int = 200) -> list[ApiProject]:
+        """The projects of `entity` (default: the key's own entity) the caller may read, most recent first."""
+        page = self._get("/api/v1/projects", what="listing projects", params={"entity": entity or self.default_entity})
+        return [ApiProject(self, p) for p in page.get("projects") or []]
+
+    def project(self, name: str, entity: str | None = None) -> ApiProject:
+        entity = entity or self.default_entity
+        return ApiProject(self, self._get(f"/api/v1/projects/{_seg(entity)}/{_seg(name)}",
+                                          what=f"reading project {entity}/{name}"))
+
+    # ---- artifacts ---------------------------------------------------------------------------------
+    def _artifact_parts(self, name: str) -> tuple[str, str, str]:
+        parts = name.split("/")
+        if len(parts) == 3:
+            return parts[0], parts[1], parts[2]
+        if len(parts) == 2:
+            return self.default_entity, parts[0], parts[1]
+        return self.default_entity, self._default_project or "uncategorized", parts[0]
+
     def artifact(self, name: str, type: str | None = None) -> Any:
         """An artifact version by `entity/project/name:alias` (or `project/name:alias`, `name:v3` in the
         default entity's project)."""
         from .artifacts import get_artifact
 
-        parts = name.split("/")
-        entity = parts[0] if len(parts) == 3 else self.default_entity
-        project = parts[-2] if len(parts) >= 2 else "uncategorized"
-        art = get_artifact(self.base_url, self._api_key, entity, project, parts[-1])
+        entity, project, ref = self._artifact_parts(name)
+        art = get_artifact(self.base_url, self._api_key, entity, project, ref)
         if type is not None and art.type != type:
             raise UsageError(f"artifact {name} has type {art.type!r}, not {type!r}")
         return art
 
+    def artifact_versions(self, type_name: str | None = None, name: str = "", per_page: int = 50,
+                          **_ignored: Any) -> list[Any]:
+        """Every version of the artifact `entity/project/name` (W&B's `api.artifacts(type, name)`), newest
+        first; `type_name` (when given) must match."""
+        from .artifacts import Artifact
 
-_ORDER_FIELDS = ("created_at", "updated_at", "name", "state")
-_FILTERS = ("state", "tag", "tags", "group", "search", "display_name", "name")
-
-
-def _one(value: Any, what: str) -> str:
-    if isinstance(value, Mapping):
-        if set(value) == {"$regex"}:
-            return str(value["$regex"])
-        if set(value) == {"$in"} and len(value["$in"]) == 1:
-            return str(value["$in"][0])
-        if set(value) == {"$eq"}:
-            return str(value["$eq"])
-        raise UsageError(f"filter {what}: only a plain value is supported here, got {dict(value)!r}")
-    if isinstance(value, (list, tuple)):
-        if len(value) != 1:
-            raise UsageError(f"filter {what}: one value only (the server filters by one {what})")
-        return str(value[0])
-    return str(value)
-
-
-def _run_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for key, value in (filters or {}).items():
-        if key not in _FILTERS:
-            raise UsageError(f"filter {key!r} is not supported; use {', '.join(_FILTERS)} "
-                             "(they map to the runs list parameters state, tag, group and search)")
-        if key == "state":
-            if isinstance(value, Mapping):
-                if set(value) == {"$in"}:
-                    value = list(value["$in"])
-                elif set(value) == {"$eq"}:
-                    value = value["$eq"]
-                else:
-                    raise UsageError(f"filter state: use a state, a list of states or {{'$in': [...]}}, got {value!r}")
-            states = [value] if isinstance(value, str) else [str(v) for v in value]
-            params["state"] = ",".join(states)
-        elif key in ("tag", "tags"):
-            params["tag"] = _one(value, "tag")
-        elif key == "group":
-            params["group"] = _one(value, "group")
-        else:
-            params["search"] = _one(value, key)
-    return params
-
-
-def _run_order(order: str) -> str:
-    desc = order.startswith("-")
-    name = order.lstrip("+-")
-    if name not in _ORDER_FIELDS:
-        raise UsageError(f"order {order!r} is not supported; use one of {', '.join(_ORDER_FIELDS)} with - or +")
-    return ("-" if desc else "") + name
-
-
-class ApiRun:
-    """A run as stored on the server (a snapshot; `load()` refreshes it)."""
-
-    def __init__(self, api: Api, data: dict[str, Any]) -> None:
-        self._api = api
-        self._set(data)
-
-    def _set(self, data: dict[str, Any]) -> None:
-        self._data = data
-        self.id: str = data["id"]
-        self.entity: str = data["entity"]
-        self.project: str = data["project"]
-        self.name: str | None = data.get("name")
-        self.state: str | None = data.get("state")
-        self.config: dict[str, Any] = dict(data.get("config") or {})
-        self.summary: dict[str, Any] = _decode_tree(dict(data.get("summary") or {}))
-        self.tags: list[str] = list(data.get("tags") or [])
-        self.group: str | None = data.get("group")
-        self.job_type: str | None = data.get("job_type")
-        self.notes: str | None = data.get("notes")
-        self.exit_code: int | None = data.get("exit_code")
-        self.history_keys: list[str] = list(data.get("history_keys") or [])
-        self._orig = {"config": _json_copy(self.config), "summary": _json_copy(self.summary),
-                      "fields": {f: getattr(self, f) for f in _EDITABLE}, "tags": list(self.tags)}
-
-    @property
-    def path(self) -> str:
-        return f"{self.entity}/{self.project}/{self.id}"
-
-    @property
-    def _base(self) -> str:
-        return f"/api/v1/runs/{_seg(self.entity)}/{_seg(self.project)}/{_seg(self.id)}"
-
-    def get(self, field: str, default: Any = None) -> Any:
-        """Any field of the run's JSON (created_at, finished_at, host, ...)."""
-        return self._data.get(field, default)
-
-    def load(self) -> ApiRun:
-        self._set(self._api._get(self._base, what=f"reading run {self.path}"))
-        return self
-
-    def scan_history(
-        self, keys: Sequence[str] | None = None, page_size: int = 10_000, min_step: int | None = None,
-        max_step: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Every row at full resolution, in step order: `{"_step", "_timestamp", key: value, ...}` with the
-        requested keys (all keys when None) that have a value at that step."""
-        if isinstance(keys, str):
-            keys = [keys]
-        start = 0 if min_step is None else int(min_step)
-        params: dict[str, Any] = {"limit": int(page_size)}
-        if keys:
-            params["keys"] = ",".join(keys)
-        while True:
-            params["start_step"] = start
-            page = self._api._get(f"{self._base}/history/full", what=f"reading the history of {self.path}", params=params)
-            steps = page.get("steps") or []
-            columns: dict[str, list[Any]] = page.get("columns") or {}
-            for i, step in enumerate(steps):
-                if max_step is not None and step > max_step:
-                    return
-                row: dict[str, Any] = {"_step": step}
-                for key, values in columns.items():
-                    value = values[i]
-                    if value is not None:
-                        row[key] = _decode(value)
-                yield row
-            nxt = page.get("next_step")
-            if nxt is None or not steps:
-                return
-            start = int(nxt)
-
-    def history_rows(self, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        return list(self.scan_history(keys))
-
-    def history(self, samples: int = 500, keys: Sequence[str] | None = None, x_axis: str = "_step",
-                pandas: bool = True, stream: str = "default") -> Any:
-        """Sampled history for charts (the downsampled endpoint: at most `samples` points per key, spikes
-        kept). A pandas DataFrame (one row per step, `_step` first) when pandas is installed and
-        `pandas=True`, else a list of dicts. `stream="system"` gives the system metrics (`system/...`,
-        their step is unix milliseconds)."""
-        if isinstance(keys, str):
-            keys = [keys]
-        if keys is None:
-            if not self.history_keys:
-                self.load()
-            system = stream == "system"
-            keys = [k for k in self.history_keys
-                    if k != "_timestamp" and k.startswith("system/") == system]
-        rows: dict[int, dict[str, Any]] = {}
-        wanted = list(keys)
-        if x_axis != "_step" and x_axis not in wanted:
-            wanted.append(x_axis)
-        for start in range(0, len(wanted), 200):
-            chunk = wanted[start:start + 200]
-            if not chunk:
-                continue
-            page = self._api._get(f"{self._base}/history", what=f"reading the history of {self.path}",
-                                  params={"keys": ",".join(chunk), "samples": int(samples)})
-            for key, series in (page.get("series") or {}).items():
-                for step, value in zip(series.get("step") or [], series.get("value") or []):
-                    rows.setdefault(int(step), {"_step": int(step)})[key] = _decode(value)
-        out = [rows[s] for s in sorted(rows)]
-        if pandas:
-            try:
-                import pandas as pd
-            except ImportError:
-                return out
-            return pd.DataFrame(out, columns=["_step", *[k for k in wanted if k != "_step"]])
+        entity, project, art_name = self._artifact_parts(name or "")
+        art_name = art_name.split(":", 1)[0]
+        body = self._get(f"/api/v1/artifacts/{_seg(entity)}/{_seg(project)}/{_seg(art_name)}",
+                         what=f"reading artifact {entity}/{project}/{art_name}")
+        if type_name is not None and body.get("type") != type_name:
+            raise UsageError(f"artifact {art_name} has type {body.get('type')!r}, not {type_name!r}")
+        out = []
+        for v in sorted(body.get("versions") or [], key=lambda v: -int(v.get("version_index", 0))):
+            a = Artifact(body["name"], body["type"])
+            out.append(a._load({**v, "entity": entity, "project": project, "name": body["name"],
+                                "type": body["type"]}, self.base_url, self._api_key))
         return out
 
-    # ---- files -------------------------------------------------------------------------------------
-    def files(self, names: Sequence[str] | None = None) -> list[ApiFile]:
-        """The run's files (every page), optionally only those named."""
-        from .artifacts import list_run_files
+    artifacts = artifact_versions
 
-        api = self._api
-        listing = list_run_files(api.base_url, api._api_key, self.entity, self.project, self.id, recursive=True)
-        files = [ApiFile(self, f) for f in listing.get("files", [])]
-        if names is not None:
-            wanted = set(names)
-            files = [f for f in files if f.name in wanted]
-        return files
+    def artifact_collections(self, project_name: str, type_name: str | None = None) -> list[dict[str, Any]]:
+        """The artifacts (collections) of a project: `[{"name", "type", "version_count", "latest", ...}]`."""
+        entity, project = self._split(project_name, 2)
+        page = self._get(f"/api/v1/artifacts/{_seg(entity)}/{_seg(project)}", what=f"listing artifacts of {project_name}",
+                         params={"type": type_name} if type_name else None)
+        return list(page.get("artifacts") or [])
 
-    def file(self, name: str) -> ApiFile:
-        """One run file by its name (`output.log`, `media/images/...`)."""
-        from .artifacts import run_file_url
+    def artifact_exists(self, name: str) -> bool:
+        from .errors import NotFoundError
 
-        api = self._api
-        return ApiFile(self, run_file_url(api.base_url, api._api_key, self.entity, self.project, self.id, name))
+        try:
+            self.artifact(name)
+        except NotFoundError:
+            return False
+        return True
 
-    # ---- edits ---------------------------------------------------------------------------------------
-    def update(self) -> ApiRun:
-        """Store the changes made to `.config`, `.summary`, `.tags`, `.notes`, `.name`, `.group`, `.job_type`
-        since the run was read. Works on finished, failed and crashed runs (their state is kept); a
-        running run is changed from its own process (`run.config`, `run.summary`)."""
-        import json
-
-        from runyard_proto.v1 import ingest_pb2 as pb
-
-        from ._jsonify import jsonable
-        from ._session import send_edit
-
-        records: list[pb.Record] = []
-        for what in ("config", "summary"):
-            now = _json_copy(getattr(self, what))
-            before = self._orig[what]
-            changed = {k: v for k, v in now.items() if k not in before or before[k] != v}
-            removed = sorted(k for k in before if k not in now)
-            if changed or removed:
-                body = json.dumps(jsonable(changed), allow_nan=False)
-                upd = (pb.ConfigUpdate if what == "config" else pb.SummaryUpdate)(set_json=body, remove=removed)
-                records.append(pb.Record(**{what: upd}))
-        fields = pb.RunUpdate()
-        touched = False
-        for name in _EDITABLE:
-            value = getattr(self, name)
-            if value != self._orig["fields"][name] and value is not None:
-                setattr(fields, name, str(value))
-                touched = True
-        if list(self.tags) != self._orig["tags"]:
-            if isinstance(self.tags, str):
-                raise UsageError("tags must be a list of strings")
-            fields.set_tags = True
-            fields.tags.extend(str(t) for t in self.tags)
-            touched = True
-        if touched:
-            records.append(pb.Record(update=fields))
-        if not records:
-            return self
-        current = self._api._get(self._base, what=f"reading run {self.path}")
-        if current.get("state") == "running":
-            raise UsageError(
-                f"run {self.path} is running: change it from its own process (run.config, run.summary, "
-                "run.tags); Api edits are for runs that ended, so the live stream's records are never skipped")
-        api = self._api
-        send_edit(api.base_url, api._api_key or "", self.entity, self.project, self.id, records)
-        return self.load()
-
-    save = update
-
-    def __repr__(self) -> str:
-        return f"<runyard.ApiRun {self.path} name={self.name!r} state={self.state!r}>"
-
-
-_EDITABLE = ("name", "notes", "group", "job_type")
-
-
-def _json_copy(value: Any) -> Any:
-    import json
-
-    from ._jsonify import jsonable
-
-    return json.loads(json.dumps(jsonable(value), allow_nan=False))
-
-
-class ApiFile:
-    """A file of a stored run: `.name`, `.size`, `.sha256`, `.content_type`, `.updated_at`, `.url`,
-    `.download(root=".", replace=False)`."""
-
-    def __init__(self, run: ApiRun, record: dict[str, Any]) -> None:
-        self._run = run
-        self.name: str = record["path"]
-        self.size: int = int(record.get("size") or 0)
-        self.sha256: str | None = record.get("sha256")
-        self.content_type: str | None = record.get("content_type")
-        self.updated_at: str | None = record.get("uploaded_at") or record.get("updated_at")
-        self._url: str | None = record.get("url")
-
-    @property
-    def url(self) -> str:
-        """A presigned download URL (valid for the server's presign lifetime)."""
-        if self._url is None:
-            from .artifacts import run_file_url
-
-            api, r = self._run._api, self._run
-            self._url = str(run_file_url(api.base_url, api._api_key, r.entity, r.project, r.id, self.name)["url"])
-        return self._url
-
-    def download(self, root: str | os.PathLike[str] = ".", replace: bool = False, exist_ok: bool = False) -> Path:
-        """Download to `root/<name>` (the sha256 is checked). An existing file is an error unless
-        `replace=True` (overwrite) or `exist_ok=True` (keep it)."""
-        from . import _transfer as t
-        from .artifacts import download_run_file
-
-        dest = t.safe_join(Path(root), self.name)
-        if dest.exists() and not replace:
-            if exist_ok:
-                return dest
-            raise UsageError(f"{dest} exists; pass replace=True to overwrite it (or exist_ok=True to keep it)")
-        api, r = self._run._api, self._run
-        return download_run_file(api.base_url, api._api_key, r.entity, r.project, r.id, self.name, dest)
-
-    def __repr__(self) -> str:
-        return f"<runyard.ApiFile {self.name} ({self.size} bytes)>"
-
+    # ---- paths -------------------------------------------------------------------------------------
+    def from_path(self, path: str) -> Any:
+        """A run (`entity/project/runs/id`, `entity/project/id`), a project (`entity/project`) or an
+        artifact (`entity/project/artifacts/type/name:version`) from its path or UI URL."""
+        p = path.split("://", 1)[-1]
+        if "/" in p and path.startswith(("http://", "https://")):
+            p = p.split("/", 1)[1]
+        parts = [x for x in p.strip("/").split("/") if x]
+        if len(parts) >= 4 and parts[2] == "artifacts":
+            ref = parts[4] if len(parts) >= 5 else parts[3]
+            return self.artifact(f"{parts[0]}/{parts[1]}/{ref}")
+        if len(parts) == 4 and parts[2] == "runs":
+            return self.run(f"{parts[0]}/{parts[1]}/{parts[3]}")
+        if len(parts) == 3:
+            return self.run("/".join(parts))
+        if len(parts) == 2:
+            return self.project(parts[1], parts[0])
+        raise UsageError(f"cannot tell what {path!r} names; use entity/project, entity/project/runs/ID or "
+                         "entity/project/artifacts/TYPE/NAME:VERSION")

@@ -15,14 +15,16 @@ run_id`) so the run object only forwards its own settings; see docs/artifacts.md
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import glob as _glob
+import json as _json
 import mimetypes
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from . import _transfer as t
@@ -30,6 +32,7 @@ from .errors import ServerError, UsageError
 
 __all__ = [
     "Artifact",
+    "ArtifactEntry",
     "IntegrityError",
     "TransferStats",
     "download_run_file",
@@ -61,6 +64,9 @@ def _qpath(path: str) -> str:
 
 def _check_rel(name: str) -> str:
     name = name.replace(os.sep, "/") if os.sep != "/" else name
+    while name.startswith("./"):  # `./model.pt` (W&B accepts it) is `model.pt`
+        name = name[2:]
+    name = "/".join(p for p in name.split("/") if p != ".") if "/./" in f"/{name}/" else name
     parts = name.split("/")
     if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise UsageError(f"{name!r} is not a plain relative path inside the artifact")
@@ -84,7 +90,8 @@ class Artifact:
     run; or get one with `use_artifact` and `download()` it."""
 
     def __init__(self, name: str, type: str, description: str | None = None,
-                 metadata: dict[str, Any] | None = None) -> None:
+                 metadata: dict[str, Any] | None = None, incremental: bool = False, use_as: str | None = None,
+                 **_ignored: Any) -> None:
         if not _NAME.match(name or ""):
             raise UsageError(f"artifact name {name!r}: use 1-128 letters, digits, '_', '.' or '-'")
         if not _TYPE.match(type or ""):
@@ -105,13 +112,17 @@ class Artifact:
         self._conn: tuple[str, str | None] | None = None
         self._remote_files: list[dict[str, Any]] | None = None
         self.stats: t.TransferStats | None = None
+        self._objects: dict[str, Any] = {}  # name -> media object added with add() (get() returns it)
+        self._staging: Path | None = None
+        self._saved_fields = (self.description, _json_text(self.metadata))
 
     # ---- building ---------------------------------------------------------------------------------
     def _check_mutable(self) -> None:
         if self.version is not None:
             raise UsageError(f"{self.qualified_name} is already logged; make a new Artifact to change it")
 
-    def add_file(self, local_path: str | os.PathLike[str], name: str | None = None) -> str:
+    def add_file(self, local_path: str | os.PathLike[str], name: str | None = None, is_tmp: bool = False,
+                 **_ignored: Any) -> str:
         """Add one file, as `name` inside the artifact (default: its file name)."""
         self._check_mutable()
         p = Path(local_path)
@@ -121,7 +132,7 @@ class Artifact:
         self._entries[key] = _Local(p)
         return key
 
-    def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None) -> list[str]:
+    def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None, **_ignored: Any) -> list[str]:
         """Add every file below a folder (recursively), under the prefix `name` (default: the root)."""
         self._check_mutable()
         root = Path(local_path)
@@ -150,6 +161,183 @@ class Artifact:
         key = _check_rel(name or uri.rstrip("/").rsplit("/", 1)[-1])
         self._entries[key] = _Ref(uri, digest, size)
         return key
+
+    def add(self, obj: Any, name: str, overwrite: bool = False) -> str:
+        """Add a media value (a Table, Image, chart, ...) as `name`: a table becomes `<name>.table.json`,
+        other media `<name>.<type>.json` (their descriptor), with the files they refer to beside them.
+        `get(name)` gives it back."""
+        from ._media_base import Media
+        from ._table import Table
+        from .media import as_media
+
+        self._check_mutable()
+        obj = as_media(obj)
+        if not isinstance(obj, Media):
+            raise UsageError(f"Artifact.add: {type(obj).__name__} is not a media value (Table, Image, ...); "
+                             "use add_file() or new_file() for other data")
+        rel = _check_rel(name)
+        stage = self._stage_dir()
+        if isinstance(obj, Table):
+            body = obj.to_body(stage, rel.replace("/", "_"), 0)
+            entry = f"{rel}.table.json"
+            data = _json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
+        else:
+            desc = obj.bind(stage, rel.replace("/", "_"), 0)
+            entry = f"{rel}.{desc.get('_type', 'media')}.json"
+            data = _json.dumps(desc, ensure_ascii=False, allow_nan=False).encode()
+        if entry in self._entries and not overwrite:
+            raise UsageError(f"Artifact.add: {entry} is already in {self.name}; pass overwrite=True to replace it")
+        target = stage / entry
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        self._entries[entry] = _Local(target)
+        for media_file in _media_paths(_json.loads(data)):  # images of table cells and the like
+            if (stage / media_file).is_file():
+                self._entries[_check_rel(media_file)] = _Local(stage / media_file)
+        self._objects[rel] = obj
+        return entry
+
+    def _stage_dir(self) -> Path:
+        if self._staging is None:
+            import tempfile
+
+            self._staging = Path(tempfile.mkdtemp(prefix=f"runyard-artifact-{self.name}-"))
+        return self._staging
+
+    @contextlib.contextmanager
+    def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> Iterator[IO[Any]]:
+        """Write a new file straight into the artifact: `with art.new_file("labels.txt") as f: f.write(...)`."""
+        self._check_mutable()
+        rel = _check_rel(name)
+        if rel in self._entries:
+            raise UsageError(f"Artifact.new_file: {rel} is already in {self.name}")
+        path = self._stage_dir() / "new" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = "b" not in mode
+        with open(path, mode, encoding=(encoding or "utf-8") if text else None) as f:
+            yield f
+        self._entries[rel] = _Local(path)
+
+    def get_entry(self, name: str) -> ArtifactEntry:
+        return self.get_path(name)
+
+    def get_path(self, name: str) -> ArtifactEntry:
+        """One entry by its path in the artifact; `.download()` fetches it (logged artifacts) or gives its
+        local path (artifacts being built)."""
+        rel = _check_rel(name)
+        if self._conn is not None:
+            for f in self._remote_files or self._fetch_manifest(urls=False):
+                if f["path"] == rel:
+                    return ArtifactEntry(self, rel, f)
+        elif rel in self._entries:
+            e = self._entries[rel]
+            record = {"path": rel, "local_path": str(e.path)} if isinstance(e, _Local) else {
+                "path": rel, "ref": e.uri, "digest": e.digest, "size": e.size}
+            return ArtifactEntry(self, rel, record)
+        raise KeyError(f"{self.qualified_name} has no entry {rel!r}")
+
+    def get(self, name: str) -> Any:
+        """A media value added with `add(obj, name)` (a Table comes back as a Table, an image as an
+        Image); None when there is no such entry."""
+        rel = _check_rel(name)
+        if rel in self._objects:
+            return self._objects[rel]
+        if self._conn is None:
+            return None
+        from ._table import Table
+
+        manifest = self._remote_files or self._fetch_manifest(urls=False)
+        paths = {f["path"] for f in manifest}
+        entry = next((p for p in (f"{rel}.table.json", rel) if p in paths), None)
+        if entry is None:
+            entry = next((p for p in sorted(paths) if p.startswith(rel + ".") and p.endswith(".json")), None)
+        if entry is None:
+            return None
+        root = Path(self._download_root())
+        self.download(str(root))
+        body = _json.loads((root / entry).read_text())
+        if entry.endswith(".table.json"):
+            obj: Any = Table.from_body(body, root)
+        elif body.get("_type") == "image-file":
+            from .media import Image
+
+            obj = Image(root / body["path"], caption=body.get("caption"))
+        else:
+            obj = body
+        self._objects[rel] = obj
+        return obj
+
+    def _download_root(self) -> str:
+        return str(Path("artifacts") / f"{self.name}:{self.version}")
+
+    # ---- changing a logged version ------------------------------------------------------------------
+    def save(self, project: str | None = None, settings: Any = None) -> Artifact:
+        """Not logged yet: log it with the active run. Logged: store changed `description` and `metadata`
+        and the aliases added to or removed from `aliases`."""
+        if self.version is None:
+            from ._state import active
+
+            run = active()
+            if run is None:
+                raise UsageError("Artifact.save() of a new artifact needs a run: call runyard.init() first, "
+                                 "or run.log_artifact(artifact)")
+            run.log_artifact(self)
+            return self
+        assert self._conn is not None and self.entity and self.project
+        base_url, api_key = self._conn
+        with t.Api(base_url, api_key) as api:
+            path = f"{_art_base(self.entity, self.project)}/{_q(self.name)}"
+            if (self.description, _json_text(self.metadata)) != self._saved_fields:
+                body = api.call("PATCH", f"{path}/{_q(self.version)}",
+                                json={"description": self.description, "metadata": self.metadata},
+                                what=f"updating {self.qualified_name}")
+                self._saved_fields = (self.description, _json_text(self.metadata))
+            current = api.call("GET", f"{path}/{_q(self.version)}", what=f"reading {self.qualified_name}")
+            have = set(current.get("aliases") or [])
+            for alias in [a for a in self.aliases if a not in have and a != "latest"]:
+                api.call("PUT", f"{path}/aliases/{_q(alias)}", json={"version": self.version},
+                         what=f"setting alias {alias} of {self.qualified_name}")
+            for alias in [a for a in have if a not in self.aliases and a != "latest"]:
+                api.call("DELETE", f"{path}/aliases/{_q(alias)}", what=f"removing alias {alias}")
+            body = api.call("GET", f"{path}/{_q(self.version)}", what=f"reading {self.qualified_name}")
+        return self._load(body, base_url, api_key)
+
+    def wait(self, timeout: float | None = None) -> Artifact:
+        """Logging is done when `log_artifact` returns, so this only checks that it was logged."""
+        if self.version is None:
+            raise UsageError(f"{self.name} is not logged; log it with run.log_artifact() (or use_artifact) first")
+        return self
+
+    def is_draft(self) -> bool:
+        return self.version is None
+
+    def delete(self, delete_aliases: bool = False) -> None:
+        """Delete this version (its files stay in storage while another version or run uses them)."""
+        if self._conn is None or not (self.entity and self.project and self.version):
+            raise UsageError(f"{self.name} is not logged; there is nothing to delete")
+        base_url, api_key = self._conn
+        with t.Api(base_url, api_key) as api:
+            api.call("DELETE", f"{_art_base(self.entity, self.project)}/{_q(self.name)}/{_q(self.version)}",
+                     params={"delete_aliases": str(bool(delete_aliases)).lower()},
+                     what=f"deleting {self.qualified_name}")
+
+    def link(self, target_path: str, aliases: list[str] | None = None) -> Artifact:
+        """Make this version also a version of `target_path` (`name`, `project/name`, `entity/project/name`;
+        W&B registry paths too): same files, no upload. Returns the linked version."""
+        if self._conn is None or not (self.entity and self.project and self.version):
+            raise UsageError(f"{self.name} is not logged; log it before linking it")
+        base_url, api_key = self._conn
+        entity, project, name = _link_target(target_path, self.entity, self.project)
+        files = [{k: v for k, v in f.items() if k in ("path", "sha256", "size", "ref", "digest")}
+                 for f in self._fetch_manifest(urls=False)]
+        body = {"type": self.type, "description": self.description,
+                "metadata": {**self.metadata, "linked_from": self.qualified_name},
+                "aliases": list(aliases or []), "files": files}
+        with t.Api(base_url, api_key) as api:
+            out = api.call("POST", f"{_art_base(entity, project)}/{_q(name)}/versions", json=body,
+                           what=f"linking {self.qualified_name} to {entity}/{project}/{name}")
+        linked = Artifact(out["name"], out["type"])
+        return linked._load(out, base_url, api_key)
 
     # ---- reading ----------------------------------------------------------------------------------
     @property
@@ -236,7 +424,92 @@ class Artifact:
         self.metadata = dict(body.get("metadata") or self.metadata)
         self.created = body.get("created")
         self._conn = (base_url, api_key)
+        self._saved_fields = (self.description, _json_text(self.metadata))
         return self
+
+
+class ArtifactEntry:
+    """One file of an artifact (`art.get_path(name)`): `.path`, `.size`, `.digest`, `.ref`,
+    `.download(root=None)` -> the local path of the file."""
+
+    def __init__(self, artifact: Artifact, path: str, record: Mapping[str, Any]) -> None:
+        self._artifact = artifact
+        self.path = path
+        self.name = path
+        self.size: int | None = record.get("size")
+        self.digest: str | None = record.get("sha256") or record.get("digest")
+        self.ref: str | None = record.get("ref")
+        self._local: str | None = record.get("local_path")
+
+    def download(self, root: str | os.PathLike[str] | None = None, skip_cache: bool | None = None) -> str:
+        if self._local is not None:
+            return self._local
+        if self.ref is not None:
+            raise UsageError(f"{self.path} is a reference ({self.ref}); fetch it from there")
+        art = self._artifact
+        assert art._conn is not None and art.entity and art.project and art.version
+        target = Path(root) if root is not None else Path(art._download_root())
+        dest = t.safe_join(target, self.path)
+        base_url, api_key = art._conn
+        with t.Api(base_url, api_key) as api:
+            rec = api.call("GET", f"{_art_base(art.entity, art.project)}/{_q(art.name)}/{_q(art.version)}/files/"
+                           f"{_qpath(self.path)}", what=f"reading {self.path} of {art.qualified_name}")
+            if not (dest.is_file() and t.hash_file(dest).sha256 == rec["sha256"]):
+                t.download_url(api, rec["url"], dest, sha256=rec["sha256"], size=rec["size"])
+        return str(dest)
+
+    def __repr__(self) -> str:
+        return f"<ArtifactEntry {self.path}>"
+
+
+def _json_text(value: Any) -> str:
+    return _json.dumps(value, sort_keys=True, default=str)
+
+
+def _media_paths(desc: Any) -> list[str]:
+    out: list[str] = []
+    stack = [desc]
+    while stack:
+        d = stack.pop()
+        if isinstance(d, dict):
+            if isinstance(d.get("path"), str) and "sha256" in d:
+                out.append(d["path"])
+            stack.extend(d.values())
+        elif isinstance(d, list):
+            stack.extend(d)
+    return out
+
+
+_NAME_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def artifact_name(name: str) -> str:
+    """A W&B collection name (`MNIST Grayscale 28x28`) as a Runyard artifact name (`MNIST-Grayscale-28x28`)."""
+    clean = _NAME_BAD.sub("-", name.strip()).strip("-.")[:128]
+    if not clean or not _NAME.match(clean):
+        raise UsageError(f"artifact name {name!r}: use letters, digits, '_', '.' or '-'")
+    return clean
+
+
+def _link_target(target: str, entity: str, project: str) -> tuple[str, str, str]:
+    """(entity, project, name) of a link target. W&B registry paths (`wandb-registry-model/Name`,
+    `org/wandb-registry-model/Name`) name a collection `Name` in the source artifact's own project."""
+    parts = [p for p in target.split("/") if p]
+    registry = [i for i, p in enumerate(parts) if p.startswith("wandb-registry-")]
+    if registry:
+        parts = parts[registry[-1] + 1:]
+        if len(parts) != 1:
+            raise UsageError(f"link target {target!r}: use wandb-registry-<kind>/<name>")
+        return entity, project, artifact_name(parts[0])
+    if len(parts) == 3:
+        entity, project, name = parts
+    elif len(parts) == 2:
+        project, name = parts
+    elif len(parts) == 1:
+        (name,) = parts
+    else:
+        raise UsageError(f"link target {target!r}: use name, project/name or entity/project/name")
+    return entity, artifact_name(project) if not _NAME.match(project) else project, artifact_name(name)
 
 
 # ---- artifacts ---------------------------------------------------------------------------------------
@@ -246,17 +519,26 @@ def _art_base(entity: str, project: str) -> str:
 
 def log_artifact(base_url: str, api_key: str | None, entity: str, project: str, run_id: str | None,
                  artifact: Artifact, aliases: Iterable[str] | None = None, *, workers: int = 4,
-                 on_part: Callable[[int, int], None] | None = None) -> Artifact:
+                 on_part: Callable[[int, int], None] | None = None, wait: float | None = None) -> Artifact:
     """Upload what the bucket lacks, then commit a version produced by `run_id`.
 
     A manifest equal to the newest version's creates no version (`artifact.created` is False) but
     still moves the given aliases to it. Returns the same Artifact, now logged.
+
+    An outage of the server or the bucket is waited out for `wait` seconds (default: the setting
+    `upload_wait`, `RUNYARD_UPLOAD_WAIT`, 600 s), saying so on the console; parts already sent are not
+    sent again. After that it raises `CommError`, and logging the artifact again resumes the upload.
     """
     artifact._check_mutable()
+    if wait is None:
+        from .settings import resolve
+
+        wait = resolve().upload_wait
     locals_ = {p: e for p, e in artifact._entries.items() if isinstance(e, _Local)}
     hashed = dict(zip(locals_, t.hash_files([e.path for e in locals_.values()], workers), strict=True))
     base = _art_base(entity, project)
-    with t.Api(base_url, api_key, workers=workers) as api:
+    outage = t.Outage(wait, f"artifact {artifact.name}")
+    with t.Api(base_url, api_key, workers=workers, outage=outage) as api:
         def begin(batch: list[t.LocalFile]) -> list[dict[str, Any]]:
             body = {"objects": [{"sha256": f.sha256, "size": f.size, "md5": f.md5} for f in batch]}
             return list(api.call("POST", f"{base}/_uploads", json=body, what="starting artifact uploads")["objects"])
@@ -281,6 +563,7 @@ def log_artifact(base_url: str, api_key: str | None, entity: str, project: str, 
                 if exc.code != "failed_precondition" or attempt == 2:
                     raise
     artifact.stats = stats
+    stats.outages = outage.outages
     return artifact._load(out, base_url, api_key)
 
 
@@ -296,6 +579,8 @@ def _parse_ref(ref: str, entity: str, project: str) -> tuple[str, str, str, str]
         (name,) = parts
     else:
         raise UsageError(f"artifact {ref!r}: use name[:alias], project/name[:alias] or entity/project/name[:alias]")
+    if not _NAME.match(name):  # a W&B registry name with spaces: stored under its Runyard spelling
+        name = artifact_name(name)
     return entity, project, name, version or "latest"
 
 

@@ -63,10 +63,10 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     for p in paths:
         found = find_run_dirs(p)
         if not found:
-            _err(f"no run folder at {p} (a run folder holds run.json; runs live in ./runyard/run-*)")
+            _err(f"no run folder at {p} (a run folder holds run.json; runs live in ./runyard-runs/run-*)")
             return 2
         dirs.extend(found)
-    failed = 0
+    failed = incomplete = 0
     print(f"syncing {len(dirs)} run{'s' if len(dirs) != 1 else ''} to {settings.base_url}")
     for i, d in enumerate(dirs, 1):
         print(f"[{i}/{len(dirs)}] {d}")
@@ -78,9 +78,19 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             continue
         what = (f"{rec['records_sent']} records sent" if rec["records_sent"] else "no new records")
         what += f", {rec['files_uploaded']} files uploaded" if rec["files_uploaded"] else ", files up to date"
+        if rec["refused"]:
+            what += f", {len(rec['refused'])} records refused by the server (named above)"
         print(f"  done: {what} -> {rec['url']}")
-    if failed:
-        _err(f"{failed} of {len(dirs)} runs could not be synced; run the same command again to retry")
+        if rec["missing"]:
+            incomplete += 1
+            _err(f"{d}: the copy on {settings.base_url} lacks what this folder does not hold: "
+                 + "; ".join(rec["missing"]))
+    if failed or incomplete:
+        if failed:
+            _err(f"{failed} of {len(dirs)} runs could not be synced; fix what is named above and run the same "
+                 "command again (a second sync sends nothing twice)")
+        if incomplete:
+            _err(f"{incomplete} of {len(dirs)} runs were synced incompletely: their folders lack records (above)")
         return 1
     return 0
 
@@ -89,7 +99,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from ._login import read_login_file
     from ._sync import find_run_dirs, run_status
     from .errors import RunyardError
-    from .settings import login_file_path, resolve
+    from .settings import RUN_ROOT, login_file_path, resolve
 
     try:
         s = resolve({})
@@ -117,15 +127,16 @@ def _cmd_status(args: argparse.Namespace) -> int:
         ok, text = run_status(d, s.base_url)
         if not ok:
             pending.append((d, text))
+    where = dirs[0].parent if dirs and all(d.parent == dirs[0].parent for d in dirs) else root
     if not dirs:
-        print(f"no runs in {root / 'runyard'}")
+        print(f"no runs in {root / RUN_ROOT}")
     elif not pending:
-        print(f"{len(dirs)} runs in {dirs[0].parent}, all synced")
+        print(f"{len(dirs)} runs in {where}, all synced to {s.base_url} (as that server acknowledged)")
     else:
-        print(f"{len(pending)} of {len(dirs)} runs in {dirs[0].parent} not synced:")
+        print(f"{len(pending)} of {len(dirs)} runs in {where} not synced to {s.base_url}:")
         for d, text in pending:
             print(f"  {d.name}: {text}")
-        print(f"upload them with: runyard sync {dirs[0].parent}")
+        print(f"upload them with: runyard sync {where}")
     return 0
 
 
@@ -135,7 +146,7 @@ def _cmd_mode(mode: str) -> int:
     path = write_login_file({"mode": mode})
     note = " (RUNYARD_MODE in the environment still wins)" if os.environ.get("RUNYARD_MODE") else ""
     if mode == "offline":
-        print(f"runs are now offline by default: they log to ./runyard; upload with `runyard sync`{note}. "
+        print(f"runs are now offline by default: they log to ./runyard-runs; upload with `runyard sync`{note}. "
               f"Saved in {path}")
     else:
         print(f"runs now go to the server by default{note}. Saved in {path}")
@@ -153,19 +164,21 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument("--host", help="the server's base URL, e.g. http://localhost:8080 "
                                       "(default: RUNYARD_BASE_URL, the saved host, or http://localhost:8080)")
     sync = sub.add_parser("sync", help="upload run folders written offline or not confirmed in time",
-                          description="Replay each run's write-ahead log with its original sequence numbers and "
-                                      "upload its files. Syncing twice changes nothing; --host syncs into another "
-                                      "instance.")
+                          description="Replay each run's record log with its original sequence numbers and "
+                                      "upload its files. Syncing twice changes nothing; --host recreates the run "
+                                      "on another instance. Exits 1 when a run could not be synced, or when its "
+                                      "folder lacks records (named: a damaged log, RUNYARD_KEEP_LOG=false).")
     sync.add_argument("paths", nargs="*", metavar="PATH",
-                      help="run folders, or a folder holding runyard/run-* (default: RUNYARD_DIR or .)")
+                      help="run folders, or a folder holding runyard-runs/run-* (default: RUNYARD_DIR or .)")
     sync.add_argument("--host", help="target server base URL (default: RUNYARD_BASE_URL or the saved host)")
     sync.add_argument("--api-key", dest="api_key", help="API key for the target (default: RUNYARD_API_KEY or saved)")
     sync.add_argument("--entity", help="store the runs under this entity (default: the run's, or the key's user)")
     sync.add_argument("--project", help="store the runs in this project (default: the run's)")
     status = sub.add_parser("status", help="show the host, the user and the runs not yet synced",
-                            description="Which host and user the SDK uses, its mode, and which runs in ./runyard "
-                                        "(or RUNYARD_DIR) are not yet on the server.")
-    status.add_argument("--dir", help="folder holding runyard/ (default: RUNYARD_DIR or .)")
+                            description="Which host and user the SDK uses, its mode, and which runs in "
+                                        "./runyard-runs (or RUNYARD_DIR) the server has not acknowledged "
+                                        "completely (records and files).")
+    status.add_argument("--dir", help="folder holding runyard-runs/ (default: RUNYARD_DIR or .)")
     sub.add_parser("offline", help="make offline the default mode (saved in the settings file)",
                    description="Write mode=offline into the settings file: runs log to disk only until "
                                "`runyard online`; upload them with `runyard sync`.")

@@ -1,9 +1,15 @@
 """SDK settings: one typed object, resolved once per `init()` / `Api()`.
 
-Precedence, highest first: init arguments > environment (`RUNYARD_*`) > the login file that
+Precedence, highest first: init arguments > environment (`RUNYARD_*`; for the run's own settings the
+`WANDB_*` name is read when the `RUNYARD_*` one is unset, see `WANDB_ALIASES`) > the login file that
 `runyard login` writes (`$RUNYARD_CONFIG_DIR/settings.json`, default `~/.config/runyard/settings.json`,
-keys `base_url`, `api_key`, `mode`, `entity`, `project`) > defaults. A bad value raises `SettingsError` naming the argument or the
-full variable name.
+keys `base_url`, `api_key`, `mode`, `entity`, `project`) > defaults. A bad value raises `SettingsError`
+naming the argument or the full variable name.
+
+Run folders live in `<dir>/runyard-runs/` (`RUN_ROOT`). The name cannot be a Python module name, so the
+folder can never shadow the installed `runyard` package, editable installs included (a `./runyard/`
+folder without `__init__.py` did: namespace packages). Folders in the old `<dir>/runyard/` are still read
+(`runyard sync`, `runyard status`, resume).
 """
 
 from __future__ import annotations
@@ -18,11 +24,30 @@ from typing import Any
 
 from .errors import SettingsError
 
-__all__ = ["DEFAULT_BASE_URL", "MODES", "Settings", "login_file_path", "resolve"]
+__all__ = ["DEFAULT_BASE_URL", "LEGACY_RUN_ROOTS", "MODES", "RUN_ROOT", "WANDB_ALIASES", "Settings",
+           "login_file_path", "resolve"]
 
 DEFAULT_BASE_URL = "http://localhost:8080"
 MODES = ("online", "offline", "disabled")
 _MODE_ALIASES = {"run": "online", "dryrun": "offline"}
+RUN_ROOT = "runyard-runs"
+LEGACY_RUN_ROOTS = ("runyard",)
+# the W&B variable read when RUNYARD_<NAME> is unset
+WANDB_ALIASES = {
+    "mode": "WANDB_MODE",
+    "project": "WANDB_PROJECT",
+    "entity": "WANDB_ENTITY",
+    "run_id": "WANDB_RUN_ID",
+    "resume": "WANDB_RESUME",
+    "dir": "WANDB_DIR",
+    "tags": "WANDB_TAGS",
+    "notes": "WANDB_NOTES",
+    "name": "WANDB_NAME",
+    "group": "WANDB_RUN_GROUP",
+    "job_type": "WANDB_JOB_TYPE",
+    "silent": "WANDB_SILENT",
+    "log_model": "WANDB_LOG_MODEL",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +59,7 @@ class _SettingsFields:
     mode: str = "online"
     project: str | None = None
     entity: str | None = None
-    dir: str | None = None  # parent of the `runyard/` folder that holds run folders; default: cwd
+    dir: str | None = None  # parent of the `runyard-runs/` folder that holds run folders; default: cwd
     # tuning (seconds / counts / bytes)
     http_timeout: float = 5.0  # server-info, viewer and Api calls
     init_timeout: float = 10.0  # how long init() waits for the server to open the run
@@ -46,9 +71,14 @@ class _SettingsFields:
     segment_bytes: int = 4 << 20  # write-ahead log segment size
     max_backoff: float = 15.0  # cap of the reconnect backoff
     queue_max: int = 100_000  # in-memory records before log() waits for the disk writer
+    # keep the run's record log (compressed) after the server acknowledged it, so `runyard sync` can
+    # recreate the run anywhere; off: acknowledged segments are deleted
+    keep_log: bool = True
     # the run (RUNYARD_RUN_ID, RUNYARD_RESUME, ... like WANDB_RUN_ID, WANDB_RESUME)
     run_id: str | None = None
-    resume: str | None = None  # "allow", "must", "never" (also True -> "allow", False -> "never")
+    # "allow", "must", "never"; "auto" (also True): resume `run_id`, or without one the newest run of the
+    # project in this folder, else start a new one; False -> "never"
+    resume: str | None = None
     name: str | None = None
     notes: str | None = None
     group: str | None = None
@@ -62,10 +92,22 @@ class _SettingsFields:
     capture_requirements: bool = True  # requirements.txt of the installed distributions
     console: str = "auto"  # "auto"/"wrap": tee stdout/stderr to output.log and the server; "off"
     files_interval: float = 2.0  # how often live files and the notebook history are checked
+    silent: bool = False  # no "runyard: ..." progress lines (warnings and errors are still printed)
+    # what framework integrations log as model artifacts (W&B's WANDB_LOG_MODEL): "false", "end",
+    # "checkpoint" or "all" ("true" means "end")
+    log_model: str = "false"
+    upload_wait: float = 600.0  # how long an artifact upload waits out an outage of the server or bucket
 
     @property
     def root_dir(self) -> Path:
-        return Path(self.dir or os.getcwd()) / "runyard"
+        """Where new run folders go."""
+        return Path(self.dir or os.getcwd()) / RUN_ROOT
+
+    @property
+    def root_dirs(self) -> list[Path]:
+        """Every folder that may hold this directory's run folders, the current one first."""
+        base = Path(self.dir or os.getcwd())
+        return [base / RUN_ROOT, *(base / name for name in LEGACY_RUN_ROOTS)]
 
 
 class Settings(_SettingsFields):
@@ -100,6 +142,7 @@ _ENV_FIELDS: dict[str, type] = {
     "segment_bytes": int,
     "max_backoff": float,
     "queue_max": int,
+    "keep_log": bool,
     "run_id": str,
     "resume": str,
     "name": str,
@@ -114,11 +157,15 @@ _ENV_FIELDS: dict[str, type] = {
     "capture_requirements": bool,
     "console": str,
     "files_interval": float,
+    "silent": bool,
+    "log_model": str,
+    "upload_wait": float,
 }
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 CONSOLE_MODES = ("auto", "wrap", "off")
-RESUME_MODES = ("allow", "must", "never")
+RESUME_MODES = ("allow", "must", "never", "auto")
+LOG_MODEL_MODES = ("false", "end", "checkpoint", "all")
 FILE_KEYS = ("base_url", "api_key", "mode", "entity", "project")
 
 
@@ -154,7 +201,9 @@ def _coerce(name: str, source: str, raw: Any, kind: type) -> Any:
     if name == "console" and isinstance(raw, bool):
         return "auto" if raw else "off"
     if name == "resume" and isinstance(raw, bool):
-        return "allow" if raw else "never"
+        return "auto" if raw else "never"
+    if name == "log_model" and isinstance(raw, bool):
+        return "end" if raw else "false"
     if name == "tags" and isinstance(raw, (list, tuple)):
         return ",".join(str(t) for t in raw)
     if kind is str:
@@ -180,6 +229,9 @@ def resolve(args: Mapping[str, Any] | None = None, environ: Mapping[str, str] | 
     for name, kind in _ENV_FIELDS.items():
         var = "RUNYARD_" + name.upper()
         raw = env.get(var)
+        if (raw is None or raw.strip() == "") and name in WANDB_ALIASES:
+            var = WANDB_ALIASES[name]
+            raw = env.get(var)
         if raw is not None and raw.strip() != "":
             values[name] = _coerce(name, var, raw.strip(), kind)
     for name, raw in (args or {}).items():
@@ -193,7 +245,8 @@ def resolve(args: Mapping[str, Any] | None = None, environ: Mapping[str, str] | 
     mode = str(values.get("mode", "online")).lower()
     mode = _MODE_ALIASES.get(mode, mode)
     if mode not in MODES:
-        raise SettingsError(f"mode must be one of {', '.join(MODES)} (argument mode= or RUNYARD_MODE), got {mode!r}")
+        raise SettingsError(f"mode must be one of {', '.join(MODES)} (argument mode=, RUNYARD_MODE or WANDB_MODE), "
+                            f"got {mode!r}")
     values["mode"] = mode
     console = str(values.get("console", "auto")).lower()
     if console == "off" or console in ("false", "0", "none"):
@@ -203,11 +256,19 @@ def resolve(args: Mapping[str, Any] | None = None, environ: Mapping[str, str] | 
     values["console"] = console
     if values.get("resume") is not None:
         resume = str(values["resume"]).lower()
-        resume = {"true": "allow", "auto": "allow", "false": "never"}.get(resume, resume)
+        resume = {"true": "auto", "1": "auto", "false": "never", "0": "never"}.get(resume, resume)
         if resume not in RESUME_MODES:
             raise SettingsError(
-                f"resume must be one of {', '.join(RESUME_MODES)} (argument resume= or RUNYARD_RESUME), got {resume!r}")
+                f"resume must be one of {', '.join(RESUME_MODES)} (argument resume=, RUNYARD_RESUME or "
+                f"WANDB_RESUME), got {resume!r}")
         values["resume"] = resume
+    log_model = str(values.get("log_model", "false")).lower()
+    log_model = {"true": "end", "1": "end", "yes": "end", "0": "false", "no": "false", "off": "false",
+                 "none": "false", "": "false"}.get(log_model, log_model)
+    if log_model not in LOG_MODEL_MODES:
+        raise SettingsError(f"log_model must be one of {', '.join(LOG_MODEL_MODES)} or true "
+                            f"(RUNYARD_LOG_MODEL or WANDB_LOG_MODEL), got {log_model!r}")
+    values["log_model"] = log_model
     base = str(values.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
     if not base.startswith(("http://", "https://")):
         raise SettingsError(f"the base URL must start with http:// or https:// (RUNYARD_BASE_URL), got {base!r}")

@@ -32,9 +32,11 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 def _cmd_http(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .common import logs
     from .common.settings import load_settings
 
     settings = load_settings()
+    logs.configure(settings.log_level, settings.log_format)
     app: Any
     if args.command == "query":
         from .query.app import create_app as create_query
@@ -59,7 +61,10 @@ def _cmd_http(args: argparse.Namespace) -> int:
         app = create_frontdoor(settings)
     uvicorn.run(
         app, host=settings.http_host, port=settings.http_port,
-        log_level=settings.log_level.lower(), access_log=False,
+        log_level=settings.log_level.lower(), access_log=False, log_config=None,
+        # forwarded headers are believed only from RUNYARD_TRUSTED_PROXIES, by the services themselves
+        # (http/hardening.py); uvicorn's own handling would trust any client on loopback
+        proxy_headers=False, server_header=False,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)) if settings.shutdown_grace_s else None,
     )
     return 0
@@ -76,6 +81,23 @@ def _cmd_gc(args: argparse.Namespace) -> int:
     from .artifact.gc import command
 
     return int(command(args) or 0)
+
+
+def _cmd_build_sdk_wheels(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .query.sdk_wheels import WheelIndex, build_sdk_wheels, download_dependencies
+
+    built = build_sdk_wheels(args.out, Path(args.source).resolve() if args.source else None, force=True)
+    for path in built:
+        print(f"built {path}")
+    if args.with_deps:
+        print("downloading the dependency wheels (pip download)...", flush=True)
+        download_dependencies(args.out, ["--index-url", args.index_url] if args.index_url else None)
+    missing = WheelIndex(args.out).missing("runyard")
+    print("the folder installs the SDK alone" if not missing else
+          f"dependencies not in the folder (pip needs another index for them): {', '.join(missing)}")
+    return 0
 
 
 def _cmd_local(args: argparse.Namespace) -> int:
@@ -117,6 +139,18 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--sweep-bucket", action="store_true",
                     help="also list the bucket and delete keys the database does not know (slow on big buckets)")
     gc.set_defaults(fn=_cmd_gc)
+    wheels = sub.add_parser(
+        "build-sdk-wheels", help="build the runyard SDK wheels the query service serves at /pypi/simple/",
+        description="Build the runyard and runyard-proto wheels from this source checkout into --out (set "
+        "RUNYARD_SDK_WHEELS_DIR to it). --with-deps also downloads the dependency wheels for CPython "
+        "3.10-3.13 on Linux, macOS and Windows, so the index alone installs the SDK (needs a package index).",
+    )
+    wheels.add_argument("--out", required=True, help="folder for the wheels")
+    wheels.add_argument("--source", default=None,
+                        help="the source checkout holding sdk/ and proto/ (default: the one next to this package)")
+    wheels.add_argument("--with-deps", action="store_true", help="also download the dependency wheels")
+    wheels.add_argument("--index-url", default=None, help="package index for --with-deps (default: pip's own)")
+    wheels.set_defaults(fn=_cmd_build_sdk_wheels)
     from .auth.admin_cli import add_parser as add_admin_parser
 
     add_admin_parser(sub)
@@ -133,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     local.add_argument("--no-browser", action="store_true",
                        help="do not open the UI in the desktop's browser once everything runs")
+    local.add_argument("--max-restarts", type=int, default=5, metavar="N",
+                       help="restart a service that dies at most N times within 60 s, then stop everything "
+                       "(default 5; 0: stop at the first death)")
     local.set_defaults(fn=_cmd_local)
     return p
 

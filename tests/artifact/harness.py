@@ -4,52 +4,22 @@ ingest services would write)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from runyard_server.artifact import create_app
-from runyard_server.common.db import dumps_json
-from runyard_server.common.migrate import apply_migrations
 from runyard_server.common.security import new_api_key
 from runyard_server.common.settings import Settings, load_settings
 from tests.services.harness import serve
+from tests.support import db
 
 MiB = 1024 * 1024
-
-
-async def _sql(dsn: str, query: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        for typ in ("json", "jsonb"):
-            await conn.set_type_codec(typ, encoder=dumps_json, decoder=json.loads, schema="pg_catalog")
-        return await conn.fetch(query, *args)
-    finally:
-        await conn.close()
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
-
-
-@contextmanager
-def fresh_database(server_dsn: str) -> Iterator[str]:
-    name = "ry_art_" + secrets.token_hex(6)
-    run(_sql(server_dsn, f'CREATE DATABASE "{name}"'))
-    dsn = urlunsplit(urlsplit(server_dsn)._replace(path="/" + name))
-    try:
-        run(apply_migrations(dsn))
-        yield dsn
-    finally:
-        run(_sql(server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @dataclass
@@ -70,7 +40,7 @@ class ArtifactEnv:
     users: dict[str, User] = field(default_factory=dict)
 
     def sql(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        return run(_sql(self.dsn, query, *args))  # type: ignore[no-any-return]
+        return db.fetch(self.dsn, query, *args)
 
     def user(self, username: str, *, admin: bool = False) -> User:
         if username in self.users:
@@ -118,7 +88,7 @@ def artifact_env(stack: Any, **overrides: Any) -> Iterator[ArtifactEnv]:
     """The artifact app on a fresh database and a fresh bucket of the session's embedded S3."""
     bucket = "art-" + secrets.token_hex(5)
     stack.s3.client().create_bucket(Bucket=bucket)
-    with fresh_database(stack.database_url) as dsn:
+    with db.fresh_database(stack.database_url, prefix="ry_art_") as dsn:
         settings = load_settings(
             database_url=dsn, db_pool_min=0, db_pool_max=6, shutdown_grace_s=2,
             s3_endpoint=stack.s3.endpoint, s3_access_key=stack.s3.access_key, s3_secret_key=stack.s3.secret_key,

@@ -10,7 +10,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 
-from runyard_server.local.embedded import EmbeddedStack, StartupError, run_coro
+from runyard_server.local import EmbeddedStack, S3Config, StartupError
+from tests.support import db
 from tests.support.stack import TestStack
 
 pytestmark = pytest.mark.local
@@ -28,19 +29,6 @@ def _pids_gone(pids: list[int]) -> bool:
     return True
 
 
-async def _sql(dsn: str, *statements: str) -> object:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        result: object = None
-        for s in statements:
-            result = await conn.fetchval(s)
-        return result
-    finally:
-        await conn.close()
-
-
 def test_data_survives_stop_and_start(data_tmp: Path) -> None:
     data = data_tmp / "data"
     first = EmbeddedStack(data, durable=False)
@@ -48,7 +36,7 @@ def test_data_survives_stop_and_start(data_tmp: Path) -> None:
     try:
         assert first.database_url.startswith("postgresql://postgres:")
         assert "@127.0.0.1:" in first.database_url and first.database_url.endswith("/runyard")
-        run_coro(_sql(first.database_url, "CREATE TABLE kept (v text)", "INSERT INTO kept VALUES ('hello')"))
+        db.execute(first.database_url, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('hello')")
         first.s3.client().put_object(Bucket="runyard", Key="runs/a/file.txt", Body=b"bytes kept")
         import redis
 
@@ -72,7 +60,7 @@ def test_data_survives_stop_and_start(data_tmp: Path) -> None:
     second = EmbeddedStack(data, durable=False)
     second.start()
     try:
-        assert run_coro(_sql(second.database_url, "SELECT v FROM kept")) == "hello"
+        assert db.fetchval(second.database_url, "SELECT v FROM kept") == "hello"
         body = second.s3.client().get_object(Bucket="runyard", Key="runs/a/file.txt")["Body"].read()
         assert body == b"bytes kept"
         assert (data / "credentials.json").read_text() == creds_before
@@ -93,8 +81,7 @@ def test_wrong_credentials_are_refused(stack: TestStack) -> None:
 
     bad_dsn = stack.database_url.replace("postgres:", "postgres:wrong", 1)
     with pytest.raises(asyncpg.InvalidPasswordError):
-        run_coro(_sql(bad_dsn, "SELECT 1"))
-    from runyard_server.local.embedded import S3Config
+        db.fetchval(bad_dsn, "SELECT 1")
 
     s3 = stack.s3
     wrong = S3Config(s3.endpoint, s3.access_key, s3.secret_key + "x")
@@ -103,17 +90,17 @@ def test_wrong_credentials_are_refused(stack: TestStack) -> None:
 
 
 def test_presigned_put_then_get_and_tampering(stack: TestStack) -> None:
-    client = stack.s3_client()
+    client = stack.s3.client()
     key = "presign/object.bin"
     payload = os.urandom(70_000)
     put_url = client.generate_presigned_url(
-        "put_object", Params={"Bucket": stack.s3_bucket, "Key": key}, ExpiresIn=300
+        "put_object", Params={"Bucket": stack.s3.bucket, "Key": key}, ExpiresIn=300
     )
     resp = httpx.put(put_url, content=payload, timeout=30)
     assert resp.status_code == 200, resp.text
 
     get_url = client.generate_presigned_url(
-        "get_object", Params={"Bucket": stack.s3_bucket, "Key": key}, ExpiresIn=300
+        "get_object", Params={"Bucket": stack.s3.bucket, "Key": key}, ExpiresIn=300
     )
     resp = httpx.get(get_url, timeout=30)
     assert resp.status_code == 200
@@ -129,6 +116,6 @@ def test_presigned_put_then_get_and_tampering(stack: TestStack) -> None:
     other_key = urlunsplit(parts._replace(path=parts.path.replace("object.bin", "other.bin")))
     assert httpx.get(other_key, timeout=30).status_code == 403
     # and without any signature: no anonymous access (rclone answers 400 for a missing signature)
-    anonymous = httpx.get(f"{stack.s3_endpoint}/{stack.s3_bucket}/{key}", timeout=30)
+    anonymous = httpx.get(f"{stack.s3.endpoint}/{stack.s3.bucket}/{key}", timeout=30)
     assert anonymous.status_code in (400, 403)
     assert anonymous.content != payload

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI, Request
 
 from runyard_server.local.frontdoor import FrontDoor, is_auth_path
@@ -40,14 +41,20 @@ async def _lifespan(app: FrontDoor, queue_in: asyncio.Queue[Any], queue_out: asy
     await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, queue_in.get, queue_out.put)
 
 
-def test_auth_paths() -> None:
-    assert is_auth_path("/api/v1/auth/signup")
-    assert is_auth_path("/api/v1/auth/login")
-    assert is_auth_path("/api/v1/viewer")
-    assert not is_auth_path("/api/v1/viewers")
-    assert not is_auth_path("/api/v1/authx")
-    assert not is_auth_path("/api/v1/server-info")
-    assert not is_auth_path("/")
+@pytest.mark.parametrize(
+    ("path", "auth"),
+    [
+        ("/api/v1/auth/signup", True),
+        ("/api/v1/auth/login", True),
+        ("/api/v1/viewer", True),
+        ("/api/v1/viewers", False),
+        ("/api/v1/authx", False),
+        ("/api/v1/server-info", False),
+        ("/", False),
+    ],
+)
+def test_auth_paths(path: str, auth: bool) -> None:
+    assert is_auth_path(path) is auth
 
 
 async def test_dispatch_and_lifespans() -> None:

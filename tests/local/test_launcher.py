@@ -21,27 +21,22 @@ pytestmark = [pytest.mark.local, pytest.mark.slow]
 STARTUP_TIMEOUT_S = 120
 
 
+def _local_argv(data_dir: Path, port: int, ingest_port: int) -> list[str]:
+    return [sys.executable, "-m", "runyard_server.cli", "local", "--data-dir", str(data_dir),
+            "--port", str(port), "--ingest-port", str(ingest_port)]
+
+
 class Launcher:
     """One `runyard-server local` subprocess with its output in a file."""
 
-    def __init__(self, out_dir: Path, data_dir: Path, port: int, ingest_port: int, name: str) -> None:
+    def __init__(self, out_dir: Path, data_dir: Path, port: int, ingest_port: int, name: str,
+                 extra: tuple[str, ...] = ()) -> None:
         self.port = port
         self.ingest_port = ingest_port
         self.out_path = out_dir / f"{name}.out"
         self._out = open(self.out_path, "wb")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "runyard_server.cli",
-                "local",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-                "--ingest-port",
-                str(ingest_port),
-            ],
+            [*_local_argv(data_dir, port, ingest_port), *extra],
             stdout=self._out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -184,18 +179,7 @@ def test_a_taken_port_is_one_line_and_exit_1(tmp_path: Path, which: str) -> None
         other = free_port()
         port, ingest_port = (busy, other) if which == "--port" else (other, busy)
         res = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "runyard_server.cli",
-                "local",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-                "--ingest-port",
-                str(ingest_port),
-            ],
+            _local_argv(data_dir, port, ingest_port),
             capture_output=True,
             text=True,
             timeout=60,
@@ -221,19 +205,39 @@ def test_children_die_with_a_killed_launcher(data_tmp: Path, launchers: list[Lau
     assert _alive(children) == []
 
 
-def test_a_dying_service_stops_everything_with_exit_1(data_tmp: Path, launchers: list[Launcher]) -> None:
+def test_a_dying_service_is_restarted_until_it_keeps_dying(data_tmp: Path, launchers: list[Launcher]) -> None:
     import psutil
 
-    launcher = Launcher(data_tmp, data_tmp / "data", free_port(), free_port(), "dying")
+    launcher = Launcher(data_tmp, data_tmp / "data", free_port(), free_port(), "dying", ("--max-restarts", "1"))
     launchers.append(launcher)
     launcher.wait_ready()
+
+    def ingest_child() -> psutil.Process:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = [p for p in psutil.Process(launcher.proc.pid).children() if p.cmdline()[-1:] == ["ingest"]]
+            if found:
+                return found[0]
+            time.sleep(0.2)
+        pytest.fail(f"no ingest child:\n{launcher.output()}")
+
+    first = ingest_child()
+    first.kill()
+    deadline = time.monotonic() + 90
+    while "ingest is back" not in launcher.output() and time.monotonic() < deadline:
+        assert launcher.proc.poll() is None, launcher.output()
+        time.sleep(0.3)
+    out = launcher.output()
+    assert "was killed by SIGKILL" in out and "restarting ingest (restart 1 of at most 1 within 60 s)" in out, out
+    with socket.create_connection(("127.0.0.1", launcher.ingest_port), timeout=5):
+        pass  # the restarted ingest answers on the same port
+    second = ingest_child()
+    assert second.pid != first.pid
     children = launcher.descendants()
-    ingest = [p for p in psutil.Process(launcher.proc.pid).children() if p.cmdline()[-1:] == ["ingest"]]
-    assert len(ingest) == 1
-    ingest[0].kill()
+    second.kill()  # a second death within the minute: more than --max-restarts 1, so everything stops
     assert launcher.proc.wait(90) == 1
     out = launcher.output()
-    assert "ingest" in out and "SIGKILL" in out and "ingest.log" in out
+    assert "ingest died more than 1 times within 60 s; stopped everything" in out and "ingest.log" in out
     assert _alive(children) == []
 
 

@@ -28,7 +28,7 @@ def test_ingest_restarts_on_the_same_port(stack: TestStack) -> None:
     assert env["RUNYARD_HEARTBEAT_TIMEOUT_S"] == "5"
     assert env["RUNYARD_CRASH_CHECK_INTERVAL_S"] == "1"
     assert env["RUNYARD_DATABASE_URL"] == stack.database_url
-    assert env["RUNYARD_S3_BUCKET"] == stack.s3_bucket
+    assert env["RUNYARD_S3_BUCKET"] == stack.s3.bucket
 
     assert stack.stop_ingest(kill=True) == -signal.SIGKILL
     assert stack.ingest_pid is None

@@ -36,7 +36,7 @@ def test_session_history_is_saved_live_and_at_finish(kernel: Any, tmp_path: Path
     run(kernel, f"run = runyard.init(project='nb', mode='offline', dir={str(runs)!r}, "
                 "settings={'system_metrics': False, 'files_interval': 0.2, 'capture_requirements': False})")
     run(kernel, "units = 64\nprint('dense', units)")
-    history = next(runs.glob("runyard/run-*")) / "files" / "code" / "_session_history.ipynb"
+    history = next(runs.glob("runyard-runs/run-*")) / "files" / "code" / "_session_history.ipynb"
     deadline = time.monotonic() + 15
     sources: list[str] = []
     while time.monotonic() < deadline:
@@ -57,3 +57,38 @@ def test_session_history_is_saved_live_and_at_finish(kernel: Any, tmp_path: Path
     assert "dense 64" in log and "dense 128" in log
     meta = json.loads((history.parent.parent / "metadata.json").read_text())
     assert meta.get("notebook") is True
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+@pytest.mark.local
+def test_kernel_shutdown_without_finish_drains_everything(sdk_env: dict[str, str], tmp_path: Path) -> None:
+    """A notebook that never calls finish(): shutting the kernel down uploads the media logged last, the
+    session history and the rest, and finishes the run."""
+    import runyard
+
+    paths: list[str] = []
+    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        run(kc, "import numpy as np, runyard")
+        run(kc, "run = runyard.init(project='nb-exit', settings={'system_metrics': False, "
+                "'capture_requirements': False})")
+        run(kc, "for i in range(50):\n    run.log({'loss': 1 / (i + 1)})")
+        run(kc, "t = runyard.Table(columns=['i', 'img'])\n"
+                "for i in range(12):\n    t.add_data(i, runyard.Image(np.full((6, 6), i * 20, dtype=np.uint8)))\n"
+                "run.log({'samples': t}, commit=False)\nrun.log({'loss': 0.0})")
+        reply = kc.execute_interactive("print(run.path)", timeout=60,
+                                       output_hook=lambda msg: paths.append(msg["content"].get("text", "")))
+        assert reply["content"]["status"] == "ok"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=False)  # a graceful shutdown, as Jupyter's "Shut Down Kernel" does
+    path = "".join(paths).strip()
+    r = runyard.Api().run(path)
+    names = [f.name for f in r.files()]
+    assert len([n for n in names if n.startswith("media/images/samples_")]) == 12, names
+    assert any(n.startswith("media/tables/samples_") for n in names), names
+    assert "code/_session_history.ipynb" in names, names
+    assert r.state == "finished" and r.summary["loss"] == 0.0
+    assert [row["loss"] for row in r.scan_history(keys=["loss"])][-1] == 0.0
+

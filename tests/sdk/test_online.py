@@ -88,7 +88,8 @@ run.finish()
     assert len(parts) == 3 and parts[2].isdigit(), name
     assert "everything is saved" in proc.stderr
     run_dir = only_run_dir(tmp_path)
-    assert not any((run_dir / "wal").iterdir()), "acknowledged segments must be deleted"
+    segments = [p.name for p in (run_dir / "wal").iterdir()]
+    assert segments and all(n.endswith(".wal.gz") for n in segments), "the record log is kept, compressed"
 
     api = runyard.Api()
     r = api.run(path)
@@ -110,7 +111,7 @@ run.finish()
     nonfinite = sum(1 for row in rows for k in (7, 8, 9) if not math.isfinite(row[f"m{k}"]))
     assert nonfinite == len(range(0, steps, 97)) + len(range(0, steps, 89)) + len(range(0, steps, 83))
     only = list(r.scan_history(keys=["m7"], page_size=777))
-    assert len(only) == steps and set(only[0]) == {"_step", "_timestamp", "m7"}
+    assert len(only) == steps and set(only[0]) == {"_step", "_timestamp", "_runtime", "m7"}
     assert any(x.id == r.id for x in api.runs("admin/sdk-roundtrip"))
 
 
@@ -191,7 +192,7 @@ def test_refused_entity_is_reported_by_init(sdk_env: dict[str, str], tmp_path: P
         runyard.init(project="p", entity="nobody-such-entity")
     assert "nobody-such-entity" in str(info.value) or "entity" in str(info.value).lower()
     assert runyard.run is None
-    assert list((tmp_path / "runyard").glob("run-*")) == []  # no folder left for a run that never was
+    assert list((tmp_path / "runyard-runs").glob("run-*")) == []  # no folder left for a run that never was
 
 
 def test_in_process_run_with_ingest_down_at_start(server: Any, sdk_env: dict[str, str],
@@ -224,8 +225,12 @@ def test_in_process_run_with_ingest_down_at_start(server: Any, sdk_env: dict[str
     assert [row["v"] for row in r.scan_history(keys=["v"])] == list(range(200))
 
 
-def test_acknowledged_segments_are_deleted_while_running(sdk_env: dict[str, str]) -> None:
-    run = runyard.init(project="sdk-prune", settings={"segment_bytes": 8192})
+@pytest.mark.parametrize("keep_log", [False, True])
+def test_acknowledged_segments_are_deleted_or_compacted_while_running(sdk_env: dict[str, str],
+                                                                       keep_log: bool) -> None:
+    """RUNYARD_KEEP_LOG=false: acknowledged segments go, then the whole log at the end. By default they
+    are compressed in the background instead, and the log stays (for `runyard sync` anywhere)."""
+    run = runyard.init(project="sdk-prune", settings={"segment_bytes": 8192, "keep_log": keep_log})
     for i in range(5000):
         run.log({"x": i, "y": -i})
     streamer = run._streamer
@@ -234,11 +239,26 @@ def test_acknowledged_segments_are_deleted_while_running(sdk_env: dict[str, str]
     while time.monotonic() < deadline and (streamer.queue or streamer.acked < streamer.written_seq):
         time.sleep(0.05)
     assert streamer.acked == streamer.written_seq > 5000
-    segments = list((run.folder / "wal").iterdir())
-    assert len(segments) == 1, segments  # only the active one is left
+    if keep_log:
+        deadline = time.monotonic() + 30  # the background compactor catches up
+        while time.monotonic() < deadline and sum(
+                p.name.endswith(".wal") for p in (run.folder / "wal").iterdir()) > 1:
+            time.sleep(0.05)
+    names = sorted(p.name for p in (run.folder / "wal").iterdir())
+    if keep_log:
+        assert len(names) > 1 and sum(n.endswith(".wal") for n in names) == 1, names  # all but the active one
+    else:
+        assert len(names) == 1, names  # only the active one is left
     run.finish()
     assert run.finish_result is not None and run.finish_result.outcome == "acked"
-    assert list((run.folder / "wal").iterdir()) == []
+    names = [p.name for p in (run.folder / "wal").iterdir()]
+    if keep_log:
+        assert names and all(n.endswith(".wal.gz") for n in names)
+        from runyard.wal import iter_frames
+
+        assert sum(1 for _ in iter_frames(run.folder / "wal")) == streamer.written_seq
+    else:
+        assert names == []
     r = runyard.Api().run(run.path)
     assert r.summary["x"] == 4999 and r.summary["y"] == -4999
 

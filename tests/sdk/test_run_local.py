@@ -59,7 +59,7 @@ def test_offline_run_writes_everything_to_the_wal(tmp_path: Path) -> None:
     assert [r.seq for r in records] == list(range(1, len(records) + 1))
     info = json.loads((run_dir / "run.json").read_text())
     assert info["run_id"] == run.id and info["project"] == "p" and info["config"]["opt"] == {"name": "adam"}
-    assert (tmp_path / "runyard" / "latest-run").resolve() == run_dir.resolve()
+    assert (tmp_path / "runyard-runs" / "latest-run").resolve() == run_dir.resolve()
 
 
 def test_context_manager_marks_failure(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_disabled_mode_touches_nothing(tmp_path: Path) -> None:
     run.log({"x": 1})
     assert run.summary["x"] == 1
     run.finish()
-    assert not (tmp_path / "runyard").exists()
+    assert not (tmp_path / "runyard-runs").exists()
 
 
 def test_missing_key_is_a_clear_error(tmp_path: Path) -> None:

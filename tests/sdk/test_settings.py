@@ -61,7 +61,7 @@ def test_capture_switches_resume_and_booleans(tmp_path: Path) -> None:
     assert (s.system_metrics, s.save_code, s.console, s.system_interval) == (False, False, "off", 2.5)
     assert (s.resume, s.run_id, s.tags, s.capture_git) == ("must", "abc", "a,b", True)
     s = resolve({"resume": True, "console": False, "capture_git": "no"}, {"RUNYARD_CONFIG_DIR": str(tmp_path)})
-    assert (s.resume, s.console, s.capture_git) == ("allow", "off", False)
+    assert (s.resume, s.console, s.capture_git) == ("auto", "off", False)  # True: resume the last run
     for bad, fragment in (({"RUNYARD_SAVE_CODE": "maybe"}, "RUNYARD_SAVE_CODE"),
                           ({"RUNYARD_CONSOLE": "redirect-all"}, "console"),
                           ({"RUNYARD_RESUME": "sometimes"}, "resume")):
@@ -94,3 +94,61 @@ def test_wandb_settings_object_with_unknown_names(tmp_path: Path) -> None:
     run = runyard.init(project="p", mode="offline", dir=tmp_path, settings=s)
     assert run._settings is not None and run._settings.console == "off" and not run._settings.system_metrics
     run.finish()
+
+
+WANDB_ENV = {"WANDB_MODE": "dryrun", "WANDB_PROJECT": "wp", "WANDB_ENTITY": "team-w", "WANDB_RUN_ID": "wid1",
+             "WANDB_RESUME": "auto", "WANDB_DIR": "/tmp/wandb-dir", "WANDB_TAGS": "a,b", "WANDB_NOTES": "n",
+             "WANDB_NAME": "nm", "WANDB_RUN_GROUP": "g", "WANDB_JOB_TYPE": "train", "WANDB_SILENT": "true",
+             "WANDB_LOG_MODEL": "checkpoint"}
+
+
+def test_wandb_variables_count_when_the_runyard_ones_are_unset(tmp_path: Path) -> None:
+    s = resolve({}, {"RUNYARD_CONFIG_DIR": str(tmp_path), **WANDB_ENV})
+    assert (s.mode, s.project, s.entity, s.run_id, s.resume, s.dir) == (
+        "offline", "wp", "team-w", "wid1", "auto", "/tmp/wandb-dir")
+    assert (s.tags, s.notes, s.name, s.group, s.job_type, s.silent, s.log_model) == (
+        "a,b", "n", "nm", "g", "train", True, "checkpoint")
+    ours = {"RUNYARD_MODE": "online", "RUNYARD_PROJECT": "rp", "RUNYARD_RUN_GROUP": "unused",
+            "RUNYARD_GROUP": "rg", "RUNYARD_SILENT": "false", "RUNYARD_LOG_MODEL": "false"}
+    s = resolve({}, {"RUNYARD_CONFIG_DIR": str(tmp_path), **WANDB_ENV, **ours})
+    assert (s.mode, s.project, s.group, s.silent, s.log_model, s.job_type) == (
+        "online", "rp", "rg", False, "false", "train")
+    assert resolve({"project": "arg"}, {"RUNYARD_CONFIG_DIR": str(tmp_path), **WANDB_ENV}).project == "arg"
+    assert resolve({}, {"RUNYARD_CONFIG_DIR": str(tmp_path), "WANDB_LOG_MODEL": "true"}).log_model == "end"
+    with pytest.raises(SettingsError, match="WANDB_MODE"):
+        resolve({}, {"RUNYARD_CONFIG_DIR": str(tmp_path), "WANDB_MODE": "sideways"})
+
+
+def test_wandb_habits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """log() with no data commits the step; resume=True without an id resumes the folder's last run;
+    WANDB_SILENT hides progress lines but not warnings; termlog/termwarn/termerror."""
+    import runyard
+
+    from .conftest import wal_records
+
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run = runyard.init(project="habits", mode="offline", dir=tmp_path, settings={"system_metrics": False})
+    run.log({"a": 1}, commit=False)
+    runyard.log()
+    run.log()
+    assert run.step == 2
+    first = run.id
+    run.finish()
+    again = runyard.init(project="habits", mode="offline", dir=tmp_path, resume=True,
+                         settings={"system_metrics": False})
+    assert again.id == first and again.step == 2  # steps go on from where the last process stopped
+    runyard.termlog("hello from termlog")
+    runyard.termwarn("careful", repeat=False)
+    runyard.termwarn("careful", repeat=False)
+    runyard.termerror("broken")
+    again.finish()
+    err = capsys.readouterr().err
+    assert "offline run" not in err and "hello from termlog" not in err  # silent: no progress lines
+    assert err.count("runyard: WARNING careful") == 1 and "runyard: ERROR broken" in err
+    steps = [r.history.step for r in wal_records(run.folder) if r.WhichOneof("payload") == "history"]
+    assert steps == [0, 1]
+    monkeypatch.delenv("WANDB_SILENT")
+    fresh = runyard.init(project="other", mode="offline", dir=tmp_path, resume=True,
+                         settings={"system_metrics": False})
+    assert fresh.id != first  # nothing of this project to resume: a new run
+    fresh.finish()

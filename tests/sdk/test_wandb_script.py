@@ -77,12 +77,12 @@ def test_wandb_script_runs_unchanged_and_reads_back(sdk_env: dict[str, str], tmp
     val = list(r.scan_history(keys=["val/acc", "epoch"]))
     assert [(row["epoch"], row["val/acc"]) for row in val] == [(0, 0.5), (1, 0.6), (2, pytest.approx(0.7))]
     hist = r.history(keys=["loss", "lr"], pandas=False)
-    assert len(hist) == 30 and set(hist[0]) == {"_step", "loss", "lr"}
+    assert len(hist) == 30 and set(hist[0]) == {"_step", "_runtime", "_timestamp", "loss", "lr"}
     try:
         import pandas  # noqa: F401
 
         df = r.history(keys=["loss"])
-        assert list(df.columns) == ["_step", "loss"] and len(df) == 30
+        assert list(df.columns) == ["_step", "_runtime", "_timestamp", "loss"] and len(df) == 30
     except ImportError:
         pass
     examples = [row for row in r.scan_history(keys=["examples"])]

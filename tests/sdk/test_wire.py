@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from runyard._items import ConfigItem, FinishItem, HistoryItem, SummaryItem
 from runyard._records import RecordBuilder
 from runyard._wire import batch_message
 from runyard_proto.v1 import ingest_pb2 as pb
@@ -11,7 +12,7 @@ from runyard_proto.v1 import ingest_pb2 as pb
 
 def test_batch_message_matches_protobuf() -> None:
     b = RecordBuilder()
-    items = [("h", i, 1000.0 + i, {"a": float(i), "big": "x" * (200 * i)}) for i in range(5)]
+    items = [HistoryItem(i, 1000.0 + i, {"a": float(i), "big": "x" * (200 * i)}) for i in range(5)]
     frames = b.build(items)
     raw = batch_message([f[1] for f in frames])
     msg = pb.ClientMessage.FromString(raw)
@@ -26,11 +27,11 @@ def test_builder_summary_and_order() -> None:
     b = RecordBuilder()
     frames = b.build(
         [
-            ("h", 0, 1.0, {"loss": 1.0, "acc": math.nan}),
-            ("s", {"loss": 0.5}, []),
-            ("h", 1, 2.0, {"loss": 2.0, "acc": 0.9, "_step": 3, "system/x": 1, "k" * 300: 1}),
-            ("c", {"lr": 0.1}, []),
-            ("f", 0, None, 3.0),
+            HistoryItem(0, 1.0, {"loss": 1.0, "acc": math.nan}),
+            SummaryItem({"loss": 0.5}, []),
+            HistoryItem(1, 2.0, {"loss": 2.0, "acc": 0.9, "_step": 3, "system/x": 1, "k" * 300: 1}),
+            ConfigItem({"lr": 0.1}, []),
+            FinishItem(0, None, 3.0),
         ]
     )
     recs = [pb.Record.FromString(f[1]) for f in frames]
@@ -56,7 +57,7 @@ def test_fast_and_slow_paths_agree() -> None:
         {"a": math.nan, "_runtime": 1.0, "x": [1, 2], "y": None},  # refused key, json values
         {"a": 10**400},  # too big for a double: JSON
     ]
-    frames = b.build([("h", i * 7, 100.0 + i, r) for i, r in enumerate(rows)])
+    frames = b.build([HistoryItem(i * 7, 100.0 + i, r) for i, r in enumerate(rows)])
     recs = [pb.Record.FromString(f[1]) for f in frames]
     h = [r.history for r in recs if r.WhichOneof("payload") == "history"]
     assert len(h) == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import secrets
 import socket
 import subprocess
@@ -24,6 +25,23 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _wait_for_kernel_info(kc: Any, timeout: float) -> None:
+    """Ask until the kernel answers kernel_info. (`wait_for_ready()` judges a client it does not own by
+    the heartbeat thread, which calls a kernel dead after one beat slower than a second: on a busy
+    machine, a kernel that is still starting.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        msg_id = kc.kernel_info()
+        try:
+            while True:
+                reply = kc.get_shell_msg(timeout=2)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    return
+        except queue.Empty:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the kernel did not answer kernel_info in {timeout} s") from None
 
 
 def test_find_notebook_path_through_the_sessions_api(tmp_path: Path) -> None:
@@ -63,7 +81,7 @@ def test_find_notebook_path_through_the_sessions_api(tmp_path: Path) -> None:
         kc.load_connection_file()
         kc.start_channels()
         try:
-            kc.wait_for_ready(timeout=60)
+            _wait_for_kernel_info(kc, timeout=60)
             out: list[str] = []
             reply = kc.execute_interactive(
                 "import os\nos.environ.pop('JPY_SESSION_NAME', None)\n"

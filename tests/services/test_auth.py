@@ -12,7 +12,7 @@ import pytest
 from runyard_server.common.security import hash_api_key, key_prefix_of
 from runyard_server.common.verifier import token_hash
 
-from .harness import Services
+from .harness import METRICS_AUTH, Services
 
 PASSWORD = "correct horse battery"
 
@@ -201,7 +201,8 @@ def test_health_ready_metrics_and_openapi(services: Services, admin: dict[str, A
     base = services.auth_url
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{base}/readyz").json() == {"status": "ok"}
-    text = httpx.get(f"{base}/metrics").text
+    assert httpx.get(f"{base}/metrics").status_code == 401  # behind RUNYARD_METRICS_TOKEN
+    text = httpx.get(f"{base}/metrics", headers=METRICS_AUTH).text
     assert 'runyard_auth_requests_total{route="/api/v1/viewer",status="200"}' in text
     assert "runyard_auth_logins_total" in text
     spec = httpx.get(f"{base}/api/v1/auth/openapi.json").json()

@@ -15,7 +15,7 @@ from runyard_server import __version__
 from runyard_server.common import history_codec
 from runyard_server.common.security import new_api_key
 
-from .harness import Services, running_services
+from .harness import METRICS_AUTH, Services, running_services
 
 PASSWORD = "correct horse battery"
 N_STEPS = 10_000
@@ -288,7 +288,7 @@ def test_health_metrics_and_openapi(world: World) -> None:
     assert httpx.get(base + "/readyz").json() == {"status": "ok"}
     world.get("/api/v1/projects/ada/vision")
     world.get("/api/v1/projects/ada/secret-project-name")
-    text = httpx.get(base + "/metrics").text
+    text = httpx.get(base + "/metrics", headers=METRICS_AUTH).text
     assert 'runyard_query_requests_total{route="/api/v1/projects/{entity}/{project}",status="200"}' in text
     assert 'runyard_query_requests_total{route="/api/v1/projects/{entity}/{project}",status="404"}' in text
     assert "runyard_query_request_duration_seconds_bucket" in text

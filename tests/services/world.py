@@ -22,8 +22,9 @@ import httpx
 from runyard_proto.v1 import ingest_pb2 as pb
 from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
 from runyard_server.common.settings import Settings, load_settings
+from tests.support import db
 
-from .harness import fresh_database, serve
+from .harness import serve
 
 ROOT_PASSWORD = "root-password-1"
 
@@ -62,14 +63,7 @@ class World:
 
     # ---- plumbing ------------------------------------------------------------------------------
     def sql(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        async def go() -> list[asyncpg.Record]:
-            conn = await asyncpg.connect(self.dsn)
-            try:
-                return await conn.fetch(query, *args)
-            finally:
-                await conn.close()
-
-        return asyncio.run(go())
+        return db.fetch(self.dsn, query, *args)
 
     def call(self, who: str | None, method: str, path: str, *, service: str = "auth", **kw: Any) -> httpx.Response:
         base = {"auth": self.auth_url, "query": self.query_url, "artifact": self.artifact_url}[service]
@@ -132,7 +126,7 @@ def running_world(stack: Any, *, artifact: bool = True, **overrides: Any) -> Ite
         stack.s3.client().create_bucket(Bucket=bucket)
         s3 = dict(s3_endpoint=stack.s3.endpoint, s3_access_key=stack.s3.access_key,
                   s3_secret_key=stack.s3.secret_key, s3_bucket=bucket, s3_region=stack.s3.region)
-    with fresh_database(stack.database_url) as dsn:
+    with db.fresh_database(stack.database_url, prefix="ry_svc_") as dsn:
         base = dict(database_url=dsn, redis_url=stack.redis_url, db_pool_min=0, db_pool_max=4, shutdown_grace_s=2,
                     **s3)
         base.update(overrides)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import uvicorn
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+from tests.support.asgi import serve
 
 __all__ = ["OidcProvider", "running_provider"]
 
@@ -122,18 +122,6 @@ class OidcProvider:
 def running_provider(**kw: Any) -> Iterator[OidcProvider]:
     """Serve a provider on 127.0.0.1:<free port> under uvicorn in a thread."""
     provider = OidcProvider(**kw)
-    server = uvicorn.Server(uvicorn.Config(provider.app(), host="127.0.0.1", port=0, log_level="warning",
-                                           access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, name="oidc-provider", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test OIDC provider did not start")
-        time.sleep(0.02)
-    provider.url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    try:
+    with serve(provider.app(), lifespan="off", name="the test OIDC provider") as url:
+        provider.url = url
         yield provider
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -16,12 +16,13 @@ import socket
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from runyard_server.local.embedded import EmbeddedStack, S3Config, run_coro
+from runyard_server.local import EmbeddedStack, S3Config, run_coro
 from runyard_server.local.processes import Child, free_port, spawn, tail, wait_until
+from tests.support import db
 
 __all__ = ["INGEST_TEST_ENV", "TestStack"]
 
@@ -85,40 +86,12 @@ class TestStack:
 
     @property
     def s3(self) -> S3Config:
+        """Endpoint, keys, bucket, and `.client()`: a boto3 client (SigV4, path style)."""
         return self.embedded.s3
-
-    @property
-    def s3_endpoint(self) -> str:
-        return self.s3.endpoint
-
-    @property
-    def s3_access_key(self) -> str:
-        return self.s3.access_key
-
-    @property
-    def s3_secret_key(self) -> str:
-        return self.s3.secret_key
-
-    @property
-    def s3_bucket(self) -> str:
-        return self.s3.bucket
-
-    def s3_client(self) -> Any:
-        """A boto3 client for the bucket (SigV4, path style)."""
-        return self.s3.client()
 
     def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Run one query on the database and return its rows as dicts (for assertions)."""
-        import asyncpg
-
-        async def go() -> list[dict[str, Any]]:
-            conn = await asyncpg.connect(self.database_url)
-            try:
-                return [dict(r) for r in await conn.fetch(sql, *args)]
-            finally:
-                await conn.close()
-
-        return run_coro(go())
+        return [dict(r) for r in db.fetch(self.database_url, sql, *args)]
 
     # ---- services ----------------------------------------------------------------------------------
     @property
@@ -130,20 +103,12 @@ class TestStack:
         return f"127.0.0.1:{self._ingest_port}"
 
     @property
-    def http_port(self) -> int:
-        return self._http_port
-
-    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._http_port}"
 
     @property
     def ingest_pid(self) -> int | None:
         return self._ingest.pid if self._ingest and self._ingest.alive() else None
-
-    @property
-    def http_pid(self) -> int | None:
-        return self._http.pid if self._http and self._http.alive() else None
 
     def service_env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         import os
@@ -178,20 +143,9 @@ class TestStack:
             return self._ingest_port
         if port is not None:
             self._ingest_port = port
-        child = spawn(
-            "ingest",
-            [sys.executable, "-m", "runyard_server.cli", "ingest"],
-            self.logs_dir / "ingest.log",
-            env=self.service_env(env),
-        )
-        self._ingest = child
-        wait_until(
-            child,
-            lambda: _tcp_ready("127.0.0.1", self._ingest_port),
-            timeout=READY_TIMEOUT_S,
-            what=f"the ingest service ({self.ingest_address})",
-            interval=0.1,
-        )
+        self._ingest = self._spawn("ingest", env)
+        self._wait(self._ingest, lambda: _tcp_ready("127.0.0.1", self._ingest_port),
+                   f"the ingest service ({self.ingest_address})")
         return self._ingest_port
 
     def stop_ingest(self, kill: bool = False) -> int | None:
@@ -206,27 +160,25 @@ class TestStack:
         """Start the front door (auth + query on one port; no-op when it runs); returns base_url."""
         if self._http is not None and self._http.alive():
             return self.base_url
-        child = spawn(
-            "frontdoor",
-            [sys.executable, "-m", "runyard_server.cli", "frontdoor"],
-            self.logs_dir / "frontdoor.log",
-            env=self.service_env(env),
-        )
-        self._http = child
+        self._http = self._spawn("frontdoor", env)
         url = self.base_url + "/api/v1/server-info"
-        wait_until(
-            child,
-            lambda: _http_ok(url),
-            timeout=READY_TIMEOUT_S,
-            what=f"the front door ({self.base_url})",
-            interval=0.1,
-        )
+        self._wait(self._http, lambda: _http_ok(url), f"the front door ({self.base_url})")
         return self.base_url
 
     def stop_http(self, kill: bool = False) -> int | None:
         if self._http is None:
             return None
         return self._http.stop(STOP_GRACE_S, kill=kill)
+
+    def _spawn(self, command: str, env: Mapping[str, str] | None) -> Child:
+        """`runyard-server COMMAND` as a child, its output in logs/COMMAND.log. Not waited for: the
+        caller records it first, so that close() stops it even when it never gets ready."""
+        argv = [sys.executable, "-m", "runyard_server.cli", command]
+        return spawn(command, argv, self.logs_dir / f"{command}.log", env=self.service_env(env))
+
+    @staticmethod
+    def _wait(child: Child, ready: Callable[[], bool], what: str) -> None:
+        wait_until(child, ready, timeout=READY_TIMEOUT_S, what=what, interval=0.1)
 
     # ---- diagnostics ---------------------------------------------------------------------------------
     def recent_logs(self, lines: int = 40) -> str:

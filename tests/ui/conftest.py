@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.services.harness import fresh_database
+from tests.support import db
 
 from . import harness
 
@@ -38,15 +38,15 @@ def web_dist() -> Any:
 def ui_server(stack: Any, web_dist: Any) -> Iterator[UiServer]:
     ingest_port = harness.free_port()
     env = stack.service_env()
-    with fresh_database(stack.database_url) as dsn:
+    with db.fresh_database(stack.database_url, prefix="ry_svc_") as dsn:
         with harness.frontdoor(env, dsn, web_dist, stack.logs_dir, f"127.0.0.1:{ingest_port}") as base_url:
             yield UiServer(base_url, dsn, ingest_port, env, stack.logs_dir)
 
 
 @pytest.fixture(scope="module")
 def browser(ui_server: UiServer) -> Iterator[Any]:
-    # After ui_server: Playwright's sync API runs an event loop in this thread, and the database
-    # helpers set up before it use asyncio.run.
+    # After ui_server: Playwright's sync API runs an event loop in this thread, so the fresh database
+    # is made before it (the database helpers would cope, through run_coro, but in another thread).
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -63,8 +63,14 @@ def page(browser: Any) -> Iterator[Any]:
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    # the UI runs under a strict Content-Security-Policy (docs/security.md): anything it refuses is a bug,
+    # unless a test that feeds hostile content expects it (it empties `page.csp_violations` itself)
+    csp: list[str] = []
+    pg.csp_violations = csp
+    pg.on("console", lambda m: csp.append(m.text) if "Content Security Policy" in m.text else None)
     try:
         yield pg
     finally:
         context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+    assert not csp, f"Content-Security-Policy violations: {csp}"

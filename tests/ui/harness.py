@@ -18,14 +18,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import numpy as np
 
 from runyard_server.common import history_codec
 from runyard_server.common.security import new_api_key
-from runyard_server.local.embedded import run_coro
+from runyard_server.local import run_coro
 from runyard_server.local.processes import free_port, spawn, wait_until
+from tests.support import db
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "services" / "web"
@@ -76,7 +78,9 @@ def frontdoor(
         RUNYARD_WEB_DIST=str(dist),
         PYTHONUNBUFFERED="1",
     )
-    base_url = f"http://127.0.0.1:{port}"
+    # the UI's address, as the local launcher prints it: `localhost`, never the bucket's host (127.0.0.1),
+    # whose page requests the UI moves to `localhost` (cookies ignore ports; docs/security.md)
+    base_url = f"http://localhost:{port}"
     child = spawn(
         "frontdoor", [sys.executable, "-m", "runyard_server.cli", "frontdoor"], logs_dir / f"frontdoor-ui-{port}.log", env=full
     )
@@ -143,8 +147,7 @@ def metric_values(run_index: int, metric_index: int, steps: np.ndarray) -> np.nd
 async def _seed(
     dsn: str, entity: str, project: str, n_runs: int, metrics: list[str], n_steps: int, nan_steps: dict[int, list[int]]
 ) -> list[SeededRun]:
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with db.connect(dsn) as conn:
         ent = await conn.fetchval("SELECT id FROM entities WHERE name = $1", entity)
         if ent is None:
             raise RuntimeError(f"entity {entity!r} does not exist (sign the user up first)")
@@ -174,7 +177,7 @@ async def _seed(
             runs.append(run)
             created = now - dt.timedelta(minutes=5 * (n_runs - i))
             finished = None if run.state == "running" else created + dt.timedelta(minutes=4)
-            run_rows.append((pid, run.run_id, run.name, i + 1, run.state, json.dumps(run.config), json.dumps(run.summary),
+            run_rows.append((pid, run.run_id, run.name, i + 1, run.state, run.config, run.summary,
                              run.tags, f"host-{i % 4}", user, created, created + dt.timedelta(minutes=4),
                              created + dt.timedelta(minutes=4), finished, 1 if run.state == "failed" else None,
                              n_steps))
@@ -203,8 +206,6 @@ async def _seed(
             )
         await conn.execute("UPDATE projects SET updated_at = now() WHERE id = $1", pid)
         return runs
-    finally:
-        await conn.close()
 
 
 def seed_project(
@@ -227,21 +228,35 @@ def launch_chromium(playwright):  # type: ignore[no-untyped-def]
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
 
+async def _project_pk(conn: asyncpg.Connection, entity: str, project: str) -> int:
+    return int(await conn.fetchval(
+        "SELECT p.id FROM projects p JOIN entities e ON e.id = p.entity_id WHERE e.name = $1 AND p.name = $2",
+        entity, project))
+
+
+async def _run_pk(conn: asyncpg.Connection, entity: str, project: str, run_id: str) -> int:
+    return int(await conn.fetchval(
+        """SELECT r.id FROM runs r JOIN projects p ON p.id = r.project_id JOIN entities e ON e.id = p.entity_id
+            WHERE e.name = $1 AND p.name = $2 AND r.run_id = $3""", entity, project, run_id))
+
+
+async def _new_history_key(conn: asyncpg.Connection, run_pk: int, key: str) -> int:
+    """The next key id of a run, registered for `key` (as the ingest service numbers them)."""
+    key_id = int(await conn.fetchval(
+        "SELECT coalesce(max(key_id), -1) + 1 FROM history_keys WHERE run_id = $1", run_pk))
+    await conn.execute("INSERT INTO history_keys (run_id, key_id, key) VALUES ($1, $2, $3)", run_pk, key_id, key)
+    return key_id
+
+
 async def _add_run(dsn: str, entity: str, project: str, run_id: str, name: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        pid = await conn.fetchval(
-            "SELECT p.id FROM projects p JOIN entities e ON e.id = p.entity_id WHERE e.name = $1 AND p.name = $2",
-            entity, project,
-        )
+    async with db.connect(dsn) as conn:
+        pid = await _project_pk(conn, entity, project)
         await conn.execute(
             """INSERT INTO runs (project_id, run_id, name, run_number, state, heartbeat_at)
                VALUES ($1, $2, $3, (SELECT coalesce(max(run_number), 0) + 1 FROM runs WHERE project_id = $1),
                        'running', now())""",
             pid, run_id, name,
         )
-    finally:
-        await conn.close()
 
 
 def add_run(dsn: str, entity: str, project: str, run_id: str, name: str) -> None:
@@ -250,16 +265,13 @@ def add_run(dsn: str, entity: str, project: str, run_id: str, name: str) -> None
 
 
 async def _create_api_key(dsn: str, username: str) -> str:
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with db.connect(dsn) as conn:
         uid = await conn.fetchval("SELECT id FROM users WHERE username = $1", username)
         key, prefix, digest = new_api_key()
         await conn.execute(
             "INSERT INTO api_keys (user_id, prefix, key_hash, name) VALUES ($1, $2, $3, 'ui-tests')", uid, prefix, digest
         )
         return key
-    finally:
-        await conn.close()
 
 
 def create_api_key(dsn: str, username: str) -> str:
@@ -295,13 +307,8 @@ def publish_run_change(env: Mapping[str, str], dsn: str, entity: str, project: s
     import redis
 
     async def project_pk() -> int:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return int(await conn.fetchval(
-                "SELECT p.id FROM projects p JOIN entities e ON e.id = p.entity_id WHERE e.name = $1 AND p.name = $2",
-                entity, project))
-        finally:
-            await conn.close()
+        async with db.connect(dsn) as conn:
+            return await _project_pk(conn, entity, project)
 
     pk = run_coro(project_pk())
     client = redis.Redis.from_url(env["RUNYARD_REDIS_URL"])
@@ -314,20 +321,14 @@ def publish_run_change(env: Mapping[str, str], dsn: str, entity: str, project: s
 
 async def _put_history(dsn: str, entity: str, project: str, run_id: str, key: str, steps: np.ndarray,
                        values: np.ndarray) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        pk = await conn.fetchval(
-            """SELECT r.id FROM runs r JOIN projects p ON p.id = r.project_id JOIN entities e ON e.id = p.entity_id
-                WHERE e.name = $1 AND p.name = $2 AND r.run_id = $3""", entity, project, run_id)
-        key_id = await conn.fetchval("SELECT coalesce(max(key_id), -1) + 1 FROM history_keys WHERE run_id = $1", pk)
-        await conn.execute("INSERT INTO history_keys (run_id, key_id, key) VALUES ($1, $2, $3)", pk, key_id, key)
+    async with db.connect(dsn) as conn:
+        pk = await _run_pk(conn, entity, project, run_id)
+        key_id = await _new_history_key(conn, pk, key)
         s, v = history_codec.encode(steps.astype(np.int64), values.astype(np.float64))
         await conn.execute(
             """INSERT INTO history_chunks (run_id, key_id, min_step, max_step, n, steps, vals)
                VALUES ($1, $2, $3, $4, $5, $6, $7)""",
             pk, key_id, int(steps.min()), int(steps.max()), int(steps.size), s, v)
-    finally:
-        await conn.close()
 
 
 def put_history(dsn: str, entity: str, project: str, run_id: str, key: str, steps: np.ndarray, values: np.ndarray) -> None:
@@ -336,18 +337,13 @@ def put_history(dsn: str, entity: str, project: str, run_id: str, key: str, step
 
 
 async def _put_output(dsn: str, entity: str, project: str, run_id: str, lines: list[tuple[str, str]], first: int) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        pk = await conn.fetchval(
-            """SELECT r.id FROM runs r JOIN projects p ON p.id = r.project_id JOIN entities e ON e.id = p.entity_id
-                WHERE e.name = $1 AND p.name = $2 AND r.run_id = $3""", entity, project, run_id)
+    async with db.connect(dsn) as conn:
+        pk = await _run_pk(conn, entity, project, run_id)
         await conn.executemany(
             "INSERT INTO run_output (run_id, line_no, ts, stream, line) VALUES ($1, $2, $3, $4, $5)",
             [(pk, first + i, 1.7e9 + first + i, stream, line) for i, (stream, line) in enumerate(lines)])
         await conn.execute("UPDATE runs SET output_lines = output_lines + $2, updated_at = now() WHERE id = $1",
                            pk, len(lines))
-    finally:
-        await conn.close()
 
 
 def put_output(dsn: str, entity: str, project: str, run_id: str, lines: list[tuple[str, str]], first: int) -> None:
@@ -357,20 +353,29 @@ def put_output(dsn: str, entity: str, project: str, run_id: str, lines: list[tup
 
 async def _put_json_history(dsn: str, entity: str, project: str, run_id: str, key: str,
                             points: list[tuple[int, object]]) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        pk = await conn.fetchval(
-            """SELECT r.id FROM runs r JOIN projects p ON p.id = r.project_id JOIN entities e ON e.id = p.entity_id
-                WHERE e.name = $1 AND p.name = $2 AND r.run_id = $3""", entity, project, run_id)
-        key_id = await conn.fetchval("SELECT coalesce(max(key_id), -1) + 1 FROM history_keys WHERE run_id = $1", pk)
-        await conn.execute("INSERT INTO history_keys (run_id, key_id, key) VALUES ($1, $2, $3)", pk, key_id, key)
+    async with db.connect(dsn) as conn:
+        pk = await _run_pk(conn, entity, project, run_id)
+        key_id = await _new_history_key(conn, pk, key)
         await conn.executemany(
             "INSERT INTO history_json (run_id, key_id, step, value) VALUES ($1, $2, $3, $4::jsonb)",
-            [(pk, key_id, step, json.dumps(value)) for step, value in points])
-    finally:
-        await conn.close()
+            [(pk, key_id, step, value) for step, value in points])
 
 
 def put_json_history(dsn: str, entity: str, project: str, run_id: str, key: str, points: list[tuple[int, object]]) -> None:
     """JSON-valued history (media descriptors, tables, histograms) of a run, one value per step."""
     run_coro(_put_json_history(dsn, entity, project, run_id, key, points))
+
+
+def wait_js(page: Any, expression: str, timeout: float = 30_000) -> None:
+    """Wait until a JavaScript expression is truthy in the page. Polls through `page.evaluate` (DevTools
+    evaluation), because Playwright's `wait_for_function` evaluates its string with `eval` inside the page,
+    which the UI's Content-Security-Policy (script-src 'self', no 'unsafe-eval') rightly refuses."""
+    import time
+
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        if page.evaluate(f"() => Boolean({expression})"):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout / 1000:.0f} s for {expression}")
+        page.wait_for_timeout(50)

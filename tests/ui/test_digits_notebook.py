@@ -94,7 +94,7 @@ def test_digits_notebook_run_page(page: Any, ui_server: Any, tmp_path: Path) -> 
     panel = page.wait_for_selector("[data-testid=media-panel][data-key=examples]", timeout=30_000)
     captions = [c.inner_text() for c in panel.query_selector_all("[data-testid=media-image] figcaption")]
     assert captions and all(c.startswith("pred: ") and " / true: " in c for c in captions), captions
-    page.wait_for_function(
+    harness.wait_js(page,
         "[...document.querySelectorAll('[data-key=examples] [data-testid=media-image] img')]"
         ".every(i => i.complete && i.naturalWidth === 8)", timeout=30_000)
     _shot(page, "52-digits-media")

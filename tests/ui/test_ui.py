@@ -172,7 +172,7 @@ def test_runs_table_sort_filter_and_columns(page: Any, admin: str, seeded: list[
 
     # filter on name and tags
     page.fill("[data-testid=runs-filter]", "sweep")
-    page.wait_for_function("document.querySelector('[data-testid=runs-count]').textContent.includes(' of ')")
+    harness.wait_js(page, "document.querySelector('[data-testid=runs-count]').textContent.includes(' of ')")
     expected = {r.name for r in seeded if "sweep" in r.name or "sweep" in r.tags}
     assert set(_visible_names(page)) == expected
     shot(page, "07-runs-filtered")
@@ -305,7 +305,7 @@ def test_sdk_run_updates_live(page: Any, admin: str, ui_server: Any, tmp_path: A
         # finished: the page follows the run and shows the new state and its summary, no reload
         page.wait_for_selector(".run-head [data-state=finished]", timeout=20000)
         page.click("[data-testid=tab-overview]")
-        page.wait_for_function(
+        harness.wait_js(page,
             "document.querySelector('[data-testid=summary-table]').textContent.includes('loss')", timeout=20000
         )
         page.click("[data-testid=tab-charts]")

@@ -90,8 +90,8 @@ def test_artifact_objects_by_md5_and_scratch_documents(wandb_world: WandbWorld, 
 def test_gc_removes_staged_uploads_never_adopted(wandb_world: WandbWorld, run_id: str) -> None:
     r = _post(wandb_world, f"/api/v1/runs/admin/{PROJECT}/{run_id}/files/_staged", {"paths": ["abandoned.txt"]})
     assert httpx.put(r.json()["files"][0]["url"], content=b"left behind").status_code == 200
-    s3 = wandb_world.stack.s3_client()
-    bucket = wandb_world.stack.s3_bucket
+    s3 = wandb_world.stack.s3.client()
+    bucket = wandb_world.stack.s3.bucket
 
     def staged() -> list[str]:
         return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="staging/").get("Contents", [])]

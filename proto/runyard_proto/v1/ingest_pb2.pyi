@@ -84,10 +84,31 @@ class RunOpened(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., name: _Optional[str] = ..., resumed: _Optional[bool] = ..., last_seq: _Optional[int] = ..., next_step: _Optional[int] = ..., state: _Optional[str] = ..., channel_seqs: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class Ack(_message.Message):
-    __slots__ = ("seq",)
+    __slots__ = ("seq", "rejected", "channel_seqs")
+    class ChannelSeqsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     SEQ_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_SEQS_FIELD_NUMBER: _ClassVar[int]
     seq: int
-    def __init__(self, seq: _Optional[int] = ...) -> None: ...
+    rejected: _containers.RepeatedCompositeFieldContainer[Rejected]
+    channel_seqs: _containers.ScalarMap[str, int]
+    def __init__(self, seq: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[Rejected, _Mapping]]] = ..., channel_seqs: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class Rejected(_message.Message):
+    __slots__ = ("seq", "reason", "channel")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    reason: str
+    channel: str
+    def __init__(self, seq: _Optional[int] = ..., reason: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("time",)

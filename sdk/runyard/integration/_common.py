@@ -40,3 +40,16 @@ def scalars(logs: dict[str, Any] | None, prefix: str = "") -> dict[str, float]:
         if f is not None:
             out[prefix + k] = f
     return out
+
+
+def reopen(run: Any) -> Any:
+    """The same run again after it was finished (a Lightning `trainer.test()` or a Transformers
+    `trainer.evaluate()` after training ended an integration-owned run): resumed by id, so what is
+    logged next lands in that run, not a new one."""
+    import runyard
+
+    settings = getattr(run, "_settings", None)
+    return runyard.init(project=run.project, entity=run.entity, id=run.id, resume="allow", mode=run.mode,
+                        dir=getattr(settings, "dir", None) or None, reinit="create_new",
+                        settings={"system_metrics": settings.system_metrics} if settings is not None else None)
+

@@ -7,6 +7,10 @@
 Logs every metric Keras reports: per epoch (`loss`, `accuracy`, `val_loss`, ... with `epoch`) and, with
 `log_freq="batch"` or an integer N, per batch (`batch/loss`, ...) every N batches. Given validation data,
 logs `examples`: sample images with the predicted and the true label as captions, at each epoch end.
+
+W&B's callbacks under their names (`WandbMetricsLogger`, `WandbModelCheckpoint`, `WandbEvalCallback`,
+and the older `WandbCallback`, also as `runyard.keras.WandbCallback`) are importable from here; see
+`runyard.integration._keras_wandb`.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import numpy as np
 
 from ..media import Image
 from ._common import active_run, scalars
+from ._keras_wandb import WandbCallback, WandbEvalCallback, WandbMetricsLogger, WandbModelCheckpoint
 
-__all__ = ["RunyardCallback"]
+__all__ = ["RunyardCallback", "WandbCallback", "WandbEvalCallback", "WandbMetricsLogger", "WandbModelCheckpoint"]
 
 
 class RunyardCallback(keras.callbacks.Callback):

@@ -14,6 +14,7 @@ import asyncpg
 from ..common import verifier
 from ..common.errors import NotFound
 from ..common.verifier import Principal
+from .queries import refs
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,15 @@ async def project_read(conn: asyncpg.Connection, who: Principal, entity: str, pr
 
 
 async def run_pk(conn: asyncpg.Connection, project: ProjectRef, run_id: str) -> int:
-    pk = await conn.fetchval("SELECT id FROM runs WHERE project_id = $1 AND run_id = $2", project.id, run_id)
+    pk = await refs.run_pk(conn, project.id, run_id)
     if pk is None:
         raise NotFound(f"run {project.entity}/{project.name}/{run_id} not found")
-    return int(pk)
+    return pk
 
 
 async def may_write_entity_id(conn: asyncpg.Connection, who: Principal, entity_id: int) -> None:
     """For upload sessions, which carry only their storage scope: NotFound unless `who` may write it."""
-    name = await conn.fetchval("SELECT name FROM entities WHERE id = $1", entity_id)
+    name = await refs.entity_name(conn, entity_id)
     if name is None:
         raise NotFound("upload not found")
     try:

@@ -9,8 +9,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from .. import __version__
+from ..common.limits import ARTIFACT_BODY_MAX_BYTES
 from ..common.settings import Settings
-from ..http import MetricsMiddleware, install_error_handlers, service_lifespan
+from ..http import (
+    MetricsMiddleware,
+    install_docs,
+    install_error_handlers,
+    install_hardening,
+    service_lifespan,
+)
 from .metrics import LATENCY, REQUESTS
 from .routes import artifacts, files, health, lineage, staged, upload_sessions
 from .storage import Storage, check_s3_settings
@@ -39,14 +46,17 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(
         title="Runyard artifacts", version=__version__, lifespan=lifespan,
-        openapi_url="/api/v1/artifacts/_openapi.json", docs_url="/api/v1/artifacts/_docs", redoc_url=None,
+        openapi_url="/api/v1/artifacts/_openapi.json", docs_url=None, redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, requests=REQUESTS, latency=LATENCY)
-    # upload sessions first: `/api/v1/artifacts/_uploads/...` must not be read as {entity}/{project}
+    # the docs and upload sessions first: `/api/v1/artifacts/_docs/assets/...` and `/api/v1/artifacts/_uploads/...`
+    # must not be read as {entity}/{project}
+    install_docs(app, "/api/v1/artifacts/_docs", "/api/v1/artifacts/_openapi.json", "Runyard artifacts API")
     for module in (upload_sessions, staged, files, lineage, artifacts, health):
         app.include_router(module.router)
+    install_hardening(app, settings, body_max=max(settings.max_request_bytes, ARTIFACT_BODY_MAX_BYTES))
     return app
 
 

@@ -34,22 +34,13 @@ import asyncpg
 from ..common.db import create_pool
 from ..common.settings import Settings
 from . import metrics
+from .queries import gc as q
 from .staging import STAGING_PREFIX
 from .storage import Storage
 
 log = logging.getLogger(__name__)
 DEFAULT_GRACE_S = 24 * 3600
 BATCH = 500
-
-_CANDIDATES = """
-    SELECT o.id FROM storage_objects o
-     WHERE o.touched_at < now() - make_interval(secs => $1)
-       AND (o.state = 'pending'
-            OR (o.state = 'ready'
-                AND NOT EXISTS (SELECT 1 FROM run_files f WHERE f.object_id = o.id)
-                AND NOT EXISTS (SELECT 1 FROM artifact_files a WHERE a.object_id = o.id)))
-"""
-
 
 @dataclass
 class GcReport:
@@ -76,16 +67,10 @@ async def collect(pool: asyncpg.Pool, storage: Storage, *, grace_s: float = DEFA
     report = GcReport(dry_run=dry_run)
     async with pool.acquire() as conn:
         if dry_run:
-            report.candidates = int(await conn.fetchval(f"SELECT count(*) FROM ({_CANDIDATES}) c", float(grace_s)))
+            report.candidates = await q.count_candidates(conn, grace_s)
             return report
         while True:
-            marked = await conn.fetch(
-                f"""UPDATE storage_objects SET state = 'deleting'
-                     WHERE id IN ({_CANDIDATES} ORDER BY o.id LIMIT {BATCH} FOR UPDATE SKIP LOCKED)
-                       AND state IN ('ready', 'pending') AND touched_at < now() - make_interval(secs => $1)
-                    RETURNING id""",
-                float(grace_s),
-            )
+            marked = await q.mark_deleting(conn, grace_s, BATCH)
             done = await _finish_deleting(conn, storage, report)
             if not marked and not done:
                 break
@@ -108,24 +93,13 @@ async def _sweep_staging(storage: Storage, grace_s: float, report: GcReport) -> 
 
 async def _finish_deleting(conn: asyncpg.Connection, storage: Storage, report: GcReport) -> int:
     """Remove the bytes, then the rows, of up to BATCH objects marked `deleting`."""
-    rows = await conn.fetch(
-        "SELECT id, key, size, s3_upload_id, state FROM storage_objects WHERE state = 'deleting' "
-        "AND NOT (key = ANY($1::text[])) ORDER BY id LIMIT $2",
-        report.failed_keys, BATCH,
-    )
+    rows = await q.deleting(conn, report.failed_keys, BATCH)
     if not rows:
         return 0
     # A commit that locked and referenced an object just before it was marked is visible now (this is a
     # new statement, hence a new snapshot): such objects go back to `ready` and keep their bytes. After
     # this, no new reference can appear (commits only reference `ready` rows).
-    revived = {r["id"] for r in await conn.fetch(
-        """UPDATE storage_objects o SET state = 'ready', touched_at = now()
-            WHERE o.id = ANY($1::bigint[]) AND o.state = 'deleting'
-              AND (EXISTS (SELECT 1 FROM run_files f WHERE f.object_id = o.id)
-                   OR EXISTS (SELECT 1 FROM artifact_files a WHERE a.object_id = o.id))
-           RETURNING o.id""",
-        [r["id"] for r in rows],
-    )}
+    revived = await q.revive_referenced(conn, [r["id"] for r in rows])
     rows = [r for r in rows if r["id"] not in revived]
     if not rows:
         return len(revived)
@@ -137,9 +111,7 @@ async def _finish_deleting(conn: asyncpg.Connection, storage: Storage, report: G
     failed = set(await storage.delete([r["key"] for r in rows]))
     report.failed_keys.extend(sorted(failed))
     gone = [r for r in rows if r["key"] not in failed]
-    await conn.execute(
-        "DELETE FROM storage_objects WHERE id = ANY($1::bigint[]) AND state = 'deleting'", [r["id"] for r in gone]
-    )
+    await q.delete_marked(conn, [r["id"] for r in gone])
     report.deleted_objects += len(gone)
     report.deleted_bytes += sum(int(r["size"]) for r in gone)
     metrics.GC_DELETED.labels("object").inc(len(gone))
@@ -153,8 +125,7 @@ async def _sweep(pool: asyncpg.Pool, storage: Storage, grace_s: float, report: G
     async with pool.acquire() as conn:
         for i in range(0, len(keys), 1000):
             chunk = keys[i:i + 1000]
-            known = {r["key"] for r in await conn.fetch(
-                "SELECT key FROM storage_objects WHERE key = ANY($1::text[])", chunk)}
+            known = await q.known_keys(conn, chunk)
             orphans.extend(k for k in chunk if k not in known)
     if orphans:
         failed = await storage.delete(orphans)

@@ -19,6 +19,11 @@ LATENCY = Histogram(
 PRESIGNED = Counter("runyard_artifact_presigned_urls_total", "Presigned URLs issued", ["kind"])
 OBJECTS = Counter(
     "runyard_artifact_objects_total", "Objects asked for by clients, by outcome", ["result"]
-)  # result: dedup (already stored), upload (upload started or resumed), completed
+)  # result: dedup (already stored), upload (upload started or resumed), completed, aborted, mismatch
+# (mismatch: the stored bytes' SHA-256 was not the declared one; they were removed or uploaded again)
+for _kind in ("put", "part", "get"):
+    PRESIGNED.labels(_kind)
+for _result in ("dedup", "upload", "completed", "aborted", "mismatch"):  # upload sessions: started, completed, aborted
+    OBJECTS.labels(_result)
 UPLOADED_BYTES = Counter("runyard_artifact_uploaded_bytes_total", "Bytes of objects completed and verified")
 GC_DELETED = Counter("runyard_artifact_gc_deleted_objects_total", "Objects removed by the GC", ["kind"])

@@ -9,11 +9,15 @@ them into ordinary storage:
     staging/<entity_id>/md5/<md5>                                                  artifact files (Content-MD5 signed)
     staging/<entity_id>/scratch/<sha256 of project id and name>                    a protocol's scratch documents
 
-Adopting reads the staged object once in the service to compute its sha256 and MD5 (the bucket cannot
-be asked for a sha256 it was never given), copies it server-side to `objects/<entity_id>/..<sha256>`
-unless those bytes are stored already, marks the `storage_objects` row ready, and deletes the staging
-keys it has superseded. The staging key carries the entity id, so bytes can only be adopted into the
-entity whose writer was given the URL; a key is only reachable through a presigned URL signed here.
+Adopting is an ordinary upload session (uploads.py) whose client is this service: the staged object is
+read once (`Storage.digests`) to learn its address (sha256, with its MD5 and size), the session is begun
+for those bytes (a stored object is deduplicated, with the same rules as every upload: an older object
+someone else stored unverified is hashed first), the staged bytes are copied server-side to the
+session's content-addressed key, and `uploads.complete` verifies what that key holds, exactly as for a
+client's own PUT, before the object is marked ready and verified. So the staged key changing between
+reading and copying (its presigned URL is still valid) cannot plant other bytes under an address: the
+verification reads the copy. The staging key carries the entity id, so bytes can only be adopted into
+the entity whose writer was given the URL; a key is only reachable through a presigned URL signed here.
 
 Run-file uploads of the same path get a fresh key each (time-ordered): adopting takes the newest key
 present and deletes the older ones, so an upload still in flight to a newer key is never touched, and
@@ -34,7 +38,7 @@ import asyncpg
 from ..common.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from ..common.settings import Settings
 from ..common.verifier import Principal
-from . import metrics
+from . import uploads
 from .names import md5_hex, object_key
 from .storage import Storage
 
@@ -65,7 +69,6 @@ def scratch_key(entity_id: int, project_id: int, name: str) -> str:
 
 @dataclass(frozen=True)
 class Adopted:
-    object_id: int
     sha256: str
     md5: str
     size: int
@@ -79,7 +82,8 @@ async def newest_staged(storage: Storage, prefix: str) -> tuple[str | None, list
 
 async def adopt(pool: asyncpg.Pool, storage: Storage, settings: Settings, who: Principal, entity_id: int,
                 key: str, *, expect_md5: str | None = None) -> Adopted | None:
-    """Move a staged object into content-addressed storage; None when nothing is staged at `key`."""
+    """Move a staged object into content-addressed storage through an upload session (module docstring);
+    None when nothing is staged at `key`. The caller deletes the staged key afterwards."""
     head = await storage.head(key)
     if head is None:
         return None
@@ -91,42 +95,20 @@ async def adopt(pool: asyncpg.Pool, storage: Storage, settings: Settings, who: P
     if size > MAX_COPY_BYTES:
         await storage.delete([key])
         raise ResourceExhausted("files uploaded through the W&B protocol may be at most 5 GiB each")
-    sha256, md5, read = await storage.hash_object(key)
-    if read != size:
-        raise FailedPrecondition("the staged file changed while it was read; upload it again")
-    if expect_md5 is not None and md5 != md5_hex(expect_md5):
+    found = await storage.digests(key, md5=True)
+    assert found.md5 is not None
+    if expect_md5 is not None and found.md5 != md5_hex(expect_md5):
         await storage.delete([key])
-        raise InvalidArgument(f"the uploaded bytes have MD5 {md5}, not the declared {expect_md5}; upload again")
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            "SELECT id, state, size FROM storage_objects WHERE entity_id = $1 AND sha256 = $2 FOR UPDATE",
-            entity_id, sha256,
-        )
-        if row is not None and row["state"] == "deleting":
-            raise FailedPrecondition("these bytes are being garbage-collected right now; retry in a few seconds")
-        if row is not None and row["state"] == "ready":
-            await conn.execute("UPDATE storage_objects SET touched_at = now() WHERE id = $1", row["id"])
-            metrics.OBJECTS.labels("dedup").inc()
-            return Adopted(int(row["id"]), sha256, md5, size)
-    # copy outside the transaction (it may take a while), then record the object as ready
-    dest = object_key(entity_id, sha256)
-    await storage.copy(key, dest)
-    async with pool.acquire() as conn, conn.transaction():
-        object_id = await conn.fetchval(
-            """INSERT INTO storage_objects (entity_id, sha256, size, md5, key, state, created_by, completed_at)
-               VALUES ($1, $2, $3, $4, $5, 'ready', $6, now())
-               ON CONFLICT (entity_id, sha256) DO UPDATE
-                   SET state = 'ready', size = excluded.size, md5 = excluded.md5, completed_at = now(),
-                       touched_at = now()
-                 WHERE storage_objects.state <> 'deleting'
-               RETURNING id""",
-            entity_id, sha256, size, md5, dest, who.user_id,
-        )
-        if object_id is None:
-            raise FailedPrecondition("these bytes are being garbage-collected right now; retry in a few seconds")
-    metrics.OBJECTS.labels("completed").inc()
-    metrics.UPLOADED_BYTES.inc(size)
-    return Adopted(int(object_id), sha256, md5, size)
+        raise InvalidArgument(f"the uploaded bytes have MD5 {found.md5}, not the declared {expect_md5}; upload again")
+    item = uploads.ObjectRequest(found.sha256, found.size, found.md5)
+    (session,) = await uploads.begin(pool, storage, settings, who, entity_id, [item], single=True)
+    if session["state"] == "pending":
+        if session.get("method") != "put":
+            raise FailedPrecondition("another client is uploading these bytes in parts right now; "
+                                     "try again when it is done")
+        await storage.copy(key, object_key(entity_id, found.sha256))
+        await uploads.complete(pool, storage, who, str(session["upload_id"]), None)
+    return Adopted(found.sha256, found.md5, found.size)
 
 
 def describe(adopted: Adopted) -> dict[str, Any]:

@@ -25,7 +25,8 @@ from ..common.settings import Settings, SettingsError, is_placeholder
 def check_s3_settings(settings: Settings) -> None:
     """Fail at start, naming every missing or placeholder RUNYARD_S3_* variable at once."""
     problems = []
-    for field in ("s3_endpoint", "s3_access_key", "s3_secret_key", "s3_bucket"):
+    keys = ("s3_access_key", "s3_secret_key") if settings.s3_credentials == "secret" else ()
+    for field in ("s3_endpoint", *keys, "s3_bucket"):
         value = str(getattr(settings, field))
         name = "RUNYARD_" + field.upper()
         if not value:
@@ -46,8 +47,9 @@ def _client(endpoint: str, settings: Settings, *, pool: int = 20) -> Any:
     return boto3.client(
         "s3",
         endpoint_url=endpoint,
-        aws_access_key_id=settings.s3_access_key,
-        aws_secret_access_key=settings.s3_secret_key,
+        # credentials "environment": None lets boto3 use its chain (IRSA web identity, instance role)
+        aws_access_key_id=settings.s3_access_key if settings.s3_credentials == "secret" else None,
+        aws_secret_access_key=settings.s3_secret_key if settings.s3_credentials == "secret" else None,
         region_name=settings.s3_region,
         config=Config(
             signature_version="s3v4",
@@ -56,6 +58,9 @@ def _client(endpoint: str, settings: Settings, *, pool: int = 20) -> Any:
             retries={"max_attempts": 3, "mode": "standard"},
             connect_timeout=5,
             read_timeout=60,
+            # `digests` hashes objects itself; botocore's own check of a stored x-amz-checksum-sha256 would
+            # turn a lying upload into an exception instead of a measured mismatch
+            response_checksum_validation="when_required",
         ),
     )
 
@@ -73,6 +78,13 @@ class PartInfo:
     number: int
     size: int
     etag: str  # without quotes
+
+
+@dataclass(frozen=True)
+class Digests:
+    sha256: str
+    md5: str | None  # only when asked for
+    size: int
 
 
 class NoSuchUpload(Exception):
@@ -124,12 +136,17 @@ class Storage:
 
     def presign_get(self, key: str, *, content_type: str | None = None, filename: str | None = None,
                     attachment: bool = False) -> str:
+        """A GET URL for one key whose response carries the given Content-Type and Content-Disposition
+        (both signed: a client cannot change them). See `serving.served_as` for what to pass."""
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if content_type:
             params["ResponseContentType"] = content_type
+        disposition = "attachment" if attachment else "inline"
         if filename is not None:
             safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename)[:200] or "file"
-            params["ResponseContentDisposition"] = f'{"attachment" if attachment else "inline"}; filename="{safe}"'
+            disposition += f'; filename="{safe}"'
+        if filename is not None or attachment:
+            params["ResponseContentDisposition"] = disposition
         return str(self._signer.generate_presigned_url("get_object", Params=params, ExpiresIn=self.ttl))
 
     # ---- calls (blocking boto3 in a thread) ---------------------------------------------------------
@@ -143,20 +160,30 @@ class Storage:
                 raise
         return await asyncio.to_thread(call)
 
-    async def hash_object(self, key: str) -> tuple[str, str, int]:
-        """(sha256, md5, size) of a stored object, read once (staged uploads only, see staging.py)."""
-        def call() -> tuple[str, str, int]:
+    async def digests(self, key: str, *, md5: bool = False) -> Digests:
+        """The SHA-256 (and with `md5`, the MD5) and size of the object's bytes, read back from the bucket in
+        8 MiB pieces (a worker thread; memory stays bounded). The one place a service hashes stored bytes:
+        what makes a content address trustworthy on every bucket (`uploads.complete`), and what names the
+        bytes a client staged without knowing their SHA-256 (`staging.adopt`)."""
+        def call() -> Digests:
             body = self._api.get_object(Bucket=self.bucket, Key=key)["Body"]
-            sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
+            sha = hashlib.sha256()
+            md = hashlib.md5() if md5 else None
+            size = 0
             try:
-                for chunk in iter(lambda: body.read(4 * 1024 * 1024), b""):
+                for chunk in iter(lambda: body.read(8 * 1024 * 1024), b""):
                     sha.update(chunk)
-                    md5.update(chunk)
+                    if md is not None:
+                        md.update(chunk)
                     size += len(chunk)
             finally:
                 body.close()
-            return sha.hexdigest(), md5.hexdigest(), size
+            return Digests(sha.hexdigest(), md.hexdigest() if md is not None else None, size)
         return await asyncio.to_thread(call)
+
+    async def sha256_of(self, key: str) -> str:
+        """The SHA-256 of the object's bytes (`digests`)."""
+        return (await self.digests(key)).sha256
 
     async def copy(self, source: str, dest: str) -> None:
         """Server-side copy inside the bucket (at most 5 GiB: one CopyObject)."""

@@ -27,6 +27,7 @@ from ..common.verifier import Principal
 from . import metrics
 from .access import may_write_entity_id
 from .names import md5_hex, object_key, sha256_hex
+from .queries import objects as q
 from .storage import NoSuchUpload, PartInfo, Storage
 
 MAX_PARTS = 10_000
@@ -89,47 +90,52 @@ def validate_requests(items: list[dict[str, Any]], settings: Settings) -> list[O
 
 
 async def begin(pool: asyncpg.Pool, storage: Storage, settings: Settings, who: Principal, entity_id: int,
-                items: list[ObjectRequest]) -> list[dict[str, Any]]:
-    """For each object: `ready` (already stored: nothing to send) or upload instructions."""
+                items: list[ObjectRequest], *, single: bool = False) -> list[dict[str, Any]]:
+    """For each object: `ready` (already stored: nothing to send) or upload instructions (`single`: one
+    PUT whatever the size, see `_begin_one`)."""
     out: list[dict[str, Any]] = []
     seen: dict[str, dict[str, Any]] = {}
     for item in items:
         if item.sha256 in seen:
             out.append(seen[item.sha256])
             continue
-        result = await _begin_one(pool, storage, settings, who, entity_id, item)
+        result = await _begin_one(pool, storage, settings, who, entity_id, item, single=single)
         seen[item.sha256] = result
         out.append(result)
     return out
 
 
 async def _begin_one(pool: asyncpg.Pool, storage: Storage, settings: Settings, who: Principal, entity_id: int,
-                     item: ObjectRequest) -> dict[str, Any]:
+                     item: ObjectRequest, *, single: bool = False) -> dict[str, Any]:
+    """`single`: the bytes arrive as one object whatever their size (a server-side copy of staged bytes,
+    staging.py), so the session never asks for parts."""
     stale_upload: tuple[str, str] | None = None
+    part_size = None if single else part_size_for(item.size, settings)
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            "SELECT * FROM storage_objects WHERE entity_id = $1 AND sha256 = $2 FOR UPDATE", entity_id, item.sha256
-        )
+        row = await q.lock(conn, entity_id, item.sha256)
         if row is None:
-            row = await conn.fetchrow(
-                """INSERT INTO storage_objects (entity_id, sha256, size, md5, key, upload_token, part_size, created_by)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                   ON CONFLICT (entity_id, sha256) DO NOTHING RETURNING *""",
-                entity_id, item.sha256, item.size, item.md5, object_key(entity_id, item.sha256),
-                secrets.token_urlsafe(18), part_size_for(item.size, settings), who.user_id,
-            )
+            row = await q.insert_pending(conn, entity_id, item.sha256, item.size, item.md5,
+                                         object_key(entity_id, item.sha256), secrets.token_urlsafe(18),
+                                         part_size, who.user_id)
             if row is None:  # another client inserted it a moment ago
-                row = await conn.fetchrow(
-                    "SELECT * FROM storage_objects WHERE entity_id = $1 AND sha256 = $2 FOR UPDATE",
-                    entity_id, item.sha256,
-                )
+                row = await q.lock(conn, entity_id, item.sha256)
         assert row is not None
+        if row["state"] == "ready" and row["verified_at"] is None and row["created_by"] != who.user_id:
+            # stored before the service verified uploads: hash it before anyone else's file trusts it
+            if await storage.sha256_of(row["key"]) == item.sha256:
+                await q.mark_verified(conn, row["id"])
+                row = await q.lock(conn, entity_id, item.sha256)
+                assert row is not None
+            else:
+                metrics.OBJECTS.labels("mismatch").inc()
+                row = await q.reopen(conn, row["id"], item.size, item.md5, part_size,
+                                     secrets.token_urlsafe(18), who.user_id)
         if row["state"] == "ready":
             if row["size"] != item.size:
                 raise InvalidArgument(
                     f"object {item.sha256[:12]} is stored with size {row['size']}, not {item.size}: wrong sha256?"
                 )
-            await conn.execute("UPDATE storage_objects SET touched_at = now() WHERE id = $1", row["id"])
+            await q.touch(conn, row["id"])
             metrics.OBJECTS.labels("dedup").inc()
             return {"sha256": item.sha256, "size": item.size, "state": "ready"}
         if row["state"] == "deleting":
@@ -137,25 +143,16 @@ async def _begin_one(pool: asyncpg.Pool, storage: Storage, settings: Settings, w
                 f"object {item.sha256[:12]} is being garbage-collected right now; retry in a few seconds"
             )
         if row["size"] != item.size or row["md5"] != item.md5:
-            idle = await conn.fetchval(
-                "SELECT now() - touched_at > make_interval(secs => $2) FROM storage_objects WHERE id = $1",
-                row["id"], float(TAKEOVER_AFTER_S),
-            )
-            if not idle:
+            if not await q.idle_for(conn, row["id"], TAKEOVER_AFTER_S):
                 raise AlreadyExists(
                     f"another upload of sha256 {item.sha256[:12]}... with a different size or MD5 is in progress"
                 )
             if row["s3_upload_id"]:
                 stale_upload = (row["key"], row["s3_upload_id"])
-            row = await conn.fetchrow(
-                """UPDATE storage_objects SET size = $2, md5 = $3, part_size = $4, s3_upload_id = NULL,
-                          upload_token = $5, touched_at = now(), created_by = $6
-                    WHERE id = $1 RETURNING *""",
-                row["id"], item.size, item.md5, part_size_for(item.size, settings),
-                secrets.token_urlsafe(18), who.user_id,
-            )
+            row = await q.restart(conn, row["id"], item.size, item.md5, part_size,
+                                  secrets.token_urlsafe(18), who.user_id)
         else:
-            await conn.execute("UPDATE storage_objects SET touched_at = now() WHERE id = $1", row["id"])
+            await q.touch(conn, row["id"])
     assert row is not None
     if stale_upload:
         await storage.abort_multipart(*stale_upload)
@@ -183,14 +180,9 @@ async def _multipart_state(pool: asyncpg.Pool, storage: Storage, row: asyncpg.Re
             pass  # expired or aborted by the bucket: start a fresh one below
     new_id = await storage.create_multipart(row["key"])
     async with pool.acquire() as conn:
-        won = await conn.fetchval(
-            """UPDATE storage_objects SET s3_upload_id = $3, touched_at = now()
-                WHERE id = $1 AND state = 'pending' AND s3_upload_id IS NOT DISTINCT FROM $2 RETURNING s3_upload_id""",
-            row["id"], upload_id, new_id,
-        )
-        if won is None:  # someone else started one first: use theirs
+        if not await q.set_multipart_id(conn, row["id"], upload_id, new_id):  # someone else started one first
             await storage.abort_multipart(row["key"], new_id)
-            current = await conn.fetchval("SELECT s3_upload_id FROM storage_objects WHERE id = $1", row["id"])
+            current = await q.multipart_id(conn, row["id"])
             if not current:
                 raise FailedPrecondition("the upload changed state meanwhile; start it again")
             return current, await storage.list_parts(row["key"], current)
@@ -198,7 +190,7 @@ async def _multipart_state(pool: asyncpg.Pool, storage: Storage, row: asyncpg.Re
 
 
 async def _session(conn: asyncpg.Connection, who: Principal, token: str) -> asyncpg.Record:
-    row = await conn.fetchrow("SELECT * FROM storage_objects WHERE upload_token = $1", token)
+    row = await q.by_token(conn, token)
     if row is None:
         raise NotFound("upload not found (finished long ago, aborted, or restarted by a newer upload)")
     await may_write_entity_id(conn, who, row["entity_id"])
@@ -234,7 +226,7 @@ async def part_urls(pool: asyncpg.Pool, storage: Storage, who: Principal, token:
         if row["part_size"] is None or not row["s3_upload_id"]:
             raise FailedPrecondition("this upload is a single PUT; use its url")
         n_parts = part_count(row["size"], row["part_size"])
-        await conn.execute("UPDATE storage_objects SET touched_at = now() WHERE id = $1", row["id"])
+        await q.touch(conn, row["id"])
     out = []
     for p in parts:
         number = p.get("number")
@@ -306,12 +298,20 @@ async def complete(pool: asyncpg.Pool, storage: Storage, who: Principal, token: 
             head = await storage.head(key)
             if head is None or int(head["ContentLength"]) != size:
                 raise FailedPrecondition("the completed object has the wrong size; upload again")
-    async with pool.acquire() as conn:
-        await conn.execute(
-            """UPDATE storage_objects SET state = 'ready', completed_at = now(), touched_at = now(), etag = $2,
-                      s3_upload_id = NULL WHERE id = $1 AND state = 'pending'""",
-            row["id"], etag,
+    # the content address: the bucket checked the MD5 the client chose, not the SHA-256 (the embedded one
+    # ignores x-amz-checksum-sha256, and multipart has no whole-object SHA-256); hash what it holds
+    actual = await storage.sha256_of(key)
+    if actual != row["sha256"]:
+        await storage.delete([key])
+        async with pool.acquire() as conn:
+            await q.delete_pending(conn, row["id"])
+        metrics.OBJECTS.labels("mismatch").inc()
+        raise InvalidArgument(
+            f"the uploaded bytes have sha256 {actual}, not the declared {row['sha256']}; they were removed "
+            "(hash the file again and upload it)"
         )
+    async with pool.acquire() as conn:
+        await q.mark_ready(conn, row["id"], etag)
     metrics.OBJECTS.labels("completed").inc()
     metrics.UPLOADED_BYTES.inc(size)
     return done
@@ -322,13 +322,14 @@ async def abort(pool: asyncpg.Pool, storage: Storage, who: Principal, token: str
         row = await _session(conn, who, token)
         if row["state"] != "pending":
             return
-        await conn.execute("DELETE FROM storage_objects WHERE id = $1 AND state = 'pending'", row["id"])
+        await q.delete_pending(conn, row["id"])
     if row["s3_upload_id"]:
         await storage.abort_multipart(row["key"], row["s3_upload_id"])
     await storage.delete([row["key"]])
 
 
-async def claim_ready(conn: asyncpg.Connection, entity_id: int, sha256s: list[str]) -> dict[str, asyncpg.Record]:
+async def claim_ready(conn: asyncpg.Connection, entity_id: int, sha256s: list[str], user_id: int
+                      ) -> dict[str, asyncpg.Record]:
     """Lock and touch the ready objects about to be referenced (inside the caller's transaction).
 
     Touching moves them out of the GC's reach (the GC only takes objects untouched for its grace period,
@@ -336,16 +337,7 @@ async def claim_ready(conn: asyncpg.Connection, entity_id: int, sha256s: list[st
     Raises FailedPrecondition naming what is not stored (yet).
     """
     wanted = sorted(set(sha256s))
-    rows = await conn.fetch(
-        """UPDATE storage_objects SET touched_at = now()
-            WHERE id IN (SELECT id FROM storage_objects
-                          WHERE entity_id = $1 AND sha256 = ANY($2::text[]) AND state = 'ready'
-                          ORDER BY id FOR UPDATE)
-              AND state = 'ready'
-            RETURNING id, sha256, size""",
-        entity_id, wanted,
-    )
-    found = {r["sha256"]: r for r in rows}
+    found = {r["sha256"]: r for r in await q.claim_ready(conn, entity_id, wanted, user_id)}
     missing = [s for s in wanted if s not in found]
     if missing:
         raise FailedPrecondition(

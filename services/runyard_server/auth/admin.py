@@ -18,6 +18,7 @@ import asyncpg
 
 from ..common import audit
 from ..common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from ..common.limits import EMAIL_MAX, KEY_NAME_MAX
 from ..common.security import new_api_key
 from ..common.verifier import ROLES, Principal, entity_for_manage, entity_for_read, token_hash
 from .queries import invites as qi
@@ -29,6 +30,12 @@ from .queries import users as qu
 from .validation import check_username
 
 OPEN_SIGNUP = "open_signup"
+TEAM_ADMIN_INVITES = "team_admin_invites"
+_NO_TEAM_INVITES = (
+    "team admins may not invite new accounts on this server: sign-up is closed and an instance admin decides "
+    "who may invite (PATCH /api/v1/admin/settings {\"team_admin_invites\": true}); add people who already "
+    "have an account with POST /api/v1/teams/{team}/members"
+)
 ROLES_CHOICES = ROLES
 
 
@@ -57,7 +64,7 @@ def check_role(role: str) -> str:
 
 def check_email(email: str) -> str:
     email = email.strip().lower()
-    if len(email) > 320 or email.count("@") != 1 or not all(email.split("@")) or " " in email:
+    if len(email) > EMAIL_MAX or email.count("@") != 1 or not all(email.split("@")) or " " in email:
         raise InvalidArgument("email must look like name@domain")
     return email
 
@@ -142,8 +149,8 @@ async def create_key(
     conn: asyncpg.Connection, actor: Principal | None, user_id: int, name: str, *, audit_event: bool = True,
     address: str = "",
 ) -> NewKey:
-    if len(name) > 200:
-        raise InvalidArgument("a key name is at most 200 characters")
+    if len(name) > KEY_NAME_MAX:
+        raise InvalidArgument(f"a key name is at most {KEY_NAME_MAX} characters")
     api_key, prefix, key_hash = new_api_key()
     key_id = await qu.create_api_key(conn, user_id, prefix, key_hash, name=name)
     if audit_event:
@@ -181,16 +188,26 @@ async def _team_id(conn: asyncpg.Connection, actor: Principal | None, team: str,
     return int(ent["id"])
 
 
+async def may_invite_new_accounts(conn: asyncpg.Connection, *, open_default: bool, team_default: bool) -> bool:
+    """Whether team admins (who are not instance admins) may invite new accounts: when sign-up is open
+    (anyone may sign up anyway) or an instance admin allowed it (`team_admin_invites`)."""
+    return await open_signup(conn, open_default) or await team_admin_invites(conn, team_default)
+
+
 async def create_invite(
     conn: asyncpg.Connection, actor: Principal | None, ttl: timedelta, *, team: str | None = None,
-    role: str | None = None, address: str = "",
+    role: str | None = None, address: str = "", open_default: bool = False, team_default: bool = False,
 ) -> tuple[str, datetime]:
-    """An invite token (shown once). Instance admins invite anyone; team admins invite into their team."""
+    """An invite token (shown once). Instance admins invite anyone; team admins invite into their team, and
+    only while sign-up is open or an instance admin lets team admins invite (the sign-up policy holds)."""
     team_id = None
     if team:
         check_role(role or "member")
         team_id = await _team_id(conn, actor, team, manage=True)
         role = role or "member"
+        if actor is not None and not actor.is_admin and not await may_invite_new_accounts(
+                conn, open_default=open_default, team_default=team_default):
+            raise PermissionDenied(_NO_TEAM_INVITES.replace("{team}", team))
     else:
         require_instance_admin(actor)
         if role:
@@ -201,8 +218,39 @@ async def create_invite(
     return token, expires
 
 
+async def invite_still_allowed(conn: asyncpg.Connection, invite: asyncpg.Record, *, open_default: bool,
+                               team_default: bool) -> bool:
+    """At sign-up: an invite counts only while its maker could still make it. One from an instance admin
+    (or the CLI) stays good; one from a team admin needs the maker to still administer the team and team
+    admins to still be allowed to invite. A disabled maker's invites are void."""
+    if invite["created_by"] is None:
+        return True  # the operator at the command line
+    maker = await conn.fetchrow("SELECT is_admin, disabled FROM users WHERE id = $1", invite["created_by"])
+    if maker is None or maker["disabled"]:
+        return False
+    if maker["is_admin"]:
+        return True
+    if invite["team_id"] is None:
+        return False
+    role = await conn.fetchval("SELECT role FROM team_members WHERE team_id = $1 AND user_id = $2",
+                               invite["team_id"], invite["created_by"])
+    return role == "admin" and await may_invite_new_accounts(conn, open_default=open_default,
+                                                             team_default=team_default)
+
+
 async def open_signup(conn: asyncpg.Connection, default: bool) -> bool:
     return bool(await qset.get_setting(conn, OPEN_SIGNUP, default))
+
+
+async def team_admin_invites(conn: asyncpg.Connection, default: bool) -> bool:
+    return bool(await qset.get_setting(conn, TEAM_ADMIN_INVITES, default))
+
+
+async def set_team_admin_invites(conn: asyncpg.Connection, actor: Principal | None, value: bool,
+                                 address: str = "") -> None:
+    require_instance_admin(actor)
+    await qset.put_setting(conn, TEAM_ADMIN_INVITES, bool(value), actor.user_id if actor else None)
+    await _record(conn, "settings.change", actor, TEAM_ADMIN_INVITES, address, team_admin_invites=bool(value))
 
 
 async def set_open_signup(conn: asyncpg.Connection, actor: Principal | None, value: bool, address: str = "") -> None:

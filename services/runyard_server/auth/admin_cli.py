@@ -87,6 +87,9 @@ def add_parser(sub: Any) -> None:
 
     c = cmds.add_parser("open-signup", help="turn open sign-up on or off (or show it)")
     c.add_argument("state", nargs="?", choices=("on", "off"))
+    c = cmds.add_parser("team-invites",
+                        help="let team admins invite new accounts while sign-up is closed: on or off (or show it)")
+    c.add_argument("state", nargs="?", choices=("on", "off"))
 
     c = cmds.add_parser("audit", help="print the audit log, newest first")
     c.add_argument("--limit", type=int, default=50)
@@ -177,6 +180,10 @@ async def _dispatch(conn: asyncpg.Connection, settings: Settings, args: argparse
         if args.state:
             await admin.set_open_signup(conn, None, args.state == "on")
         return {"open_signup": await admin.open_signup(conn, settings.open_signup)}, []
+    if cmd == "team-invites":
+        if args.state:
+            await admin.set_team_admin_invites(conn, None, args.state == "on")
+        return {"team_admin_invites": await admin.team_admin_invites(conn, settings.team_admin_invites)}, []
     if cmd == "audit":
         from ..common import audit
 

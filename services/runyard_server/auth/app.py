@@ -10,8 +10,15 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from .. import __version__
+from ..common.limits import AUTH_BODY_MAX_BYTES
 from ..common.settings import Settings
-from ..http import MetricsMiddleware, install_error_handlers, service_lifespan
+from ..http import (
+    MetricsMiddleware,
+    install_docs,
+    install_error_handlers,
+    install_hardening,
+    service_lifespan,
+)
 from ..http.health import router as health_router
 from .metrics import LATENCY, REQUESTS
 from .oidc import OidcClient
@@ -36,7 +43,7 @@ def create_app(settings: Settings, *, session_ttl: timedelta | None = None) -> F
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter = LoginLimiter(settings.redis_url, settings.login_rate_per_user, settings.login_rate_per_address,
-                               settings.login_rate_window_s)
+                               settings.login_rate_window_s, settings.login_max_delay_s)
         app.state.login_limiter = limiter
         try:
             async with base(app):
@@ -46,7 +53,7 @@ def create_app(settings: Settings, *, session_ttl: timedelta | None = None) -> F
 
     app = FastAPI(
         title="Runyard auth", version=__version__, lifespan=lifespan,
-        openapi_url="/api/v1/auth/openapi.json", docs_url="/api/v1/auth/docs", redoc_url=None,
+        openapi_url="/api/v1/auth/openapi.json", docs_url=None, redoc_url=None,
     )
     app.state.settings = settings
     app.state.session_ttl = session_ttl or timedelta(seconds=settings.session_ttl_s)
@@ -56,4 +63,6 @@ def create_app(settings: Settings, *, session_ttl: timedelta | None = None) -> F
     for module in (signup, session, viewer, keys, password, teams, admin, oidc):
         app.include_router(module.router)
     app.include_router(health_router)
+    install_docs(app, "/api/v1/auth/docs", "/api/v1/auth/openapi.json", "Runyard auth API")
+    install_hardening(app, settings, body_max=min(settings.max_request_bytes, AUTH_BODY_MAX_BYTES))
     return app

@@ -7,11 +7,19 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ..http.deps import KeyCacheDep, PoolDep, PrincipalDep, SettingsDep, get_principal
+from ..http.deps import (
+    AddressDep,
+    KeyCacheDep,
+    PoolDep,
+    PrincipalDep,
+    SettingsDep,
+    client_address,
+    get_principal,
+)
 from .ratelimit import LoginLimiter
 
 __all__ = ["AddressDep", "KeyCacheDep", "LimiterDep", "PoolDep", "PrincipalDep", "SessionTTLDep", "SettingsDep",
-           "get_principal"]
+           "client_address", "get_principal"]
 
 
 def get_session_ttl(request: Request) -> timedelta:
@@ -22,11 +30,5 @@ def get_limiter(request: Request) -> LoginLimiter:
     return request.app.state.login_limiter  # type: ignore[no-any-return]
 
 
-def client_address(request: Request) -> str:
-    """The peer address (behind a proxy, run uvicorn with --forwarded-allow-ips to get the client's)."""
-    return request.client.host if request.client else ""
-
-
 SessionTTLDep = Annotated[timedelta, Depends(get_session_ttl)]
 LimiterDep = Annotated[LoginLimiter, Depends(get_limiter)]
-AddressDep = Annotated[str, Depends(client_address)]

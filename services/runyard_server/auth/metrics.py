@@ -13,3 +13,5 @@ LATENCY = Histogram(
     "runyard_auth_request_duration_seconds", "Time to answer an auth request", ["route"], buckets=LATENCY_BUCKETS,
 )
 LOGINS = Counter("runyard_auth_logins_total", "Login attempts", ["result"])
+for _result in ("success", "failure", "disabled", "rate_limited"):
+    LOGINS.labels(_result)  # every outcome is a series from the start

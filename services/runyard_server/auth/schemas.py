@@ -6,18 +6,25 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..common.limits import (
+    EMAIL_MAX,
+    ENTITY_NAME_MAX,
+    INVITE_TOKEN_MAX,
+    KEY_NAME_MAX,
+    LOGIN_FIELD_MAX,
+)
 from ..http.schemas import error_responses
 
 Role = Literal["admin", "member", "viewer"]
 
 
 class Credentials(BaseModel):
-    username: str = Field(examples=["ada"], max_length=4096)
-    password: str = Field(examples=["correct horse battery staple"], max_length=4096)
+    username: str = Field(examples=["ada"], max_length=LOGIN_FIELD_MAX)
+    password: str = Field(examples=["correct horse battery staple"], max_length=LOGIN_FIELD_MAX)
 
 
 class SignupIn(Credentials):
-    invite: str | None = Field(default=None, max_length=200, description="invite token (after the first admin)")
+    invite: str | None = Field(default=None, max_length=INVITE_TOKEN_MAX, description="invite token (after the first admin)")
 
 
 class SignupOut(BaseModel):
@@ -32,7 +39,7 @@ class ViewerOut(BaseModel):
 
 
 class KeyIn(BaseModel):
-    name: str = Field(default="", max_length=200, examples=["laptop"])
+    name: str = Field(default="", max_length=KEY_NAME_MAX, examples=["laptop"])
 
 
 class KeyOut(BaseModel):
@@ -55,7 +62,7 @@ class NewKeyOut(BaseModel):
 
 
 class InviteIn(BaseModel):
-    team: str | None = Field(default=None, max_length=64, description="team the new user joins")
+    team: str | None = Field(default=None, max_length=ENTITY_NAME_MAX, description="team the new user joins")
     role: Role | None = Field(default=None, description="role in `team` (default member)")
 
 
@@ -65,12 +72,12 @@ class InviteOut(BaseModel):
 
 
 class PasswordChangeIn(BaseModel):
-    current_password: str = Field(max_length=4096)
-    new_password: str = Field(max_length=4096)
+    current_password: str = Field(max_length=LOGIN_FIELD_MAX)
+    new_password: str = Field(max_length=LOGIN_FIELD_MAX)
 
 
 class PasswordResetIn(BaseModel):
-    password: str | None = Field(default=None, max_length=4096, description="empty: a temporary one is made")
+    password: str | None = Field(default=None, max_length=LOGIN_FIELD_MAX, description="empty: a temporary one is made")
 
 
 class PasswordResetOut(BaseModel):
@@ -79,7 +86,7 @@ class PasswordResetOut(BaseModel):
 
 
 class TeamIn(BaseModel):
-    name: str = Field(max_length=64, examples=["vision"])
+    name: str = Field(max_length=ENTITY_NAME_MAX, examples=["vision"])
 
 
 class TeamOut(BaseModel):
@@ -88,7 +95,7 @@ class TeamOut(BaseModel):
 
 
 class MemberIn(BaseModel):
-    username: str = Field(max_length=64)
+    username: str = Field(max_length=ENTITY_NAME_MAX)
     role: Role
 
 
@@ -104,7 +111,7 @@ class MemberList(BaseModel):
 
 
 class ServiceAccountIn(BaseModel):
-    name: str = Field(max_length=64, description="its username", examples=["vision-ci"])
+    name: str = Field(max_length=ENTITY_NAME_MAX, description="its username", examples=["vision-ci"])
     role: Role = "member"
 
 
@@ -121,9 +128,9 @@ class EntityList(BaseModel):
 
 
 class AdminUserIn(BaseModel):
-    username: str = Field(max_length=64)
-    password: str | None = Field(default=None, max_length=4096, description="empty: API key only")
-    email: str | None = Field(default=None, max_length=320, description="maps single sign-on (OIDC) to this user")
+    username: str = Field(max_length=ENTITY_NAME_MAX)
+    password: str | None = Field(default=None, max_length=LOGIN_FIELD_MAX, description="empty: API key only")
+    email: str | None = Field(default=None, max_length=EMAIL_MAX, description="maps single sign-on (OIDC) to this user")
     is_admin: bool = False
 
 
@@ -147,11 +154,14 @@ class UserList(BaseModel):
 
 
 class InstanceSettings(BaseModel):
-    open_signup: bool
+    open_signup: bool = Field(description="anyone may sign up without an invite")
+    team_admin_invites: bool = Field(description="team admins may invite new accounts into their teams while "
+                                                 "sign-up is closed")
 
 
 class InstanceSettingsPatch(BaseModel):
     open_signup: bool | None = None
+    team_admin_invites: bool | None = None
 
 
 class AuditEvent(BaseModel):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 from ..common.errors import InvalidArgument
+from ..common.limits import ENTITY_NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
 
-USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0," + str(ENTITY_NAME_MAX - 1) + r"}$")
+MIN_PASSWORD = PASSWORD_MIN
+MAX_PASSWORD = PASSWORD_MAX
 
 
 def check_username(username: str) -> str:

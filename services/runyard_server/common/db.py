@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from .metrics import track_pool
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for typ in ("json", "jsonb"):
@@ -39,4 +41,5 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
         dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
     )
     assert pool is not None
+    track_pool(pool)
     return pool

@@ -5,6 +5,9 @@ invalidate an entry without knowing the key) and live `ttl` seconds (at most 4.5
 Revoking a key, disabling a user or changing who is admin deletes the entries at once; should that
 invalidation be lost (Redis away at that moment), the entry still dies within the TTL, so a revoked key
 stops working within 5 seconds in every HTTP service. Any Redis failure falls back to PostgreSQL.
+
+A hung or dead Redis costs one timeout (0.25 s), not one per request: the first failure opens a circuit
+breaker (common/breaker.py) and the cache is skipped until a background PING answers again.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from .breaker import Breaker
 from .names import APIKEY_CACHE_PREFIX
 
 log = logging.getLogger(__name__)
 _PREFIX = APIKEY_CACHE_PREFIX
+TIMEOUT_S = 0.25
 
 
 class KeyCache:
@@ -27,29 +32,34 @@ class KeyCache:
         if redis_url and self.ttl_ms > 0:
             import redis.asyncio as aioredis
 
-            self._redis = aioredis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            self._redis = aioredis.from_url(redis_url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
+        self.breaker = Breaker("Redis (API-key cache)", self._ping, log=log)
+
+    async def _ping(self) -> None:
+        await self._redis.ping()
 
     @property
     def enabled(self) -> bool:
         return self._redis is not None
 
     async def get(self, key_hash: bytes) -> dict[str, Any] | None:
-        if self._redis is None:
+        if self._redis is None or not self.breaker.allowed:
             return None
         try:
             raw = await self._redis.get(_PREFIX + key_hash.hex())
         except Exception as exc:  # Redis is an optimisation: fall back to PostgreSQL
-            log.debug("key cache get failed: %s", exc)
+            self.breaker.failure(exc)
             return None
+        self.breaker.success()
         return json.loads(raw) if raw else None
 
     async def put(self, key_hash: bytes, value: dict[str, Any]) -> None:
-        if self._redis is None:
+        if self._redis is None or not self.breaker.allowed:
             return
         try:
             await self._redis.set(_PREFIX + key_hash.hex(), json.dumps(value), px=self.ttl_ms)
         except Exception as exc:
-            log.debug("key cache put failed: %s", exc)
+            self.breaker.failure(exc)
 
     async def invalidate(self, key_hashes: Iterable[bytes]) -> None:
         names = [_PREFIX + bytes(h).hex() for h in key_hashes]
@@ -61,6 +71,7 @@ class KeyCache:
             log.warning("key cache invalidation failed (entries expire by themselves): %s", exc)
 
     async def close(self) -> None:
+        await self.breaker.close()
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .limits import HTTP_BODY_MAX_BYTES
 
 __all__ = ["PLACEHOLDER_WORDS", "Settings", "SettingsError", "is_placeholder", "load_settings"]
 
@@ -28,6 +32,9 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
     log_level: str = Field(default="INFO")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: readable lines; json: one JSON object per line (Kubernetes)"
+    )
 
     # ingest
     ingest_host: str = Field(default="0.0.0.0")
@@ -50,7 +57,14 @@ class Settings(BaseSettings):
     public_ingest_address: str = Field(
         default="", description="host:port the SDK dials for ingest; empty: same host as the request"
     )
+    public_ingest_tls: bool = Field(
+        default=False, description="whether the public ingest address speaks TLS (an Ingress or Gateway terminating it)"
+    )
     web_dist: str = Field(default="", description="folder of the built web UI served at /")
+    sdk_wheels_dir: str = Field(
+        default="", description="folder of wheels served as a PEP 503 index at /pypi/simple/ (the runyard SDK); "
+        "empty: no index"
+    )
 
     # ---- artifact service: object storage (S3 / MinIO / rclone serve s3) -------------------------
     # Only the artifact service and `runyard-server gc` read these; they check at start that the
@@ -58,6 +72,10 @@ class Settings(BaseSettings):
     s3_endpoint: str = Field(default="", description="S3 endpoint the service calls, e.g. http://minio:9000")
     s3_public_endpoint: str = Field(
         default="", description="S3 endpoint named in presigned URLs (what clients reach); empty: s3_endpoint"
+    )
+    s3_credentials: Literal["secret", "environment"] = Field(
+        default="secret",
+        description="secret: RUNYARD_S3_ACCESS_KEY/_SECRET_KEY; environment: the AWS credential chain (EKS IRSA)",
     )
     s3_access_key: str = Field(default="")
     s3_secret_key: str = Field(default="")
@@ -83,9 +101,16 @@ class Settings(BaseSettings):
         default=False, description="default of the admin's open sign-up switch (anyone may sign up)"
     )
     invite_ttl_s: int = Field(default=7 * 86400, ge=60, description="lifetime of an invite link")
-    login_rate_per_user: int = Field(default=10, ge=1, description="login attempts per username per window")
-    login_rate_per_address: int = Field(default=50, ge=1, description="login attempts per address per window")
-    login_rate_window_s: int = Field(default=300, ge=1, description="rate-limit window for logins")
+    login_rate_per_user: int = Field(
+        default=5, ge=1,
+        description="failed logins of one account before each further try waits (1 s, 2 s, 4 s, ... up to "
+        "RUNYARD_LOGIN_MAX_DELAY_S); a browser that signed in to the account before never waits",
+    )
+    login_max_delay_s: int = Field(default=30, ge=1, le=3600, description="longest wait between two logins of one account")
+    login_rate_per_address: int = Field(
+        default=50, ge=1, description="failed logins per client address per window (then 429 until it ends)"
+    )
+    login_rate_window_s: int = Field(default=300, ge=1, description="how long failed logins are remembered")
     key_cache_ttl_s: float = Field(
         default=3.0, ge=0, le=4.5,
         description="seconds a verified API key is cached in Redis (revocation also invalidates at once); 0: off",
@@ -103,7 +128,33 @@ class Settings(BaseSettings):
     oidc_allowed_domains: str = Field(
         default="", description="comma-separated email domains allowed to sign in by OIDC; empty: any"
     )
+    team_admin_invites: bool = Field(
+        default=False,
+        description="default of the admin's switch letting team admins invite new accounts while sign-up is closed",
+    )
     # ---- end of auth settings ---------------------------------------------------------------------
+
+    # ---- security of the HTTP services: proxies, headers, metrics, request sizes (docs/security.md) --
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For/-Proto are "
+        "believed; empty: none (the peer address is the client)",
+    )
+    csp_frame_ancestors: str = Field(
+        default="'none'", description="CSP frame-ancestors of every page: who may frame the UI ('none': nobody)"
+    )
+    metrics_token: str = Field(
+        default="", description="when set, /metrics on the service port needs `Authorization: Bearer <token>`"
+    )
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="internal port serving only /metrics (on RUNYARD_HTTP_HOST); 0: none",
+    )
+    max_request_bytes: int = Field(
+        default=HTTP_BODY_MAX_BYTES, ge=1024,
+        description="largest request body the query and auth services read (bigger: 413)",
+    )
+    # ---- end of security settings -------------------------------------------------------------------
 
     @field_validator("database_url")
     @classmethod
@@ -118,6 +169,30 @@ class Settings(BaseSettings):
         if is_placeholder(parts.password or "") or is_placeholder(parts.hostname or ""):
             raise ValueError("RUNYARD_DATABASE_URL still holds a placeholder value")
         return value
+
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        from .netaddr import parse_networks
+
+        parse_networks(value)  # ValueError names the bad entry
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: str) -> str:
+        if value and (is_placeholder(value) or len(value) < 16):
+            raise ValueError("RUNYARD_METRICS_TOKEN must be a real secret of at least 16 characters")
+        return value
+
+    @field_validator("csp_frame_ancestors")
+    @classmethod
+    def _frame_ancestors(cls, value: str) -> str:
+        if not value.strip() or any(c in value for c in ";,\r\n"):
+            raise ValueError("RUNYARD_CSP_FRAME_ANCESTORS is a space-separated CSP source list, e.g. 'none' or "
+                             "'self' https://wiki.example.com")
+        return value.strip()
 
 
 class SettingsError(Exception):

@@ -30,6 +30,7 @@ import asyncpg
 
 from .errors import NotFound, PermissionDenied, Unauthenticated
 from .keycache import KeyCache
+from .metrics import KEY_VERIFICATIONS
 from .security import api_key_matches, hash_api_key, split_api_key
 
 SESSION_COOKIE = "runyard_session"
@@ -75,6 +76,7 @@ async def authenticate(conn: asyncpg.Connection, api_key: str | None, cache: Key
     if prefix is not None and cache is not None and cache.enabled:
         hit = await cache.get(hash_api_key(api_key))
         if hit is not None:
+            KEY_VERIFICATIONS.labels("cached").inc()
             return Principal(**hit)
     row = None
     if prefix is not None:
@@ -89,11 +91,15 @@ async def authenticate(conn: asyncpg.Connection, api_key: str | None, cache: Key
             prefix, _LAST_USED_EVERY_S,
         )
     if row is None or not api_key_matches(api_key, row["key_hash"]):
+        KEY_VERIFICATIONS.labels("invalid").inc()
         raise Unauthenticated("the API key is not valid on this server (check `runyard login`)")
     if row["revoked_at"] is not None:
+        KEY_VERIFICATIONS.labels("revoked").inc()
         raise Unauthenticated("the API key was revoked")
     if row["disabled"]:
+        KEY_VERIFICATIONS.labels("disabled").inc()
         raise Unauthenticated("the account of this API key is disabled")
+    KEY_VERIFICATIONS.labels("ok").inc()
     if row["stale_use"]:
         await conn.execute("UPDATE api_keys SET last_used_at = now() WHERE id = $1", row["key_id"])
     who = Principal(row["user_id"], row["username"], row["is_admin"], row["entity_id"], row["key_id"],

@@ -24,7 +24,14 @@ def get_key_cache(request: Request) -> KeyCache | None:
     return getattr(request.app.state, "key_cache", None)
 
 
+def client_address(request: Request) -> str:
+    """The client's address: the peer, or behind a trusted proxy the address it forwarded (the hardening
+    middleware decides, from RUNYARD_TRUSTED_PROXIES). What login limits and the audit log use."""
+    return request.client.host if request.client else ""
+
+
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
+AddressDep = Annotated[str, Depends(client_address)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeyCacheDep = Annotated[KeyCache | None, Depends(get_key_cache)]
 

@@ -12,12 +12,14 @@ from fastapi import FastAPI
 from ..common.db import create_pool
 from ..common.keycache import KeyCache
 from ..common.settings import Settings
+from . import metrics_port
 
 log = logging.getLogger(__name__)
 
 
 def service_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Opens `app.state.pool` and `app.state.key_cache`; closes both (bounded by the grace period)."""
+    """Opens `app.state.pool` and `app.state.key_cache` (and the metrics port, when set); closes them
+    (the pool bounded by the grace period)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -26,9 +28,11 @@ def service_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncCon
         cache = KeyCache(settings.redis_url, settings.key_cache_ttl_s)
         app.state.pool = pool
         app.state.key_cache = cache
+        metrics_port.acquire(settings.http_host, settings.metrics_port)
         try:
             yield
         finally:
+            metrics_port.release(settings.http_host, settings.metrics_port)
             await cache.close()
             try:
                 await asyncio.wait_for(pool.close(), timeout=settings.shutdown_grace_s or 1.0)

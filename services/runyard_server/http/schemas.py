@@ -1,8 +1,15 @@
-"""The error body every HTTP service answers with, described once for the OpenAPI specs."""
+"""What every HTTP service's OpenAPI document shares: the error body, and the JSON value type."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypeAliasType
+
+# Any JSON value (config, summary, metadata), as a named recursive schema: generated clients get a real
+# type (`null | boolean | number | string | JsonValue[] | {[k: string]: JsonValue}`) instead of `unknown`.
+JsonValue = TypeAliasType(
+    "JsonValue", "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
+)
 
 
 class ErrorOut(BaseModel):

@@ -39,15 +39,16 @@ async def next_run_number(conn: asyncpg.Connection, project_pk: int) -> int:
 async def insert_run(
     conn: asyncpg.Connection, *, project_pk: int, run_id: str, name: str, number: int,
     config: dict[str, Any], tags: list[str], group: str, job_type: str, notes: str, host: str,
-    created_by: int, start_time: float,
+    created_by: int, start_time: float, state: str = "running",
 ) -> asyncpg.Record:
     created = dt.datetime.fromtimestamp(start_time, dt.timezone.utc)
     return await conn.fetchrow(
         f"""INSERT INTO runs (project_id, run_id, name, run_number, config, tags, group_name, job_type,
-                              notes, host, created_by, created_at, heartbeat_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
+                              notes, host, created_by, created_at, heartbeat_at, state)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), $13)
             RETURNING {_RUN_COLS}""",
         project_pk, run_id, name, number, config, tags, group, job_type, notes, host, created_by, created,
+        state,
     )
 
 
@@ -122,11 +123,11 @@ async def update_run_after_batch(
     summary_set: dict[str, Any], summary_remove: list[str], config_set: dict[str, Any],
     config_remove: list[str], loose_chunks: int, output_lines: int, update: dict[str, Any],
     finish_state: str | None, exit_code: int | None, error: str, activity: bool,
-    channel_seqs: dict[str, int] | None = None,
+    finished_at: float | None = None, channel_seqs: dict[str, int] | None = None,
 ) -> None:
     await conn.execute(
         """UPDATE runs SET
-               last_seq = $2,
+               last_seq = greatest(last_seq, $2),
                next_step = greatest(next_step, $3),
                summary = (summary - $4::text[]) || $5::jsonb,
                config = (config - $6::text[]) || $7::jsonb,
@@ -141,24 +142,33 @@ async def update_run_after_batch(
                             WHEN $18 THEN 'running' ELSE state END,
                exit_code = coalesce($16, exit_code),
                error = CASE WHEN $15::text IS NOT NULL THEN $17 ELSE error END,
-               finished_at = CASE WHEN $15::text IS NOT NULL THEN now() ELSE finished_at END,
+               finished_at = CASE WHEN $15::text IS NOT NULL THEN coalesce(to_timestamp($19), now())
+                                  ELSE finished_at END,
                heartbeat_at = now(),
                updated_at = now(),
-               channel_seqs = channel_seqs || $19::jsonb
+               channel_seqs = channel_seqs || $20::jsonb
             WHERE id = $1""",
         run_pk, last_seq, next_step, summary_remove, summary_set, config_remove, config_set,
         loose_chunks, output_lines, update.get("name"), update.get("notes"), update.get("group"),
-        update.get("job_type"), update.get("tags"), finish_state, exit_code, error, activity,
+        update.get("job_type"), update.get("tags"), finish_state, exit_code, error, activity, finished_at,
         channel_seqs or {},
     )
 
 
-async def touch_run(conn: asyncpg.Connection, run_pk: int) -> None:
+async def touch_run(conn: asyncpg.Connection, run_pk: int, *, revive: bool = True) -> None:
     await conn.execute(
         """UPDATE runs SET heartbeat_at = now(),
-                  state = CASE WHEN state = 'crashed' THEN 'running' ELSE state END
+                  state = CASE WHEN $2 AND state = 'crashed' THEN 'running' ELSE state END
             WHERE id = $1""",
-        run_pk,
+        run_pk, revive,
+    )
+
+
+async def set_sequences(conn: asyncpg.Connection, run_pk: int, last_seq: int, channel_seqs: dict[str, int]) -> None:
+    """Move the replay guards alone (a batch whose every record was rejected)."""
+    await conn.execute(
+        "UPDATE runs SET last_seq = greatest(last_seq, $2), channel_seqs = channel_seqs || $3::jsonb WHERE id = $1",
+        run_pk, last_seq, channel_seqs,
     )
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import logging
 import signal
 from dataclasses import dataclass, field
 
@@ -16,14 +14,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
 
+from ..common import logs
 from ..common.db import create_pool
 from ..common.settings import Settings
 from . import metrics, queries
 from .live import LivePublisher
 from .servicer import IngestServicer
-from .writer import Limits
+from .validate import Limits
 
-log = logging.getLogger("runyard.ingest")
+log = logs.logger("ingest")
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
@@ -55,6 +54,7 @@ async def create_server(settings: Settings, *, port: int | None = None) -> Inges
     pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
     live = LivePublisher(settings.redis_url)
     server = grpc.aio.server(
+        interceptors=[metrics.MetricsInterceptor()],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -89,9 +89,10 @@ async def _crash_detector(pool: asyncpg.Pool, settings: Settings) -> None:
                 crashed = await queries.mark_crashed(conn, settings.heartbeat_timeout_s)
             if crashed:
                 metrics.CRASHED.inc(len(crashed))
-                log.info("marked %d run(s) crashed: %s", len(crashed), ", ".join(crashed[:20]))
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("crash check failed: %s", exc)
+                log.warning("marked crashed (no heartbeat for %.0f s): %d run(s): %s", settings.heartbeat_timeout_s,
+                            len(crashed), ", ".join(crashed[:20]))
+        except Exception as exc:  # the database away: the next round tries again
+            log.warning("crash check failed: %s: %s", type(exc).__name__, exc)
 
 
 async def _http_side(pool: asyncpg.Pool, host: str, port: int) -> asyncio.Server:
@@ -131,12 +132,13 @@ async def _http_side(pool: asyncpg.Pool, host: str, port: int) -> asyncio.Server
 
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then stop with grace (in-flight batches finish and are acknowledged)."""
-    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     srv = await create_server(settings)
     http = None
     if settings.ingest_metrics_port:
         http = await _http_side(srv.pool, settings.ingest_host, settings.ingest_metrics_port)
-    log.info(json.dumps({"event": "ingest listening", "port": srv.port, "metrics_port": settings.ingest_metrics_port}))
+    log.info("ingest listening on port %d", srv.port,
+             extra={"port": srv.port, "metrics_port": settings.ingest_metrics_port})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

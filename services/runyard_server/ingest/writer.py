@@ -1,17 +1,28 @@
 """Domain logic of ingest: open or resume a run, write a batch of records in one transaction.
 
 The servicer translates protobuf to calls here; everything that touches PostgreSQL for ingest lives in
-this module and in `queries.py`. A batch is committed whole or not at all, and `last_seq` moves in the
-same transaction as the data, so a replayed record (seq <= last_seq) is skipped: nothing is lost or
-doubled across reconnects.
+this module and in `queries.py`. `last_seq` moves in the same transaction as the data, so a replayed
+record (seq <= last_seq) is skipped: nothing is lost or doubled across reconnects.
+
+Every record stands alone. A record that breaks a rule (validate.py) or holds a value PostgreSQL refuses
+(SQLSTATE class 22: a NUL character, bad Unicode, a number out of range) is rejected with a reason that
+names it, and the rest of its batch is committed; the Ack lists the rejected ones (`BatchResult.rejected`).
+The fast path is one transaction per batch; only when PostgreSQL refuses a value that validation let
+through does the batch go again, in halves under savepoints, until the offending records are found.
+Sequencing is strict, per sequence (pb.Record, docs/decisions.md "One rule set for ingest sequencing"):
+each record belongs to the run's main sequence (`last_seq`, channel "") or to a named channel
+(`runs.channel_seqs`); in each, records at or below the stored highest are replays and are skipped, and
+the first new one is highest + 1 and each next one + 1. A gap, a seq 0 of a kind that is not an
+idempotent edit, or a seq 0 on a channel is a FailedPrecondition that ends the stream, and nothing of
+that batch is stored. Idempotent edits (summary, config, run update, finish, console lines written at a
+line number) may be unsequenced (seq 0): applied every time they arrive, no guard moved.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -22,27 +33,36 @@ import numpy as np
 from runyard_proto.v1 import ingest_pb2 as pb
 
 from ..common import history_codec
-from ..common.errors import AlreadyExists, InvalidArgument, NotFound, ResourceExhausted
+from ..common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    data_error_text,
+)
+from ..common.limits import INT64_MAX
+from ..common.logs import logger
 from ..common.verifier import Principal, entity_id_for_write
-from . import queries
+from . import metrics, queries, validate
 from .names import generate_name
+from .validate import Limits
+
+__all__ = ["BatchResult", "Limits", "OpenedRun", "compact", "heartbeat", "open_run", "write_batch"]
+
+log = logger("ingest.writer")
 
 RESERVED_KEYS = frozenset({"_step", "_timestamp", "_runtime"})
-# Sequence 0: a record applied every time it arrives without moving last_seq (pb.Record.seq). Only kinds
-# whose repetition changes nothing may use it; a second writer of the same run (the W&B protocol's edits
-# beside its file stream) then never races the first for sequence numbers.
+# Sequence 0: an idempotent edit, applied every time it arrives without moving any replay guard
+# (pb.Record.seq). Only kinds whose repetition changes nothing may use it; a second writer of the same
+# run (the W&B protocol's edits beside its file stream) then never races the first for numbers.
 UNSEQUENCED = 0
 MAX_CHANNEL_LENGTH = 64
-_UNSEQUENCED_KINDS = frozenset({"summary", "config", "update", "finish", "output"})
+_IDEMPOTENT_KINDS = frozenset({"summary", "config", "update", "finish"})
 TIMESTAMP_KEY = "_timestamp"
 SYSTEM_PREFIX = "system/"
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_batch_records: int = 20_000
-    max_key_length: int = 256
-    max_json_value_bytes: int = 1_000_000
+# errors that mean "this value cannot be stored", as opposed to "the database is away"
+_DATA_ERRORS = (asyncpg.DataError, UnicodeEncodeError)
 
 
 @dataclass
@@ -58,29 +78,63 @@ class OpenedRun:
     last_seq: int
     next_step: int
     key_ids: dict[str, int] = field(default_factory=dict)
-    channel_seqs: dict[str, int] = field(default_factory=dict)
+    channel_seqs: dict[str, int] = field(default_factory=dict)  # highest sequence per named channel
     loose_chunks: int = 0
+    sync: bool = False  # opened by `runyard sync`: its records never make the run "running"
 
     def needs_compaction(self) -> bool:
         """Many small batches of a live run leave many small chunks: merge them now and then."""
         return self.loose_chunks >= 32 * max(1, len(self.key_ids))
 
 
-async def open_run(
-    conn: asyncpg.Connection, who: Principal, req: pb.OpenRun, limits: Limits
-) -> OpenedRun:
-    """Create or resume the run that `req` names, as `who`. Raises domain errors."""
+@dataclass
+class BatchResult:
+    seq: int                     # every record of the main sequence up to here is committed or rejected
+    finished: bool               # a Finish record was committed
+    # (seq, reason, channel), refused alone; seq 0 for an unsequenced record
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)
+    stored: int = 0              # records committed by this call
+    channels: dict[str, int] = field(default_factory=dict)  # new highest sequence of each channel written
+
+
+def check_open(req: pb.OpenRun, limits: Limits) -> dict[str, Any]:
+    """Validate an OpenRun; returns its config. Raises InvalidArgument naming the field."""
     if not req.project:
         raise InvalidArgument("OpenRun.project is required")
     if not req.run_id:
         raise InvalidArgument("OpenRun.run_id is required")
     _check_name("run id", req.run_id, 64, extra="_-")
     _check_name("project", req.project, 128, extra="_.-")
+    if req.entity:
+        validate.text("OpenRun.entity", req.entity, validate.MAX_ENTITY)
     resume = req.resume or "allow"
     if resume not in ("allow", "must", "never"):
-        raise InvalidArgument(f"OpenRun.resume must be allow, must or never, got {req.resume!r}")
-    config = _json_object(req.config_json, "config") if req.config_json else {}
+        raise InvalidArgument(f"OpenRun.resume must be allow, must or never, got {req.resume[:40]!r}")
+    validate.text("OpenRun.name", req.name, validate.MAX_RUN_NAME)
+    validate.text("OpenRun.notes", req.notes, validate.MAX_NOTES, single_line=False)
+    validate.text("OpenRun.group", req.group, validate.MAX_GROUP)
+    validate.text("OpenRun.job_type", req.job_type, validate.MAX_JOB_TYPE)
+    validate.text("OpenRun.host", req.host, validate.MAX_HOST)
+    validate.tags("OpenRun.tags", list(req.tags))
+    if req.start_time:
+        validate.timestamp("OpenRun.start_time", req.start_time)
+    if not req.config_json:
+        return {}
+    config: dict[str, Any] = validate.json_document(req.config_json, "OpenRun.config_json", limits)
+    validate.top_level_keys(config, "OpenRun.config_json", limits)
+    return config
 
+
+async def open_run(
+    conn: asyncpg.Connection, who: Principal, req: pb.OpenRun, limits: Limits
+) -> OpenedRun:
+    """Create or resume the run that `req` names, as `who`. Raises domain errors.
+
+    A run that a sync stream creates starts `crashed` (no process reports for it; the folder's Finish
+    record, when it has one, finishes it); a sync stream never changes an existing run's state.
+    """
+    config = check_open(req, limits)
+    resume = req.resume or "allow"
     async with conn.transaction():
         entity_pk = await entity_id_for_write(conn, who, req.entity)
         entity_name = await conn.fetchval("SELECT name FROM entities WHERE id = $1", entity_pk)
@@ -114,6 +168,7 @@ async def open_run(
                 host=req.host,
                 created_by=who.user_id,
                 start_time=req.start_time or time.time(),
+                state="crashed" if req.sync else "running",
             )
             resumed = False
         key_ids = await queries.key_ids(conn, row["id"])
@@ -129,8 +184,13 @@ async def open_run(
         last_seq=row["last_seq"],
         next_step=row["next_step"],
         key_ids=key_ids,
-        channel_seqs={str(k): int(v) for k, v in (row["channel_seqs"] or {}).items()},
+        channel_seqs=_channel_seqs(row["channel_seqs"]),
+        sync=req.sync,
     )
+
+
+def _channel_seqs(stored: Any) -> dict[str, int]:
+    return {str(k): int(v) for k, v in (stored or {}).items()}
 
 
 @dataclass
@@ -139,6 +199,7 @@ class _Batch:
 
     # history rows grouped by key set: (arrival indexes, steps, value lists)
     groups: dict[tuple[str, ...], tuple[list[int], list[int], list[Any]]] = field(default_factory=dict)
+    bad_groups: dict[tuple[str, ...], str] = field(default_factory=dict)  # key sets refused, and why
     rows: int = 0
     ts_steps: list[int] = field(default_factory=list)
     ts_values: list[float] = field(default_factory=list)
@@ -152,19 +213,23 @@ class _Batch:
     config_set: dict[str, Any] = field(default_factory=dict)
     config_remove: set[str] = field(default_factory=set)
     output: list[tuple[float, str, str]] = field(default_factory=list)
-    # lines written at a given line number (OutputLines.first_line): line_no -> (ts, stream, text)
+    # console lines written at a line number (OutputLines.first_line): line_no -> (ts, stream, text)
     output_at: dict[int, tuple[float, str, str]] = field(default_factory=dict)
     update: dict[str, Any] = field(default_factory=dict)
     finish: pb.Finish | None = None
     max_step: int = -1
-    max_seq: int = 0
-    unsequenced: bool = False  # holds records with sequence 0 (applied whatever last_seq is)
-    channels: dict[str, int] = field(default_factory=dict)  # new highest sequence per named channel
+    accepted: list[pb.Record] = field(default_factory=list)  # the records that passed validation
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def has_data(self) -> bool:
+        return bool(self.rows or self.points or self.json_points or self.output or self.output_at)
 
     def columns(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Every key's (steps, values) in arrival order, as numpy arrays."""
         pieces: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = defaultdict(list)
         for keys, (idx, steps, values) in self.groups.items():
+            if not steps:
+                continue
             i = np.asarray(idx, dtype=np.int64)
             s = np.asarray(steps, dtype=np.int64)
             n = len(steps) * len(keys)
@@ -188,81 +253,159 @@ class _Batch:
         return out
 
 
-def _collect(records: Iterable[pb.Record], last_seq: int, limits: Limits,
-             channel_seqs: dict[str, int] | None = None) -> _Batch:
-    b = _Batch()
+_LABELS = {"history": "history row", "summary": "summary update", "config": "config update",
+           "system": "system metrics", "output": "console output", "file": "file notice",
+           "finish": "finish", "update": "run update", None: "empty record"}
+
+
+def _label(rec: pb.Record, kind: str | None) -> str:
+    if kind == "history":
+        what = f"history row at step {rec.history.step}"
+    else:
+        what = _LABELS.get(kind, kind or "record")
+    if rec.seq == UNSEQUENCED:
+        return f"unsequenced {what}"
+    if rec.channel:
+        return f"record {rec.seq} of channel {rec.channel!r} ({what})"
+    return f"record {rec.seq} ({what})"
+
+
+@dataclass
+class Fresh:
+    """The new records of a batch (replays dropped) and where each sequence stands after them."""
+
+    records: list[pb.Record]
+    last_seq: int                                            # the main sequence's new highest
+    channels: dict[str, int] = field(default_factory=dict)   # each channel written: its new highest
+
+
+def new_records(records: Sequence[pb.Record], last_seq: int, channel_seqs: dict[str, int] | None = None) -> Fresh:
+    """The records not stored yet, checked against the sequencing rule (module docstring): per sequence,
+    replays (at or below the stored highest) dropped and the rest continuing highest + 1 without gaps;
+    seq 0 only for idempotent edits on the main sequence. Raises FailedPrecondition naming the numbers."""
     prev = last_seq
-    stored_channels = channel_seqs or {}
+    out: list[pb.Record] = []
+    channels: dict[str, int] = {}
+    for rec in records:
+        seq = rec.seq
+        channel = rec.channel
+        if channel:
+            if seq == UNSEQUENCED:
+                raise FailedPrecondition(
+                    f"a record on channel {channel[:MAX_CHANNEL_LENGTH]!r} needs a sequence number: channel "
+                    "sequences start at 1 (only idempotent edits of the main sequence may have seq 0)"
+                )
+            if len(channel) > MAX_CHANNEL_LENGTH:
+                raise FailedPrecondition(f"channel names have at most {MAX_CHANNEL_LENGTH} characters")
+            stored = (channel_seqs or {}).get(channel, 0)
+            if seq <= stored:
+                continue  # already stored on this channel: a replay
+            high = channels.get(channel, stored)
+            if seq != high + 1:
+                raise FailedPrecondition(
+                    f"record sequence gap on channel {channel!r}: got {seq} after {high}; "
+                    f"the next record must be {high + 1}"
+                )
+            channels[channel] = seq
+            out.append(rec)
+            continue
+        if seq == UNSEQUENCED:
+            kind = rec.WhichOneof("payload")
+            if kind not in _IDEMPOTENT_KINDS and not (kind == "output" and rec.output.HasField("first_line")):
+                raise FailedPrecondition(
+                    f"record sequence numbers start at 1; a {_LABELS.get(kind, kind or 'record')} with seq 0 "
+                    f"came after {prev} (seq 0 is only for idempotent edits: summary, config, run updates, "
+                    "finish and console lines written at a line number)"
+                )
+            out.append(rec)
+            continue
+        if seq <= last_seq:
+            continue  # already stored: a replay after reconnect
+        if seq != prev + 1:
+            raise FailedPrecondition(
+                f"record sequence gap: got {seq} after {prev}; the next record must be {prev + 1}"
+            )
+        prev = seq
+        out.append(rec)
+    return Fresh(out, prev, channels)
+
+
+def _collect(records: Iterable[pb.Record], limits: Limits) -> _Batch:
+    """Sort valid records into a batch; a record that breaks a rule is rejected alone (b.rejected)."""
+    b = _Batch()
     for rec in records:
         kind = rec.WhichOneof("payload")
-        if rec.channel and rec.seq != UNSEQUENCED:
-            if len(rec.channel) > MAX_CHANNEL_LENGTH:
-                raise InvalidArgument(f"channel names have at most {MAX_CHANNEL_LENGTH} characters")
-            high = b.channels.get(rec.channel, stored_channels.get(rec.channel, 0))
-            if rec.seq <= stored_channels.get(rec.channel, 0):
-                continue  # already stored on this channel
-            if rec.seq <= high:
-                raise InvalidArgument(
-                    f"record sequence numbers must rise in channel {rec.channel!r}: {rec.seq} after {high}"
-                )
-            b.channels[rec.channel] = rec.seq
-        elif rec.seq == UNSEQUENCED:
-            # applied every time it arrives, last_seq unmoved: only records whose repetition changes nothing
-            if kind not in _UNSEQUENCED_KINDS or (kind == "output" and not rec.output.HasField("first_line")):
-                raise InvalidArgument(
-                    f"a {kind or 'empty'} record needs a sequence number > 0 (only summary, config, run "
-                    "updates, finish and console lines written at a line number may travel unsequenced)"
-                )
-            b.unsequenced = True
-        elif rec.seq <= last_seq:
-            continue  # already stored: a replay after reconnect
-        elif rec.seq <= prev:
-            raise InvalidArgument(f"record sequence numbers must rise: {rec.seq} after {prev}")
-        else:
-            prev = rec.seq
-        if kind == "history":
-            _collect_history(b, rec.history, limits)
-        elif kind == "system":
-            _collect_system(b, rec.system, limits)
-        elif kind == "summary":
-            _merge_update(b.summary_set, b.summary_remove, rec.summary, "summary")
-        elif kind == "config":
-            _merge_update(b.config_set, b.config_remove, rec.config, "config")
-        elif kind == "output":
-            out = rec.output
-            if out.HasField("first_line"):
-                if out.first_line < 0:
-                    raise InvalidArgument(f"OutputLines.first_line must be >= 0, got {out.first_line}")
-                for i, line in enumerate(out.lines):
-                    b.output_at[out.first_line + i] = (out.timestamp, out.stream or "stdout", line)
-            else:
-                for line in out.lines:
-                    b.output.append((out.timestamp, out.stream or "stdout", line))
-        elif kind == "update":
-            u = rec.update
-            for name in ("name", "notes", "group", "job_type"):
-                if u.HasField(name):
-                    b.update[name] = getattr(u, name)
-            if u.set_tags:
-                b.update["tags"] = list(u.tags)
-        elif kind == "finish":
-            b.finish = rec.finish
-        # file-saved notices are recorded by the artifact service; heartbeats carry no data
-    b.max_seq = prev
+        try:
+            if kind == "history":
+                _collect_history(b, rec.history, limits)
+            elif kind == "system":
+                _collect_system(b, rec.system, limits)
+            elif kind == "summary":
+                _merge_update(b.summary_set, b.summary_remove, rec.summary, "summary", limits)
+            elif kind == "config":
+                _merge_update(b.config_set, b.config_remove, rec.config, "config", limits)
+            elif kind == "output":
+                _collect_output(b, rec.output)
+            elif kind == "update":
+                _collect_update(b, rec.update)
+            elif kind == "finish":
+                validate.text("Finish.error", rec.finish.error, validate.MAX_ERROR, single_line=False)
+                if rec.finish.time:
+                    validate.timestamp("Finish.time", rec.finish.time)
+                b.finish = rec.finish
+            # file-saved notices are recorded by the artifact service; heartbeats carry no data
+        except (InvalidArgument, ResourceExhausted) as err:
+            b.rejected.append((rec.seq, f"{_label(rec, kind)}: {err.message}", rec.channel))
+            continue
+        b.accepted.append(rec)
     return b
 
 
 def _merge_update(
-    sets: dict[str, Any], removes: set[str], upd: pb.SummaryUpdate | pb.ConfigUpdate, what: str
+    sets: dict[str, Any], removes: set[str], upd: pb.SummaryUpdate | pb.ConfigUpdate, what: str, limits: Limits
 ) -> None:
     """Fold one SummaryUpdate/ConfigUpdate into the batch's pending sets and removals (later wins)."""
     for k in upd.remove:
+        validate.key(k, limits, what=f"{what} key to remove")
+    values: dict[str, Any] = {}
+    if upd.set_json:
+        values = validate.json_document(upd.set_json, what, limits)
+        validate.top_level_keys(values, what, limits)
+    for k in upd.remove:
         sets.pop(k, None)
         removes.add(k)
-    if upd.set_json:
-        values = _json_object(upd.set_json, what)
-        sets.update(values)
-        removes.difference_update(values)
+    sets.update(values)
+    removes.difference_update(values)
+
+
+def _collect_output(b: _Batch, out: pb.OutputLines) -> None:
+    validate.timestamp("OutputLines.timestamp", out.timestamp)
+    stream = out.stream or "stdout"
+    validate.text("OutputLines.stream", stream, validate.MAX_STREAM_NAME)
+    for n, line in enumerate(out.lines):
+        if len(line) > validate.MAX_LINE or "\x00" in line:
+            validate.text(f"console line {n + 1}", line, validate.MAX_LINE, single_line=False)
+    if out.HasField("first_line"):
+        if not (0 <= out.first_line <= INT64_MAX - len(out.lines)):
+            raise InvalidArgument(f"OutputLines.first_line must be >= 0, got {out.first_line}")
+        for n, line in enumerate(out.lines):
+            b.output_at[out.first_line + n] = (out.timestamp, stream, line)
+        return
+    b.output.extend((out.timestamp, stream, line) for line in out.lines)
+
+
+def _collect_update(b: _Batch, u: pb.RunUpdate) -> None:
+    fields = (("name", validate.MAX_RUN_NAME, True), ("notes", validate.MAX_NOTES, False),
+              ("group", validate.MAX_GROUP, True), ("job_type", validate.MAX_JOB_TYPE, True))
+    found: dict[str, Any] = {}
+    for name, limit, single in fields:
+        if u.HasField(name):
+            found[name] = validate.text(f"RunUpdate.{name}", getattr(u, name), limit, single_line=single)
+    if found.get("name") == "":
+        raise InvalidArgument("RunUpdate.name may not be empty")
+    if u.set_tags:
+        found["tags"] = validate.tags("RunUpdate.tags", list(u.tags))
+    b.update.update(found)
 
 
 def _collect_history(b: _Batch, row: pb.HistoryRow, limits: Limits) -> None:
@@ -271,61 +414,65 @@ def _collect_history(b: _Batch, row: pb.HistoryRow, limits: Limits) -> None:
     if len(keys) != len(values):
         raise InvalidArgument("HistoryRow.keys and HistoryRow.values differ in length")
     step = row.step
-    if step < 0:
-        raise InvalidArgument(f"step must be >= 0, got {step}")
-    if step > b.max_step:
-        b.max_step = step
+    if not (0 <= step <= validate.MAX_STEP):
+        validate.step(step)
+    ts = row.timestamp
+    if not (0.0 <= ts < validate.MAX_TIMESTAMP):
+        validate.timestamp("HistoryRow.timestamp", ts)
     # Rows of a run mostly share one key set: group them, and turn each group into columns with numpy
-    # once per batch (see _Batch.columns) instead of appending point by point.
+    # once per batch (see _Batch.columns) instead of appending point by point. A key set is checked
+    # once per batch; a bad one is remembered.
     group = b.groups.get(keys)
     if group is None:
-        for key in keys:
-            _check_key(key, limits)
-        if len(set(keys)) != len(keys):
-            raise InvalidArgument(f"a history row at step {step} names a key twice")
+        problem = b.bad_groups.get(keys)
+        if problem is None:
+            try:
+                for key in keys:
+                    _check_key(key, limits)
+                if len(set(keys)) != len(keys):
+                    raise InvalidArgument("the row names a key twice")
+            except InvalidArgument as err:
+                problem = b.bad_groups[keys] = err.message
+        if problem:
+            raise InvalidArgument(problem)
         group = b.groups[keys] = ([], [], [])
+    parsed: list[tuple[str, int, Any]] = []
+    if row.json_keys:
+        if len(row.json_keys) != len(row.json_values):
+            raise InvalidArgument("HistoryRow.json_keys and json_values differ in length")
+        for key, raw in zip(row.json_keys, row.json_values):
+            _check_key(key, limits)
+            parsed.append((key, step, validate.json_document(raw, f"value of {key!r}", limits, obj=False)))
+    # valid: now (and only now) the row joins the batch
+    if step > b.max_step:
+        b.max_step = step
     index = b.rows
     b.rows += 1
     group[0].append(index)
     group[1].append(step)
     group[2].append(values)
     b.ts_steps.append(step)
-    b.ts_values.append(row.timestamp)
-    if row.json_keys:
-        if len(row.json_keys) != len(row.json_values):
-            raise InvalidArgument("HistoryRow.json_keys and json_values differ in length")
-        for key, raw in zip(row.json_keys, row.json_values):
-            _check_key(key, limits)
-            if len(raw) > limits.max_json_value_bytes:
-                raise ResourceExhausted(
-                    f"value of {key!r} at step {step} is {len(raw)} bytes; the limit is "
-                    f"{limits.max_json_value_bytes}"
-                )
-            try:
-                b.json_points.append((key, step, json.loads(raw)))
-            except ValueError:
-                raise InvalidArgument(f"value of {key!r} at step {step} is not valid JSON") from None
+    b.ts_values.append(ts)
+    if parsed:
+        b.json_points.extend(parsed)
 
 
 def _collect_system(b: _Batch, sm: pb.SystemMetrics, limits: Limits) -> None:
     if len(sm.keys) != len(sm.values):
         raise InvalidArgument("SystemMetrics.keys and values differ in length")
+    validate.timestamp("SystemMetrics.timestamp", sm.timestamp)
     step = int(sm.timestamp * 1000)  # system metrics live on their own axis: unix milliseconds
-    for key, value in zip(sm.keys, sm.values):
-        full = key if key.startswith(SYSTEM_PREFIX) else SYSTEM_PREFIX + key
+    full_keys = [key if key.startswith(SYSTEM_PREFIX) else SYSTEM_PREFIX + key for key in sm.keys]
+    for full in full_keys:
         _check_key(full, limits, system=True)
+    for full, value in zip(full_keys, sm.values):
         p = b.points[full]
         p[0].append(step)
         p[1].append(value)
 
 
 def _check_key(key: str, limits: Limits, system: bool = False) -> None:
-    if not key:
-        raise InvalidArgument("a logged key is empty")
-    if len(key) > limits.max_key_length:
-        raise InvalidArgument(
-            f"key {key[:40]!r}... is {len(key)} characters; the limit is {limits.max_key_length}"
-        )
+    validate.key(key, limits)
     if key in RESERVED_KEYS:
         raise InvalidArgument(f"key {key!r} is reserved")
     if key.startswith(SYSTEM_PREFIX) and not system:
@@ -334,64 +481,155 @@ def _check_key(key: str, limits: Limits, system: bool = False) -> None:
 
 async def write_batch(
     conn: asyncpg.Connection, run: OpenedRun, records: list[pb.Record], limits: Limits
-) -> tuple[int, bool]:
-    """Write `records` durably; returns (highest sequence now committed, run finished)."""
+) -> BatchResult:
+    """Write `records` durably; every record up to the returned seq is committed or rejected alone."""
     if len(records) > limits.max_batch_records:
         raise ResourceExhausted(
             f"a batch holds {len(records)} records; the limit is {limits.max_batch_records}"
         )
+    keys_before = dict(run.key_ids)
+    try:
+        return await _write_once(conn, run, records, limits)
+    except _DATA_ERRORS as exc:
+        # PostgreSQL refused a value validation let through: find the record(s), keep the others
+        run.key_ids = keys_before
+        log.warning("a batch of run %s/%s/%s holds a value the database refused (%s); isolating it",
+                    run.entity, run.project, run.run_id, data_error_text(exc))
+        try:
+            return await _write_isolating(conn, run, records, limits)
+        except BaseException:
+            run.key_ids = keys_before
+            raise
+    except BaseException:
+        run.key_ids = keys_before  # keys added by a rolled-back transaction do not exist
+        raise
+
+
+async def _write_once(conn: asyncpg.Connection, run: OpenedRun, records: list[pb.Record],
+                      limits: Limits) -> BatchResult:
     async with conn.transaction():
         state = await queries.lock_run_state(conn, run.pk)
-        stored_channels = {str(k): int(v) for k, v in (state["channel_seqs"] or {}).items()}
-        batch = _collect(records, state["last_seq"], limits, stored_channels)
-        if batch.max_seq <= state["last_seq"] and not batch.unsequenced and not batch.channels:
-            return state["last_seq"], False
-        columns = batch.columns()
-        await _ensure_keys(conn, run, [*columns, *(k for k, _, _ in batch.json_points)])
-        chunk_rows = []
-        for key, (s, v) in columns.items():
-            sb, vb = history_codec.encode(s, v)
-            chunk_rows.append((run.pk, run.key_ids[key], int(s.min()), int(s.max()), int(s.size), sb, vb))
-        if chunk_rows:
-            await queries.copy_chunks(conn, chunk_rows)
-        if batch.json_points:
-            await queries.upsert_json_points(
-                conn, [(run.pk, run.key_ids[k], step, val) for k, step, val in batch.json_points]
-            )
-        output_lines = state["output_lines"]
-        if batch.output_at:
-            # numbered lines first: appended lines of the same batch follow the highest line number
-            await queries.put_output(conn, run.pk, batch.output_at)
-            output_lines = max(output_lines, max(batch.output_at) + 1)
-        if batch.output:
-            await queries.append_output(conn, run.pk, output_lines, batch.output)
-            output_lines += len(batch.output)
-        finish = batch.finish
-        await queries.update_run_after_batch(
-            conn,
-            run.pk,
-            last_seq=batch.max_seq,
-            next_step=batch.max_step + 1,
-            summary_set=batch.summary_set,
-            summary_remove=sorted(batch.summary_remove),
-            config_set=batch.config_set,
-            config_remove=sorted(batch.config_remove),
-            loose_chunks=len(chunk_rows),
-            output_lines=output_lines - state["output_lines"],
-            update=batch.update,
-            finish_state=None if finish is None else ("finished" if finish.exit_code == 0 else "failed"),
-            exit_code=None if finish is None else finish.exit_code,
-            error="" if finish is None else finish.error,
-            # Logged data means the run is live again (a resumed run); edits of config, summary or
-            # tags alone (the public API editing a finished run) leave its state as it is.
-            activity=bool(columns or batch.json_points or batch.output or batch.output_at),
-            channel_seqs=batch.channels,
-        )
-        run.last_seq = batch.max_seq
-        run.channel_seqs.update(batch.channels)
-        run.loose_chunks = state["loose_chunks"] + len(chunk_rows)
+        fresh = new_records(records, state["last_seq"], _channel_seqs(state["channel_seqs"]))
+        if not fresh.records:
+            return BatchResult(state["last_seq"], False)
+        batch = _collect(fresh.records, limits)
+        chunks, _, points = await _store(conn, run, batch, state["output_lines"], last_seq=fresh.last_seq,
+                                         channels=fresh.channels)
+    metrics.POINTS.inc(points)  # committed
+    run.last_seq = fresh.last_seq
+    run.channel_seqs.update(fresh.channels)
+    run.loose_chunks = state["loose_chunks"] + chunks
+    if batch.max_step >= 0:
         run.next_step = max(run.next_step, batch.max_step + 1)
-    return batch.max_seq, finish is not None
+    return BatchResult(fresh.last_seq, batch.finish is not None, batch.rejected, len(batch.accepted), fresh.channels)
+
+
+async def _write_isolating(conn: asyncpg.Connection, run: OpenedRun, records: list[pb.Record],
+                           limits: Limits) -> BatchResult:
+    """The slow path: each part of the batch under a savepoint, halving the parts PostgreSQL refuses
+    until each refused record stands alone; it is rejected with PostgreSQL's reason."""
+    rejected: list[tuple[int, str, str]] = []
+    stored = 0
+    finished = False
+    async with conn.transaction():
+        state = await queries.lock_run_state(conn, run.pk)
+        fresh = new_records(records, state["last_seq"], _channel_seqs(state["channel_seqs"]))
+        if not fresh.records:
+            return BatchResult(state["last_seq"], False)
+        first = _collect(fresh.records, limits)
+        rejected.extend(first.rejected)
+        last_seq = fresh.last_seq
+        lines = int(state["output_lines"])
+        chunks = points = 0
+        max_step = -1
+        pending: list[Sequence[pb.Record]] = [first.accepted]
+        while pending:
+            part = pending.pop(0)
+            if not part:
+                continue
+            batch = _collect(part, limits)
+            keys_before = dict(run.key_ids)
+            try:
+                async with conn.transaction():
+                    n_chunks, n_lines, n_points = await _store(conn, run, batch, lines, last_seq=last_seq,
+                                                               channels=fresh.channels)
+            except _DATA_ERRORS as exc:
+                run.key_ids = keys_before
+                if len(part) == 1:
+                    rec = part[0]
+                    reason = f"{_label(rec, rec.WhichOneof('payload'))}: {data_error_text(exc)}"
+                    rejected.append((rec.seq, reason, rec.channel))
+                else:
+                    mid = len(part) // 2
+                    pending[:0] = [part[:mid], part[mid:]]  # keep arrival order
+                continue
+            lines += n_lines
+            chunks += n_chunks
+            points += n_points
+            stored += len(part)
+            max_step = max(max_step, batch.max_step)
+            finished = finished or batch.finish is not None
+        if not stored:  # everything refused: the sequences still move past it
+            await queries.set_sequences(conn, run.pk, last_seq, fresh.channels)
+    metrics.POINTS.inc(points)  # committed
+    rejected.sort(key=lambda r: (r[2], r[0]))
+    run.last_seq = last_seq
+    run.channel_seqs.update(fresh.channels)
+    run.loose_chunks = int(state["loose_chunks"]) + chunks
+    if max_step >= 0:
+        run.next_step = max(run.next_step, max_step + 1)
+    return BatchResult(last_seq, finished, rejected, stored, fresh.channels)
+
+
+async def _store(conn: asyncpg.Connection, run: OpenedRun, batch: _Batch, first_line: int,
+                 *, last_seq: int, channels: dict[str, int]) -> tuple[int, int, int]:
+    """Write a collected batch inside the caller's transaction; returns (chunks, console lines added to
+    the run's count, points) written. `first_line` is the run's console line count before it."""
+    columns = batch.columns()
+    await _ensure_keys(conn, run, [*columns, *(k for k, _, _ in batch.json_points)])
+    chunk_rows = []
+    for key, (s, v) in columns.items():
+        sb, vb = history_codec.encode(s, v)
+        chunk_rows.append((run.pk, run.key_ids[key], int(s.min()), int(s.max()), int(s.size), sb, vb))
+    if chunk_rows:
+        await queries.copy_chunks(conn, chunk_rows)
+    if batch.json_points:
+        await queries.upsert_json_points(
+            conn, [(run.pk, run.key_ids[k], step, val) for k, step, val in batch.json_points]
+        )
+    lines = first_line
+    if batch.output_at:
+        # numbered lines first: lines appended by the same batch follow the highest line number
+        await queries.put_output(conn, run.pk, batch.output_at)
+        lines = max(lines, max(batch.output_at) + 1)
+    if batch.output:
+        await queries.append_output(conn, run.pk, lines, batch.output)
+        lines += len(batch.output)
+    finish = batch.finish
+    await queries.update_run_after_batch(
+        conn,
+        run.pk,
+        last_seq=last_seq,
+        next_step=batch.max_step + 1,
+        summary_set=batch.summary_set,
+        summary_remove=sorted(batch.summary_remove),
+        config_set=batch.config_set,
+        config_remove=sorted(batch.config_remove),
+        loose_chunks=len(chunk_rows),
+        output_lines=lines - first_line,
+        update=batch.update,
+        finish_state=None if finish is None else ("finished" if finish.exit_code == 0 else "failed"),
+        exit_code=None if finish is None else finish.exit_code,
+        error="" if finish is None else finish.error,
+        # the time the process finished (a sync replays it hours later), not the time it arrived
+        finished_at=None if finish is None or finish.time <= 0 else finish.time,
+        # Logged data means the run is live again (a resumed run); edits of config, summary or
+        # tags alone (the public API editing a finished run) leave its state as it is, and so does
+        # everything a sync stream sends (only its Finish changes the state).
+        activity=batch.has_data() and not run.sync,
+        channel_seqs=channels,
+    )
+    return len(chunk_rows), lines - first_line, sum(row[4] for row in chunk_rows)
 
 
 async def _ensure_keys(conn: asyncpg.Connection, run: OpenedRun, keys: Iterable[str]) -> None:
@@ -409,7 +647,9 @@ async def _ensure_keys(conn: asyncpg.Connection, run: OpenedRun, keys: Iterable[
 
 
 async def heartbeat(conn: asyncpg.Connection, run: OpenedRun) -> None:
-    await queries.touch_run(conn, run.pk)
+    """A heartbeat keeps a live run from being marked crashed (and revives a crashed one); the
+    heartbeat of a sync stream changes no state."""
+    await queries.touch_run(conn, run.pk, revive=not run.sync)
 
 
 async def compact(conn: asyncpg.Connection, run_pk: int) -> int:
@@ -444,16 +684,6 @@ async def compact(conn: asyncpg.Connection, run_pk: int) -> int:
             written = len(rows)
         await queries.reset_loose(conn, run_pk)
     return written
-
-
-def _json_object(raw: str, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise InvalidArgument(f"{what} is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{what} must be a JSON object")
-    return value
 
 
 def _check_name(what: str, value: str, limit: int, extra: str) -> None:

@@ -2,8 +2,10 @@
 
 Order: check the two public ports -> PostgreSQL, Redis, S3 -> migrations -> ingest and front door as
 child processes configured only through RUNYARD_* variables -> wait for GET /api/v1/server-info ->
-banner -> wait. Ctrl-C or SIGTERM stops the services, then the storage, and exits 0; a service that
-dies on its own is reported and everything stops with exit 1.
+banner -> wait. Ctrl-C or SIGTERM stops the services, then the storage, and exits 0. A service that
+dies on its own is reported (how it ended, the end of its log) and started again, at most
+`--max-restarts` times (default 5) within 60 seconds; a service that keeps dying stops everything with
+exit 1. Clients ride through a restart: the SDK reconnects and replays, the browser retries.
 """
 
 from __future__ import annotations
@@ -13,16 +15,18 @@ import atexit
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 
-from .embedded import EmbeddedStack, run_coro
-from .processes import Cancelled, Child, StartupError, port_in_use, spawn, tail, wait_until
+from .coro import run_coro
+from .processes import Cancelled, Child, RestartBudget, StartupError, port_in_use, spawn, tail, wait_until
+from .stack import EmbeddedStack
 
 __all__ = ["DEFAULT_DATA_DIR", "run_local", "service_env", "web_dist"]
 
@@ -32,6 +36,8 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 DEFAULT_DATA_DIR = Path("~/.runyard/local")
 SERVICE_STOP_GRACE_S = 20.0
 SERVICE_READY_TIMEOUT_S = 90.0
+RESTART_LIMIT = 5
+RESTART_WINDOW_S = 60.0
 
 
 def _say(message: str) -> None:
@@ -100,10 +106,19 @@ class _Services:
 
     def __init__(self) -> None:
         self.children: list[Child] = []
+        self._how: dict[str, tuple[str, Path, Mapping[str, str]]] = {}
 
     def start(self, name: str, command: str, log: Path, env: Mapping[str, str]) -> Child:
         child = spawn(name, [sys.executable, "-m", "runyard_server.cli", command], log, env=env)
         self.children.append(child)
+        self._how[name] = (command, log, env)
+        return child
+
+    def restart(self, old: Child) -> Child:
+        """Start a dead child again, in its place (the stop order stays the start order)."""
+        command, log, env = self._how[old.name]
+        child = spawn(old.name, [sys.executable, "-m", "runyard_server.cli", command], log, env=env)
+        self.children[self.children.index(old)] = child
         return child
 
     def stop(self) -> None:
@@ -158,6 +173,7 @@ def run_local(args: argparse.Namespace) -> int:
             _say(f"  applied {len(applied)} migration(s)")
         _check(stopping)
         env = service_env(stack, host=host, port=port, ingest_port=ingest_port)
+        _sdk_wheels(env, data_dir)
         probe = _probe_host(host)
         _say(f"starting ingest (gRPC on {host}:{ingest_port})...")
         ingest = services.start("ingest", "ingest", stack.log_path("ingest"), env)
@@ -183,10 +199,26 @@ def run_local(args: argparse.Namespace) -> int:
         _banner(host, port, ingest_port, data_dir, stack)
         if not getattr(args, "no_browser", False):
             open_browser(f"http://{_client_host(host)}:{port}")
+        budget = RestartBudget(int(getattr(args, "max_restarts", RESTART_LIMIT)), RESTART_WINDOW_S)
+        probes = {"ingest": lambda: _tcp_ready(probe, ingest_port), "frontdoor": lambda: _server_info_ready(info_url)}
+        coming_back: set[str] = set()
         while not stopping.wait(0.5):
-            failed = services.dead()
-            if failed is not None:
+            for name in sorted(coming_back):
+                if _answers(probes[name]):
+                    coming_back.discard(name)
+                    _say(f"{name} is back")
+            dead = services.dead()
+            if dead is None:
+                continue
+            count = budget.take(dead.name)
+            if count is None:
+                failed = dead
                 break
+            _report_death(dead)
+            _say(f"restarting {dead.name} (restart {count} of at most {budget.limit} "
+                 f"within {budget.window_s:.0f} s)...")
+            services.restart(dead)
+            coming_back.add(dead.name)
     except (Cancelled, KeyboardInterrupt):
         stopping.set()
     except StartupError as exc:
@@ -205,10 +237,46 @@ def run_local(args: argparse.Namespace) -> int:
     if failed is not None:
         print(f"runyard-server: {failed.describe_exit()}", file=sys.stderr)
         print(tail(failed.log_path, 20), file=sys.stderr, flush=True)
-        _say("stopped everything after that failure")
+        print(f"runyard-server: {failed.name} died more than {getattr(args, 'max_restarts', RESTART_LIMIT)} "
+              f"times within {RESTART_WINDOW_S:.0f} s; stopped everything", file=sys.stderr, flush=True)
         return 1
     _say("stopped")
     return 0
+
+
+def _answers(probe: Callable[[], bool]) -> bool:
+    try:
+        return probe()
+    except OSError:
+        return False
+
+
+def _report_death(child: Child) -> None:
+    print(f"runyard-server: {child.describe_exit()}", file=sys.stderr)
+    print(_indent_lines(tail(child.log_path, 10)), file=sys.stderr, flush=True)
+
+
+def _indent_lines(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+def _sdk_wheels(env: dict[str, str], data_dir: Path) -> None:
+    """Serve the SDK at /pypi/simple/: wheels built from this source checkout into <data dir>/wheels
+    (skipped when they are up to date, or when RUNYARD_SDK_WHEELS_DIR names another folder)."""
+    if env.get("RUNYARD_SDK_WHEELS_DIR"):
+        return
+    from ..query.sdk_wheels import build_sdk_wheels, source_checkout
+
+    if source_checkout() is None:
+        _say("  SDK wheels: not served (no source checkout; set RUNYARD_SDK_WHEELS_DIR)")
+        return
+    folder = data_dir / "wheels"
+    _say("building the SDK wheels served at /pypi/simple/...")
+    try:
+        build_sdk_wheels(folder)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        _say(f"  SDK wheels: not served ({exc})")
+        return
+    env["RUNYARD_SDK_WHEELS_DIR"] = str(folder)
 
 
 def _check(stopping: threading.Event) -> None:
@@ -254,6 +322,7 @@ def _banner(host: str, port: int, ingest_port: int, data_dir: Path, stack: Embed
         f"  logs          {stack.logs_dir}",
         "",
         "The first visit asks for the admin account and then shows your API key. Then, for scripts:",
+        f"  pip install --index-url {url}/pypi/simple --extra-index-url https://pypi.org/simple runyard",
         f"  runyard login --host {url} YOUR_API_KEY",
         f"  wandb login --host {url} YOUR_API_KEY     (the real wandb client works too)",
         "",

@@ -24,8 +24,10 @@ from pathlib import Path
 __all__ = [
     "Cancelled",
     "Child",
+    "RestartBudget",
     "StartupError",
     "as_user",
+    "clean_env",
     "free_port",
     "port_in_use",
     "spawn",
@@ -89,6 +91,27 @@ class Child:
         else:
             how = f"exited with code {code}"
         return f"{self.name} (pid {self.pid}) {how}; see its log: {self.log_path}"
+
+
+class RestartBudget:
+    """At most `limit` restarts of one child within `window_s` seconds (a crash loop stops instead)."""
+
+    def __init__(self, limit: int = 5, window_s: float = 60.0) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._times: dict[str, list[float]] = {}
+
+    def take(self, name: str, now: float | None = None) -> int | None:
+        """Count one restart of `name`; returns how many it had in the window (this one included), or
+        None when the budget is spent."""
+        now = time.monotonic() if now is None else now
+        recent = [t for t in self._times.get(name, []) if now - t < self.window_s]
+        if len(recent) >= self.limit:
+            self._times[name] = recent
+            return None
+        recent.append(now)
+        self._times[name] = recent
+        return len(recent)
 
 
 def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -157,6 +180,13 @@ def spawn(
             preexec_fn=_pdeathsig_preexec(stop_signal),
         )
     return Child(name=name, proc=proc, log_path=log_path, stop_signal=stop_signal, argv=list(argv))
+
+
+def clean_env() -> dict[str, str]:
+    """The environment for storage children, without PG*/locale surprises from the caller."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["LC_ALL"] = "C"
+    return env
 
 
 def as_user(user: str | None) -> tuple[int | None, int | None, list[int] | None]:

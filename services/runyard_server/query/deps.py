@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..http.deps import KeyCacheDep, PoolDep, PrincipalDep, SettingsDep, get_principal
+from ..http.deps import AddressDep, KeyCacheDep, PoolDep, PrincipalDep, SettingsDep, get_principal
 
-__all__ = ["KeyCacheDep", "PoolDep", "PrincipalDep", "SettingsDep", "get_principal"]
+__all__ = ["AddressDep", "KeyCacheDep", "PoolDep", "PrincipalDep", "SettingsDep", "get_principal"]

@@ -10,6 +10,7 @@ Grammar (keywords are case-insensitive):
     primary    := '(' expr ')' | comparison
     comparison := field ( '=' | '!=' | '<' | '<=' | '>' | '>=' ) literal
                 | field CONTAINS literal
+                | field MATCHES string                     (a regular expression, see check_regex)
                 | field [NOT] IN '(' literal ( ',' literal )* ')'
     field      := name | state | tags | group | job_type | host | id | created_at | updated_at
                 | config.<key> | summary.<key>          (<key> may hold '.', '/', '-'; `config.`a b`` quotes)
@@ -24,15 +25,17 @@ Every error is an `InvalidArgument` naming the 1-based character position of the
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..common.errors import InvalidArgument
+from ..common.limits import FILTER_DEPTH_MAX, FILTER_MAX, FILTER_NUMBER_EXPONENT_MAX
 
-MAX_LENGTH = 4000
-MAX_DEPTH = 50
+MAX_LENGTH = FILTER_MAX
+MAX_DEPTH = FILTER_DEPTH_MAX
 
 # field -> SQL column (fixed text; never built from user input)
 TEXT_COLUMNS = {"name": "r.name", "state": "r.state", "group": "r.group_name", "job_type": "r.job_type",
@@ -44,7 +47,8 @@ FIELDS_HELP = ("name, state, tags, group, job_type, host, id, notes, created_at,
                "config.<key>, summary.<key>")
 
 COMPARE_OPS = ("=", "!=", "<", "<=", ">", ">=")
-KEYWORDS = {"and", "or", "not", "contains", "in", "true", "false", "null"}
+KEYWORDS = {"and", "or", "not", "contains", "matches", "in", "true", "false", "null"}
+MAX_REGEX = 256
 
 
 class FilterError(InvalidArgument):
@@ -117,6 +121,9 @@ def tokenize(text: str) -> list[Token]:
                 value = Decimal(raw)
             except InvalidOperation:
                 raise FilterError(f"bad number {raw!r}", i) from None
+            if value and abs(value.adjusted()) > FILTER_NUMBER_EXPONENT_MAX:
+                raise FilterError(f"the number {raw[:40]!r} is out of range (its magnitude must lie between "
+                                  f"1e-{FILTER_NUMBER_EXPONENT_MAX} and 1e{FILTER_NUMBER_EXPONENT_MAX})", i)
             out.append(Token("number", raw, i, value))
             i = m.end()
         elif _IDENT_START.match(c):
@@ -297,6 +304,10 @@ class Parser:
             self.advance()
             lit = self.literal()
             return self.contains(f, lit)
+        if op.kind == "kw" and op.text == "matches":
+            self.advance()
+            lit = self.literal()
+            return self.matches(f, lit)
         negate = False
         if op.kind == "kw" and op.text == "not" and self.toks[self.i + 1].kind == "kw" and self.toks[self.i + 1].text == "in":
             self.advance()
@@ -306,7 +317,7 @@ class Parser:
             lits = self.literal_list()
             sql = self.in_list(f, lits, self.tok.pos)
             return f"(NOT coalesce({sql}, false))" if negate else sql
-        raise FilterError(f"expected an operator (= != < <= > >= contains in) after {t.text!r}, found "
+        raise FilterError(f"expected an operator (= != < <= > >= contains matches in) after {t.text!r}, found "
                           f"{self.describe(op)}", op.pos)
 
     def literal(self) -> Token:
@@ -340,14 +351,10 @@ class Parser:
     def time_of(self, lit: Token) -> dt.datetime:
         if lit.kind not in ("string", "ident"):
             raise FilterError("a time needs a quoted ISO 8601 date, e.g. \"2026-01-31\" or \"2026-01-31T12:00Z\"", lit.pos)
-        raw = self.text_of(lit).strip().replace("Z", "+00:00").replace("z", "+00:00")
         try:
-            value = dt.datetime.fromisoformat(raw)
-        except ValueError:
-            raise FilterError(f"{self.text_of(lit)!r} is not an ISO 8601 date or time", lit.pos) from None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value
+            return parse_time(self.text_of(lit))
+        except ValueError as exc:
+            raise FilterError(str(exc), lit.pos) from None
 
     def compare(self, f: Field, op: str, lit: Token, op_pos: int) -> str:
         sop = _SQL_OP[op]
@@ -396,6 +403,9 @@ class Parser:
         x = json_path_sql(f, b)
         if lit.kind == "number":
             elem: Any = float(lit.value) if "." in lit.text or "e" in lit.text.lower() else int(lit.value)
+            if isinstance(elem, float) and not math.isfinite(elem):
+                raise FilterError(f"`contains` compares with array elements, which are 64-bit floats: "
+                                  f"{lit.text[:40]!r} is out of their range", lit.pos)
         elif lit.kind == "kw":
             elem = lit.text == "true"
         else:
@@ -405,6 +415,20 @@ class Parser:
         if isinstance(elem, str):
             text_part = f" OR (jsonb_typeof({x}) = 'string' AND ({x} #>> '{{}}') ILIKE {b.param(_like(elem), 'text')})"
         return f"((jsonb_typeof({x}) = 'array' AND {x} @> {arr}){text_part})"
+
+    def matches(self, f: Field, lit: Token) -> str:
+        if lit.kind != "string":
+            raise FilterError("`matches` takes a quoted regular expression", lit.pos)
+        pattern = check_regex(str(lit.value), lit.pos)
+        if f.kind == "time":
+            raise FilterError(f"{f.name} is a time: use < > <= >=, not `matches`", lit.pos)
+        param = self.b.param(pattern, "text")
+        if f.kind == "text":
+            return f"({f.sql} ~ {param})"
+        if f.kind == "tags":
+            return f"(EXISTS (SELECT 1 FROM unnest(r.tags) AS t(tag) WHERE t.tag ~ {param}))"
+        x = json_path_sql(f, self.b)
+        return f"(jsonb_typeof({x}) = 'string' AND ({x} #>> '{{}}') ~ {param})"
 
     def in_list(self, f: Field, lits: list[Token], pos: int) -> str:
         b = self.b
@@ -421,11 +445,53 @@ class Parser:
         return "(" + " OR ".join(self.compare(f, "=", lit, pos) for lit in lits) + ")"
 
 
+_REGEX_UNSUPPORTED = re.compile(r"\\[1-9bBAZzGpPNxuU]|\(\?(?!:)")
+_REGEX_BOUND = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+
+
+def check_regex(pattern: str, pos: int) -> str:
+    """A regular expression PostgreSQL and Python read alike: at most MAX_REGEX characters, an optional
+    leading `(?i)` (case-insensitive), groups `( )` and `(?: )`, classes, `. * + ? | ^ $`, `{m,n}` up to
+    255, and the escapes `\\d \\w \\s` (upper case too) and escaped punctuation. No back-references,
+    lookarounds or other inline flags (PostgreSQL reads those differently or not at all)."""
+    if len(pattern) > MAX_REGEX:
+        raise FilterError(f"the regular expression is longer than {MAX_REGEX} characters", pos)
+    body = pattern[4:] if pattern.startswith("(?i)") else pattern
+    bad = _REGEX_UNSUPPORTED.search(body)
+    if bad is not None:
+        raise FilterError(f"the regular expression uses {bad.group(0)!r}, which is not supported (no back-references, "
+                          "lookarounds, inline flags other than a leading (?i), or \\b \\A \\Z \\p \\x)", pos)
+    for m in _REGEX_BOUND.finditer(body):
+        if any(int(g) > 255 for g in m.groups() if g):
+            raise FilterError("a repetition bound {m,n} may not exceed 255", pos)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise FilterError(f"invalid regular expression: {exc.msg}", pos) from None
+    return pattern
+
+
 def compile_filter(text: str, start: int = 0) -> tuple[str, list[Any]]:
     """SQL condition (on `runs r`) and its bind parameters, numbered from `start + 1`."""
     b = SqlBuilder(start)
     sql = Parser(text, b).parse()
     return sql, b.args
+
+
+def parse_time(raw: str) -> dt.datetime:
+    """An ISO 8601 date or time as an aware UTC datetime (no offset: UTC). ValueError with a message when
+    it is not one, or lies outside years 1-9999 once in UTC (what both Python and PostgreSQL hold)."""
+    text = raw.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{raw[:80]!r} is not an ISO 8601 date or time") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{raw[:80]!r} is out of range: times must lie within years 1-9999 in UTC") from None
 
 
 # ---------------------------------------------------------------- order and group keys
@@ -472,7 +538,11 @@ def group_key_sql(spec: str, b: SqlBuilder) -> str:
 
 
 def metric_sql(spec: str, b: SqlBuilder) -> str:
-    """A numeric SQL expression for `metric=` (NULL where the value is not a JSON number)."""
+    """A numeric SQL expression for `metric=` (NULL where the value is not a JSON number).
+
+    PostgreSQL `numeric`, not float8: JSON numbers may exceed a double, and even two values near the
+    double's maximum overflow its sum (the mean); the caller turns the aggregates into floats, where
+    out-of-range values become infinities."""
     try:
         f = resolve_field(spec.strip(), 0)
     except FilterError:
@@ -480,4 +550,4 @@ def metric_sql(spec: str, b: SqlBuilder) -> str:
     if f.kind != "json":
         raise InvalidArgument("metric: use summary.<key> or config.<key>")
     x = json_path_sql(f, b)
-    return f"(CASE WHEN jsonb_typeof({x}) = 'number' THEN ({x})::float8 END)"
+    return f"(CASE WHEN jsonb_typeof({x}) = 'number' THEN ({x})::numeric END)"

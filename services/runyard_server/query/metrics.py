@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from ..http.metrics import LATENCY_BUCKETS
 
@@ -12,3 +12,5 @@ REQUESTS = Counter(
 LATENCY = Histogram(
     "runyard_query_request_duration_seconds", "Time to answer a query request", ["route"], buckets=LATENCY_BUCKETS,
 )
+SSE_CONNECTIONS = Gauge("runyard_query_sse_connections", "open live-update streams (Server-Sent Events)")
+SSE_EVENTS = Counter("runyard_query_sse_events_total", "run-change events sent on live-update streams")

@@ -6,13 +6,15 @@ document the contract without re-validating large payloads.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from typing_extensions import NotRequired, TypedDict
 
-from ..http.schemas import error_responses
+from ..http.schemas import JsonValue, error_responses
 
 Number = float | int | str | None  # "NaN", "Infinity", "-Infinity" travel as strings
+RunState = Literal["running", "finished", "failed", "crashed"]  # queries.runs.RUN_STATES
 
 
 class ServerInfo(BaseModel):
@@ -43,9 +45,9 @@ class Run(BaseModel):
     project: str
     name: str
     run_number: int
-    state: str
-    config: dict[str, Any]
-    summary: dict[str, Any]
+    state: RunState
+    config: dict[str, JsonValue]
+    summary: dict[str, JsonValue]
     tags: list[str]
     group: str
     job_type: str
@@ -61,10 +63,20 @@ class Run(BaseModel):
 
 
 class RunWithKeys(Run):
-    history_keys: list[str]
-    media_keys: list[str] = []
+    history_keys: list[str] = Field(description="keys with numeric points (what charts draw)")
+    media_keys: list[str] = Field(default=[], description="keys holding only non-numeric values (media)")
 
 
+def _partial(model: type[BaseModel], name: str, doc: str, **more: Any) -> Any:
+    """A TypedDict of the model's fields and `more`, each optional but `id`: a run with the fields asked for."""
+    fields = {n: f.annotation for n, f in model.model_fields.items()} | more
+    shape = TypedDict(name, {n: t if n == "id" else NotRequired[t] for n, t in fields.items()})  # type: ignore[misc]
+    shape.__doc__ = doc
+    return shape
+
+
+RunFields = _partial(Run, "RunFields", "A run of the runs list: every field of a run, or with `fields=` only "
+                     "those asked for (and `id`); `history_keys` only when asked for.", history_keys=list[str])
 
 
 class SeriesOut(BaseModel):
@@ -72,6 +84,8 @@ class SeriesOut(BaseModel):
     value: list[Number]
     min: list[Number]
     max: list[Number]
+    x: list[Number] = Field(default_factory=list, description="with `x=`: that key's value at each step "
+                                                              "(null where absent); left out otherwise")
 
 
 class HistoryOut(BaseModel):
@@ -81,7 +95,7 @@ class HistoryOut(BaseModel):
 
 class FullHistoryOut(BaseModel):
     steps: list[int]
-    columns: dict[str, list[Any]]
+    columns: dict[str, list[JsonValue]]
     next_step: int | None
 
 

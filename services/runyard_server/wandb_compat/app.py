@@ -29,7 +29,7 @@ from runyard_proto.v1 import ingest_pb2 as pb
 from .. import __version__
 from ..common.errors import InvalidArgument, ResourceExhausted, RunyardError, TooManyRequests, Unauthenticated
 from ..common.settings import Settings, SettingsError
-from ..http import MetricsMiddleware
+from ..http import MetricsMiddleware, install_hardening, metrics_port
 from . import filestream, gql
 from .context import Ctx, q
 from .manifests import ManifestCache
@@ -146,8 +146,9 @@ async def file_stream(entity: str, project: str, run_id: str, request: Request) 
             refused.extend(built.refused)
             return built.records
 
-        await up.write(key, pb.OpenRun(entity=entity, project=project, run_id=run_id, resume="must"), build,
-                       heartbeat=True)
+        written = await up.write(key, pb.OpenRun(entity=entity, project=project, run_id=run_id, resume="must"),
+                                 build, heartbeat=True)
+        refused.extend(written.rejected)
         for name, chunk in (("history", req.history), ("events", req.events), ("output", req.output)):
             if chunk is not None and chunk.content:
                 LINES.labels(name, "ok").inc(len(chunk.content))
@@ -241,9 +242,11 @@ def create_app(settings: Settings, wandb: WandbSettings | None = None,
         bucket = httpx.AsyncClient(timeout=timeout, trust_env=False)
         app.state.upstream = Upstream(http, channel, bucket)
         app.state.manifests = ManifestCache(settings.redis_url)
+        metrics_port.acquire(settings.http_host, settings.metrics_port)
         try:
             yield
         finally:
+            metrics_port.release(settings.http_host, settings.metrics_port)
             await http.aclose()
             await bucket.aclose()
             await app.state.manifests.close()
@@ -255,4 +258,8 @@ def create_app(settings: Settings, wandb: WandbSettings | None = None,
     app.state.wandb_settings = wandb
     app.add_middleware(MetricsMiddleware, requests=REQUESTS, latency=LATENCY)
     app.include_router(router)
+    # trusted proxies, request sizes, the /metrics guard and the security headers, as on every service;
+    # the file stream's bodies may be larger than the query service's
+    install_hardening(app, settings, body_max=max(settings.max_request_bytes, wandb.max_file_stream_bytes,
+                                                  MAX_GRAPHQL_BYTES))
     return app

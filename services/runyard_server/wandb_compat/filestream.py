@@ -14,12 +14,16 @@ writes must follow from the request alone:
 - History and events lines are append-only and numbered contiguously per file, each file on its own.
   Each goes to ingest on a channel of its own (pb.Record.channel `wandb/history`, `wandb/events`) with
   sequence = its line offset + 1, so a resent line is at or below its channel's highest sequence and is
-  skipped: nothing is doubled, and the run's main sequence (the Runyard SDK's) is not touched.
+  skipped: nothing is doubled, and the run's main sequence (the Runyard SDK's) is not touched. Channels
+  are strict like every ingest sequence (+1, no gaps), so a line that is not stored (it cannot be read, or
+  W&B's step rule drops it) keeps its number with a no-op stand-in (an empty RunUpdate); a line ingest
+  refuses for its content is settled there and named in the Ack, which is logged here.
 - Summary, console lines and the final state are idempotent: the summary is the whole summary
   (top-level keys replaced), a console line is written *at its line number* (W&B rewrites lines for
   progress bars; ingest's `OutputLines.first_line`), and the exit code is a state. They travel
   unsequenced (sequence 0: applied on every (re)send, never skipped), so a resend changes nothing and
-  the client's own `upsertBucket` edits, written beside the stream, never race it for numbers.
+  the client's own `upsertBucket` edits, written beside the stream, never race it for numbers. (Ingest
+  allows seq 0 only for such idempotent edits.)
 
 A resuming client is told each channel's highest sequence as its line count (`RunResumeStatus`), and its
 later offsets continue from there. A new history line at a step the run already has is dropped, as W&B
@@ -147,32 +151,44 @@ def build_records(req: FileStreamRequest, opened: pb.RunOpened, *, now: float | 
     fallback_step = stored_steps
     history_seen = int(opened.channel_seqs.get(HISTORY_CHANNEL, 0))
     for i, line in enumerate(req.history.content if req.history else ()):
+        seq = h_off + i + 1
         try:
             row = translate.parse_history_line(line, fallback_step)
         except ValueError as exc:
             refused.append(f"history line {h_off + i}: {exc}")
+            records.append(_stand_in(seq, HISTORY_CHANNEL))
             continue
         fallback_step = row.step + 1
-        if h_off + i + 1 > history_seen and row.step < stored_steps:
+        if seq > history_seen and row.step < stored_steps:
             # W&B's step rule, which the client relies on: its steps only rise, so a new line at a step
             # already stored is a replay (`wandb sync` of a run synced before appends its whole history
             # again); W&B drops it, and so do we. (Runyard's own SDK may log lower steps; see
             # docs/decisions.md.)
+            records.append(_stand_in(seq, HISTORY_CHANNEL))
             continue
-        records.append(pb.Record(seq=h_off + i + 1, channel=HISTORY_CHANNEL, history=pb.HistoryRow(
+        records.append(pb.Record(seq=seq, channel=HISTORY_CHANNEL, history=pb.HistoryRow(
             step=row.step, timestamp=row.timestamp or now, keys=row.keys, values=row.values,
             json_keys=row.json_keys, json_values=row.json_values)))
     for i, line in enumerate(req.events.content if req.events else ()):
+        seq = e_off + i + 1
         try:
             ev = translate.parse_events_line(line)
         except ValueError as exc:
             refused.append(f"events line {e_off + i}: {exc}")
+            records.append(_stand_in(seq, EVENTS_CHANNEL))
             continue
         if ev.keys:
-            records.append(pb.Record(seq=e_off + i + 1, channel=EVENTS_CHANNEL, system=pb.SystemMetrics(
+            records.append(pb.Record(seq=seq, channel=EVENTS_CHANNEL, system=pb.SystemMetrics(
                 timestamp=ev.timestamp or now, keys=ev.keys, values=ev.values)))
+        else:
+            records.append(_stand_in(seq, EVENTS_CHANNEL))
     records.extend(_idempotent_records(req, now, refused))
     return Built(records, refused)
+
+
+def _stand_in(seq: int, channel: str) -> pb.Record:
+    """A line that is not stored keeps its number in its channel: an empty RunUpdate changes nothing."""
+    return pb.Record(seq=seq, channel=channel, update=pb.RunUpdate())
 
 
 def _idempotent_records(req: FileStreamRequest, now: float, refused: list[str]) -> list[pb.Record]:

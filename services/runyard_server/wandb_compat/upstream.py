@@ -6,7 +6,7 @@ holds no credentials and no database connection of its own.
 
     up = Upstream(http_client, ingest_channel)
     run = await up.get(key, f"/api/v1/runs/{e}/{p}/{r}")               # REST, errors as RunyardError
-    opened, acked = await up.write(key, open_run, build_records)         # one ingest stream
+    written = await up.write(key, open_run, build_records)               # one ingest stream
 
 Errors: an upstream 4xx becomes the matching domain error with the upstream's message; a 5xx, a
 timeout or a refused connection becomes `Unavailable` (HTTP 503 + Retry-After here, which the wandb
@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -38,7 +39,7 @@ from ..common.errors import (
     Unauthenticated,
 )
 
-__all__ = ["Unavailable", "Upstream"]
+__all__ = ["Unavailable", "Upstream", "Written"]
 
 log = logging.getLogger("runyard.wandb")
 BATCH = 5_000  # records per ingest batch (below ingest's RUNYARD_MAX_BATCH_RECORDS default of 20,000)
@@ -89,6 +90,13 @@ def error_from_response(resp: httpx.Response, what: str) -> RunyardError:
 def _for_wandb(message: str) -> str:
     """Hints in the services' messages name the Runyard CLI; a wandb user logs in with wandb's."""
     return message.replace("`runyard login`", "`wandb login --host`")
+
+
+@dataclass
+class Written:
+    opened: pb.RunOpened                                 # the run as ingest opened it
+    acked: int                                           # the main sequence's acknowledged highest
+    rejected: list[str] = field(default_factory=list)    # reasons of records ingest refused (Ack.rejected)
 
 
 class Upstream:
@@ -148,13 +156,14 @@ class Upstream:
     async def write(
         self, key: str, open_run: pb.OpenRun,
         build: Callable[[pb.RunOpened], list[pb.Record]] | None = None, *, heartbeat: bool = False,
-    ) -> tuple[pb.RunOpened, int]:
+    ) -> Written:
         """Open (create or resume) a run on its own stream, write the records `build` makes from the
-        RunOpened answer, wait for their acknowledgement, close. Returns (RunOpened, acknowledged seq).
+        RunOpened answer, wait for their acknowledgement, close.
 
-        The records are committed when this returns (in batches of BATCH records, each acknowledged
-        before the next); ingest skips those whose sequence it already has. `heartbeat` also tells
-        ingest the run is alive (a crashed run becomes running again).
+        The records are settled when this returns (in batches of BATCH records, each acknowledged before
+        the next): committed, skipped as replays, or refused alone for their content (`Written.rejected`,
+        the reasons ingest gave). `heartbeat` also tells ingest the run is alive (a crashed run becomes
+        running again).
         """
         call = self._stub.Stream(metadata=(("authorization", f"Bearer {key}"),))
         try:
@@ -164,6 +173,7 @@ class Upstream:
                 raise Unavailable("ingest closed the stream before it opened the run")
             opened = first.opened
             acked = opened.last_seq
+            rejected: list[str] = []
             records = build(opened) if build is not None else []
             for i in range(0, len(records), BATCH):
                 await call.write(pb.ClientMessage(batch=pb.RecordBatch(records=records[i:i + BATCH])))
@@ -171,12 +181,13 @@ class Upstream:
                 if reply is grpc.aio.EOF or reply.WhichOneof("msg") != "ack":
                     raise Unavailable("ingest closed the stream before it acknowledged the records")
                 acked = reply.ack.seq
+                rejected.extend(r.reason for r in reply.ack.rejected)
             if heartbeat:
                 await call.write(pb.ClientMessage(heartbeat=pb.Heartbeat(time=time.time())))
             await call.done_writing()
             while await call.read() is not grpc.aio.EOF:  # the server ends the stream when it is done
                 pass
-            return opened, acked
+            return Written(opened, acked, rejected)
         except grpc.aio.AioRpcError as exc:
             raise _grpc_error(exc) from None
         finally:

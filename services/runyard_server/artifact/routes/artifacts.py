@@ -11,16 +11,34 @@ from fastapi.responses import RedirectResponse, Response
 
 from ...common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from ...common.formats import iso
-from ...common.verifier import Principal
+from ...common.limits import INT64_MAX
+from ...common.verifier import Principal, readable_scope
 from .. import manifest, metrics, uploads
 from ..access import ProjectRef, project_for_write, project_read, run_pk
 from ..deps import PoolDep, PrincipalDep, SettingsDep, StorageDep
 from ..names import alias as clean_alias
 from ..names import artifact_name, artifact_type, clean_path
 from ..queries import artifacts as q
-from ..schemas import AliasIn, ObjectUploadsIn, UseIn, VersionIn
+from ..schemas import (
+    ERROR_RESPONSES,
+    AliasIn,
+    AliasOut,
+    ArtifactList,
+    ArtifactOut,
+    LoggedVersion,
+    ManifestFileLink,
+    ObjectUploadsIn,
+    ObjectUploadsOut,
+    StorageOut,
+    UseIn,
+    Version,
+    VersionDetail,
+    VersionFiles,
+    VersionIn,
+    VersionPatch,
+)
 
-router = APIRouter(prefix="/api/v1/artifacts/{entity}/{project}", tags=["artifacts"])
+router = APIRouter(prefix="/api/v1/artifacts/{entity}/{project}", tags=["artifacts"], responses=ERROR_RESPONSES)
 MAX_METADATA_BYTES = 100_000
 
 
@@ -34,7 +52,7 @@ def _version_out(art: asyncpg.Record, v: asyncpg.Record, aliases: list[str], pro
     }
 
 
-@router.post("/_uploads")
+@router.post("/_uploads", response_model=ObjectUploadsOut, response_model_exclude_unset=True)
 async def begin_object_uploads(entity: str, project: str, body: ObjectUploadsIn, who: PrincipalDep, pool: PoolDep,
                                storage: StorageDep, settings: SettingsDep) -> dict[str, Any]:
     """Start or resume uploads of artifact files; objects already stored come back `ready`."""
@@ -44,7 +62,7 @@ async def begin_object_uploads(entity: str, project: str, body: ObjectUploadsIn,
     return {"objects": await uploads.begin(pool, storage, settings, who, proj.entity_id, items)}
 
 
-@router.get("/_storage")
+@router.get("/_storage", response_model=StorageOut)
 async def storage_used(entity: str, project: str, who: PrincipalDep, pool: PoolDep) -> dict[str, Any]:
     """Bytes the project's run files and artifact versions hold (distinct objects, so dedup counts once)."""
     async with pool.acquire() as conn:
@@ -53,26 +71,19 @@ async def storage_used(entity: str, project: str, who: PrincipalDep, pool: PoolD
     return {"entity": proj.entity, "project": proj.name, **used}
 
 
-@router.get("")
+@router.get("", response_model=ArtifactList)
 async def list_artifacts(entity: str, project: str, who: PrincipalDep, pool: PoolDep,
                          type: str | None = None) -> dict[str, Any]:
     async with pool.acquire() as conn:
         proj = await project_read(conn, who, entity, project)
-        rows = await conn.fetch(
-            """SELECT a.*, (SELECT count(*) FROM artifact_versions v WHERE v.artifact_id = a.id) AS version_count,
-                      (SELECT 'v' || v.version FROM artifact_aliases al JOIN artifact_versions v ON v.id = al.version_id
-                        WHERE al.artifact_id = a.id AND al.alias = 'latest') AS latest
-                 FROM artifacts a WHERE a.project_id = $1 AND ($2::text IS NULL OR a.type = $2)
-                ORDER BY a.name""",
-            proj.id, type,
-        )
+        rows = await q.list_artifacts(conn, proj.id, type)
     return {"artifacts": [{"name": r["name"], "type": r["type"], "description": r["description"],
                            "version_count": r["version_count"], "latest": r["latest"],
                            "created_at": iso(r["created_at"]), "updated_at": iso(r["updated_at"])}
                           for r in rows]}
 
 
-@router.post("/{name}/versions")
+@router.post("/{name}/versions", response_model=LoggedVersion)
 async def log_version(entity: str, project: str, name: str, body: VersionIn, who: PrincipalDep, pool: PoolDep,
                       settings: SettingsDep) -> dict[str, Any]:
     """Commit a version from a manifest of uploaded files and references.
@@ -91,7 +102,8 @@ async def log_version(entity: str, project: str, name: str, body: VersionIn, who
         proj = await project_for_write(conn, who, entity, project)
         producer = await run_pk(conn, proj, body.run_id) if body.run_id else None
         async with conn.transaction():
-            objs = await uploads.claim_ready(conn, proj.entity_id, [e.sha256 for e in entries if e.sha256])
+            objs = await uploads.claim_ready(conn, proj.entity_id, [e.sha256 for e in entries if e.sha256],
+                                              who.user_id)
             for e in entries:
                 if e.sha256 and objs[e.sha256]["size"] != e.size:
                     raise InvalidArgument(f"{e.path}: size {e.size} differs from the stored object's {objs[e.sha256]['size']}")
@@ -101,21 +113,11 @@ async def log_version(entity: str, project: str, name: str, body: VersionIn, who
             newest = await q.newest_version(conn, art["id"])
             created = newest is None or newest["digest"] != digest
             if created:
-                total = sum(e.size or 0 for e in entries)
-                version = await conn.fetchrow(
-                    """INSERT INTO artifact_versions (artifact_id, version, digest, size, file_count, description,
-                                                      metadata, created_by_run, created_by)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
-                    art["id"], art["next_version"], digest, total, len(entries), body.description,
-                    body.metadata, producer, who.user_id,
-                )
-                assert version is not None
-                await conn.execute("UPDATE artifacts SET next_version = next_version + 1 WHERE id = $1", art["id"])
-                await conn.copy_records_to_table(
-                    "artifact_files",
-                    columns=["version_id", "path", "object_id", "sha256", "size", "ref_uri", "ref_digest"],
-                    records=[(version["id"], e.path, objs[e.sha256]["id"] if e.sha256 else None, e.sha256, e.size,
-                              e.ref, e.ref_digest) for e in entries],
+                version = await q.create_version(
+                    conn, art, digest=digest, size=sum(e.size or 0 for e in entries), description=body.description,
+                    metadata=body.metadata, run_pk=producer, user_id=who.user_id,
+                    files=[(e.path, objs[e.sha256]["id"] if e.sha256 else None, e.sha256, e.size, e.ref, e.ref_digest)
+                           for e in entries],
                 )
                 await q.set_alias(conn, art["id"], "latest", version["id"])
             else:
@@ -127,21 +129,19 @@ async def log_version(entity: str, project: str, name: str, body: VersionIn, who
     return {**_version_out(art, version, names, proj), "created": created}
 
 
-@router.get("/{name}")
+@router.get("/{name}", response_model=ArtifactOut)
 async def get_artifact(entity: str, project: str, name: str, who: PrincipalDep, pool: PoolDep) -> dict[str, Any]:
     async with pool.acquire() as conn:
         proj = await project_read(conn, who, entity, project)
         art = await q.get_artifact(conn, proj.id, name)
-        versions = await conn.fetch(
-            "SELECT * FROM artifact_versions WHERE artifact_id = $1 ORDER BY version", art["id"]
-        )
+        versions = await q.versions(conn, art["id"])
         aliases = await q.aliases_of(conn, [v["id"] for v in versions])
     return {"name": art["name"], "type": art["type"], "description": art["description"],
             "created_at": iso(art["created_at"]),
             "versions": [_version_out(art, v, aliases.get(v["id"], []), proj) for v in versions]}
 
 
-@router.get("/{name}/{version}")
+@router.get("/{name}/{version}", response_model=VersionDetail)
 async def get_version(entity: str, project: str, name: str, version: str, who: PrincipalDep,
                       pool: PoolDep) -> dict[str, Any]:
     """A version (by `vN` or alias) with its lineage: the run that logged it and the runs that used it."""
@@ -152,8 +152,28 @@ async def get_version(entity: str, project: str, name: str, version: str, who: P
         aliases = (await q.aliases_of(conn, [v["id"]])).get(v["id"], [])
         out = _version_out(art, v, aliases, proj)
         out["created_by_run"] = await q.run_ref(conn, v["created_by_run"])
-        out["used_by"] = await q.consumers(conn, v["id"])
+        # lineage is filtered by what the caller may read, like the run's own lineage (routes/lineage.py)
+        scope = await readable_scope(conn, who)
+        out["used_by"] = await q.consumers(conn, v["id"], list(scope.entity_ids), scope.everything)
     return out
+
+
+@router.patch("/{name}/{version}", response_model=Version)
+async def patch_version(entity: str, project: str, name: str, version: str, body: VersionPatch, who: PrincipalDep,
+                        pool: PoolDep) -> dict[str, Any]:
+    """Change a version's description and/or metadata (writers; `Artifact.save()` of the SDK). The files,
+    and so the digest, never change."""
+    if body.description is None and body.metadata is None:
+        raise InvalidArgument("nothing to change: send `description` and/or `metadata`")
+    if body.metadata is not None and len(json.dumps(body.metadata, default=str)) > MAX_METADATA_BYTES:
+        raise InvalidArgument(f"metadata is larger than {MAX_METADATA_BYTES} bytes of JSON")
+    async with pool.acquire() as conn:
+        proj = await project_for_write(conn, who, entity, project)
+        art = await q.get_artifact(conn, proj.id, name)
+        v = await q.resolve(conn, art, version)
+        row = await q.update_version(conn, v["id"], body.description, body.metadata)
+        aliases = (await q.aliases_of(conn, [v["id"]])).get(v["id"], [])
+    return _version_out(art, row, aliases, proj)
 
 
 def _file_out(row: asyncpg.Record) -> dict[str, Any]:
@@ -165,10 +185,10 @@ def _file_out(row: asyncpg.Record) -> dict[str, Any]:
     return out
 
 
-@router.get("/{name}/{version}/files")
+@router.get("/{name}/{version}/files", response_model=VersionFiles, response_model_exclude_unset=True)
 async def version_files(entity: str, project: str, name: str, version: str, who: PrincipalDep, pool: PoolDep,
                         storage: StorageDep, urls: bool = False, limit: int = Query(1000, ge=1, le=10_000),
-                        offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                        offset: int = Query(0, ge=0, le=INT64_MAX)) -> dict[str, Any]:
     """The manifest, paged; with `urls=true` each stored file carries a presigned GET `url`."""
     async with pool.acquire() as conn:
         proj = await project_read(conn, who, entity, project)
@@ -179,7 +199,7 @@ async def version_files(entity: str, project: str, name: str, version: str, who:
     for r in rows:
         item = _file_out(r)
         if urls and r["key"] is not None:
-            item["url"] = storage.presign_get(r["key"])
+            item["url"] = storage.presign_get(r["key"], content_type="application/octet-stream", attachment=True)
         out.append(item)
     if urls:
         metrics.PRESIGNED.labels("get").inc(sum(1 for r in rows if r["key"] is not None))
@@ -187,7 +207,8 @@ async def version_files(entity: str, project: str, name: str, version: str, who:
             "expires_in": storage.ttl if urls else None}
 
 
-@router.get("/{name}/{version}/files/{path:path}", response_model=None)
+@router.get("/{name}/{version}/files/{path:path}", response_model=ManifestFileLink, response_model_exclude_unset=True,
+            responses={307: {"description": "redirect=true: to the presigned GET URL"}})
 async def version_file(entity: str, project: str, name: str, version: str, path: str, who: PrincipalDep,
                        pool: PoolDep, storage: StorageDep, redirect: bool = False) -> Response | dict[str, Any]:
     clean_path(path)
@@ -195,17 +216,15 @@ async def version_file(entity: str, project: str, name: str, version: str, path:
         proj = await project_read(conn, who, entity, project)
         art = await q.get_artifact(conn, proj.id, name)
         v = await q.resolve(conn, art, version)
-        row = await conn.fetchrow(
-            """SELECT f.path, f.sha256, f.size, f.ref_uri, f.ref_digest, o.key, o.md5 FROM artifact_files f
-                 LEFT JOIN storage_objects o ON o.id = f.object_id WHERE f.version_id = $1 AND f.path = $2""",
-            v["id"], path,
-        )
+        row = await q.file(conn, v["id"], path)
     if row is None:
         raise NotFound(f"{path!r} is not in {name}:v{v['version']}")
     item = _file_out(row)
     if row["key"] is None:
         return item
-    url = storage.presign_get(row["key"], filename=path.rsplit("/", 1)[-1], attachment=True)
+    # an artifact's files have no declared type: never rendered from the bucket (artifact/serving.py)
+    url = storage.presign_get(row["key"], content_type="application/octet-stream", filename=path.rsplit("/", 1)[-1],
+                              attachment=True)
     metrics.PRESIGNED.labels("get").inc()
     if redirect:
         return RedirectResponse(url, status_code=307)
@@ -219,7 +238,7 @@ async def _run_for_use(conn: asyncpg.Connection, who: Principal, proj: ProjectRe
     return await run_pk(conn, run_proj, body.run.run_id)
 
 
-@router.post("/{name}/{version}/use")
+@router.post("/{name}/{version}/use", response_model=Version)
 async def use_version(entity: str, project: str, name: str, version: str, body: UseIn, who: PrincipalDep,
                       pool: PoolDep) -> dict[str, Any]:
     """Record that a run (which the caller may write) used this version; answers the version."""
@@ -228,16 +247,12 @@ async def use_version(entity: str, project: str, name: str, version: str, body: 
         art = await q.get_artifact(conn, proj.id, name)
         v = await q.resolve(conn, art, version)
         pk = await _run_for_use(conn, who, proj, body)
-        await conn.execute(
-            """INSERT INTO artifact_usage (version_id, run_id) VALUES ($1, $2)
-               ON CONFLICT (version_id, run_id) DO UPDATE SET used_at = now()""",
-            v["id"], pk,
-        )
+        await q.record_use(conn, v["id"], pk)
         aliases = (await q.aliases_of(conn, [v["id"]])).get(v["id"], [])
     return _version_out(art, v, aliases, proj)
 
 
-@router.put("/{name}/aliases/{alias}")
+@router.put("/{name}/aliases/{alias}", response_model=AliasOut)
 async def put_alias(entity: str, project: str, name: str, alias: str, body: AliasIn, who: PrincipalDep,
                     pool: PoolDep) -> dict[str, Any]:
     if alias == "latest":
@@ -259,9 +274,7 @@ async def delete_alias(entity: str, project: str, name: str, alias: str, who: Pr
     async with pool.acquire() as conn:
         proj = await project_for_write(conn, who, entity, project)
         art = await q.get_artifact(conn, proj.id, name)
-        done = await conn.fetchval(
-            "DELETE FROM artifact_aliases WHERE artifact_id = $1 AND alias = $2 RETURNING 1", art["id"], alias
-        )
+        done = await q.delete_alias(conn, art["id"], alias)
     if not done:
         raise NotFound(f"alias {alias!r} not found on {name}")
     return Response(status_code=204)
@@ -278,11 +291,7 @@ async def delete_version(entity: str, project: str, name: str, version: str, who
     async with pool.acquire() as conn:
         proj = await project_for_write(conn, who, entity, project)
         async with conn.transaction():
-            art = await conn.fetchrow(
-                "SELECT * FROM artifacts WHERE project_id = $1 AND name = $2 FOR UPDATE", proj.id, name
-            )
-            if art is None:
-                raise NotFound(f"artifact {name!r} not found")
+            art = await q.lock_artifact(conn, proj.id, name)
             v = await q.resolve(conn, art, version)
             aliases = (await q.aliases_of(conn, [v["id"]])).get(v["id"], [])
             others = [a for a in aliases if a != "latest"]
@@ -290,7 +299,7 @@ async def delete_version(entity: str, project: str, name: str, version: str, who
                 raise FailedPrecondition(
                     f"{name}:v{v['version']} still has aliases {others}; pass delete_aliases=true to delete anyway"
                 )
-            await conn.execute("DELETE FROM artifact_versions WHERE id = $1", v["id"])
+            await q.delete_version(conn, v["id"])
             if "latest" in aliases:
                 newest = await q.newest_version(conn, art["id"])
                 if newest is not None:

@@ -5,37 +5,25 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import JSONResponse
 
+from ...http import health
 from ..deps import PoolDep, StorageDep
 
 router = APIRouter(include_in_schema=False)
-
-
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+router.add_api_route("/healthz", health.healthz, methods=["GET"])
+router.add_api_route("/metrics", health.metrics, methods=["GET"])
 
 
 @router.get("/readyz")
 async def readyz(pool: PoolDep, storage: StorageDep) -> JSONResponse:
     try:
-        async with asyncio.timeout(2.0):
-            async with pool.acquire() as conn:
-                await conn.fetchval("SELECT 1")
-    except Exception as exc:
-        return JSONResponse({"status": "unavailable", "detail": f"database: {type(exc).__name__}",
-                             "code": "unavailable"}, status_code=503)
+        await health.ping_database(pool)
+    except Exception as exc:  # any failure means not ready; say which
+        return health.unavailable("database", exc)
     try:
         async with asyncio.timeout(3.0):
             await storage.ensure_bucket()
     except Exception as exc:
-        return JSONResponse({"status": "unavailable", "detail": f"bucket: {type(exc).__name__}",
-                             "code": "unavailable"}, status_code=503)
+        return health.unavailable("bucket", exc)
     return JSONResponse({"status": "ok"})
-
-
-@router.get("/metrics")
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -11,52 +11,45 @@
          -> {"objects": [{"md5", "state": "ready", "sha256", "size"} | {"md5", "state": "missing"}]}
 
 Write access to the project (verifier.project_for_write) for all four; a run file commit records the
-adopted bytes as the run's file at that path, an artifact commit only stores the object (the version
-is then created with its sha256 through the ordinary `POST .../{name}/versions`). A `name` instead of an
-MD5 is a scratch document of the project (a protocol's bookkeeping, e.g. a manifest being assembled): a
-PUT and a GET URL for the same staging key, never adopted, deleted by the GC after its grace period.
+adopted bytes as the run's file at that path (as `POST .../files` does), an artifact commit only stores
+the object (the version is then created with its sha256 through the ordinary `POST .../{name}/versions`).
+A `name` instead of an MD5 is a scratch document of the project (a protocol's bookkeeping, e.g. a
+manifest being assembled): a PUT and a GET URL for the same staging key, never adopted, deleted by the
+GC after its grace period. Bytes "already stored" by MD5 are only the caller's own (queries.objects.own_by_md5).
 """
 
 from __future__ import annotations
 
+import mimetypes
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
 from ...common.errors import InvalidArgument
-from .. import metrics, staging
+from .. import metrics, staging, uploads
 from ..access import project_for_write, run_pk
 from ..deps import PoolDep, PrincipalDep, SettingsDep, StorageDep
 from ..names import clean_path, content_type, md5_hex
+from ..queries import objects as objects_q
 from ..queries import run_files as q
+from ..schemas import (
+    ERROR_RESPONSES,
+    StagedFilesOut,
+    StagedFileStatesOut,
+    StagedObjectsIn,
+    StagedObjectsOut,
+    StagedPathsIn,
+)
 
-router = APIRouter(tags=["staged uploads"])
-MAX_ITEMS = 1000
-
-
-class StagedPathsIn(BaseModel):
-    paths: list[str] = Field(min_length=1, max_length=MAX_ITEMS)
-
-
-class StagedObject(BaseModel):
-    md5: str | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=1024)
-    size: int | None = Field(default=None, ge=0)
-
-
-class StagedObjectsIn(BaseModel):
-    objects: list[StagedObject] = Field(min_length=1, max_length=MAX_ITEMS)
+router = APIRouter(tags=["staged uploads"], responses=ERROR_RESPONSES)
 
 
 def _guess_type(path: str) -> str:
-    import mimetypes
-
     guessed, _ = mimetypes.guess_type(path)
     return content_type(guessed or "application/octet-stream")
 
 
-@router.post("/api/v1/runs/{entity}/{project}/{run_id}/files/_staged")
+@router.post("/api/v1/runs/{entity}/{project}/{run_id}/files/_staged", response_model=StagedFilesOut)
 async def stage_run_files(entity: str, project: str, run_id: str, body: StagedPathsIn, who: PrincipalDep,
                           pool: PoolDep, storage: StorageDep) -> dict[str, Any]:
     """Presigned PUT URLs for files of a run whose digests are not known yet."""
@@ -73,7 +66,8 @@ async def stage_run_files(entity: str, project: str, run_id: str, body: StagedPa
     return {"files": out}
 
 
-@router.post("/api/v1/runs/{entity}/{project}/{run_id}/files/_staged/commit")
+@router.post("/api/v1/runs/{entity}/{project}/{run_id}/files/_staged/commit", response_model=StagedFileStatesOut,
+             response_model_exclude_unset=True)
 async def commit_staged_run_files(entity: str, project: str, run_id: str, body: StagedPathsIn, who: PrincipalDep,
                                   pool: PoolDep, storage: StorageDep, settings: SettingsDep) -> dict[str, Any]:
     """Adopt the newest staged upload of each path and record it as the run's file (latest wins)."""
@@ -91,8 +85,9 @@ async def commit_staged_run_files(entity: str, project: str, run_id: str, body: 
         if newest is None or adopted is None:
             out.append({"path": path, "state": "missing"})
             continue
-        async with pool.acquire() as conn:
-            record = await q.upsert(conn, pk, path, adopted.object_id, adopted.size, adopted.sha256,
+        async with pool.acquire() as conn, conn.transaction():
+            objs = await uploads.claim_ready(conn, proj.entity_id, [adopted.sha256], who.user_id)
+            record = await q.upsert(conn, pk, path, objs[adopted.sha256]["id"], adopted.size, adopted.sha256,
                                     _guess_type(path), who.user_id)
         # the adopted upload and every older one are done; a newer upload (still in flight) stays
         await storage.delete([k for k in keys if k <= newest])
@@ -100,23 +95,19 @@ async def commit_staged_run_files(entity: str, project: str, run_id: str, body: 
     return {"files": out}
 
 
-@router.post("/api/v1/artifacts/{entity}/{project}/_staged")
+@router.post("/api/v1/artifacts/{entity}/{project}/_staged", response_model=StagedObjectsOut,
+             response_model_exclude_unset=True)
 async def stage_artifact_objects(entity: str, project: str, body: StagedObjectsIn, who: PrincipalDep,
                                  pool: PoolDep, storage: StorageDep) -> dict[str, Any]:
-    """For each MD5: the stored object with these bytes (nothing to send), or a PUT URL signing the MD5.
-    For each name: PUT and GET URLs of a scratch document."""
+    """For each MD5: the caller's stored object with these bytes (nothing to send), or a PUT URL signing the
+    MD5. For each name: PUT and GET URLs of a scratch document."""
     for i, o in enumerate(body.objects):
         if (o.md5 is None) == (o.name is None):
             raise InvalidArgument(f"objects[{i}] needs exactly one of md5 and name")
     md5s = [md5_hex(o.md5) for o in body.objects if o.md5 is not None]
     async with pool.acquire() as conn:
         proj = await project_for_write(conn, who, entity, project)
-        rows = await conn.fetch(
-            """SELECT DISTINCT ON (md5, size) md5, size, sha256 FROM storage_objects
-                WHERE entity_id = $1 AND md5 = ANY($2::text[]) AND state = 'ready'
-                ORDER BY md5, size, id""",
-            proj.entity_id, md5s,
-        )
+        rows = await objects_q.own_by_md5(conn, proj.entity_id, md5s, who.user_id) if md5s else []
     stored: dict[str, list[Any]] = {}
     for r in rows:
         stored.setdefault(r["md5"], []).append(r)
@@ -140,10 +131,11 @@ async def stage_artifact_objects(entity: str, project: str, body: StagedObjectsI
     return {"objects": out}
 
 
-@router.post("/api/v1/artifacts/{entity}/{project}/_staged/commit")
+@router.post("/api/v1/artifacts/{entity}/{project}/_staged/commit", response_model=StagedObjectsOut,
+             response_model_exclude_unset=True)
 async def commit_staged_artifact_objects(entity: str, project: str, body: StagedObjectsIn, who: PrincipalDep,
                                          pool: PoolDep, storage: StorageDep, settings: SettingsDep) -> dict[str, Any]:
-    """Adopt staged artifact files by MD5 (a file stored before is found by its MD5 and size)."""
+    """Adopt staged artifact files by MD5 (a file the caller stored before is found by its MD5 and size)."""
     async with pool.acquire() as conn:
         proj = await project_for_write(conn, who, entity, project)
     out = []
@@ -158,14 +150,10 @@ async def commit_staged_artifact_objects(entity: str, project: str, body: Staged
             out.append({"md5": md5, **staging.describe(adopted)})
             continue
         async with pool.acquire() as conn:
-            row = await conn.fetchrow(
-                """SELECT sha256, size FROM storage_objects
-                    WHERE entity_id = $1 AND md5 = $2 AND state = 'ready' AND ($3::bigint IS NULL OR size = $3)
-                    ORDER BY id LIMIT 1""",
-                proj.entity_id, md5, obj.size,
-            )
-        if row is None:
+            rows = await objects_q.own_by_md5(conn, proj.entity_id, [md5], who.user_id)
+        match = [r for r in rows if obj.size is None or r["size"] == obj.size]
+        if not match:
             out.append({"md5": md5, "state": "missing"})
         else:
-            out.append({"md5": md5, "state": "ready", "sha256": row["sha256"], "size": row["size"]})
+            out.append({"md5": md5, "state": "ready", "sha256": match[0]["sha256"], "size": match[0]["size"]})
     return {"objects": out}

@@ -22,7 +22,7 @@ async def create_invite(
 async def claim_invite(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
     """The live invite (locked for this transaction), or None when unknown, used or expired."""
     return await conn.fetchrow(
-        """SELECT id, team_id, role FROM invites
+        """SELECT id, team_id, role, created_by FROM invites
             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() FOR UPDATE""",
         token_hash,
     )

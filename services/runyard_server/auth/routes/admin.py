@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from ...common import audit
 from ...common.formats import iso
+from ...common.limits import AUDIT_EVENT_FILTER_MAX
 from ...common.security import hash_password
 from .. import admin
 from ..deps import AddressDep, KeyCacheDep, PoolDep, PrincipalDep, SettingsDep
@@ -66,22 +67,30 @@ async def patch_user(username: str, body: AdminUserPatch, who: PrincipalDep, poo
             "created_at": iso(row["created_at"])}
 
 
+async def _instance_settings(conn: Any, settings: Any) -> dict[str, bool]:
+    return {"open_signup": await admin.open_signup(conn, settings.open_signup),
+            "team_admin_invites": await admin.team_admin_invites(conn, settings.team_admin_invites)}
+
+
 @router.get("/api/v1/admin/settings", response_model=InstanceSettings)
 async def get_settings(who: PrincipalDep, pool: PoolDep, settings: SettingsDep) -> dict[str, bool]:
     admin.require_instance_admin(who)
     async with pool.acquire() as conn:
-        return {"open_signup": await admin.open_signup(conn, settings.open_signup)}
+        return await _instance_settings(conn, settings)
 
 
 @router.patch("/api/v1/admin/settings", response_model=InstanceSettings)
 async def patch_settings(body: InstanceSettingsPatch, who: PrincipalDep, pool: PoolDep, settings: SettingsDep,
                          address: AddressDep) -> dict[str, bool]:
-    """`open_signup`: anyone may sign up without an invite."""
+    """`open_signup`: anyone may sign up without an invite. `team_admin_invites`: team admins may invite new
+    accounts into their teams while sign-up is closed (instance admins always may)."""
     admin.require_instance_admin(who)
     async with pool.acquire() as conn, conn.transaction():
         if body.open_signup is not None:
             await admin.set_open_signup(conn, who, body.open_signup, address)
-        return {"open_signup": await admin.open_signup(conn, settings.open_signup)}
+        if body.team_admin_invites is not None:
+            await admin.set_team_admin_invites(conn, who, body.team_admin_invites, address)
+        return await _instance_settings(conn, settings)
 
 
 @router.get("/api/v1/admin/audit", response_model=AuditPage)
@@ -89,7 +98,7 @@ async def audit_log(
     who: PrincipalDep, pool: PoolDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: Annotated[int | None, Query(ge=1, le=2**62, description="events older than this id")] = None,
-    event: Annotated[str | None, Query(max_length=64, description="an event name or its prefix, e.g. `login`")]
+    event: Annotated[str | None, Query(max_length=AUDIT_EVENT_FILTER_MAX, description="an event name or its prefix, e.g. `login`")]
     = None,
 ) -> dict[str, object]:
     """Security events, newest first (logins, key, role, password and settings changes)."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hmac
 import json
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
 from ...common import audit
 from ...common.errors import NotFound, PermissionDenied, Unauthenticated
+from ...common.limits import OIDC_PARAM_MAX
 from ...common.verifier import token_hash
 from .. import admin
 from ..cookies import new_session_tokens, set_session_cookies
@@ -23,6 +25,7 @@ from ..schemas import ERROR_RESPONSES, OidcInfo
 router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)
 
 OIDC_COOKIE = "runyard_oidc"
+OidcParam = Annotated[str | None, Query(max_length=OIDC_PARAM_MAX)]
 _CALLBACK = "/api/v1/auth/oidc/callback"
 
 
@@ -53,7 +56,7 @@ async def oidc_info(request: Request) -> dict[str, object]:
 
 
 @router.get("/api/v1/auth/oidc/login", status_code=302, response_class=RedirectResponse)
-async def oidc_login(request: Request, settings: SettingsDep, next: str | None = None) -> RedirectResponse:
+async def oidc_login(request: Request, settings: SettingsDep, next: OidcParam = None) -> RedirectResponse:
     client = _client(request)
     url, pending = await client.authorization_url(_redirect_uri(request, settings), _safe_next(next))
     response = RedirectResponse(url, status_code=302)
@@ -65,8 +68,8 @@ async def oidc_login(request: Request, settings: SettingsDep, next: str | None =
 
 @router.get("/api/v1/auth/oidc/callback", status_code=302, response_class=RedirectResponse)
 async def oidc_callback(request: Request, pool: PoolDep, settings: SettingsDep, ttl: SessionTTLDep,
-                        address: AddressDep, code: str | None = None, state: str | None = None,
-                        error: str | None = None) -> RedirectResponse:
+                        address: AddressDep, code: OidcParam = None, state: OidcParam = None,
+                        error: OidcParam = None) -> RedirectResponse:
     client = _client(request)
     if error:
         raise Unauthenticated(f"the identity provider refused the sign-in: {error[:200]}")

@@ -32,6 +32,10 @@ _CLOSED = (
     "ask an admin for an invite link or an account, or log in"
 )
 _BAD_INVITE = "this invite is not valid: it is unknown, used or expired; ask an admin for a new one"
+_REVOKED_INVITE = (
+    "this invite is no longer valid: the team admin who made it may no longer invite new accounts; "
+    "ask an instance admin for an invite"
+)
 
 
 @router.post("/api/v1/auth/signup", status_code=201, response_model=SignupOut)
@@ -62,6 +66,9 @@ async def signup(
                 invite = await claim_invite(conn, token_hash(body.invite))
                 if invite is None:
                     raise PermissionDenied(_BAD_INVITE)
+                if not await admin.invite_still_allowed(conn, invite, open_default=settings.open_signup,
+                                                        team_default=settings.team_admin_invites):
+                    raise PermissionDenied(_REVOKED_INVITE)
             elif not await admin.open_signup(conn, settings.open_signup):
                 raise PermissionDenied(_CLOSED)
         try:
@@ -85,8 +92,11 @@ async def signup(
 async def create_invite(body: InviteIn, who: PrincipalDep, pool: PoolDep, settings: SettingsDep,
                         address: AddressDep) -> dict[str, str | None]:
     """An invite token for `signup` (single use, expires after RUNYARD_INVITE_TTL_S). Instance admins
-    invite anyone; team admins invite into their team (`team`, with `role`)."""
+    invite anyone; team admins invite into their team (`team`, with `role`) while sign-up is open or an
+    instance admin allowed team admins to invite (`team_admin_invites`); otherwise 403."""
     async with pool.acquire() as conn, conn.transaction():
         token, expires = await admin.create_invite(conn, who, timedelta(seconds=settings.invite_ttl_s),
-                                                   team=body.team, role=body.role, address=address)
+                                                   team=body.team, role=body.role, address=address,
+                                                   open_default=settings.open_signup,
+                                                   team_default=settings.team_admin_invites)
     return {"token": token, "expires_at": iso(expires)}

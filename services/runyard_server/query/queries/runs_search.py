@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -67,7 +68,7 @@ async def search(
     cols = _COLUMNS.format(config="r.config" if with_config else "'{}'::jsonb",
                            summary="r.summary" if with_summary else "'{}'::jsonb")
     lim = w.b.param(limit, "int")
-    off = w.b.param(offset, "int")
+    off = w.b.param(offset, "bigint")
     return await conn.fetch(
         f"""SELECT {cols}
               FROM runs r LEFT JOIN users u ON u.id = r.created_by
@@ -113,7 +114,7 @@ async def project_config_summary_keys(conn: asyncpg.Connection, project_id: int)
 
 async def groups(conn: asyncpg.Connection, w: Where, by: str, metric: str | None, limit: int) -> list[dict[str, Any]]:
     key = group_key_sql(by, w.b)
-    m = metric_sql(metric, w.b) if metric else "NULL::float8"
+    m = metric_sql(metric, w.b) if metric else "NULL::numeric"
     lim = w.b.param(limit, "int")
     rows = await conn.fetch(
         f"""SELECT g.value, count(*) AS count, count(g.m) AS metric_count, avg(g.m) AS mean, min(g.m) AS min,
@@ -126,10 +127,15 @@ async def groups(conn: asyncpg.Connection, w: Where, by: str, metric: str | None
         *w.b.args,
     )
     return [
-        {"value": r["value"], "count": r["count"], "metric_count": r["metric_count"], "mean": r["mean"],
-         "min": r["min"], "max": r["max"], "run_ids": list(r["run_ids"])}
+        {"value": r["value"], "count": r["count"], "metric_count": r["metric_count"], "mean": _float(r["mean"]),
+         "min": _float(r["min"]), "max": _float(r["max"]), "run_ids": list(r["run_ids"])}
         for r in rows
     ]
+
+
+def _float(value: Decimal | None) -> float | None:
+    """An aggregate as a float; beyond a double's range it is an infinity (sent as "Infinity")."""
+    return None if value is None else float(value)
 
 
 async def output_lines(

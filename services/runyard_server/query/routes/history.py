@@ -10,6 +10,7 @@ import numpy as np
 from fastapi import APIRouter, Query
 
 from ...common.errors import InvalidArgument, NotFound
+from ...common.limits import HISTORY_KEYS_MAX, INT64_MAX, INT64_MIN, QUERY_TEXT_MAX
 from ...common.verifier import Principal, project_for_read
 from ..deps import PoolDep, PrincipalDep
 from ..downsample import bucket, window
@@ -22,7 +23,7 @@ from ..xaxis import x_at_steps
 
 router = APIRouter(tags=["history"], responses=ERROR_RESPONSES)
 
-MAX_KEYS = 1000
+MAX_KEYS = HISTORY_KEYS_MAX
 _EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
 
 KeysQuery = Annotated[
@@ -54,9 +55,11 @@ async def history(
     entity: str, project: str, run_id: str, who: PrincipalDep, pool: PoolDep,
     keys: KeysQuery = None,
     samples: Annotated[int, Query(ge=1, le=100_000, description="buckets per key")] = 1500,
-    min_step: Annotated[int | None, Query(description="first step of the window (inclusive)")] = None,
-    max_step: Annotated[int | None, Query(description="last step of the window (inclusive)")] = None,
-    x: Annotated[str | None, Query(description="also return `x`: this key's value (e.g. _timestamp) at each "
+    min_step: Annotated[int | None, Query(ge=INT64_MIN, le=INT64_MAX,
+                                          description="first step of the window (inclusive)")] = None,
+    max_step: Annotated[int | None, Query(ge=INT64_MIN, le=INT64_MAX,
+                                          description="last step of the window (inclusive)")] = None,
+    x: Annotated[str | None, Query(max_length=QUERY_TEXT_MAX, description="also return `x`: this key's value (e.g. _timestamp) at each "
                                                "point's step (joined by step; null where absent)")] = None,
 ) -> RunyardJSONResponse:
     """Downsampled series for charts: per bucket the last step/value and the min/max (NaN ignored)."""
@@ -94,7 +97,8 @@ async def history(
 async def history_full(
     entity: str, project: str, run_id: str, who: PrincipalDep, pool: PoolDep,
     keys: KeysQuery = None,
-    start_step: Annotated[int, Query(description="first step to return (inclusive)")] = 0,
+    start_step: Annotated[int, Query(ge=INT64_MIN, le=INT64_MAX, description="first step to return (inclusive)")]
+    = 0,
     limit: Annotated[int, Query(ge=1, le=100_000, description="rows per page")] = 10_000,
 ) -> RunyardJSONResponse:
     """Full resolution, columnar: rows are the steps where any requested key has a value."""

@@ -10,6 +10,10 @@ One Redis pub/sub connection per process (`LiveHub`), shared by every open strea
 
 Without Redis (not configured, unreachable, or lost mid-stream) a stream sends `retry: 30000`, then
 `event: hello` with `{"live": false}` and ends: the browser polls instead and tries SSE again later.
+A Redis that hangs (accepts connections, answers nothing) counts as lost: the hub PINGs its pub/sub
+connection every PING_EVERY_S and gives up when nothing at all came back for DEAD_AFTER_S, so no stream
+stays "live" but silent. After a failure a circuit breaker answers "not live" at once until a
+background PING answers again (common/breaker.py): a hung Redis never holds a request.
 A stream also ends after `MAX_STREAM_S` (the browser reconnects at once), so no connection outlives a
 deploy by much.
 """
@@ -18,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -26,19 +29,25 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from ...common.breaker import Breaker
 from ...common.errors import RunyardError
+from ...common.logs import logger
 from ...common.names import project_channel
 from ...common.verifier import SESSION_COOKIE, authenticate_request, project_for_read
 from ..deps import PoolDep, PrincipalDep
+from ..metrics import SSE_CONNECTIONS, SSE_EVENTS
 from ..schemas import ERROR_RESPONSES
 
-log = logging.getLogger("runyard.query.live")
+log = logger("query.live")
 router = APIRouter(tags=["live"], responses=ERROR_RESPONSES)
 
 HEARTBEAT_S = 15.0
 MAX_STREAM_S = 600.0
 RECHECK_S = 3.0  # how often an open stream re-checks that its caller may still read the project
 QUEUE_MAX = 256
+PING_EVERY_S = 2.0     # the reader PINGs the pub/sub connection this often
+DEAD_AFTER_S = 6.0     # nothing (no message, no PONG) for this long: Redis is lost
+CONNECT_TIMEOUT_S = 1.0
 _LOST = object()  # queue sentinel: Redis went away
 
 
@@ -52,23 +61,34 @@ class LiveHub:
         self._reader: asyncio.Task[None] | None = None
         self._subs: dict[str, set[asyncio.Queue[Any]]] = {}
         self._lock = asyncio.Lock()
-        self._down_until = 0.0  # after a failure, do not hammer Redis (answer "not live" at once)
+        # after a failure, answer "not live" at once until a background PING succeeds
+        self.breaker = Breaker("Redis (live pub/sub)", self._probe, log=log)
 
     @property
     def channels(self) -> int:
         return len(self._subs)
 
+    async def _probe(self) -> None:
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(self.redis_url, socket_connect_timeout=CONNECT_TIMEOUT_S,
+                                   socket_timeout=CONNECT_TIMEOUT_S)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
     async def _connect(self) -> None:
         import redis.asyncio as aioredis
 
-        self._redis = aioredis.from_url(self.redis_url, socket_connect_timeout=2, health_check_interval=30)
-        await asyncio.wait_for(self._redis.ping(), timeout=3)
+        self._redis = aioredis.from_url(self.redis_url, socket_connect_timeout=CONNECT_TIMEOUT_S)
+        await asyncio.wait_for(self._redis.ping(), timeout=CONNECT_TIMEOUT_S)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         self._reader = asyncio.create_task(self._read(), name="runyard-live-reader")
 
     async def subscribe(self, channel: str) -> asyncio.Queue[Any] | None:
         """A queue receiving the channel's messages, or None when Redis is not available."""
-        if not self.redis_url or time.monotonic() < self._down_until:
+        if not self.redis_url or not self.breaker.allowed:
             return None
         async with self._lock:
             try:
@@ -76,12 +96,14 @@ class LiveHub:
                     await self._connect()
                 queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_MAX)
                 if channel not in self._subs:
-                    await asyncio.wait_for(self._pubsub.subscribe(channel), timeout=3)
+                    # an idle hub does not notice a Redis that died meanwhile: ask before saying "live"
+                    await asyncio.wait_for(self._redis.ping(), timeout=CONNECT_TIMEOUT_S)
+                    await asyncio.wait_for(self._pubsub.subscribe(channel), timeout=CONNECT_TIMEOUT_S)
                     self._subs[channel] = set()
                 self._subs[channel].add(queue)
                 return queue
             except Exception as exc:
-                log.warning("live: Redis unavailable (%s); browsers fall back to polling", exc)
+                self.breaker.failure(exc)  # logs once: "unavailable ..., skipping it"
                 await self._reset_locked()
                 return None
 
@@ -100,12 +122,22 @@ class LiveHub:
                         pass
 
     async def _read(self) -> None:
+        last_seen = next_ping = time.monotonic()
         try:
             while True:
                 if not self._subs:
                     await asyncio.sleep(0.2)
+                    last_seen = next_ping = time.monotonic()
                     continue
+                now = time.monotonic()
+                if now - last_seen > DEAD_AFTER_S:
+                    raise ConnectionError(f"no answer from Redis for {now - last_seen:.0f} s (hung?)")
+                if now >= next_ping:
+                    next_ping = now + PING_EVERY_S
+                    await asyncio.wait_for(self._pubsub.ping(b"runyard-live"), timeout=CONNECT_TIMEOUT_S)
                 msg = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if msg:
+                    last_seen = time.monotonic()
                 if not msg or msg.get("type") != "message":
                     continue
                 channel = msg["channel"].decode() if isinstance(msg["channel"], bytes) else msg["channel"]
@@ -119,12 +151,12 @@ class LiveHub:
             raise
         except Exception as exc:
             log.warning("live: lost Redis (%s); open streams end and browsers fall back to polling", exc)
+            self.breaker.failure(exc)
             async with self._lock:
                 self._reader = None  # this task is ending; do not cancel it from _reset_locked
                 await self._reset_locked()
 
     async def _reset_locked(self) -> None:
-        self._down_until = time.monotonic() + 5.0
         for subs in self._subs.values():
             for q in subs:
                 try:
@@ -146,6 +178,7 @@ class LiveHub:
                     pass
 
     async def close(self) -> None:
+        await self.breaker.close()
         async with self._lock:
             await self._reset_locked()
 
@@ -172,6 +205,7 @@ async def event_stream(hub: LiveHub, channel: str, request: Request,
         yield "retry: 30000\n\n"
         yield sse("hello", {"live": False})
         return
+    SSE_CONNECTIONS.inc()
     try:
         yield "retry: 2000\n\n"
         yield sse("hello", {"live": True})
@@ -199,8 +233,10 @@ async def event_stream(hub: LiveHub, channel: str, request: Request,
                 yield "retry: 30000\n\n"
                 yield sse("hello", {"live": False})
                 return
+            SSE_EVENTS.inc()
             yield f"event: run\ndata: {item}\n\n"
     finally:
+        SSE_CONNECTIONS.dec()
         await hub.unsubscribe(channel, queue)
 
 

@@ -8,19 +8,22 @@ the older parameters: state, tag, group, search keep working).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ...common.errors import InvalidArgument, NotFound
 from ...common.formats import iso
+from ...common.limits import FILTER_MAX, INT64_MAX, ORDER_KEYS_MAX, QUERY_TEXT_MAX
 from ...common.verifier import project_for_read
+from ...http.schemas import JsonValue
+from .. import filterlang
 from ..deps import PoolDep, PrincipalDep
 from ..jsonresp import RunyardJSONResponse
 from ..queries import runs_search as q
 from ..queries.runs import run_pk
-from ..schemas import ERROR_RESPONSES
+from ..schemas import ERROR_RESPONSES, RunFields, RunState
 from ..serialize import run_json
 from .runs import parse_states
 
@@ -30,29 +33,22 @@ RUN_FIELDS = ("id", "entity", "project", "name", "run_number", "state", "config"
               "job_type", "notes", "host", "created_by", "created_at", "updated_at", "heartbeat_at", "finished_at",
               "exit_code", "error", "history_keys")
 DEFAULT_FIELDS = tuple(f for f in RUN_FIELDS if f != "history_keys")
-MAX_ORDER_KEYS = 4
-
-
-class RunOut(BaseModel):
-    """A run; with `fields=` only the fields asked for (and `id`) are present."""
-
-    model_config = {"extra": "allow"}
-    id: str
+MAX_ORDER_KEYS = ORDER_KEYS_MAX
 
 
 class RunSearchOut(BaseModel):
-    runs: list[RunOut]
+    runs: list[RunFields]  # type: ignore[valid-type]
     total: int
     server_time: str
 
 
 class GroupOut(BaseModel):
-    value: Any
+    value: JsonValue
     count: int
     metric_count: int
-    mean: float | None
-    min: float | None
-    max: float | None
+    mean: float | str | None = Field(description="\"Infinity\" where the numbers exceed a double")
+    min: float | str | None
+    max: float | str | None
     run_ids: list[str]
 
 
@@ -80,7 +76,7 @@ class OutputOut(BaseModel):
     lines: list[OutputLine]
     next_after: int
     total: int
-    state: str
+    state: RunState
 
 
 def parse_fields(raw: str | None) -> set[str]:
@@ -116,29 +112,34 @@ def parse_order_list(raw: str) -> list[str]:
 
 def parse_time(raw: str, what: str) -> dt.datetime:
     try:
-        value = dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidArgument(f"{what}: {raw!r} is not an ISO 8601 time") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return filterlang.parse_time(raw)
+    except ValueError as exc:
+        raise InvalidArgument(f"{what}: {exc}") from None
 
 
 @router.get("/api/v1/projects/{entity}/{project}/runs", response_model=RunSearchOut)
 async def search_runs(
     entity: str, project: str, who: PrincipalDep, pool: PoolDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    order: Annotated[str, Query(description="comma-separated fields, '-' for descending: created_at, name, "
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+    order: Annotated[str, Query(max_length=QUERY_TEXT_MAX,
+                                description="comma-separated fields, '-' for descending: created_at, name, "
                                             "state, config.<key>, summary.<key>, ...")] = "-created_at",
-    filter: Annotated[str | None, Query(description="filter expression, e.g. config.lr < 0.01 and "
+    filter: Annotated[str | None, Query(max_length=FILTER_MAX,
+                                        description="filter expression, e.g. config.lr < 0.01 and "
                                                     "(state = finished or tags contains \"best\")")] = None,
-    fields: Annotated[str | None, Query(description="comma-separated fields to return (id always); "
+    fields: Annotated[str | None, Query(max_length=QUERY_TEXT_MAX,
+                                        description="comma-separated fields to return (id always); "
                                                     "`-config,-summary` omits those; `history_keys` adds them")]
     = None,
-    updated_since: Annotated[str | None, Query(description="only runs updated after this ISO 8601 time")] = None,
-    state: Annotated[str | None, Query(description="comma-separated states, e.g. running,crashed")] = None,
-    tag: Annotated[str | None, Query(description="runs carrying this tag")] = None,
-    group: Annotated[str | None, Query(description="runs of this group")] = None,
-    search: Annotated[str | None, Query(description="case-insensitive part of the name or run id")] = None,
+    updated_since: Annotated[str | None, Query(max_length=64,
+                                               description="only runs updated after this ISO 8601 time")] = None,
+    state: Annotated[str | None, Query(max_length=QUERY_TEXT_MAX,
+                                       description="comma-separated states, e.g. running,crashed")] = None,
+    tag: Annotated[str | None, Query(max_length=QUERY_TEXT_MAX, description="runs carrying this tag")] = None,
+    group: Annotated[str | None, Query(max_length=QUERY_TEXT_MAX, description="runs of this group")] = None,
+    search: Annotated[str | None, Query(max_length=QUERY_TEXT_MAX,
+                                        description="case-insensitive part of the name or run id")] = None,
 ) -> RunyardJSONResponse:
     wanted = parse_fields(fields)
     order_items = parse_order_list(order)
@@ -167,9 +168,12 @@ async def search_runs(
 @router.get("/api/v1/projects/{entity}/{project}/runs/groups", response_model=GroupsOut)
 async def run_groups(
     entity: str, project: str, who: PrincipalDep, pool: PoolDep,
-    by: Annotated[str, Query(description="config.<key>, summary.<key>, state, group, job_type, host, ...")],
-    metric: Annotated[str | None, Query(description="summary.<key> (or config.<key>) to aggregate")] = None,
-    filter: Annotated[str | None, Query(description="filter expression (as for the runs list)")] = None,
+    by: Annotated[str, Query(max_length=QUERY_TEXT_MAX,
+                             description="config.<key>, summary.<key>, state, group, job_type, host, ...")],
+    metric: Annotated[str | None, Query(max_length=QUERY_TEXT_MAX,
+                                        description="summary.<key> (or config.<key>) to aggregate")] = None,
+    filter: Annotated[str | None, Query(max_length=FILTER_MAX,
+                                        description="filter expression (as for the runs list)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> RunyardJSONResponse:
     """Runs grouped by a field's value: count, and mean/min/max of a numeric metric per group."""
@@ -196,7 +200,8 @@ async def project_keys(entity: str, project: str, who: PrincipalDep, pool: PoolD
 @router.get("/api/v1/runs/{entity}/{project}/{run_id}/output", response_model=OutputOut)
 async def run_output(
     entity: str, project: str, run_id: str, who: PrincipalDep, pool: PoolDep,
-    after: Annotated[int | None, Query(ge=-1, description="return lines with line_no > after")] = None,
+    after: Annotated[int | None, Query(ge=-1, le=INT64_MAX, description="return lines with line_no > after")]
+    = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     tail: Annotated[bool, Query(description="without `after`: the last `limit` lines instead of the first")]
     = False,

@@ -29,6 +29,6 @@ async def server_info(request: Request, pool: PoolDep, settings: SettingsDep) ->
     return RunyardJSONResponse({
         "version": __version__,
         "ingest_address": ingest_address(request, settings.public_ingest_address, settings.ingest_port),
-        "ingest_tls": False,
+        "ingest_tls": bool(settings.public_ingest_address and settings.public_ingest_tls),
         "needs_setup": setup,
     })

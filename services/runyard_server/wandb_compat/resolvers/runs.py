@@ -62,8 +62,8 @@ async def resolve_bucket(project: ProjectObj, info: GraphQLResolveInfo, name: st
     if data is None:
         return None
     try:
-        opened, _ = await ctx.up.write(ctx.key, pb.OpenRun(
-            entity=project.entity, project=project.name, run_id=name, resume="must"))
+        opened = (await ctx.up.write(ctx.key, pb.OpenRun(
+            entity=project.entity, project=project.name, run_id=name, resume="must"))).opened
     except NotFound:
         return None
     out = await ctx.up.get(ctx.key, "/api/v1/runs/" + q(project.entity, project.name, name) + "/output",
@@ -291,11 +291,16 @@ async def resolve_upsert_bucket(_: Any, info: GraphQLResolveInfo, input: dict[st
             old = set((before or {}).get("summary") or {}) if opened.resumed else set()
             gone = sorted(old - set(summary))
             records.append(pb.Record(summary=pb.SummaryUpdate(set_json=translate.dumps(summary), remove=gone)))
-        # unsequenced (filestream.UNSEQUENCED): edits are idempotent, and the client's file stream writes
-        # the same run at the same time, so they must not take sequence numbers from it
+        # unsequenced (filestream.UNSEQUENCED): edits are idempotent (ingest allows seq 0 for exactly these
+        # kinds), and the client's file stream writes the same run at the same time, so they must not take
+        # sequence numbers from it
         return records
 
-    opened, _ = await ctx.up.write(ctx.key, open_run, build)
+    written = await ctx.up.write(ctx.key, open_run, build)
+    opened = written.opened
+    if written.rejected:
+        # the other fields were stored; what was refused is named, never silently dropped
+        raise InvalidArgument("; ".join(written.rejected))
     ctx.forget_run(opened.entity, opened.project, opened.run_id)
     run = RunObj(opened.entity, opened.project, opened.run_id, upserted=True)
     return {"bucket": run, "inserted": not opened.resumed, "updateAvailable": False,

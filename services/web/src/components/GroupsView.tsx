@@ -2,7 +2,7 @@ import { Fragment, useMemo, useState } from "react";
 import { api } from "../data/api";
 import { useResource } from "../data/hooks";
 import type { JsonValue } from "../data/types";
-import { formatNumber, formatValue } from "../data/values";
+import { formatValue } from "../data/values";
 import { ErrorBox, Loading } from "./States";
 
 interface Props {
@@ -66,9 +66,9 @@ export function GroupsView({ entity, project, by, metric, filter, tick, onShow, 
                   <td className="num">{g.count}</td>
                   {metric && (
                     <>
-                      <td className="num mono">{g.metric_count ? formatNumber(g.mean) : "—"}</td>
-                      <td className="num mono">{g.metric_count ? formatNumber(g.min) : "—"}</td>
-                      <td className="num mono">{g.metric_count ? formatNumber(g.max) : "—"}</td>
+                      <td className="num mono">{g.metric_count ? formatValue(g.mean) : "—"}</td>
+                      <td className="num mono">{g.metric_count ? formatValue(g.min) : "—"}</td>
+                      <td className="num mono">{g.metric_count ? formatValue(g.max) : "—"}</td>
                     </>
                   )}
                   <td>

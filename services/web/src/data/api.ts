@@ -1,127 +1,33 @@
-// The one place the UI talks HTTP: session cookie auth, CSRF echo, error shape, ETag revalidation.
-import type { FileList, GroupsResponse, HistoryResponse, OutputResponse, Project, Run, RunFile, ServerInfo, Viewer } from "./types";
+// The UI's calls to the services, by name. Each goes through the typed client (src/api/client.ts), which
+// checks its path, parameters and answer against the services' OpenAPI documents.
+import { ApiError, artifact, auth, fillPath, query } from "../api/client";
+import type { Run } from "./types";
 
-export class ApiError extends Error {
-  constructor(
-    public status: number,
-    message: string,
-    public code: string = "",
-  ) {
-    super(message);
-  }
-}
-
-/** Listeners told when any call answers 401 (the app then shows the login page). */
-const unauthorizedListeners = new Set<() => void>();
-export function onUnauthorized(fn: () => void): () => void {
-  unauthorizedListeners.add(fn);
-  return () => unauthorizedListeners.delete(fn);
-}
-
-function readCookie(name: string): string | null {
-  for (const part of document.cookie.split(";")) {
-    const [k, ...v] = part.trim().split("=");
-    if (k === name) return decodeURIComponent(v.join("="));
-  }
-  return null;
-}
-
-// Revalidation cache: a repeated GET sends If-None-Match and reuses the body on 304.
-const etagCache = new Map<string, { etag: string; body: unknown }>();
-
-export interface RequestOptions {
-  method?: string;
-  body?: unknown;
-  signal?: AbortSignal;
-  /** Skip the global 401 handler (login/signup pages handle their own errors). */
-  noAuthRedirect?: boolean;
-}
-
-export async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
-  const method = opts.method ?? "GET";
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (opts.body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET" && method !== "HEAD") {
-    const csrf = readCookie("runyard_csrf");
-    if (csrf) headers["X-CSRF-Token"] = csrf;
-  }
-  const cached = method === "GET" ? etagCache.get(path) : undefined;
-  if (cached) headers["If-None-Match"] = cached.etag;
-  let resp: Response;
-  try {
-    resp = await fetch(path, {
-      method,
-      headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-      credentials: "same-origin",
-      signal: opts.signal,
-    });
-  } catch (e) {
-    if ((e as Error).name === "AbortError") throw e;
-    throw new ApiError(0, "Cannot reach the Runyard server. Is it running?", "network");
-  }
-  if (resp.status === 304 && cached) return cached.body as T;
-  if (!resp.ok) {
-    let detail = `${resp.status} ${resp.statusText}`;
-    let code = "";
-    try {
-      const j = await resp.json();
-      if (typeof j?.detail === "string") detail = j.detail;
-      else if (Array.isArray(j?.detail)) detail = j.detail.map((d: { msg?: string }) => d.msg ?? "").join("; ");
-      code = j?.code ?? "";
-    } catch {
-      /* not JSON */
-    }
-    if (resp.status === 401 && !opts.noAuthRedirect) unauthorizedListeners.forEach((fn) => fn());
-    throw new ApiError(resp.status, detail, code);
-  }
-  if (resp.status === 204) return undefined as T;
-  const body = await resp.json();
-  const etag = resp.headers.get("ETag");
-  if (method === "GET" && etag) {
-    if (etagCache.size > 500) etagCache.clear();
-    etagCache.set(path, { etag, body });
-  }
-  return body as T;
-}
-
-const enc = encodeURIComponent;
-
-function qs(params: Record<string, string | number | undefined | null>): string {
-  const parts = Object.entries(params)
-    .filter(([, v]) => v !== undefined && v !== null && v !== "")
-    .map(([k, v]) => `${k}=${enc(String(v))}`);
-  return parts.length ? `?${parts.join("&")}` : "";
-}
+export { ApiError, onUnauthorized } from "../api/client";
 
 export const api = {
-  serverInfo: () => request<ServerInfo>("/api/v1/server-info", { noAuthRedirect: true }),
-  viewer: (noAuthRedirect = false) => request<Viewer>("/api/v1/viewer", { noAuthRedirect }),
+  serverInfo: () => query.get("/api/v1/server-info", { noAuthRedirect: true }),
+  viewer: (noAuthRedirect = false) => auth.get("/api/v1/viewer", { noAuthRedirect }),
   signup: (username: string, password: string) =>
-    request<{ username: string; api_key: string }>("/api/v1/auth/signup", {
-      method: "POST",
-      body: { username, password },
-      noAuthRedirect: true,
-    }),
+    auth.post("/api/v1/auth/signup", { body: { username, password }, noAuthRedirect: true }),
   login: (username: string, password: string) =>
-    request<unknown>("/api/v1/auth/login", { method: "POST", body: { username, password }, noAuthRedirect: true }),
-  logout: () => request<unknown>("/api/v1/auth/logout", { method: "POST", noAuthRedirect: true }),
-  projects: (entity?: string) =>
-    request<{ projects: Project[] }>(`/api/v1/projects${qs({ entity })}`),
+    auth.post("/api/v1/auth/login", { body: { username, password }, noAuthRedirect: true }),
+  logout: () => auth.post("/api/v1/auth/logout", { noAuthRedirect: true }),
+  projects: (entity?: string) => query.get("/api/v1/projects", { query: { entity } }),
   project: (entity: string, project: string) =>
-    request<Project>(`/api/v1/projects/${enc(entity)}/${enc(project)}`),
-  runs: (
+    query.get("/api/v1/projects/{entity}/{project}", { path: { entity, project } }),
+  /** A page of runs with every field (no `fields=`: the answer's partial runs are whole runs). */
+  runs: async (
     entity: string,
     project: string,
-    p: { limit: number; offset: number; order?: string; filter?: string; fields?: string; updated_since?: string },
+    p: { limit: number; offset: number; order?: string; filter?: string; updated_since?: string },
     signal?: AbortSignal,
-  ) =>
-    request<{ runs: Run[]; total: number; server_time: string }>(
-      `/api/v1/projects/${enc(entity)}/${enc(project)}/runs${qs(p)}`,
-      { signal },
-    ),
+  ): Promise<{ runs: Run[]; total: number; server_time: string }> => {
+    const page = await query.get("/api/v1/projects/{entity}/{project}/runs", { path: { entity, project }, query: p, signal });
+    return page as { runs: Run[]; total: number; server_time: string };
+  },
   run: (entity: string, project: string, runId: string, signal?: AbortSignal) =>
-    request<Run>(`/api/v1/runs/${enc(entity)}/${enc(project)}/${enc(runId)}`, { signal }),
+    query.get("/api/v1/runs/{entity}/{project}/{run_id}", { path: { entity, project, run_id: runId }, signal }),
   history: (
     entity: string,
     project: string,
@@ -129,37 +35,43 @@ export const api = {
     p: { keys: string[]; samples: number; min_step?: number; max_step?: number; x?: string },
     signal?: AbortSignal,
   ) =>
-    request<HistoryResponse>(
-      `/api/v1/runs/${enc(entity)}/${enc(project)}/${enc(runId)}/history${qs({
-        keys: p.keys.join(","),
+    query.get("/api/v1/runs/{entity}/{project}/{run_id}/history", {
+      path: { entity, project, run_id: runId },
+      query: {
+        keys: p.keys,
         samples: p.samples,
         min_step: p.min_step !== undefined ? Math.floor(p.min_step) : undefined,
         max_step: p.max_step !== undefined ? Math.ceil(p.max_step) : undefined,
         x: p.x,
-      })}`,
-      { signal },
-    ),
+      },
+      signal,
+    }),
+  /** Full resolution, columnar, a page of rows from `start_step` (`next_step` null on the last page). */
+  historyFull: (entity: string, project: string, runId: string, p: { keys: string[]; start_step: number; limit: number }, signal?: AbortSignal) =>
+    query.get("/api/v1/runs/{entity}/{project}/{run_id}/history/full", { path: { entity, project, run_id: runId }, query: p, signal }),
   groups: (entity: string, project: string, p: { by: string; metric?: string; filter?: string }, signal?: AbortSignal) =>
-    request<GroupsResponse>(`/api/v1/projects/${enc(entity)}/${enc(project)}/runs/groups${qs(p)}`, { signal }),
+    query.get("/api/v1/projects/{entity}/{project}/runs/groups", { path: { entity, project }, query: p, signal }),
   keys: (entity: string, project: string, signal?: AbortSignal) =>
-    request<{ keys: string[]; config: string[]; summary: string[] }>(`/api/v1/projects/${enc(entity)}/${enc(project)}/keys`, { signal }),
+    query.get("/api/v1/projects/{entity}/{project}/keys", { path: { entity, project }, signal }),
   output: (entity: string, project: string, runId: string, p: { after?: number; limit?: number; tail?: boolean }, signal?: AbortSignal) =>
-    request<OutputResponse>(
-      `/api/v1/runs/${enc(entity)}/${enc(project)}/${enc(runId)}/output${qs({ after: p.after, limit: p.limit, tail: p.tail ? "true" : undefined })}`,
-      { signal },
-    ),
+    query.get("/api/v1/runs/{entity}/{project}/{run_id}/output", {
+      path: { entity, project, run_id: runId },
+      query: { after: p.after, limit: p.limit, tail: p.tail || undefined },
+      signal,
+    }),
   files: (entity: string, project: string, runId: string, p: { prefix?: string; recursive?: boolean; limit?: number }, signal?: AbortSignal) =>
-    request<FileList>(
-      `/api/v1/runs/${enc(entity)}/${enc(project)}/${enc(runId)}/files${qs({ prefix: p.prefix, recursive: p.recursive ? "true" : undefined, limit: p.limit ?? 1000 })}`,
-      { signal },
-    ),
+    artifact.get("/api/v1/runs/{entity}/{project}/{run_id}/files", {
+      path: { entity, project, run_id: runId },
+      query: { prefix: p.prefix, recursive: p.recursive || undefined, limit: p.limit ?? 1000 },
+      signal,
+    }),
   file: (entity: string, project: string, runId: string, path: string, signal?: AbortSignal) =>
-    request<RunFile & { url: string }>(`/api/v1/runs/${enc(entity)}/${enc(project)}/${enc(runId)}/files/${path.split("/").map(enc).join("/")}`, { signal }),
+    artifact.get("/api/v1/runs/{entity}/{project}/{run_id}/files/{path}", { path: { entity, project, run_id: runId, path }, signal }),
 };
 
 /** A run file's address for <img src> and downloads (the service answers a 307 to a presigned URL). */
 export function fileUrl(entity: string, project: string, runId: string, path: string, download = false): string {
-  return `/api/v1/runs/${enc(entity)}/${enc(project)}/${enc(runId)}/files/${path.split("/").map(enc).join("/")}?redirect=true${download ? "&download=true" : ""}`;
+  return `${fillPath("/api/v1/runs/{entity}/{project}/{run_id}/files/{path}", { entity, project, run_id: runId, path })}?redirect=true${download ? "&download=true" : ""}`;
 }
 
 /** The text of a run file (presigned GET, read straight from the bucket); `maxBytes` guards the page. */

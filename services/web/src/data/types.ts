@@ -1,123 +1,37 @@
-export interface ServerInfo {
-  version: string;
-  ingest_address: string;
-  ingest_tls: boolean;
-  needs_setup: boolean;
-}
+// The UI's names for the shapes the services answer. Every one is an alias of a type generated from a
+// service's OpenAPI document (src/api/schema, `make client`), so a change in a service shows up here as a
+// type error, not as a blank page.
+import type { components as ArtifactTypes } from "../api/schema/artifact";
+import type { components as AuthTypes } from "../api/schema/auth";
+import type { components as QueryTypes } from "../api/schema/query";
 
-export interface Viewer {
-  username: string;
-  entity: string;
-  is_admin: boolean;
-}
+type Query = QueryTypes["schemas"];
+type Artifact = ArtifactTypes["schemas"];
 
-export interface Project {
-  entity: string;
-  name: string;
-  visibility: string;
-  description?: string;
-  created_at: string;
-  updated_at: string;
-  run_count: number;
-  last_activity: string | null;
-}
-
-export type RunState = "running" | "finished" | "failed" | "crashed";
+export type ServerInfo = Query["ServerInfo"];
+export type Viewer = AuthTypes["schemas"]["ViewerOut"];
+export type Project = Query["Project"];
 
 /** A JSON value as the API sends it; non-finite floats arrive as "NaN" / "Infinity" / "-Infinity". */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+export type JsonValue = Query["JsonValue"];
 
-export interface Run {
-  id: string;
-  entity: string;
-  project: string;
-  name: string;
-  state: RunState;
-  config: Record<string, JsonValue>;
-  summary: Record<string, JsonValue>;
-  tags: string[];
-  group: string;
-  job_type: string;
-  notes: string;
-  host: string;
-  created_by: string | null;
-  created_at: string;
-  updated_at: string;
-  heartbeat_at: string | null;
-  finished_at: string | null;
-  exit_code: number | null;
-  error: string;
-  history_keys?: string[];
-  /** keys holding only non-numeric values (media descriptors); not charted */
-  media_keys?: string[];
-}
+type RunKeys = "history_keys" | "media_keys";
+export type RunState = Query["RunWithKeys"]["state"];
+/** A run of the runs list; one run alone (`api.run`) also carries its `history_keys` and `media_keys`. */
+export type Run = Omit<Query["RunWithKeys"], RunKeys> & Partial<Pick<Query["RunWithKeys"], RunKeys>>;
 
-export type WireNumber = number | string | null;
+export type WireNumber = Query["SeriesOut"]["value"][number];
+/** One key's downsampled series; `x` only when the history was asked with `x=`. */
+export type SeriesWire = Query["SeriesOut"];
+export type HistoryResponse = Query["HistoryOut"];
+export type FullHistory = Query["FullHistoryOut"];
 
-export interface SeriesWire {
-  step: number[];
-  value: WireNumber[];
-  min?: WireNumber[];
-  max?: WireNumber[];
-  /** With `x=`: the x key's value at each point's step (null where absent). */
-  x?: WireNumber[];
-}
+export type Group = Query["GroupOut"];
+export type GroupsResponse = Query["GroupsOut"];
 
-export interface HistoryResponse {
-  series: Record<string, SeriesWire>;
-  sampled: boolean;
-}
+export type OutputLine = Query["OutputLine"];
+export type OutputResponse = Query["OutputOut"];
 
-export interface Group {
-  value: JsonValue;
-  count: number;
-  metric_count: number;
-  mean: number | null;
-  min: number | null;
-  max: number | null;
-  run_ids: string[];
-}
-
-export interface GroupsResponse {
-  by: string;
-  metric: string | null;
-  groups: Group[];
-  total: number;
-}
-
-export interface OutputLine {
-  line_no: number;
-  ts: number;
-  stream: string;
-  line: string;
-}
-
-export interface OutputResponse {
-  lines: OutputLine[];
-  next_after: number;
-  total: number;
-  state: RunState;
-}
-
-export interface RunFile {
-  path: string;
-  size: number;
-  sha256: string;
-  content_type: string;
-  uploaded_at: string;
-}
-
-export interface FileFolder {
-  name: string;
-  path: string;
-  file_count: number;
-  size: number;
-  updated_at: string;
-}
-
-export interface FileList {
-  prefix: string;
-  folders: FileFolder[];
-  files: RunFile[];
-  total: number;
-}
+export type RunFile = Artifact["RunFile"];
+export type FileFolder = Artifact["FileFolder"];
+export type FileList = Artifact["FileList"];

@@ -1,5 +1,5 @@
 import { useMemo, useState } from "react";
-import { api, fileUrl, request } from "../data/api";
+import { api, fileUrl } from "../data/api";
 import { useResource } from "../data/hooks";
 import type { JsonValue } from "../data/types";
 import { formatValue } from "../data/values";
@@ -13,8 +13,6 @@ interface MediaKey {
   values: JsonValue[];
 }
 
-const enc = encodeURIComponent;
-
 /** History keys holding media: the keys without numeric points, read at full resolution (their descriptors). */
 async function loadMedia(entity: string, project: string, runId: string, keys: string[], signal: AbortSignal): Promise<MediaKey[]> {
   const candidates = keys.filter((k) => !k.startsWith("_") && !k.startsWith("system/"));
@@ -25,10 +23,7 @@ async function loadMedia(entity: string, project: string, runId: string, keys: s
   const out = new Map<string, MediaKey>(jsonKeys.map((k) => [k, { key: k, steps: [], values: [] }]));
   let start = 0;
   for (let page = 0; page < 20; page++) {
-    const full = await request<{ steps: number[]; columns: Record<string, JsonValue[]>; next_step: number | null }>(
-      `/api/v1/runs/${enc(entity)}/${enc(project)}/${enc(runId)}/history/full?keys=${jsonKeys.map(enc).join(",")}&start_step=${start}&limit=10000`,
-      { signal },
-    );
+    const full = await api.historyFull(entity, project, runId, { keys: jsonKeys, start_step: start, limit: 10000 }, signal);
     full.steps.forEach((s, i) => {
       for (const k of jsonKeys) {
         const v = full.columns[k]?.[i];

@@ -14,19 +14,8 @@ import css from "highlight.js/lib/languages/css";
 import sql from "highlight.js/lib/languages/sql";
 import plaintext from "highlight.js/lib/languages/plaintext";
 
-hljs.registerLanguage("python", python);
-hljs.registerLanguage("json", json);
-hljs.registerLanguage("yaml", yaml);
-hljs.registerLanguage("bash", bash);
-hljs.registerLanguage("diff", diff);
-hljs.registerLanguage("markdown", markdown);
-hljs.registerLanguage("ini", ini);
-hljs.registerLanguage("javascript", javascript);
-hljs.registerLanguage("typescript", typescript);
-hljs.registerLanguage("xml", xml);
-hljs.registerLanguage("css", css);
-hljs.registerLanguage("sql", sql);
-hljs.registerLanguage("plaintext", plaintext);
+const LANGUAGES = { python, json, yaml, bash, diff, markdown, ini, javascript, typescript, xml, css, sql, plaintext };
+for (const [name, language] of Object.entries(LANGUAGES)) hljs.registerLanguage(name, language);
 
 const BY_EXT: Record<string, string> = {
   py: "python", pyi: "python", json: "json", jsonl: "json", yaml: "yaml", yml: "yaml", sh: "bash", bash: "bash",

@@ -195,7 +195,9 @@ export function ComparePage() {
   const texts = useResource(
     (signal) =>
       current
-        ? Promise.all([codeOf(entity, project, a, current.a?.path, signal), codeOf(entity, project, b, current.b?.path, signal)])
+        ? Promise.all([codeOf(entity, project, a, current.a?.path, signal), codeOf(entity, project, b, current.b?.path, signal)]).then(
+            ([ta, tb]) => ({ path: current.path, a: ta, b: tb }),
+          )
         : Promise.resolve(null),
     [entity, project, a, b, current?.path, current?.a?.sha256, current?.b?.sha256],
   );
@@ -255,11 +257,13 @@ export function ComparePage() {
                     </div>
                     {texts.error ? (
                       <ErrorBox error={texts.error} />
-                    ) : !texts.data || !current ? (
+                    ) : !texts.data || !current || texts.data.path !== current.path ? (
+                      // the previous file's texts stay in the resource while the next one loads: never
+                      // show them under the new file's name
                       <Loading what={current?.path ?? "code"} />
                     ) : (
                       <Fragment key={current.path}>
-                        <FileDiff a={texts.data[0]} b={texts.data[1]} path={current.path} />
+                        <FileDiff a={texts.data.a} b={texts.data.b} path={current.path} />
                       </Fragment>
                     )}
                   </>

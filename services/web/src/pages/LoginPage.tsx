@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { api, ApiError } from "../data/api";
+import { CredentialFields, SubmitRow } from "../components/AuthForm";
 import { Logo } from "../components/Logo";
 
 export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
@@ -28,22 +29,8 @@ export function LoginPage({ onLoggedIn }: { onLoggedIn: () => void }) {
       <form className="card auth-card" onSubmit={submit} data-testid="login-form">
         <Logo />
         <h1>Sign in</h1>
-        <label className="field">
-          Username
-          <input className="input" name="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value.trim())} autoFocus />
-        </label>
-        <label className="field">
-          Password
-          <input className="input" name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
-        </label>
-        {error && (
-          <div className="error-inline" role="alert">
-            {error}
-          </div>
-        )}
-        <button className="btn btn-primary" type="submit" disabled={busy}>
-          {busy ? "Signing in…" : "Sign in"}
-        </button>
+        <CredentialFields username={username} onUsername={setUsername} password={password} onPassword={setPassword} />
+        <SubmitRow error={error} busy={busy} label="Sign in" busyLabel="Signing in…" />
       </form>
     </div>
   );

@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { api, ApiError } from "../data/api";
+import { CredentialFields, SubmitRow } from "../components/AuthForm";
 import { CopyButton } from "../components/CopyButton";
 import { Logo } from "../components/Logo";
 
@@ -80,26 +81,12 @@ export function SetupPage({ onDone }: { onDone: () => void }) {
         <Logo />
         <h1>Create the admin account</h1>
         <p className="muted">This Runyard server is new. The first account administers it.</p>
-        <label className="field">
-          Username
-          <input className="input" name="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value.trim())} autoFocus />
-        </label>
-        <label className="field">
-          Password
-          <input className="input" name="password" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
-        </label>
+        <CredentialFields username={username} onUsername={setUsername} password={password} onPassword={setPassword} newPassword />
         <label className="field">
           Confirm password
           <input className="input" name="confirm" type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />
         </label>
-        {error && (
-          <div className="error-inline" role="alert">
-            {error}
-          </div>
-        )}
-        <button className="btn btn-primary" type="submit" disabled={busy}>
-          {busy ? "Creating…" : "Create account"}
-        </button>
+        <SubmitRow error={error} busy={busy} label="Create account" busyLabel="Creating…" />
       </form>
     </div>
   );

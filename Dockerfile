@@ -1,0 +1,52 @@
+# syntax=docker/dockerfile:1
+# One image for every Runyard service: `runyard-server ingest|query|auth|artifact|frontdoor|migrate|gc`.
+# Built by `make image` (Docker or Podman) and by skaffold; charts/runyard runs one command per Deployment.
+# Non-root (uid 10001), read-only root filesystem at run time (only /tmp is writable), no shell needed.
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- 1. the web UI: static files -----------------------------------------------------------------
+FROM ${NODE_IMAGE} AS web
+WORKDIR /src/services/web
+COPY services/web/package.json services/web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY services/web/ ./
+RUN npm run build
+
+# ---- 2. wheels of the wire contract and the services (no SDK: the services never import it) -----
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY proto/ proto/
+COPY services/pyproject.toml services/
+COPY services/runyard_server/ services/runyard_server/
+RUN python -m venv /opt/runyard/venv \
+ && /opt/runyard/venv/bin/pip install --upgrade pip \
+ && /opt/runyard/venv/bin/pip install ./proto ./services \
+ && /opt/runyard/venv/bin/python -m compileall -q /opt/runyard/venv
+
+# ---- 3. run time ---------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="runyard-server" \
+      org.opencontainers.image.description="Runyard services: ingest (gRPC), query, auth, artifact, migrations, object GC" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://runyard.ml.internal/runyard"
+RUN groupadd --system --gid 10001 runyard \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin runyard
+COPY --from=build /opt/runyard/venv /opt/runyard/venv
+COPY --from=web /src/services/web/dist /opt/runyard/web
+ENV PATH=/opt/runyard/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp \
+    RUNYARD_WEB_DIST=/opt/runyard/web
+USER 10001:10001
+WORKDIR /tmp
+EXPOSE 8080 8081 9090
+ENTRYPOINT ["runyard-server"]
+CMD ["--help"]
