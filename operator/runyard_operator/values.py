@@ -125,6 +125,8 @@ def to_values(spec: dict[str, Any]) -> dict[str, Any]:
     for name in COMPONENTS:
         values[name] = _component(name, spec)
         values[name]["enabled"] = (name == "frontdoor") == lb or name == "ingest"
+    # the W&B client protocol (chart defaults for its size): its own Deployment, or inside the front door
+    values["wandb"] = {"enabled": not lb}
 
     values["ingest"]["service"] = {"type": "ClusterIP"}
     values["ingress"] = {

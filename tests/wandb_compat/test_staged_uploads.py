@@ -48,6 +48,10 @@ def test_run_files_latest_upload_wins_and_only_writers_stage(wandb_world: WandbW
     assert done["notes/readme.txt"]["sha256"] == hashlib.sha256(b"second version\n").hexdigest()
     record = wandb_world.get(f"/api/v1/runs/admin/{PROJECT}/{run_id}/files/notes/readme.txt")
     assert wandb_world.download(record["url"]) == b"second version\n"
+    # adopted through the one upload path: the stored copy was hashed on complete, like every upload's
+    obj = wandb_world.stack.fetch("SELECT state, verified_at FROM storage_objects WHERE sha256 = $1",
+                                  record["sha256"])
+    assert [o["state"] for o in obj] == ["ready"] and obj[0]["verified_at"] is not None
     # adopted uploads are gone from staging; committing again finds nothing new and changes nothing
     again = _post(wandb_world, base + "/commit", {"paths": ["notes/readme.txt"]}).json()["files"][0]
     assert again["state"] == "missing"

@@ -55,10 +55,12 @@ def test_file_stream_lines_get_per_file_sequence_numbers_and_the_rest_travels_un
     built = filestream.build_records(req, _opened(), now=1000.0)
     assert built.refused == ["history line 9: Expecting value: line 1 column 1 (char 0)"]
     kinds = [(r.WhichOneof("payload"), r.channel, r.seq) for r in built.records]
+    # the unreadable line keeps its number with a no-op stand-in: ingest's channels are strict (+1, no gaps)
     assert kinds == [
-        ("history", "wandb/history", 8), ("history", "wandb/history", 9), ("system", "wandb/events", 3),
-        ("output", "", 0), ("output", "", 0), ("summary", "", 0), ("finish", "", 0),
+        ("history", "wandb/history", 8), ("history", "wandb/history", 9), ("update", "wandb/history", 10),
+        ("system", "wandb/events", 3), ("output", "", 0), ("output", "", 0), ("summary", "", 0), ("finish", "", 0),
     ]
+    assert built.records[2].update == pb.RunUpdate()
     h = built.records[0].history
     assert (h.step, h.timestamp) == (7, 100.5)
     assert dict(zip(h.keys, h.values)) == {"loss": 0.5, "acc": 1.0, "nested.a": 1.0, "nested.b.c": 2.5}
@@ -66,14 +68,14 @@ def test_file_stream_lines_get_per_file_sequence_numbers_and_the_rest_travels_un
         "img": {"_type": "image-file", "path": "media/images/a.png"}, "flag": True, "word": "hi"}
     h2 = built.records[1].history
     assert math.isnan(h2.values[0]) and h2.values[1] == math.inf  # numbers stay IEEE values
-    ev = built.records[2].system
+    ev = built.records[3].system
     assert (ev.timestamp, list(ev.keys), list(ev.values)) == (99.0, ["cpu", "gpu.0.temp"], [12.5, 40.0])
-    out = [built.records[3].output, built.records[4].output]
+    out = [built.records[4].output, built.records[5].output]
     assert [(o.first_line, o.stream, list(o.lines)) for o in out] == [
         (40, "stdout", ["hello"]), (41, "stderr", ["[rank-0] boom"])]
     assert out[0].timestamp == pytest.approx(1712312130.25)
-    assert json.loads(built.records[5].summary.set_json) == {"loss": 0.5, "_step": 8}
-    assert built.records[6].finish.exit_code == 3 and "exited with code 3" in built.records[6].finish.error
+    assert json.loads(built.records[6].summary.set_json) == {"loss": 0.5, "_step": 8}
+    assert built.records[7].finish.exit_code == 3 and "exited with code 3" in built.records[7].finish.error
     assert req.uploaded == ["media/images/a.png"]
 
 
@@ -164,7 +166,11 @@ def test_new_history_lines_at_steps_already_stored_are_dropped_like_wandb_does()
     lines = [json.dumps({"_step": s, "_timestamp": 1.0, "x": s}) for s in range(4)]
     req = filestream.parse_request({"files": {"wandb-history.jsonl": {"offset": 4, "content": lines}}})
     opened = pb.RunOpened(next_step=4, channel_seqs={"wandb/history": 4})
-    assert filestream.build_records(req, opened).records == []
+    dropped = filestream.build_records(req, opened).records
+    # nothing stored, but the lines keep their numbers (no-op stand-ins), so the channel has no gap
+    assert [(r.seq, r.channel, r.WhichOneof("payload")) for r in dropped] == [
+        (seq, "wandb/history", "update") for seq in (5, 6, 7, 8)]
+    assert all(r.update == pb.RunUpdate() for r in dropped)
     # the same lines at their original offsets are a plain resend: skipped by ingest's channel guard
     req = filestream.parse_request({"files": {"wandb-history.jsonl": {"offset": 0, "content": lines}}})
     assert [r.seq for r in filestream.build_records(req, opened).records] == [1, 2, 3, 4]
@@ -194,3 +200,34 @@ def test_every_wandb_setting_is_documented() -> None:
         missing = [f"RUNYARD_WANDB_{n.upper()}" for n in WandbSettings.model_fields
                    if f"`RUNYARD_WANDB_{n.upper()}`" not in text]
         assert not missing, f"add to docs/{doc}: {missing}"
+
+
+# ---- where the standalone service sends its calls ------------------------------------------------------------
+def test_rest_calls_go_where_the_front_door_and_the_chart_route_them() -> None:
+    from runyard_server.artifact.app import is_artifact_path
+    from runyard_server.auth.app import owns_path as auth_owns
+    from runyard_server.wandb_compat.settings import service_for
+
+    samples = [
+        "/api/v1/viewer", "/api/v1/entities/alice", "/api/v1/auth/keys", "/api/v1/teams/t/members", "/api/v1/admin/users",
+        "/api/v1/artifacts/alice/p/_staged", "/api/v1/artifacts/_uploads/u1/complete", "/api/v1/runs/a/p/r/files/_staged",
+        "/api/v1/runs/a/p/r/files", "/api/v1/runs/a/p/r/artifacts", "/api/v1/runs/a/p/r", "/api/v1/runs/a/p/r/history",
+        "/api/v1/projects/a/p/runs", "/api/v1/server-info", "/api/v1/viewers", "/api/v1/runs/a/p/files",
+    ]
+    for path in samples:
+        expected = "auth" if auth_owns(path) else "artifact" if is_artifact_path(path) else "query"
+        assert service_for(path) == expected, path
+
+
+def test_split_service_urls_stand_in_for_one_api_url() -> None:
+    from runyard_server.common.settings import SettingsError
+    from runyard_server.wandb_compat import load_wandb_settings
+
+    split = load_wandb_settings(auth_url="http://a:8080", query_url="http://q:8080/", artifact_url="http://x:8080")
+    assert split.standalone_ready()
+    assert split.base_urls() == {"auth": "http://a:8080", "query": "http://q:8080", "artifact": "http://x:8080"}
+    mixed = load_wandb_settings(api_url="https://runyard.example", artifact_url="http://x:8080")
+    assert mixed.base_urls()["query"] == "https://runyard.example" and mixed.base_urls()["artifact"] == "http://x:8080"
+    assert not load_wandb_settings(auth_url="http://a:8080").standalone_ready()
+    with pytest.raises(SettingsError, match=r"RUNYARD_WANDB_QUERY_URL: .*http:// or https://"):
+        load_wandb_settings(query_url="runyard-query:8080")

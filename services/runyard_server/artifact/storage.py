@@ -3,8 +3,8 @@
 Two boto3 clients: `_api` talks to `s3_endpoint` (HEAD, multipart control, deletes); `_signer` signs URLs
 for `s3_public_endpoint`, the address clients reach (they differ in Kubernetes and behind proxies).
 Blocking calls run in a worker thread (`asyncio.to_thread`); presigning is pure CPU and runs inline.
-Object bytes never pass through here, with one exception: a staged upload (staging.py) is read once
-to learn its sha256, which its client could not declare.
+Object bytes pass through here only to be hashed (`digests`): at `uploads.complete` (every upload is
+verified) and when a staged upload (staging.py) is read to learn the sha256 its client could not declare.
 """
 
 from __future__ import annotations

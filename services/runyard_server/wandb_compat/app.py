@@ -36,6 +36,7 @@ from .manifests import ManifestCache
 from .metrics import LATENCY, LINES, REQUESTS
 from .resolvers.files import commit_uploaded
 from .settings import WandbSettings
+from .transport import BucketTransport, RoutedTransport
 from .upstream import Unavailable, Upstream
 
 __all__ = ["create_app", "owns_path"]
@@ -221,9 +222,10 @@ def create_app(settings: Settings, wandb: WandbSettings | None = None,
                upstream_app: Callable[[], Any] | None = None) -> FastAPI:
     """The app; `upstream_app` (the local front door) answers the REST calls in process."""
     wandb = wandb or WandbSettings()
-    if upstream_app is None and not wandb.api_url:
+    if upstream_app is None and not wandb.standalone_ready():
         raise SettingsError("invalid settings:\n  RUNYARD_WANDB_API_URL: required when the W&B client protocol "
-                            "runs on its own (`runyard-server wandb`): the URL of the front door or Ingress")
+                            "runs on its own (`runyard-server wandb`): the URL of the front door or Ingress "
+                            "(or all three of RUNYARD_WANDB_AUTH_URL, _QUERY_URL and _ARTIFACT_URL)")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per upstream call otherwise
     log.setLevel(settings.log_level.upper())  # RUNYARD_LOG_LEVEL=DEBUG shows each file-stream request
 
@@ -234,12 +236,16 @@ def create_app(settings: Settings, wandb: WandbSettings | None = None,
             transport = httpx.ASGITransport(app=upstream_app(), raise_app_exceptions=False)
             http = httpx.AsyncClient(transport=transport, base_url="http://runyard.local", timeout=timeout)
         else:
-            http = httpx.AsyncClient(base_url=wandb.api_url, timeout=timeout, trust_env=False)
+            http = httpx.AsyncClient(transport=RoutedTransport(wandb.base_urls()), base_url="http://runyard.upstream",
+                                     timeout=timeout, trust_env=False)
         channel = grpc.aio.insecure_channel(wandb.ingest_target(settings), options=[
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
         ])
-        bucket = httpx.AsyncClient(timeout=timeout, trust_env=False)
+        bucket_transport = None
+        if settings.s3_endpoint and settings.s3_public_endpoint and settings.s3_public_endpoint != settings.s3_endpoint:
+            bucket_transport = BucketTransport(settings.s3_public_endpoint, settings.s3_endpoint)
+        bucket = httpx.AsyncClient(transport=bucket_transport, timeout=timeout, trust_env=False)
         app.state.upstream = Upstream(http, channel, bucket)
         app.state.manifests = ManifestCache(settings.redis_url)
         metrics_port.acquire(settings.http_host, settings.metrics_port)

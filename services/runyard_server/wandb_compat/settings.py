@@ -12,7 +12,25 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..common.settings import Settings, SettingsError, is_placeholder
 
-__all__ = ["WandbSettings", "load_wandb_settings"]
+__all__ = ["SERVICES", "WandbSettings", "load_wandb_settings", "service_for"]
+
+SERVICES = ("auth", "query", "artifact")
+# The REST paths of the auth service (runyard_server.auth.app.ROUTE_PREFIXES) and of the artifact service
+# (artifact.app.is_artifact_path); this component may not import the services, tests/wandb_compat checks
+# both copies against the code, as tests/chart does for the chart's routes.
+_AUTH_PREFIXES = ("/api/v1/auth", "/api/v1/viewer", "/api/v1/teams", "/api/v1/entities", "/api/v1/admin")
+
+
+def service_for(path: str) -> str:
+    """Which service answers a REST path: "auth", "artifact" or "query" (the front door's routing)."""
+    if any(path == p or path.startswith(p + "/") for p in _AUTH_PREFIXES):
+        return "auth"
+    if path == "/api/v1/artifacts" or path.startswith("/api/v1/artifacts/"):
+        return "artifact"
+    parts = path.split("/")  # ['', 'api', 'v1', 'runs', entity, project, run_id, 'files'|'artifacts', ...]
+    if path.startswith("/api/v1/runs/") and len(parts) >= 8 and parts[7] in ("files", "artifacts"):
+        return "artifact"
+    return "query"
 
 
 class WandbSettings(BaseSettings):
@@ -26,12 +44,21 @@ class WandbSettings(BaseSettings):
         description="base URL under which the auth, query and artifact REST paths answer (an Ingress or the "
         "front door), e.g. http://runyard-frontdoor:8080; empty: the front door this app runs in",
     )
+    auth_url: str = Field(
+        default="", description="base URL of the auth service alone (Kubernetes: its Service); empty: api_url"
+    )
+    query_url: str = Field(
+        default="", description="base URL of the query service alone (Kubernetes: its Service); empty: api_url"
+    )
+    artifact_url: str = Field(
+        default="", description="base URL of the artifact service alone (Kubernetes: its Service); empty: api_url"
+    )
     request_timeout_s: float = Field(default=60.0, gt=0, le=3600, description="timeout of each upstream call")
     max_file_stream_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="largest file_stream request body accepted"
     )
 
-    @field_validator("api_url")
+    @field_validator("api_url", "auth_url", "query_url", "artifact_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
@@ -39,6 +66,14 @@ class WandbSettings(BaseSettings):
         if is_placeholder(value):
             raise ValueError("still holds a placeholder value")
         return value.rstrip("/")
+
+    def standalone_ready(self) -> bool:
+        """Every REST path has somewhere to go without an in-process front door."""
+        return bool(self.api_url) or all((self.auth_url, self.query_url, self.artifact_url))
+
+    def base_urls(self) -> dict[str, str]:
+        """service ("auth", "query", "artifact") -> the base URL its REST paths are sent to."""
+        return {name: getattr(self, f"{name}_url") or self.api_url for name in SERVICES}
 
     def ingest_target(self, settings: Settings) -> str:
         """The address to dial for ingest."""
