@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["COMPONENTS", "PRESETS", "instance_url", "to_values"]
 
-COMPONENTS = ("ingest", "query", "auth", "artifact", "frontdoor")
+COMPONENTS = ("ingest", "query", "auth", "artifact", "wandb", "frontdoor")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "query": Preset(1, None, "100m", "192Mi", "768Mi"),
         "auth": Preset(1, None, "50m", "128Mi", "384Mi"),
         "artifact": Preset(1, None, "50m", "128Mi", "512Mi"),
+        "wandb": Preset(1, None, "50m", "128Mi", "512Mi"),
         "frontdoor": Preset(1, None, "150m", "256Mi", "1Gi"),
     },
     "medium": {
@@ -38,6 +39,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "query": Preset(2, (2, 6), "200m", "256Mi", "1Gi"),
         "auth": Preset(2, None, "100m", "192Mi", "512Mi"),
         "artifact": Preset(2, None, "100m", "256Mi", "768Mi"),
+        "wandb": Preset(2, None, "100m", "256Mi", "768Mi"),
         "frontdoor": Preset(2, (2, 6), "250m", "384Mi", "1536Mi"),
     },
     "large": {
@@ -45,6 +47,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "query": Preset(3, (3, 12), "500m", "512Mi", "2Gi"),
         "auth": Preset(2, (2, 4), "200m", "256Mi", "768Mi"),
         "artifact": Preset(3, (3, 8), "250m", "384Mi", "1Gi"),
+        "wandb": Preset(3, (3, 8), "250m", "384Mi", "1Gi"),
         "frontdoor": Preset(3, (3, 12), "500m", "768Mi", "2Gi"),
     },
 }
@@ -125,8 +128,6 @@ def to_values(spec: dict[str, Any]) -> dict[str, Any]:
     for name in COMPONENTS:
         values[name] = _component(name, spec)
         values[name]["enabled"] = (name == "frontdoor") == lb or name == "ingest"
-    # the W&B client protocol (chart defaults for its size): its own Deployment, or inside the front door
-    values["wandb"] = {"enabled": not lb}
 
     values["ingest"]["service"] = {"type": "ClusterIP"}
     values["ingress"] = {

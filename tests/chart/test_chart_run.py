@@ -6,7 +6,8 @@ How a cluster is mapped onto one machine (a wrong env var name, port, command or
 still fails this test):
   - Environment: the rendered ConfigMap (envFrom) and Secrets (secretKeyRef) are resolved as the kubelet
     would. Values that name a bundled store's Service DNS name (runyard-postgresql[.runyard.svc...]) get
-    that name replaced by 127.0.0.1 and the store's port on this machine. The chart's generated PostgreSQL
+    that name replaced by 127.0.0.1 and the store's port on this machine; so do values naming another
+    Runyard Service (the W&B protocol's RUNYARD_WANDB_* addresses: its pod's port). The chart's generated PostgreSQL
     role and password are created in the embedded server (its database gets its own name via --set, so
     the session's database is untouched); the embedded Redis has no password, so the one in the Redis URL
     is dropped; the embedded S3 was started with its own keys, so RUNYARD_S3_ACCESS_KEY/_SECRET_KEY are set
@@ -106,7 +107,9 @@ class Cluster:
     def _map_value(self, name: str, value: str) -> str:
         value = CONTAINER_PATHS.get(value, value)
         if "://" not in value:
-            return value
+            host = value.rpartition(":")[0]  # a host:port naming a Service (the W&B protocol's ingest address)
+            return next((address for service, address in self.app_services().items() if host in _dns_names(service)),
+                        value)
         url = urllib.parse.urlsplit(value)
         if name == "RUNYARD_S3_PUBLIC_ENDPOINT" and url.netloc == "localhost:9000":
             return self.stack.s3.endpoint  # kind's `kubectl port-forward svc/runyard-minio 9000`

@@ -163,14 +163,14 @@ async def patch_version(entity: str, project: str, name: str, version: str, body
                         pool: PoolDep) -> dict[str, Any]:
     """Change a version's description and/or metadata (writers; `Artifact.save()` of the SDK). The files,
     and so the digest, never change."""
-    if body.description is None and body.metadata is None:
-        raise InvalidArgument("nothing to change: send `description` and/or `metadata`")
     if body.metadata is not None and len(json.dumps(body.metadata, default=str)) > MAX_METADATA_BYTES:
         raise InvalidArgument(f"metadata is larger than {MAX_METADATA_BYTES} bytes of JSON")
     async with pool.acquire() as conn:
-        proj = await project_for_write(conn, who, entity, project)
+        proj = await project_for_write(conn, who, entity, project)  # first: nobody learns anything of others'
         art = await q.get_artifact(conn, proj.id, name)
         v = await q.resolve(conn, art, version)
+        if body.description is None and body.metadata is None:
+            raise InvalidArgument("nothing to change: send `description` and/or `metadata`")
         row = await q.update_version(conn, v["id"], body.description, body.metadata)
         aliases = (await q.aliases_of(conn, [v["id"]])).get(v["id"], [])
     return _version_out(art, row, aliases, proj)

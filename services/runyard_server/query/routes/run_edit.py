@@ -116,15 +116,16 @@ async def patch_run(entity: str, project: str, run_id: str, body: RunPatch, who:
         raise InvalidArgument("send either tags (the new list) or add_tags/remove_tags, not both")
     fields = {k: v for k, v in (("name", body.name), ("notes", body.notes), ("group_name", body.group),
                                 ("job_type", body.job_type)) if v is not None}
-    if not (fields or tags is not None or add_tags or remove_tags or config or config_remove or summary
-            or summary_remove):
-        raise InvalidArgument("nothing to change: send name, notes, tags, add_tags, remove_tags, group, job_type, "
-                              "config, config_remove, summary or summary_remove")
+    nothing = not (fields or tags is not None or add_tags or remove_tags or config or config_remove or summary
+                   or summary_remove)
     async with pool.acquire() as conn, conn.transaction():
-        p = await project_for_write(conn, who, entity, project)
+        p = await project_for_write(conn, who, entity, project)  # first: nobody learns anything of others'
         current = await q.lock_run(conn, p["id"], run_id)
         if current is None:
             raise NotFound(f"run {entity}/{project}/{run_id} not found")
+        if nothing:
+            raise InvalidArgument("nothing to change: send name, notes, tags, add_tags, remove_tags, group, "
+                                  "job_type, config, config_remove, summary or summary_remove")
         if tags is None and (add_tags or remove_tags):
             tags = [t for t in current["tags"] if t not in remove_tags]
             tags += [t for t in add_tags if t not in tags]
