@@ -183,20 +183,21 @@ def test_the_wandb_protocol_hides_another_tenants_things(population: Population,
     reads = [
         ('{ project(entityName: "audio", name: "secret") { name } }', ["project"]),
         ('{ model(entityName: "audio", name: "secret") { name } }', ["model"]),
-        ('{ project(entityName: "audio", name: "secret") { run(name: "%s") { name } } }' % run, ["project"]),
+        ('{ project(entityName: "audio", name: "secret") { run(name: "RUN") { name } } }', ["project"]),
         ('{ entity(name: "audio") { name } }', ["entity"]),
     ]
     writes = [
-        'mutation { upsertBucket(input: {entityName: "audio", modelName: "secret", name: "%s", notes: "pwned"}) '
-        "{ bucket { name } } }" % run,
-        'mutation { createRunFiles(input: {entityName: "audio", projectName: "secret", runName: "%s", '
-        'files: ["planted.txt"]}) { files { name uploadUrl } } }' % run,
+        'mutation { upsertBucket(input: {entityName: "audio", modelName: "secret", name: "RUN", notes: "pwned"}) '
+        "{ bucket { name } } }",
+        'mutation { createRunFiles(input: {entityName: "audio", projectName: "secret", runName: "RUN", '
+        'files: ["planted.txt"]}) { files { name uploadUrl } } }',
         'mutation { createArtifact(input: {artifactTypeName: "model", artifactCollectionName: "weights", '
-        'entityName: "audio", projectName: "secret", digest: "%s"}) { artifact { id } } }' % ("ab" * 16),
+        'entityName: "audio", projectName: "secret", digest: "' + "ab" * 16 + '"}) { artifact { id } } }',
     ]
     with serve(create_wandb(w.settings, wb), name="wandb") as base:
         def gql(who: str, document: str) -> dict[str, Any]:
-            r = httpx.post(f"{base}/graphql", auth=("api", w.keys[who]), json={"query": document}, timeout=30)
+            r = httpx.post(f"{base}/graphql", auth=("api", w.keys[who]), json={"query": document.replace("RUN", run)},
+                           timeout=30)
             assert r.status_code == 200, r.text
             return r.json()  # type: ignore[no-any-return]
 
