@@ -166,6 +166,7 @@ class Upstream:
         running again).
         """
         call = self._stub.Stream(metadata=(("authorization", f"Bearer {key}"),))
+        opened: pb.RunOpened | None = None
         try:
             await call.write(pb.ClientMessage(open=open_run))
             first = await call.read()
@@ -189,15 +190,22 @@ class Upstream:
                 pass
             return Written(opened, acked, rejected)
         except grpc.aio.AioRpcError as exc:
-            raise _grpc_error(exc) from None
+            if opened is None and exc.code() in _CORE_FAILURES:
+                # Ingest refuses a wrong key before it reads the first message; our write of OpenRun can race
+                # that refusal and fail in gRPC core ("Internal error from Core"), which hides ingest's own
+                # UNAUTHENTICATED. Ask the auth service, so a wrong key is a 401 and not a 503 the client
+                # would retry forever (raises Unauthenticated when the key is the problem).
+                await self.get(key, "/api/v1/viewer")
+            raise _grpc_error(exc.code(), exc.details() or exc.code().name) from None
         finally:
             if not call.done():
                 call.cancel()
 
 
-def _grpc_error(exc: grpc.aio.AioRpcError) -> RunyardError:
-    code = exc.code()
-    message = exc.details() or code.name
+_CORE_FAILURES = (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
+
+
+def _grpc_error(code: grpc.StatusCode, message: str) -> RunyardError:
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED,
                 grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
         log.warning("ingest call failed: %s %s", code.name, message)
