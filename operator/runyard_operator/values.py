@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["COMPONENTS", "PRESETS", "instance_url", "to_values"]
 
-COMPONENTS = ("ingest", "query", "auth", "artifact", "frontdoor", "tensorboard")
+COMPONENTS = ("ingest", "query", "auth", "artifact", "wandb", "frontdoor", "tensorboard")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "query": Preset(1, None, "100m", "192Mi", "768Mi"),
         "auth": Preset(1, None, "50m", "128Mi", "384Mi"),
         "artifact": Preset(1, None, "50m", "128Mi", "512Mi"),
+        "wandb": Preset(1, None, "50m", "128Mi", "512Mi"),
         "frontdoor": Preset(1, None, "150m", "256Mi", "1Gi"),
         "tensorboard": Preset(1, None, "100m", "512Mi", "2Gi"),
     },
@@ -39,6 +40,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "query": Preset(2, (2, 6), "200m", "256Mi", "1Gi"),
         "auth": Preset(2, None, "100m", "192Mi", "512Mi"),
         "artifact": Preset(2, None, "100m", "256Mi", "768Mi"),
+        "wandb": Preset(2, None, "100m", "256Mi", "768Mi"),
         "frontdoor": Preset(2, (2, 6), "250m", "384Mi", "1536Mi"),
         "tensorboard": Preset(2, None, "200m", "768Mi", "3Gi"),
     },
@@ -47,6 +49,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "query": Preset(3, (3, 12), "500m", "512Mi", "2Gi"),
         "auth": Preset(2, (2, 4), "200m", "256Mi", "768Mi"),
         "artifact": Preset(3, (3, 8), "250m", "384Mi", "1Gi"),
+        "wandb": Preset(3, (3, 8), "250m", "384Mi", "1Gi"),
         "frontdoor": Preset(3, (3, 12), "500m", "768Mi", "2Gi"),
         "tensorboard": Preset(2, (2, 6), "500m", "1Gi", "4Gi"),
     },

@@ -54,6 +54,11 @@ def _cmd_http(args: argparse.Namespace) -> int:
         from .tensorboard import create_app as create_tensorboard
 
         app = create_tensorboard(settings)
+    elif args.command == "wandb":
+        from .wandb_compat import create_app as create_wandb
+        from .wandb_compat import load_wandb_settings
+
+        app = create_wandb(settings, load_wandb_settings())
     else:
         from .local.frontdoor import create_app as create_frontdoor
 
@@ -122,7 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
         "tensorboard", help="run the TensorBoard component (TensorBoard over runs' event files, under /tensorboard)"
     ).set_defaults(fn=_cmd_http)
     sub.add_parser(
-        "frontdoor", help="run query, auth, artifact and TensorBoard behind one HTTP port (local mode)"
+        "wandb", help="run the W&B client protocol (/graphql, file stream) on its own",
+        description="Answer the real `wandb` client (GraphQL at /graphql and the file stream) by calling ingest "
+        "(RUNYARD_WANDB_INGEST_ADDRESS) and the auth, query and artifact REST paths (RUNYARD_WANDB_API_URL); "
+        "see docs/wandb-compat.md. The front door (and `runyard-server local`) already includes it.",
+    ).set_defaults(fn=_cmd_http)
+    sub.add_parser(
+        "frontdoor", help="run query, auth, artifact, TensorBoard and the W&B protocol behind one HTTP port (local mode)"
     ).set_defaults(fn=_cmd_http)
     gc = sub.add_parser(
         "gc", help="delete stored objects nothing refers to any more (after a grace period)",

@@ -65,7 +65,7 @@ def test_answers_match_the_document(env: ArtifactEnv) -> None:
                                                                    "none": None}
         manifest = conforms(arts + "/{name}/{version}/files", "get", c.get("/api/v1/artifacts/contract/proj/set/v0/files"))
         by_path = {f["path"]: f for f in manifest["files"]}
-        assert by_path["data.txt"] == {"path": "data.txt", "sha256": sha, "size": len(data)}
+        assert by_path["data.txt"] == {"path": "data.txt", "sha256": sha, "md5": md5, "size": len(data)}
         assert by_path["remote.bin"] == {"path": "remote.bin", "ref": "s3://elsewhere/remote.bin", "digest": None,
                                          "size": 10}
         assert manifest["expires_in"] is None

@@ -6,7 +6,8 @@ How a cluster is mapped onto one machine (a wrong env var name, port, command or
 still fails this test):
   - Environment: the rendered ConfigMap (envFrom) and Secrets (secretKeyRef) are resolved as the kubelet
     would. Values that name a bundled store's Service DNS name (runyard-postgresql[.runyard.svc...]) get
-    that name replaced by 127.0.0.1 and the store's port on this machine. The chart's generated PostgreSQL
+    that name replaced by 127.0.0.1 and the store's port on this machine; so do values naming another
+    Runyard Service (the W&B protocol's RUNYARD_WANDB_* addresses: its pod's port). The chart's generated PostgreSQL
     role and password are created in the embedded server (its database gets its own name via --set, so
     the session's database is untouched); the embedded Redis has no password, so the one in the Redis URL
     is dropped; the embedded S3 was started with its own keys, so RUNYARD_S3_ACCESS_KEY/_SECRET_KEY are set
@@ -106,11 +107,13 @@ class Cluster:
     def _map_value(self, name: str, value: str) -> str:
         value = CONTAINER_PATHS.get(value, value)
         if "://" not in value:
-            return value
+            host = value.rpartition(":")[0]  # a host:port naming a Service (the W&B protocol's ingest address)
+            return next((address for service, address in self.app_services().items() if host in _dns_names(service)),
+                        value)
         url = urllib.parse.urlsplit(value)
         if name == "RUNYARD_S3_PUBLIC_ENDPOINT" and url.netloc == "localhost:9000":
             return self.stack.s3.endpoint  # kind's `kubectl port-forward svc/runyard-minio 9000`
-        for service, address in self.stores.items():
+        for service, address in {**self.stores, **self.app_services()}.items():
             if url.hostname in _dns_names(service):
                 userinfo = url.netloc.rpartition("@")[0]
                 if name == "RUNYARD_REDIS_URL":
@@ -118,6 +121,17 @@ class Cluster:
                 netloc = f"{userinfo}@{address}" if userinfo else address
                 return urllib.parse.urlunsplit(url._replace(netloc=netloc))
         return value
+
+    def app_services(self) -> dict[str, str]:
+        """The Services of the pods started so far (the W&B protocol's calls to the others): their local
+        address, as the Service's DNS name resolves in a cluster."""
+        out = {}
+        for svc in find(self.docs, "Service"):
+            component = svc["spec"]["selector"].get("app.kubernetes.io/component")
+            if component in self.pod_ports:
+                target = svc["spec"]["ports"][0]["targetPort"]
+                out[svc["metadata"]["name"]] = f"127.0.0.1:{self.pod_ports[component][target]}"
+        return out
 
     def argv(self, container: dict[str, Any]) -> list[str]:
         command = [*container.get("command", []), *container.get("args", [])]
@@ -151,8 +165,11 @@ class Cluster:
         run_coro(go())
 
     def start_deployments(self) -> None:
-        deployments = sorted(find(self.docs, "Deployment"), key=lambda d: not d["metadata"]["name"].endswith("-ingest"))
-        for dep in deployments:  # ingest first: its port is what query advertises (see env_of)
+        # ingest first: its port is what query advertises (see env_of); the W&B protocol last: it is given
+        # the others' addresses (app_services)
+        deployments = sorted(find(self.docs, "Deployment"), key=lambda d: (
+            d["metadata"]["name"].endswith("-wandb"), not d["metadata"]["name"].endswith("-ingest")))
+        for dep in deployments:
             component = dep["metadata"]["labels"]["app.kubernetes.io/component"]
             spec = dep["spec"]["template"]["spec"]
             for init in spec.get("initContainers", []):
@@ -278,7 +295,7 @@ def test_the_chart_drives_a_real_run(cluster: Cluster, tmp_path: Path) -> None:
     out = cluster.run_to_completion("migration Job", job["spec"]["template"]["spec"]["containers"][0])
     assert re.search(r"applied [1-9]\d* migration", out), out
     cluster.start_deployments()
-    assert set(cluster.pod_ports) == {"ingest", "query", "auth", "artifact", "tensorboard"}
+    assert set(cluster.pod_ports) == {"ingest", "query", "auth", "artifact", "wandb", "tensorboard"}
 
     for component, probe, url in cluster.probes():
         assert _wait_ok(url) == 200, f"{component} {probe} {url}\n{cluster.logs_tail()}"
@@ -316,7 +333,21 @@ def test_the_chart_drives_a_real_run(cluster: Cluster, tmp_path: Path) -> None:
         tb = httpx.get(f"{base}/tensorboard/status/{entity}/chart-run/{run_id}", headers=headers, timeout=30,
                        trust_env=False)  # the TensorBoard component, through its Ingress route
         assert tb.status_code == 200 and tb.json()["event_files"] == 0, tb.text
-        assert {"runyard-auth", "runyard-query", "runyard-artifact", "runyard-tensorboard"} <= set(proxy.hits)
+        # the W&B protocol's Deployment, through the Ingress: it reaches auth (the viewer) and query (the
+        # run) at their Services, and ingest (the file stream) at its Service address
+        gql = {"query": "mutation { upsertBucket(input: {name: \"wb1\", modelName: \"chart-run\"}) "
+                        "{ bucket { name project { entity { name } } } } }"}
+        resp = httpx.post(f"{base}/graphql", json=gql, auth=("api", key), timeout=30, trust_env=False)
+        assert resp.status_code == 200 and "errors" not in resp.json(), f"{resp.text}\n{cluster.logs_tail()}"
+        assert resp.json()["data"]["upsertBucket"]["bucket"]["project"]["entity"]["name"] == entity
+        stream = {"files": {"wandb-history.jsonl": {"offset": 0, "content": ['{"_step": 0, "acc": 0.5}']}}}
+        resp = httpx.post(f"{base}/files/{entity}/chart-run/wb1/file_stream", json=stream, auth=("api", key),
+                          timeout=30, trust_env=False)
+        assert resp.status_code == 200, f"{resp.text}\n{cluster.logs_tail()}"
+        acc = httpx.get(f"{base}/api/v1/runs/{entity}/chart-run/wb1/history/full", params={"keys": "acc"},
+                        headers=headers, timeout=10, trust_env=False)
+        assert acc.status_code == 200 and "0.5" in acc.text, acc.text
+        assert {"runyard-auth", "runyard-query", "runyard-artifact", "runyard-tensorboard", "runyard-wandb"} <= set(proxy.hits)
     finally:
         proxy.shutdown()
         proxy.server_close()

@@ -16,6 +16,7 @@ import yaml
 
 from runyard_server.artifact.app import is_artifact_path
 from runyard_server.auth.app import ROUTE_PREFIXES, owns_path
+from runyard_server.wandb_compat import owns_path as wandb_owns_path
 
 from .helm import CHART, MATRIX, find, one, pod_spec, render, run_helm, template_args
 
@@ -102,6 +103,12 @@ def _answers(command: str, path: str) -> bool:
         from runyard_server.auth.app import create_app as factory  # type: ignore[assignment]
     elif command == "artifact":
         from runyard_server.artifact.app import create_app as factory  # type: ignore[assignment]
+    elif command == "wandb":
+        from runyard_server.wandb_compat import WandbSettings
+        from runyard_server.wandb_compat import create_app as create_wandb
+
+        def factory(s: Any) -> Any:  # type: ignore[misc]
+            return create_wandb(s, WandbSettings(api_url="http://runyard.invalid"))
     else:
         from runyard_server.local.frontdoor import create_app as factory  # type: ignore[assignment]
     client = TestClient(factory(settings), raise_server_exceptions=False)  # no lifespan: no database needed
@@ -138,6 +145,14 @@ def test_network_policy_present_when_cidrs_are_set() -> None:
     pg = one(docs, "NetworkPolicy", "runyard-postgresql")
     assert pg["spec"]["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {
         "app.kubernetes.io/name": "runyard", "app.kubernetes.io/instance": "runyard", "runyard.io/role": "app"}}}]
+    # the W&B protocol's pods call ingest and the REST services: app pods reach each other on 8080/8081 only
+    app_pods = {"podSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "runyard", "app.kubernetes.io/instance": "runyard", "runyard.io/role": "app"}}}
+    both = [{"port": 8080, "protocol": "TCP"}, {"port": 8081, "protocol": "TCP"}]
+    assert {"from": [app_pods], "ports": both} in app["spec"]["ingress"]
+    assert {"to": [app_pods], "ports": both} in app["spec"]["egress"]
+    off = render("networkpolicy", {"wandb.enabled": "false"})
+    assert {"from": [app_pods], "ports": both} not in one(off, "NetworkPolicy", "runyard-app")["spec"]["ingress"]
     eks = render("eks")
     assert one(eks, "NetworkPolicy", "runyard-app")["spec"]["ingress"][0]["from"][0] == {"ipBlock": {"cidr": "10.20.0.0/16"}}
 
@@ -209,9 +224,13 @@ def test_ingress_routes_every_path_where_the_front_door_would() -> None:
         "/api/v1/artifacts/alice/mnist/model/v1", "/api/v1/auth/signup", "/api/v1/auth/oidc/callback",
         "/api/v1/viewer", "/api/v1/teams/vision/members", "/api/v1/entities/alice", "/api/v1/admin/users",
         "/api/v1/authors", "/api/v1/runs/alice/mnist/r1/output",
+        # the W&B client protocol
+        "/graphql", "/files/alice/mnist/r1/file_stream", "/files/alice/mnist/r1/media/images/a.png",
+        "/files/_wandb/manifests/t0k3n", "/graphqlx", "/alice/files",
     ]
     for path in samples:
-        expected = "auth" if owns_path(path) else "artifact" if is_artifact_path(path) else "query"
+        expected = ("auth" if owns_path(path) else "artifact" if is_artifact_path(path)
+                    else "wandb" if wandb_owns_path(path) else "query")
         assert _ingress_route(http, path) == expected, path
     grpc = one(docs, "Ingress", "runyard-grpc")
     assert grpc["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPC"
@@ -269,7 +288,7 @@ def test_autoscaling_disruption_budgets_and_image() -> None:
     defaults = render("defaults")
     assert {h["metadata"]["name"] for h in find(defaults, "HorizontalPodAutoscaler")} == {"runyard-ingest", "runyard-query"}
     assert {p["metadata"]["name"] for p in find(defaults, "PodDisruptionBudget")} == {
-        "runyard-ingest", "runyard-query", "runyard-auth", "runyard-artifact"}
+        "runyard-ingest", "runyard-query", "runyard-auth", "runyard-artifact", "runyard-wandb"}
     assert "replicas" not in one(defaults, "Deployment", "runyard-ingest")["spec"]
     spread = one(defaults, "Deployment", "runyard-query")["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert [s["topologyKey"] for s in spread] == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
@@ -286,7 +305,7 @@ def test_monitoring_objects() -> None:
     docs = render("networkpolicy")
     monitors = find(docs, "ServiceMonitor")
     assert {m["metadata"]["name"] for m in monitors} == {
-        f"runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "tensorboard")}
+        f"runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "wandb", "tensorboard")}
     for m in monitors:
         ep = m["spec"]["endpoints"][0]
         assert ep["port"] == "metrics"  # /metrics only on the internal port (404 on the service port)
@@ -310,6 +329,9 @@ def test_monitoring_objects() -> None:
     ({"minio": "x"}, "additional properties 'minio' not allowed"),
     ({"hostname": "changeme"}, "hostname: still holds the placeholder"),
     ({"config.RUNYARD_S3_SECRET_KEY": "abc"}, "config.RUNYARD_S3_SECRET_KEY: a secret never goes into values"),
+    ({"frontdoor.enabled": "true", "query.enabled": "false", "auth.enabled": "false", "artifact.enabled": "false"},
+     "frontdoor.enabled: the front door serves query, auth, artifact and the W&B protocol itself; "
+     "set wandb.enabled=false"),
 ])
 def test_bad_values_fail_at_install_time_with_a_clear_message(sets: dict[str, str], expected: str) -> None:
     args = template_args("defaults", sets)

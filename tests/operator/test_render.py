@@ -192,7 +192,7 @@ def test_minimal_example_renders_an_evaluation_instance() -> None:
     assert {o["metadata"]["name"] for o in r.find("StatefulSet")} == {
         f"vision-runyard-{s}" for s in ("postgresql", "redis", "minio")}
     assert {o["metadata"]["name"] for o in r.find("Deployment")} == {
-        f"vision-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "tensorboard")}
+        f"vision-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "wandb", "tensorboard")}
     ingress = _one(r, "Ingress", "vision-runyard-http")
     assert [rule["host"] for rule in ingress["spec"]["rules"]] == ["runyard-vision.ml.internal",
                                                                    "s3.runyard-vision.ml.internal"]
@@ -258,7 +258,7 @@ def test_render_command_prints_the_manifests(tmp_path: Path, capsys: pytest.Capt
     docs = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
     assert docs[0]["kind"] == "Job" and docs[0]["metadata"]["namespace"] == "runyard"
     assert {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"} == {
-        f"demo-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "tensorboard")}
+        f"demo-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "wandb", "tensorboard")}
     bad = tmp_path / "bad.yaml"
     bad.write_text(json.dumps({**EXAMPLES["minimal"], "spec": {**EXAMPLES["minimal"]["spec"], "size": "huge"}}))
     assert main(["render", "-f", str(bad)]) == 1

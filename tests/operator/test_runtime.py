@@ -38,7 +38,7 @@ async def test_create_becomes_ready_with_owned_objects_and_status(operator: Oper
     status = body["status"]
     assert status["url"] == "https://runyard-vision.ml.internal"
     assert status["observedGeneration"] == body["metadata"]["generation"]
-    assert set(status["components"]) == {"ingest", "query", "auth", "artifact", "tensorboard", "postgresql", "redis", "minio"}
+    assert set(status["components"]) == {"ingest", "query", "auth", "artifact", "wandb", "tensorboard", "postgresql", "redis", "minio"}
     assert all(c["ready"] == c["desired"] == 1 for c in status["components"].values())
     assert condition(body, "Degraded")["status"] == "False"
     assert condition(body, "Progressing")["status"] == "False"
@@ -47,7 +47,7 @@ async def test_create_becomes_ready_with_owned_objects_and_status(operator: Oper
 
     uid = body["metadata"]["uid"]
     deployments = all_of(operator.cluster, DEPLOYMENTS, NS)
-    assert set(deployments) == {f"vision-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "tensorboard")}
+    assert set(deployments) == {f"vision-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "wandb", "tensorboard")}
     for obj in deployments.values():
         assert obj["metadata"]["ownerReferences"] == [{
             "apiVersion": "runyard.io/v1alpha1", "kind": "TrackerInstance", "name": "vision", "uid": uid,
@@ -68,7 +68,7 @@ async def test_create_becomes_ready_with_owned_objects_and_status(operator: Oper
 
 async def test_a_workload_deleted_during_the_rollout_is_applied_again(operator: Operator) -> None:
     await operator.create(instance("vision", NS))
-    await until(lambda: len(all_of(operator.cluster, DEPLOYMENTS, NS)) >= 4, "the Deployments")
+    await until(lambda: len(all_of(operator.cluster, DEPLOYMENTS, NS)) >= 5, "the Deployments")
     resp = await operator.cluster.delete(f"/apis/apps/v1/namespaces/{NS}/deployments/vision-runyard-query")
     assert resp.status == 200
     await until(lambda: live(operator.cluster, DEPLOYMENTS, NS, "vision-runyard-query"), "query applied again")

@@ -168,3 +168,57 @@ def test_lists_leave_out_what_the_caller_may_not_read(population: Population) ->
     names = [e["name"] for e in ents]  # its own entity first, then teams of its own making (test_invites)
     assert names[0] == "outsider" and not {"vision", "audio"} & set(names), names
     assert population.call("outsider", "GET", "/api/v1/projects", params={"entity": "audio"}).json()["projects"] == []
+
+
+def test_the_wandb_protocol_hides_another_tenants_things(population: Population, victim: Victim) -> None:
+    """The W&B client protocol (/graphql, the file stream, run-file URLs: no OpenAPI spec) run as its own
+    service with one URL per service, as the Helm chart runs it: every operation naming audio/secret answers
+    the outsider "not found" (GraphQL: null, or an error saying so), and the same call by the team's admin
+    finds it, so the answer hid something real."""
+    from runyard_server.wandb_compat import WandbSettings
+    from runyard_server.wandb_compat import create_app as create_wandb
+    from tests.support.asgi import serve
+
+    w = population.world
+    assert w.artifact_url is not None
+    wb = WandbSettings(auth_url=w.auth_url, query_url=w.query_url, artifact_url=w.artifact_url,
+                       ingest_address=w.ingest_address)
+    run = victim.run
+    reads = [
+        ('{ project(entityName: "audio", name: "secret") { name } }', ["project"]),
+        ('{ model(entityName: "audio", name: "secret") { name } }', ["model"]),
+        ('{ project(entityName: "audio", name: "secret") { run(name: "RUN") { name } } }', ["project"]),
+        ('{ entity(name: "audio") { name } }', ["entity"]),
+    ]
+    writes = [
+        'mutation { upsertBucket(input: {entityName: "audio", modelName: "secret", name: "RUN", notes: "pwned"}) '
+        "{ bucket { name } } }",
+        'mutation { createRunFiles(input: {entityName: "audio", projectName: "secret", runName: "RUN", '
+        'files: ["planted.txt"]}) { files { name uploadUrl } } }',
+        'mutation { createArtifact(input: {artifactTypeName: "model", artifactCollectionName: "weights", '
+        'entityName: "audio", projectName: "secret", digest: "' + "ab" * 16 + '"}) { artifact { id } } }',
+    ]
+    with serve(create_wandb(w.settings, wb), name="wandb") as base:
+        def gql(who: str, document: str) -> dict[str, Any]:
+            r = httpx.post(f"{base}/graphql", auth=("api", w.keys[who]), json={"query": document.replace("RUN", run)},
+                           timeout=30)
+            assert r.status_code == 200, r.text
+            return r.json()  # type: ignore[no-any-return]
+
+        for document, path in reads:
+            hidden, found = gql("outsider", document), gql("aadmin", document)
+            assert hidden.get("data", {})[path[0]] is None, (document, hidden)
+            assert found["data"][path[0]] is not None, (document, found)
+        for document in writes:
+            answer = gql("outsider", document)
+            assert answer.get("data") in (None, {}) or not any(answer["data"].values()), (document, answer)
+            assert "not found" in str(answer.get("errors", "")).lower(), (document, answer)
+        stream = httpx.post(f"{base}/files/audio/secret/{run}/file_stream", auth=("api", w.keys["outsider"]),
+                            json={"files": {"wandb-summary.json": {"offset": 0, "content": ['{"pwned": 1}']}}},
+                            timeout=30)
+        assert stream.status_code == 404, stream.text
+        for who, want in (("outsider", 404), ("aadmin", 307)):
+            r = httpx.get(f"{base}/files/audio/secret/{run}/notes.txt", auth=("api", w.keys[who]), timeout=30)
+            assert r.status_code == want, (who, r.status_code, r.text)
+    detail = population.call("aadmin", "GET", f"/api/v1/runs/audio/secret/{run}").json()
+    assert "pwned" not in str(detail.get("notes")) and "pwned" not in str(detail.get("summary"))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import httpx
 import pytest
 
-from runyard_server.common.security import hash_api_key
+from runyard_server.common.security import hash_api_key, key_prefix_of
 from runyard_server.common.verifier import token_hash
 
 from .harness import METRICS_AUTH, Services
@@ -45,7 +46,7 @@ def admin(services: Services) -> dict[str, Any]:
 def test_first_signup_creates_admin_entity_and_hashed_key(services: Services, admin: dict[str, Any]) -> None:
     assert admin["username"] == "ada"
     key = admin["api_key"]
-    assert key.startswith("ry_")
+    assert re.fullmatch(r"ry-[0-9a-f]{12}_[A-Za-z0-9_-]{43}", key), key
     users = services.sql("SELECT username, is_admin, password_hash FROM users")
     assert [(u["username"], u["is_admin"]) for u in users] == [("ada", True)]
     assert users[0]["password_hash"].startswith("$argon2id$")
@@ -54,7 +55,7 @@ def test_first_signup_creates_admin_entity_and_hashed_key(services: Services, ad
     assert [(e["name"], e["kind"]) for e in entities] == [("ada", "user")]
     keys = services.sql("SELECT prefix, key_hash FROM api_keys")
     assert len(keys) == 1 and bytes(keys[0]["key_hash"]) == hash_api_key(key)
-    assert key.split("_")[1] == keys[0]["prefix"]
+    assert key_prefix_of(key) == keys[0]["prefix"] == key[3:15]
     info = httpx.get(f"{services.query_url}/api/v1/server-info").json()
     assert info["needs_setup"] is False
 
@@ -109,8 +110,8 @@ def test_viewer_with_good_bad_and_no_key(services: Services, admin: dict[str, An
     assert resp.status_code == 200
     assert resp.json() == {"username": "ada", "entity": "ada", "is_admin": True}
 
-    prefix = admin["api_key"].split("_")[1]
-    for bad in (f"ry_{prefix}_wrong-secret", "ry_000000000000_nope", "garbage"):
+    prefix = key_prefix_of(admin["api_key"])
+    for bad in (f"ry-{prefix}_wrong-secret", f"ry_{prefix}_wrong-secret", "ry-000000000000_nope", "garbage"):
         resp = httpx.get(url, headers=bearer(bad))
         assert resp.status_code == 401, bad
         assert resp.json()["code"] == "unauthenticated"

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from runyard_server.common.security import key_prefix_of
+
 from .world import ROOT_PASSWORD, World, bearer, running_world
 
 pytestmark = [pytest.mark.local]
@@ -52,7 +54,7 @@ def test_signup_needs_an_invite_after_the_first_admin(world: World) -> None:
     token = r.json()["token"]
     r = signup(world, "invited", invite=token)
     assert r.status_code == 201, r.text
-    assert r.json()["username"] == "invited" and r.json()["api_key"].startswith("ry_")
+    assert r.json()["username"] == "invited" and r.json()["api_key"].startswith("ry-")
     assert httpx.get(f"{world.auth_url}/api/v1/viewer", headers=bearer(r.json()["api_key"])).json()["is_admin"] is False
     # single use
     assert signup(world, "invited2", invite=token).status_code == 403
@@ -110,7 +112,7 @@ def test_keys_create_list_revoke(world: World) -> None:
     r = world.call("kate", "POST", "/api/v1/auth/keys", json={"name": "laptop"})
     assert r.status_code == 201
     new = r.json()
-    assert new["name"] == "laptop" and new["api_key"].split("_")[1] == new["prefix"]
+    assert new["name"] == "laptop" and key_prefix_of(new["api_key"]) == new["prefix"]
     listed = world.call("kate", "GET", "/api/v1/auth/keys").json()["keys"]
     assert [k["name"] for k in listed] == ["first key", "laptop"]
     assert all("api_key" not in k for k in listed)

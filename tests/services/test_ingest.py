@@ -471,7 +471,7 @@ def test_a_value_postgresql_refuses_is_isolated_and_the_rest_of_the_batch_commit
             return result
 
     result = run_coro(go())
-    assert result.seq == 11 and [seq for seq, _ in result.rejected] == [4, 7]
+    assert result.seq == 11 and [seq for seq, _, _ in result.rejected] == [4, 7]
     assert "record 4 (console output)" in result.rejected[0][1] and "NUL" in result.rejected[0][1]
     assert "record 7 (summary update)" in result.rejected[1][1]
     steps, _ = _points(stack.database_url, rid, "x")

@@ -67,7 +67,7 @@ def test_first_run_signup_shows_the_key_once(page: Any, ui_server: Any) -> None:
     page.fill("input[name=confirm]", PASSWORD)
     page.click("button[type=submit]")
     key = page.inner_text("[data-testid=api-key]").strip()
-    assert key.startswith("ry_")
+    assert key.startswith("ry-")
     assert page.inner_text("[data-testid=login-line]").strip() == f"runyard login --host {base} {key}"
     shot(page, "02-api-key")
 

@@ -144,10 +144,10 @@ false
 {{- if and .Values.tensorboard.enabled (not .Values.frontdoor.enabled) -}}true{{- end -}}
 {{- end -}}
 
-{{/* Which HTTP components run (the front door replaces query, auth, artifact and tensorboard). */}}
+{{/* Which HTTP components run (the front door replaces query, auth, artifact, tensorboard and wandb). */}}
 {{- define "runyard.httpComponents" -}}
 {{- $out := list -}}
-{{- range $c := list "query" "auth" "artifact" "frontdoor" -}}
+{{- range $c := list "query" "auth" "artifact" "wandb" "frontdoor" -}}
 {{- if (index $.Values $c).enabled -}}{{- $out = append $out $c -}}{{- end -}}
 {{- end -}}
 {{- if include "runyard.tensorboardSeparate" . -}}{{- $out = append $out "tensorboard" -}}{{- end -}}
@@ -158,8 +158,9 @@ false
 The REST routes, in match order, as JSON: [{"path", "regex", "component"}]. Auth prefixes are
 runyard_server.auth.app.ROUTE_PREFIXES; a run's files and artifacts go to the artifact service
 (runyard_server.artifact.app.is_artifact_path); /tensorboard to the TensorBoard component
-(runyard_server.tensorboard.is_tensorboard_path); everything else (REST, SSE, the UI) to query.
-tests/chart checks both lists against the code.
+(runyard_server.tensorboard.is_tensorboard_path); the W&B client protocol's paths (/graphql and /files/...:
+runyard_server.wandb_compat.owns_path) to wandb; everything else (REST, SSE, the UI) to query.
+tests/chart checks these lists against the code.
 */}}
 {{- define "runyard.httpRoutes" -}}
 {{- $routes := list -}}
@@ -175,6 +176,10 @@ tests/chart checks both lists against the code.
 {{- $routes = append $routes (dict "path" "/api/v1/artifacts" "regex" "/api/v1/artifacts(/|$)" "component" "artifact") -}}
 {{- if include "runyard.tensorboardSeparate" . -}}
 {{- $routes = append $routes (dict "path" "/tensorboard" "regex" "/tensorboard(/|$)" "component" "tensorboard") -}}
+{{- end -}}
+{{- if .Values.wandb.enabled -}}
+{{- $routes = append $routes (dict "path" "/graphql" "regex" "/graphql$" "component" "wandb") -}}
+{{- $routes = append $routes (dict "path" "/files/" "regex" "/files/" "component" "wandb") -}}
 {{- end -}}
 {{- $routes = append $routes (dict "path" "/" "regex" "/" "component" "query") -}}
 {{- end -}}
@@ -280,6 +285,17 @@ secrets by reference and the component's own settings. (dict "ctx" . "component"
     secretKeyRef:
       name: {{ $ctx.Values.auth.oidc.existingSecret }}
       key: {{ $ctx.Values.auth.oidc.secretKey }}
+{{- end }}
+{{- if has .component (list "wandb" "frontdoor") }}
+{{- $fullname := include "runyard.fullname" $ctx }}
+- name: RUNYARD_WANDB_INGEST_ADDRESS
+  value: {{ printf "%s-ingest:8081" $fullname | quote }}
+{{- if eq .component "wandb" }}
+{{- range $c := list "auth" "query" "artifact" }}
+- name: {{ printf "RUNYARD_WANDB_%s_URL" (upper $c) }}
+  value: {{ printf "http://%s-%s:8080" $fullname $c | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if has .component (list "query" "frontdoor") }}
 - name: RUNYARD_WEB_DIST

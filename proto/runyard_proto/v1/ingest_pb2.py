@@ -24,13 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1drunyard_proto/v1/ingest.proto\x12\nrunyard.v1\"\x91\x01\n\rClientMessage\x12#\n\x04open\x18\x01 \x01(\x0b\x32\x13.runyard.v1.OpenRunH\x00\x12(\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x17.runyard.v1.RecordBatchH\x00\x12*\n\theartbeat\x18\x03 \x01(\x0b\x32\x15.runyard.v1.HeartbeatH\x00\x42\x05\n\x03msg\"_\n\rServerMessage\x12\'\n\x06opened\x18\x01 \x01(\x0b\x32\x15.runyard.v1.RunOpenedH\x00\x12\x1e\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x0f.runyard.v1.AckH\x00\x42\x05\n\x03msg\"\xdb\x01\n\x07OpenRun\x12\x0e\n\x06\x65ntity\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0e\n\x06resume\x18\x05 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x06 \x01(\t\x12\x0c\n\x04tags\x18\x07 \x03(\t\x12\r\n\x05group\x18\x08 \x01(\t\x12\x10\n\x08job_type\x18\t \x01(\t\x12\r\n\x05notes\x18\n \x01(\t\x12\x0c\n\x04host\x18\x0b \x01(\t\x12\x12\n\nstart_time\x18\x0c \x01(\x01\x12\x0c\n\x04sync\x18\r \x01(\x08\"\x8f\x01\n\tRunOpened\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06\x65ntity\x18\x02 \x01(\t\x12\x0f\n\x07project\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0f\n\x07resumed\x18\x05 \x01(\x08\x12\x10\n\x08last_seq\x18\x06 \x01(\x04\x12\x11\n\tnext_step\x18\x07 \x01(\x03\x12\r\n\x05state\x18\x08 \x01(\t\":\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12&\n\x08rejected\x18\x02 \x03(\x0b\x32\x14.runyard.v1.Rejected\"\'\n\x08Rejected\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x19\n\tHeartbeat\x12\x0c\n\x04time\x18\x01 \x01(\x01\"2\n\x0bRecordBatch\x12#\n\x07records\x18\x01 \x03(\x0b\x32\x12.runyard.v1.Record\"\xf3\x02\n\x06Record\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12)\n\x07history\x18\x02 \x01(\x0b\x32\x16.runyard.v1.HistoryRowH\x00\x12,\n\x07summary\x18\x03 \x01(\x0b\x32\x19.runyard.v1.SummaryUpdateH\x00\x12*\n\x06\x63onfig\x18\x04 \x01(\x0b\x32\x18.runyard.v1.ConfigUpdateH\x00\x12+\n\x06system\x18\x05 \x01(\x0b\x32\x19.runyard.v1.SystemMetricsH\x00\x12)\n\x06output\x18\x06 \x01(\x0b\x32\x17.runyard.v1.OutputLinesH\x00\x12%\n\x04\x66ile\x18\x07 \x01(\x0b\x32\x15.runyard.v1.FileSavedH\x00\x12$\n\x06\x66inish\x18\x08 \x01(\x0b\x32\x12.runyard.v1.FinishH\x00\x12\'\n\x06update\x18\t \x01(\x0b\x32\x15.runyard.v1.RunUpdateH\x00\x42\t\n\x07payload\"s\n\nHistoryRow\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x11\n\ttimestamp\x18\x02 \x01(\x01\x12\x0c\n\x04keys\x18\x03 \x03(\t\x12\x0e\n\x06values\x18\x04 \x03(\x01\x12\x11\n\tjson_keys\x18\x05 \x03(\t\x12\x13\n\x0bjson_values\x18\x06 \x03(\t\"1\n\rSummaryUpdate\x12\x10\n\x08set_json\x18\x01 \x01(\t\x12\x0e\n\x06remove\x18\x02 \x03(\t\"0\n\x0c\x43onfigUpdate\x12\x10\n\x08set_json\x18\x01 \x01(\t\x12\x0e\n\x06remove\x18\x02 \x03(\t\"@\n\rSystemMetrics\x12\x11\n\ttimestamp\x18\x01 \x01(\x01\x12\x0c\n\x04keys\x18\x02 \x03(\t\x12\x0e\n\x06values\x18\x03 \x03(\x01\"?\n\x0bOutputLines\x12\x11\n\ttimestamp\x18\x01 \x01(\x01\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\r\n\x05lines\x18\x03 \x03(\t\"7\n\tFileSaved\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"\xa7\x01\n\tRunUpdate\x12\x11\n\x04name\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05notes\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05group\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x15\n\x08job_type\x18\x04 \x01(\tH\x03\x88\x01\x01\x12\x10\n\x08set_tags\x18\x05 \x01(\x08\x12\x0c\n\x04tags\x18\x06 \x03(\tB\x07\n\x05_nameB\x08\n\x06_notesB\x08\n\x06_groupB\x0b\n\t_job_type\"8\n\x06\x46inish\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12\x0c\n\x04time\x18\x03 \x01(\x01\x32L\n\x06Ingest\x12\x42\n\x06Stream\x12\x19.runyard.v1.ClientMessage\x1a\x19.runyard.v1.ServerMessage(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1drunyard_proto/v1/ingest.proto\x12\nrunyard.v1\"\x91\x01\n\rClientMessage\x12#\n\x04open\x18\x01 \x01(\x0b\x32\x13.runyard.v1.OpenRunH\x00\x12(\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x17.runyard.v1.RecordBatchH\x00\x12*\n\theartbeat\x18\x03 \x01(\x0b\x32\x15.runyard.v1.HeartbeatH\x00\x42\x05\n\x03msg\"_\n\rServerMessage\x12\'\n\x06opened\x18\x01 \x01(\x0b\x32\x15.runyard.v1.RunOpenedH\x00\x12\x1e\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x0f.runyard.v1.AckH\x00\x42\x05\n\x03msg\"\xdb\x01\n\x07OpenRun\x12\x0e\n\x06\x65ntity\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0e\n\x06resume\x18\x05 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x06 \x01(\t\x12\x0c\n\x04tags\x18\x07 \x03(\t\x12\r\n\x05group\x18\x08 \x01(\t\x12\x10\n\x08job_type\x18\t \x01(\t\x12\r\n\x05notes\x18\n \x01(\t\x12\x0c\n\x04host\x18\x0b \x01(\t\x12\x12\n\nstart_time\x18\x0c \x01(\x01\x12\x0c\n\x04sync\x18\r \x01(\x08\"\x81\x02\n\tRunOpened\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06\x65ntity\x18\x02 \x01(\t\x12\x0f\n\x07project\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0f\n\x07resumed\x18\x05 \x01(\x08\x12\x10\n\x08last_seq\x18\x06 \x01(\x04\x12\x11\n\tnext_step\x18\x07 \x01(\x03\x12\r\n\x05state\x18\x08 \x01(\t\x12<\n\x0c\x63hannel_seqs\x18\t \x03(\x0b\x32&.runyard.v1.RunOpened.ChannelSeqsEntry\x1a\x32\n\x10\x43hannelSeqsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xa6\x01\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12&\n\x08rejected\x18\x02 \x03(\x0b\x32\x14.runyard.v1.Rejected\x12\x36\n\x0c\x63hannel_seqs\x18\x03 \x03(\x0b\x32 .runyard.v1.Ack.ChannelSeqsEntry\x1a\x32\n\x10\x43hannelSeqsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"8\n\x08Rejected\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\"\x19\n\tHeartbeat\x12\x0c\n\x04time\x18\x01 \x01(\x01\"2\n\x0bRecordBatch\x12#\n\x07records\x18\x01 \x03(\x0b\x32\x12.runyard.v1.Record\"\x84\x03\n\x06Record\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12)\n\x07history\x18\x02 \x01(\x0b\x32\x16.runyard.v1.HistoryRowH\x00\x12,\n\x07summary\x18\x03 \x01(\x0b\x32\x19.runyard.v1.SummaryUpdateH\x00\x12*\n\x06\x63onfig\x18\x04 \x01(\x0b\x32\x18.runyard.v1.ConfigUpdateH\x00\x12+\n\x06system\x18\x05 \x01(\x0b\x32\x19.runyard.v1.SystemMetricsH\x00\x12)\n\x06output\x18\x06 \x01(\x0b\x32\x17.runyard.v1.OutputLinesH\x00\x12%\n\x04\x66ile\x18\x07 \x01(\x0b\x32\x15.runyard.v1.FileSavedH\x00\x12$\n\x06\x66inish\x18\x08 \x01(\x0b\x32\x12.runyard.v1.FinishH\x00\x12\'\n\x06update\x18\t \x01(\x0b\x32\x15.runyard.v1.RunUpdateH\x00\x12\x0f\n\x07\x63hannel\x18\n \x01(\tB\t\n\x07payload\"s\n\nHistoryRow\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x11\n\ttimestamp\x18\x02 \x01(\x01\x12\x0c\n\x04keys\x18\x03 \x03(\t\x12\x0e\n\x06values\x18\x04 \x03(\x01\x12\x11\n\tjson_keys\x18\x05 \x03(\t\x12\x13\n\x0bjson_values\x18\x06 \x03(\t\"1\n\rSummaryUpdate\x12\x10\n\x08set_json\x18\x01 \x01(\t\x12\x0e\n\x06remove\x18\x02 \x03(\t\"0\n\x0c\x43onfigUpdate\x12\x10\n\x08set_json\x18\x01 \x01(\t\x12\x0e\n\x06remove\x18\x02 \x03(\t\"@\n\rSystemMetrics\x12\x11\n\ttimestamp\x18\x01 \x01(\x01\x12\x0c\n\x04keys\x18\x02 \x03(\t\x12\x0e\n\x06values\x18\x03 \x03(\x01\"g\n\x0bOutputLines\x12\x11\n\ttimestamp\x18\x01 \x01(\x01\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\r\n\x05lines\x18\x03 \x03(\t\x12\x17\n\nfirst_line\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\r\n\x0b_first_line\"7\n\tFileSaved\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"\xa7\x01\n\tRunUpdate\x12\x11\n\x04name\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05notes\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05group\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x15\n\x08job_type\x18\x04 \x01(\tH\x03\x88\x01\x01\x12\x10\n\x08set_tags\x18\x05 \x01(\x08\x12\x0c\n\x04tags\x18\x06 \x03(\tB\x07\n\x05_nameB\x08\n\x06_notesB\x08\n\x06_groupB\x0b\n\t_job_type\"8\n\x06\x46inish\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12\x0c\n\x04time\x18\x03 \x01(\x01\x32L\n\x06Ingest\x12\x42\n\x06Stream\x12\x19.runyard.v1.ClientMessage\x1a\x19.runyard.v1.ServerMessage(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'runyard_proto.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_RUNOPENED_CHANNELSEQSENTRY']._loaded_options = None
+  _globals['_RUNOPENED_CHANNELSEQSENTRY']._serialized_options = b'8\001'
+  _globals['_ACK_CHANNELSEQSENTRY']._loaded_options = None
+  _globals['_ACK_CHANNELSEQSENTRY']._serialized_options = b'8\001'
   _globals['_CLIENTMESSAGE']._serialized_start=46
   _globals['_CLIENTMESSAGE']._serialized_end=191
   _globals['_SERVERMESSAGE']._serialized_start=193
@@ -38,33 +42,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPENRUN']._serialized_start=291
   _globals['_OPENRUN']._serialized_end=510
   _globals['_RUNOPENED']._serialized_start=513
-  _globals['_RUNOPENED']._serialized_end=656
-  _globals['_ACK']._serialized_start=658
-  _globals['_ACK']._serialized_end=716
-  _globals['_REJECTED']._serialized_start=718
-  _globals['_REJECTED']._serialized_end=757
-  _globals['_HEARTBEAT']._serialized_start=759
-  _globals['_HEARTBEAT']._serialized_end=784
-  _globals['_RECORDBATCH']._serialized_start=786
-  _globals['_RECORDBATCH']._serialized_end=836
-  _globals['_RECORD']._serialized_start=839
-  _globals['_RECORD']._serialized_end=1210
-  _globals['_HISTORYROW']._serialized_start=1212
-  _globals['_HISTORYROW']._serialized_end=1327
-  _globals['_SUMMARYUPDATE']._serialized_start=1329
-  _globals['_SUMMARYUPDATE']._serialized_end=1378
-  _globals['_CONFIGUPDATE']._serialized_start=1380
-  _globals['_CONFIGUPDATE']._serialized_end=1428
-  _globals['_SYSTEMMETRICS']._serialized_start=1430
-  _globals['_SYSTEMMETRICS']._serialized_end=1494
-  _globals['_OUTPUTLINES']._serialized_start=1496
-  _globals['_OUTPUTLINES']._serialized_end=1559
-  _globals['_FILESAVED']._serialized_start=1561
-  _globals['_FILESAVED']._serialized_end=1616
-  _globals['_RUNUPDATE']._serialized_start=1619
-  _globals['_RUNUPDATE']._serialized_end=1786
-  _globals['_FINISH']._serialized_start=1788
-  _globals['_FINISH']._serialized_end=1844
-  _globals['_INGEST']._serialized_start=1846
-  _globals['_INGEST']._serialized_end=1922
+  _globals['_RUNOPENED']._serialized_end=770
+  _globals['_RUNOPENED_CHANNELSEQSENTRY']._serialized_start=720
+  _globals['_RUNOPENED_CHANNELSEQSENTRY']._serialized_end=770
+  _globals['_ACK']._serialized_start=773
+  _globals['_ACK']._serialized_end=939
+  _globals['_ACK_CHANNELSEQSENTRY']._serialized_start=720
+  _globals['_ACK_CHANNELSEQSENTRY']._serialized_end=770
+  _globals['_REJECTED']._serialized_start=941
+  _globals['_REJECTED']._serialized_end=997
+  _globals['_HEARTBEAT']._serialized_start=999
+  _globals['_HEARTBEAT']._serialized_end=1024
+  _globals['_RECORDBATCH']._serialized_start=1026
+  _globals['_RECORDBATCH']._serialized_end=1076
+  _globals['_RECORD']._serialized_start=1079
+  _globals['_RECORD']._serialized_end=1467
+  _globals['_HISTORYROW']._serialized_start=1469
+  _globals['_HISTORYROW']._serialized_end=1584
+  _globals['_SUMMARYUPDATE']._serialized_start=1586
+  _globals['_SUMMARYUPDATE']._serialized_end=1635
+  _globals['_CONFIGUPDATE']._serialized_start=1637
+  _globals['_CONFIGUPDATE']._serialized_end=1685
+  _globals['_SYSTEMMETRICS']._serialized_start=1687
+  _globals['_SYSTEMMETRICS']._serialized_end=1751
+  _globals['_OUTPUTLINES']._serialized_start=1753
+  _globals['_OUTPUTLINES']._serialized_end=1856
+  _globals['_FILESAVED']._serialized_start=1858
+  _globals['_FILESAVED']._serialized_end=1913
+  _globals['_RUNUPDATE']._serialized_start=1916
+  _globals['_RUNUPDATE']._serialized_end=2083
+  _globals['_FINISH']._serialized_start=2085
+  _globals['_FINISH']._serialized_end=2141
+  _globals['_INGEST']._serialized_start=2143
+  _globals['_INGEST']._serialized_end=2219
 # @@protoc_insertion_point(module_scope)

@@ -55,7 +55,14 @@ class OpenRun(_message.Message):
     def __init__(self, entity: _Optional[str] = ..., project: _Optional[str] = ..., run_id: _Optional[str] = ..., name: _Optional[str] = ..., resume: _Optional[str] = ..., config_json: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., notes: _Optional[str] = ..., host: _Optional[str] = ..., start_time: _Optional[float] = ..., sync: _Optional[bool] = ...) -> None: ...
 
 class RunOpened(_message.Message):
-    __slots__ = ("run_id", "entity", "project", "name", "resumed", "last_seq", "next_step", "state")
+    __slots__ = ("run_id", "entity", "project", "name", "resumed", "last_seq", "next_step", "state", "channel_seqs")
+    class ChannelSeqsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     ENTITY_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +71,7 @@ class RunOpened(_message.Message):
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     NEXT_STEP_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_SEQS_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     entity: str
     project: str
@@ -72,23 +80,35 @@ class RunOpened(_message.Message):
     last_seq: int
     next_step: int
     state: str
-    def __init__(self, run_id: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., name: _Optional[str] = ..., resumed: _Optional[bool] = ..., last_seq: _Optional[int] = ..., next_step: _Optional[int] = ..., state: _Optional[str] = ...) -> None: ...
+    channel_seqs: _containers.ScalarMap[str, int]
+    def __init__(self, run_id: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., name: _Optional[str] = ..., resumed: _Optional[bool] = ..., last_seq: _Optional[int] = ..., next_step: _Optional[int] = ..., state: _Optional[str] = ..., channel_seqs: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class Ack(_message.Message):
-    __slots__ = ("seq", "rejected")
+    __slots__ = ("seq", "rejected", "channel_seqs")
+    class ChannelSeqsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     SEQ_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_SEQS_FIELD_NUMBER: _ClassVar[int]
     seq: int
     rejected: _containers.RepeatedCompositeFieldContainer[Rejected]
-    def __init__(self, seq: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[Rejected, _Mapping]]] = ...) -> None: ...
+    channel_seqs: _containers.ScalarMap[str, int]
+    def __init__(self, seq: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[Rejected, _Mapping]]] = ..., channel_seqs: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class Rejected(_message.Message):
-    __slots__ = ("seq", "reason")
+    __slots__ = ("seq", "reason", "channel")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
     seq: int
     reason: str
-    def __init__(self, seq: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    channel: str
+    def __init__(self, seq: _Optional[int] = ..., reason: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("time",)
@@ -103,7 +123,7 @@ class RecordBatch(_message.Message):
     def __init__(self, records: _Optional[_Iterable[_Union[Record, _Mapping]]] = ...) -> None: ...
 
 class Record(_message.Message):
-    __slots__ = ("seq", "history", "summary", "config", "system", "output", "file", "finish", "update")
+    __slots__ = ("seq", "history", "summary", "config", "system", "output", "file", "finish", "update", "channel")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +133,7 @@ class Record(_message.Message):
     FILE_FIELD_NUMBER: _ClassVar[int]
     FINISH_FIELD_NUMBER: _ClassVar[int]
     UPDATE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
     seq: int
     history: HistoryRow
     summary: SummaryUpdate
@@ -122,7 +143,8 @@ class Record(_message.Message):
     file: FileSaved
     finish: Finish
     update: RunUpdate
-    def __init__(self, seq: _Optional[int] = ..., history: _Optional[_Union[HistoryRow, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., system: _Optional[_Union[SystemMetrics, _Mapping]] = ..., output: _Optional[_Union[OutputLines, _Mapping]] = ..., file: _Optional[_Union[FileSaved, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., update: _Optional[_Union[RunUpdate, _Mapping]] = ...) -> None: ...
+    channel: str
+    def __init__(self, seq: _Optional[int] = ..., history: _Optional[_Union[HistoryRow, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., system: _Optional[_Union[SystemMetrics, _Mapping]] = ..., output: _Optional[_Union[OutputLines, _Mapping]] = ..., file: _Optional[_Union[FileSaved, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., update: _Optional[_Union[RunUpdate, _Mapping]] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class HistoryRow(_message.Message):
     __slots__ = ("step", "timestamp", "keys", "values", "json_keys", "json_values")
@@ -167,14 +189,16 @@ class SystemMetrics(_message.Message):
     def __init__(self, timestamp: _Optional[float] = ..., keys: _Optional[_Iterable[str]] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class OutputLines(_message.Message):
-    __slots__ = ("timestamp", "stream", "lines")
+    __slots__ = ("timestamp", "stream", "lines", "first_line")
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
+    FIRST_LINE_FIELD_NUMBER: _ClassVar[int]
     timestamp: float
     stream: str
     lines: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, timestamp: _Optional[float] = ..., stream: _Optional[str] = ..., lines: _Optional[_Iterable[str]] = ...) -> None: ...
+    first_line: int
+    def __init__(self, timestamp: _Optional[float] = ..., stream: _Optional[str] = ..., lines: _Optional[_Iterable[str]] = ..., first_line: _Optional[int] = ...) -> None: ...
 
 class FileSaved(_message.Message):
     __slots__ = ("path", "size", "sha256")

@@ -19,7 +19,7 @@ from ..http import (
     service_lifespan,
 )
 from .metrics import LATENCY, REQUESTS
-from .routes import artifacts, files, health, lineage, upload_sessions
+from .routes import artifacts, files, health, lineage, staged, upload_sessions
 from .storage import Storage, check_s3_settings
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     # the docs and upload sessions first: `/api/v1/artifacts/_docs/assets/...` and `/api/v1/artifacts/_uploads/...`
     # must not be read as {entity}/{project}
     install_docs(app, "/api/v1/artifacts/_docs", "/api/v1/artifacts/_openapi.json", "Runyard artifacts API")
-    for module in (upload_sessions, files, lineage, artifacts, health):
+    for module in (upload_sessions, staged, files, lineage, artifacts, health):
         app.include_router(module.router)
     install_hardening(app, settings, body_max=max(settings.max_request_bytes, ARTIFACT_BODY_MAX_BYTES))
     return app

@@ -16,6 +16,9 @@ row are told to retry.
 
 `--sweep-bucket` also deletes keys under `objects/` that have no row at all and are older than the
 grace period (left by a crash between the bucket and the database).
+
+Staged uploads (`staging/`, artifact/staging.py: W&B-protocol uploads waiting to be adopted) older than
+the grace period were never adopted; every run deletes them.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ..common.db import create_pool
 from ..common.settings import Settings
 from . import metrics
 from .queries import gc as q
+from .staging import STAGING_PREFIX
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,7 @@ class GcReport:
     deleted_bytes: int = 0
     aborted_uploads: int = 0
     swept_keys: int = 0
+    staged_keys: int = 0
     candidates: int = 0
     failed_keys: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -52,7 +57,8 @@ class GcReport:
         if self.dry_run:
             return f"dry run: {self.candidates} object(s) would be deleted"
         return (f"deleted {self.deleted_objects} object(s), {self.deleted_bytes} bytes; aborted "
-                f"{self.aborted_uploads} unfinished upload(s); swept {self.swept_keys} orphan key(s)"
+                f"{self.aborted_uploads} unfinished upload(s); swept {self.swept_keys} orphan key(s) and "
+                f"{self.staged_keys} abandoned staged upload(s)"
                 + (f"; {len(self.failed_keys)} key(s) failed, kept for the next run" if self.failed_keys else ""))
 
 
@@ -68,9 +74,21 @@ async def collect(pool: asyncpg.Pool, storage: Storage, *, grace_s: float = DEFA
             done = await _finish_deleting(conn, storage, report)
             if not marked and not done:
                 break
+    await _sweep_staging(storage, grace_s, report)
     if sweep_bucket:
         await _sweep(pool, storage, grace_s, report)
     return report
+
+
+async def _sweep_staging(storage: Storage, grace_s: float, report: GcReport) -> None:
+    """Staged uploads never adopted within the grace period (adoption deletes the keys it took)."""
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=grace_s)
+    keys = [k for k, modified in await storage.list_keys(STAGING_PREFIX) if modified < cutoff]
+    if keys:
+        failed = await storage.delete(keys)
+        report.failed_keys.extend(failed)
+        report.staged_keys += len(keys) - len(failed)
+        metrics.GC_DELETED.labels("staged").inc(len(keys) - len(failed))
 
 
 async def _finish_deleting(conn: asyncpg.Connection, storage: Storage, report: GcReport) -> int:

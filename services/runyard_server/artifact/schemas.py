@@ -59,6 +59,20 @@ class CompleteIn(BaseModel):
     parts: list[str] | None = Field(default=None, description="MD5 (hex) of every part, in order")
 
 
+class StagedPathsIn(BaseModel):
+    paths: list[str] = Field(min_length=1, max_length=1000)
+
+
+class StagedObject(BaseModel):
+    md5: str | None = Field(default=None, description="an artifact file, named by its MD5 (hex or base64)")
+    name: str | None = Field(default=None, min_length=1, max_length=1024, description="a scratch document")
+    size: int | None = Field(default=None, ge=0)
+
+
+class StagedObjectsIn(BaseModel):
+    objects: list[StagedObject] = Field(min_length=1, max_length=1000)
+
+
 class ManifestEntryIn(BaseModel):
     path: str
     sha256: str | None = None
@@ -135,6 +149,55 @@ class PartUrl(BaseModel):
 
 class PartUrlsOut(BaseModel):
     parts: list[PartUrl]
+
+
+# ---- responses: staged uploads (staging.py) -------------------------------------------------------
+
+
+class StagedFile(BaseModel):
+    path: str
+    url: str = Field(description="presigned PUT URL of a fresh staging key")
+    headers: dict[str, str]
+    expires_in: int
+
+
+class StagedFilesOut(BaseModel):
+    files: list[StagedFile]
+
+
+class StagedFileState(BaseModel):
+    """A path whose newest staged upload was adopted (`ready`, with the run file's record) or `missing`."""
+
+    path: str
+    state: Literal["ready", "missing"]
+    size: int | None = None
+    sha256: str | None = None
+    md5: str | None = None
+    content_type: str | None = None
+    uploaded_at: str | None = None
+
+
+class StagedFileStatesOut(BaseModel):
+    files: list[StagedFileState]
+
+
+class StagedObjectState(BaseModel):
+    """An artifact file by MD5 (`ready`: stored, with its sha256; `pending`: PUT it to `url`; `missing`:
+    nothing staged) or a scratch document by name (`scratch`: PUT to `url`, read from `get_url`)."""
+
+    state: Literal["ready", "pending", "missing", "scratch"]
+    md5: str | None = None
+    name: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    url: str | None = None
+    get_url: str | None = None
+    headers: dict[str, str] | None = None
+    expires_in: int | None = None
+
+
+class StagedObjectsOut(BaseModel):
+    objects: list[StagedObjectState]
 
 
 # ---- responses: run files ------------------------------------------------------------------------
@@ -257,6 +320,7 @@ class ManifestFile(BaseModel):
     path: str
     size: int | None
     sha256: str | None = None
+    md5: str | None = Field(default=None, description="stored files: the MD5 of the bytes (W&B digests)")
     ref: str | None = None
     digest: str | None = None
     url: str | None = Field(default=None, description="stored files, when asked: presigned GET URL")

@@ -3,7 +3,8 @@
 Two boto3 clients: `_api` talks to `s3_endpoint` (HEAD, multipart control, deletes); `_signer` signs URLs
 for `s3_public_endpoint`, the address clients reach (they differ in Kubernetes and behind proxies).
 Blocking calls run in a worker thread (`asyncio.to_thread`); presigning is pure CPU and runs inline.
-Object bytes never pass through here.
+Object bytes pass through here only to be hashed (`digests`): at `uploads.complete` (every upload is
+verified) and when a staged upload (staging.py) is read to learn the sha256 its client could not declare.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _client(endpoint: str, settings: Settings, *, pool: int = 20) -> Any:
             retries={"max_attempts": 3, "mode": "standard"},
             connect_timeout=5,
             read_timeout=60,
-            # `sha256_of` hashes objects itself; botocore's own check of a stored x-amz-checksum-sha256 would
+            # `digests` hashes objects itself; botocore's own check of a stored x-amz-checksum-sha256 would
             # turn a lying upload into an exception instead of a measured mismatch
             response_checksum_validation="when_required",
         ),
@@ -77,6 +78,13 @@ class PartInfo:
     number: int
     size: int
     etag: str  # without quotes
+
+
+@dataclass(frozen=True)
+class Digests:
+    sha256: str
+    md5: str | None  # only when asked for
+    size: int
 
 
 class NoSuchUpload(Exception):
@@ -104,6 +112,16 @@ class Storage:
                     "ChecksumSHA256": headers["x-amz-checksum-sha256"]},
             ExpiresIn=self.ttl,
         )
+        return url, headers
+
+    def presign_put_staged(self, key: str, *, md5_hex: str | None = None) -> tuple[str, dict[str, str]]:
+        """A PUT URL for a staging key (staging.py): the bytes' sha256 is not known yet; their MD5 is signed
+        when the client named it."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        headers: dict[str, str] = {}
+        if md5_hex:
+            headers["Content-MD5"] = params["ContentMD5"] = b64(md5_hex)
+        url = self._signer.generate_presigned_url("put_object", Params=params, ExpiresIn=self.ttl)
         return url, headers
 
     def presign_part(self, key: str, upload_id: str, number: int, *, md5_hex: str) -> tuple[str, dict[str, str]]:
@@ -142,19 +160,36 @@ class Storage:
                 raise
         return await asyncio.to_thread(call)
 
-    async def sha256_of(self, key: str) -> str:
-        """The SHA-256 of the object's bytes, read back from the bucket in 8 MiB pieces (a worker thread;
-        memory stays bounded). What makes a content address trustworthy on every bucket."""
-        def call() -> str:
+    async def digests(self, key: str, *, md5: bool = False) -> Digests:
+        """The SHA-256 (and with `md5`, the MD5) and size of the object's bytes, read back from the bucket in
+        8 MiB pieces (a worker thread; memory stays bounded). The one place a service hashes stored bytes:
+        what makes a content address trustworthy on every bucket (`uploads.complete`), and what names the
+        bytes a client staged without knowing their SHA-256 (`staging.adopt`)."""
+        def call() -> Digests:
             body = self._api.get_object(Bucket=self.bucket, Key=key)["Body"]
-            digest = hashlib.sha256()
+            sha = hashlib.sha256()
+            md = hashlib.md5() if md5 else None
+            size = 0
             try:
                 for chunk in iter(lambda: body.read(8 * 1024 * 1024), b""):
-                    digest.update(chunk)
+                    sha.update(chunk)
+                    if md is not None:
+                        md.update(chunk)
+                    size += len(chunk)
             finally:
                 body.close()
-            return digest.hexdigest()
+            return Digests(sha.hexdigest(), md.hexdigest() if md is not None else None, size)
         return await asyncio.to_thread(call)
+
+    async def sha256_of(self, key: str) -> str:
+        """The SHA-256 of the object's bytes (`digests`)."""
+        return (await self.digests(key)).sha256
+
+    async def copy(self, source: str, dest: str) -> None:
+        """Server-side copy inside the bucket (at most 5 GiB: one CopyObject)."""
+        def call() -> None:
+            self._api.copy_object(Bucket=self.bucket, Key=dest, CopySource={"Bucket": self.bucket, "Key": source})
+        await asyncio.to_thread(call)
 
     async def create_multipart(self, key: str) -> str:
         def call() -> str:

@@ -90,29 +90,33 @@ def validate_requests(items: list[dict[str, Any]], settings: Settings) -> list[O
 
 
 async def begin(pool: asyncpg.Pool, storage: Storage, settings: Settings, who: Principal, entity_id: int,
-                items: list[ObjectRequest]) -> list[dict[str, Any]]:
-    """For each object: `ready` (already stored: nothing to send) or upload instructions."""
+                items: list[ObjectRequest], *, single: bool = False) -> list[dict[str, Any]]:
+    """For each object: `ready` (already stored: nothing to send) or upload instructions (`single`: one
+    PUT whatever the size, see `_begin_one`)."""
     out: list[dict[str, Any]] = []
     seen: dict[str, dict[str, Any]] = {}
     for item in items:
         if item.sha256 in seen:
             out.append(seen[item.sha256])
             continue
-        result = await _begin_one(pool, storage, settings, who, entity_id, item)
+        result = await _begin_one(pool, storage, settings, who, entity_id, item, single=single)
         seen[item.sha256] = result
         out.append(result)
     return out
 
 
 async def _begin_one(pool: asyncpg.Pool, storage: Storage, settings: Settings, who: Principal, entity_id: int,
-                     item: ObjectRequest) -> dict[str, Any]:
+                     item: ObjectRequest, *, single: bool = False) -> dict[str, Any]:
+    """`single`: the bytes arrive as one object whatever their size (a server-side copy of staged bytes,
+    staging.py), so the session never asks for parts."""
     stale_upload: tuple[str, str] | None = None
+    part_size = None if single else part_size_for(item.size, settings)
     async with pool.acquire() as conn, conn.transaction():
         row = await q.lock(conn, entity_id, item.sha256)
         if row is None:
             row = await q.insert_pending(conn, entity_id, item.sha256, item.size, item.md5,
                                          object_key(entity_id, item.sha256), secrets.token_urlsafe(18),
-                                         part_size_for(item.size, settings), who.user_id)
+                                         part_size, who.user_id)
             if row is None:  # another client inserted it a moment ago
                 row = await q.lock(conn, entity_id, item.sha256)
         assert row is not None
@@ -124,7 +128,7 @@ async def _begin_one(pool: asyncpg.Pool, storage: Storage, settings: Settings, w
                 assert row is not None
             else:
                 metrics.OBJECTS.labels("mismatch").inc()
-                row = await q.reopen(conn, row["id"], item.size, item.md5, part_size_for(item.size, settings),
+                row = await q.reopen(conn, row["id"], item.size, item.md5, part_size,
                                      secrets.token_urlsafe(18), who.user_id)
         if row["state"] == "ready":
             if row["size"] != item.size:
@@ -145,7 +149,7 @@ async def _begin_one(pool: asyncpg.Pool, storage: Storage, settings: Settings, w
                 )
             if row["s3_upload_id"]:
                 stale_upload = (row["key"], row["s3_upload_id"])
-            row = await q.restart(conn, row["id"], item.size, item.md5, part_size_for(item.size, settings),
+            row = await q.restart(conn, row["id"], item.size, item.md5, part_size,
                                   secrets.token_urlsafe(18), who.user_id)
         else:
             await q.touch(conn, row["id"])

@@ -21,7 +21,7 @@ from ..common.db import create_pool
 from ..common.errors import NotFound, RunyardError
 from ..common.formats import iso
 from ..common.keycache import KeyCache
-from ..common.security import hash_password
+from ..common.security import hash_password, key_prefix_of
 from ..common.settings import Settings
 from . import admin
 from .queries import keys as qk
@@ -62,7 +62,7 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--name", default="", help="a name for the key")
 
     cmds.add_parser("list-keys", help="list a user's live API keys").add_argument("username")
-    cmds.add_parser("revoke-key", help="revoke an API key by its prefix (the part after `ry_`)").add_argument(
+    cmds.add_parser("revoke-key", help="revoke an API key by its prefix (the 12 characters after `ry-`)").add_argument(
         "prefix")
 
     c = cmds.add_parser("create-team", help="create a team")
@@ -156,7 +156,7 @@ async def _dispatch(conn: asyncpg.Connection, settings: Settings, args: argparse
                  "last_used_at": str(r["last_used_at"]) if r["last_used_at"] else None}
                 for r in await qk.list_keys(conn, user["id"])], []
     if cmd == "revoke-key":
-        prefix = args.prefix.removeprefix("ry_").split("_", 1)[0]
+        prefix = key_prefix_of(args.prefix)
         row = await qk.key_by_prefix(conn, prefix)
         if row is None or row["revoked_at"] is not None:
             raise NotFound(f"no live API key with prefix {prefix!r}")

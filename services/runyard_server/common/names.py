@@ -8,12 +8,14 @@ is rebuildable: Redis holds no data that PostgreSQL does not.
 
 from __future__ import annotations
 
-__all__ = ["APIKEY_CACHE_PREFIX", "LOGIN_RATELIMIT_PREFIX", "project_channel"]
+__all__ = ["APIKEY_CACHE_PREFIX", "LOGIN_RATELIMIT_PREFIX", "WANDB_MANIFEST_PREFIX", "project_channel"]
 
 # verified API keys, cached for a few seconds (common/keycache.py); value: the principal as JSON
 APIKEY_CACHE_PREFIX = "runyard:apikey:"
 # login attempts per address and per account (auth/ratelimit.py)
 LOGIN_RATELIMIT_PREFIX = "runyard:ratelimit:login:"
+# W&B artifact manifests rendered for a download, behind a random token for an hour (wandb_compat/manifests.py)
+WANDB_MANIFEST_PREFIX = "runyard:wandb:manifest:"
 
 
 def project_channel(project_pk: int) -> str:

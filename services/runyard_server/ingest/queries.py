@@ -9,7 +9,7 @@ import asyncpg
 
 from ..common.security import split_api_key
 
-_RUN_COLS = "id, name, state, last_seq, next_step"
+_RUN_COLS = "id, name, state, last_seq, next_step, channel_seqs"
 
 
 async def upsert_project(conn: asyncpg.Connection, entity_pk: int, name: str) -> int:
@@ -76,7 +76,8 @@ async def insert_keys(conn: asyncpg.Connection, run_pk: int, keys: dict[str, int
 
 async def lock_run_state(conn: asyncpg.Connection, run_pk: int) -> asyncpg.Record:
     return await conn.fetchrow(
-        "SELECT last_seq, next_step, output_lines, loose_chunks, state FROM runs WHERE id = $1 FOR UPDATE", run_pk
+        "SELECT last_seq, next_step, output_lines, loose_chunks, state, channel_seqs FROM runs WHERE id = $1 FOR UPDATE",
+        run_pk,
     )
 
 
@@ -105,12 +106,24 @@ async def append_output(
     )
 
 
+async def put_output(
+    conn: asyncpg.Connection, run_pk: int, lines: dict[int, tuple[float, str, str]]
+) -> None:
+    """Write console lines at their line numbers, replacing lines already there."""
+    await conn.executemany(
+        """INSERT INTO run_output (run_id, line_no, ts, stream, line) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (run_id, line_no) DO UPDATE
+               SET ts = excluded.ts, stream = excluded.stream, line = excluded.line""",
+        [(run_pk, n, ts, stream, text) for n, (ts, stream, text) in sorted(lines.items())],
+    )
+
+
 async def update_run_after_batch(
     conn: asyncpg.Connection, run_pk: int, *, last_seq: int, next_step: int,
     summary_set: dict[str, Any], summary_remove: list[str], config_set: dict[str, Any],
     config_remove: list[str], loose_chunks: int, output_lines: int, update: dict[str, Any],
     finish_state: str | None, exit_code: int | None, error: str, activity: bool,
-    finished_at: float | None = None,
+    finished_at: float | None = None, channel_seqs: dict[str, int] | None = None,
 ) -> None:
     await conn.execute(
         """UPDATE runs SET
@@ -132,11 +145,13 @@ async def update_run_after_batch(
                finished_at = CASE WHEN $15::text IS NOT NULL THEN coalesce(to_timestamp($19), now())
                                   ELSE finished_at END,
                heartbeat_at = now(),
-               updated_at = now()
+               updated_at = now(),
+               channel_seqs = channel_seqs || $20::jsonb
             WHERE id = $1""",
         run_pk, last_seq, next_step, summary_remove, summary_set, config_remove, config_set,
         loose_chunks, output_lines, update.get("name"), update.get("notes"), update.get("group"),
         update.get("job_type"), update.get("tags"), finish_state, exit_code, error, activity, finished_at,
+        channel_seqs or {},
     )
 
 
@@ -149,9 +164,12 @@ async def touch_run(conn: asyncpg.Connection, run_pk: int, *, revive: bool = Tru
     )
 
 
-async def set_last_seq(conn: asyncpg.Connection, run_pk: int, last_seq: int) -> None:
-    """Move the replay guard alone (a batch whose every record was rejected)."""
-    await conn.execute("UPDATE runs SET last_seq = greatest(last_seq, $2) WHERE id = $1", run_pk, last_seq)
+async def set_sequences(conn: asyncpg.Connection, run_pk: int, last_seq: int, channel_seqs: dict[str, int]) -> None:
+    """Move the replay guards alone (a batch whose every record was rejected)."""
+    await conn.execute(
+        "UPDATE runs SET last_seq = greatest(last_seq, $2), channel_seqs = channel_seqs || $3::jsonb WHERE id = $1",
+        run_pk, last_seq, channel_seqs,
+    )
 
 
 async def small_chunks(conn: asyncpg.Connection, run_pk: int, target: int) -> list[asyncpg.Record]:

@@ -109,6 +109,7 @@ class IngestServicer(pb_grpc.IngestServicer):
                 opened=pb.RunOpened(
                     run_id=run.run_id, entity=run.entity, project=run.project, name=run.name,
                     resumed=run.resumed, last_seq=run.last_seq, next_step=run.next_step, state=run.state,
+                    channel_seqs=run.channel_seqs,
                 )
             )
             verified = time.monotonic()
@@ -138,7 +139,9 @@ class IngestServicer(pb_grpc.IngestServicer):
                     metrics.ACK_LAG.observe(time.perf_counter() - received)
                     yield pb.ServerMessage(ack=pb.Ack(
                         seq=result.seq,
-                        rejected=[pb.Rejected(seq=seq, reason=reason) for seq, reason in result.rejected],
+                        rejected=[pb.Rejected(seq=seq, reason=reason, channel=channel)
+                                  for seq, reason, channel in result.rejected],
+                        channel_seqs=result.channels,
                     ))
                 elif kind == "heartbeat":
                     async with self.pool.acquire() as conn:

@@ -9,8 +9,13 @@ Every record stands alone. A record that breaks a rule (validate.py) or holds a 
 names it, and the rest of its batch is committed; the Ack lists the rejected ones (`BatchResult.rejected`).
 The fast path is one transaction per batch; only when PostgreSQL refuses a value that validation let
 through does the batch go again, in halves under savepoints, until the offending records are found.
-Sequencing is strict: the first new record is last_seq + 1 and each next one + 1; a gap (or a seq 0)
-is a FailedPrecondition that ends the stream, and nothing of that batch is stored.
+Sequencing is strict, per sequence (pb.Record, docs/decisions.md "One rule set for ingest sequencing"):
+each record belongs to the run's main sequence (`last_seq`, channel "") or to a named channel
+(`runs.channel_seqs`); in each, records at or below the stored highest are replays and are skipped, and
+the first new one is highest + 1 and each next one + 1. A gap, a seq 0 of a kind that is not an
+idempotent edit, or a seq 0 on a channel is a FailedPrecondition that ends the stream, and nothing of
+that batch is stored. Idempotent edits (summary, config, run update, finish, console lines written at a
+line number) may be unsequenced (seq 0): applied every time they arrive, no guard moved.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from ..common.errors import (
     ResourceExhausted,
     data_error_text,
 )
+from ..common.limits import INT64_MAX
 from ..common.logs import logger
 from ..common.verifier import Principal, entity_id_for_write
 from . import metrics, queries, validate
@@ -47,6 +53,12 @@ __all__ = ["BatchResult", "Limits", "OpenedRun", "compact", "heartbeat", "open_r
 log = logger("ingest.writer")
 
 RESERVED_KEYS = frozenset({"_step", "_timestamp", "_runtime"})
+# Sequence 0: an idempotent edit, applied every time it arrives without moving any replay guard
+# (pb.Record.seq). Only kinds whose repetition changes nothing may use it; a second writer of the same
+# run (the W&B protocol's edits beside its file stream) then never races the first for numbers.
+UNSEQUENCED = 0
+MAX_CHANNEL_LENGTH = 64
+_IDEMPOTENT_KINDS = frozenset({"summary", "config", "update", "finish"})
 TIMESTAMP_KEY = "_timestamp"
 SYSTEM_PREFIX = "system/"
 # errors that mean "this value cannot be stored", as opposed to "the database is away"
@@ -66,6 +78,7 @@ class OpenedRun:
     last_seq: int
     next_step: int
     key_ids: dict[str, int] = field(default_factory=dict)
+    channel_seqs: dict[str, int] = field(default_factory=dict)  # highest sequence per named channel
     loose_chunks: int = 0
     sync: bool = False  # opened by `runyard sync`: its records never make the run "running"
 
@@ -76,10 +89,12 @@ class OpenedRun:
 
 @dataclass
 class BatchResult:
-    seq: int                     # every record up to here is committed or rejected
+    seq: int                     # every record of the main sequence up to here is committed or rejected
     finished: bool               # a Finish record was committed
-    rejected: list[tuple[int, str]] = field(default_factory=list)  # (seq, reason), refused alone
+    # (seq, reason, channel), refused alone; seq 0 for an unsequenced record
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)
     stored: int = 0              # records committed by this call
+    channels: dict[str, int] = field(default_factory=dict)  # new highest sequence of each channel written
 
 
 def check_open(req: pb.OpenRun, limits: Limits) -> dict[str, Any]:
@@ -169,8 +184,13 @@ async def open_run(
         last_seq=row["last_seq"],
         next_step=row["next_step"],
         key_ids=key_ids,
+        channel_seqs=_channel_seqs(row["channel_seqs"]),
         sync=req.sync,
     )
+
+
+def _channel_seqs(stored: Any) -> dict[str, int]:
+    return {str(k): int(v) for k, v in (stored or {}).items()}
 
 
 @dataclass
@@ -193,15 +213,16 @@ class _Batch:
     config_set: dict[str, Any] = field(default_factory=dict)
     config_remove: set[str] = field(default_factory=set)
     output: list[tuple[float, str, str]] = field(default_factory=list)
+    # console lines written at a line number (OutputLines.first_line): line_no -> (ts, stream, text)
+    output_at: dict[int, tuple[float, str, str]] = field(default_factory=dict)
     update: dict[str, Any] = field(default_factory=dict)
     finish: pb.Finish | None = None
     max_step: int = -1
-    max_seq: int = 0
     accepted: list[pb.Record] = field(default_factory=list)  # the records that passed validation
-    rejected: list[tuple[int, str]] = field(default_factory=list)
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)
 
     def has_data(self) -> bool:
-        return bool(self.rows or self.points or self.json_points or self.output)
+        return bool(self.rows or self.points or self.json_points or self.output or self.output_at)
 
     def columns(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Every key's (steps, values) in arrival order, as numpy arrays."""
@@ -239,20 +260,65 @@ _LABELS = {"history": "history row", "summary": "summary update", "config": "con
 
 def _label(rec: pb.Record, kind: str | None) -> str:
     if kind == "history":
-        return f"history row at step {rec.history.step}"
-    return _LABELS.get(kind, kind or "record")
+        what = f"history row at step {rec.history.step}"
+    else:
+        what = _LABELS.get(kind, kind or "record")
+    if rec.seq == UNSEQUENCED:
+        return f"unsequenced {what}"
+    if rec.channel:
+        return f"record {rec.seq} of channel {rec.channel!r} ({what})"
+    return f"record {rec.seq} ({what})"
 
 
-def new_records(records: Sequence[pb.Record], last_seq: int) -> list[pb.Record]:
-    """The records above `last_seq` (replays dropped), checked to continue last_seq + 1 without gaps."""
+@dataclass
+class Fresh:
+    """The new records of a batch (replays dropped) and where each sequence stands after them."""
+
+    records: list[pb.Record]
+    last_seq: int                                            # the main sequence's new highest
+    channels: dict[str, int] = field(default_factory=dict)   # each channel written: its new highest
+
+
+def new_records(records: Sequence[pb.Record], last_seq: int, channel_seqs: dict[str, int] | None = None) -> Fresh:
+    """The records not stored yet, checked against the sequencing rule (module docstring): per sequence,
+    replays (at or below the stored highest) dropped and the rest continuing highest + 1 without gaps;
+    seq 0 only for idempotent edits on the main sequence. Raises FailedPrecondition naming the numbers."""
     prev = last_seq
     out: list[pb.Record] = []
+    channels: dict[str, int] = {}
     for rec in records:
         seq = rec.seq
-        if seq == 0:
-            raise FailedPrecondition(
-                f"record sequence numbers start at 1; a record with seq 0 came after {prev}"
-            )
+        channel = rec.channel
+        if channel:
+            if seq == UNSEQUENCED:
+                raise FailedPrecondition(
+                    f"a record on channel {channel[:MAX_CHANNEL_LENGTH]!r} needs a sequence number: channel "
+                    "sequences start at 1 (only idempotent edits of the main sequence may have seq 0)"
+                )
+            if len(channel) > MAX_CHANNEL_LENGTH:
+                raise FailedPrecondition(f"channel names have at most {MAX_CHANNEL_LENGTH} characters")
+            stored = (channel_seqs or {}).get(channel, 0)
+            if seq <= stored:
+                continue  # already stored on this channel: a replay
+            high = channels.get(channel, stored)
+            if seq != high + 1:
+                raise FailedPrecondition(
+                    f"record sequence gap on channel {channel!r}: got {seq} after {high}; "
+                    f"the next record must be {high + 1}"
+                )
+            channels[channel] = seq
+            out.append(rec)
+            continue
+        if seq == UNSEQUENCED:
+            kind = rec.WhichOneof("payload")
+            if kind not in _IDEMPOTENT_KINDS and not (kind == "output" and rec.output.HasField("first_line")):
+                raise FailedPrecondition(
+                    f"record sequence numbers start at 1; a {_LABELS.get(kind, kind or 'record')} with seq 0 "
+                    f"came after {prev} (seq 0 is only for idempotent edits: summary, config, run updates, "
+                    "finish and console lines written at a line number)"
+                )
+            out.append(rec)
+            continue
         if seq <= last_seq:
             continue  # already stored: a replay after reconnect
         if seq != prev + 1:
@@ -261,7 +327,7 @@ def new_records(records: Sequence[pb.Record], last_seq: int) -> list[pb.Record]:
             )
         prev = seq
         out.append(rec)
-    return out
+    return Fresh(out, prev, channels)
 
 
 def _collect(records: Iterable[pb.Record], limits: Limits) -> _Batch:
@@ -269,7 +335,6 @@ def _collect(records: Iterable[pb.Record], limits: Limits) -> _Batch:
     b = _Batch()
     for rec in records:
         kind = rec.WhichOneof("payload")
-        b.max_seq = rec.seq
         try:
             if kind == "history":
                 _collect_history(b, rec.history, limits)
@@ -290,7 +355,7 @@ def _collect(records: Iterable[pb.Record], limits: Limits) -> _Batch:
                 b.finish = rec.finish
             # file-saved notices are recorded by the artifact service; heartbeats carry no data
         except (InvalidArgument, ResourceExhausted) as err:
-            b.rejected.append((rec.seq, f"record {rec.seq} ({_label(rec, kind)}): {err.message}"))
+            b.rejected.append((rec.seq, f"{_label(rec, kind)}: {err.message}", rec.channel))
             continue
         b.accepted.append(rec)
     return b
@@ -320,6 +385,12 @@ def _collect_output(b: _Batch, out: pb.OutputLines) -> None:
     for n, line in enumerate(out.lines):
         if len(line) > validate.MAX_LINE or "\x00" in line:
             validate.text(f"console line {n + 1}", line, validate.MAX_LINE, single_line=False)
+    if out.HasField("first_line"):
+        if not (0 <= out.first_line <= INT64_MAX - len(out.lines)):
+            raise InvalidArgument(f"OutputLines.first_line must be >= 0, got {out.first_line}")
+        for n, line in enumerate(out.lines):
+            b.output_at[out.first_line + n] = (out.timestamp, stream, line)
+        return
     b.output.extend((out.timestamp, stream, line) for line in out.lines)
 
 
@@ -438,34 +509,36 @@ async def _write_once(conn: asyncpg.Connection, run: OpenedRun, records: list[pb
                       limits: Limits) -> BatchResult:
     async with conn.transaction():
         state = await queries.lock_run_state(conn, run.pk)
-        fresh = new_records(records, state["last_seq"])
-        if not fresh:
+        fresh = new_records(records, state["last_seq"], _channel_seqs(state["channel_seqs"]))
+        if not fresh.records:
             return BatchResult(state["last_seq"], False)
-        batch = _collect(fresh, limits)
-        chunks, _, points = await _store(conn, run, batch, state["output_lines"], last_seq=batch.max_seq)
+        batch = _collect(fresh.records, limits)
+        chunks, _, points = await _store(conn, run, batch, state["output_lines"], last_seq=fresh.last_seq,
+                                         channels=fresh.channels)
     metrics.POINTS.inc(points)  # committed
-    run.last_seq = batch.max_seq
+    run.last_seq = fresh.last_seq
+    run.channel_seqs.update(fresh.channels)
     run.loose_chunks = state["loose_chunks"] + chunks
     if batch.max_step >= 0:
         run.next_step = max(run.next_step, batch.max_step + 1)
-    return BatchResult(batch.max_seq, batch.finish is not None, batch.rejected, len(batch.accepted))
+    return BatchResult(fresh.last_seq, batch.finish is not None, batch.rejected, len(batch.accepted), fresh.channels)
 
 
 async def _write_isolating(conn: asyncpg.Connection, run: OpenedRun, records: list[pb.Record],
                            limits: Limits) -> BatchResult:
     """The slow path: each part of the batch under a savepoint, halving the parts PostgreSQL refuses
     until each refused record stands alone; it is rejected with PostgreSQL's reason."""
-    rejected: list[tuple[int, str]] = []
+    rejected: list[tuple[int, str, str]] = []
     stored = 0
     finished = False
     async with conn.transaction():
         state = await queries.lock_run_state(conn, run.pk)
-        fresh = new_records(records, state["last_seq"])
-        if not fresh:
+        fresh = new_records(records, state["last_seq"], _channel_seqs(state["channel_seqs"]))
+        if not fresh.records:
             return BatchResult(state["last_seq"], False)
-        first = _collect(fresh, limits)
+        first = _collect(fresh.records, limits)
         rejected.extend(first.rejected)
-        last_seq = first.max_seq
+        last_seq = fresh.last_seq
         lines = int(state["output_lines"])
         chunks = points = 0
         max_step = -1
@@ -478,13 +551,14 @@ async def _write_isolating(conn: asyncpg.Connection, run: OpenedRun, records: li
             keys_before = dict(run.key_ids)
             try:
                 async with conn.transaction():
-                    n_chunks, n_lines, n_points = await _store(conn, run, batch, lines, last_seq=last_seq)
+                    n_chunks, n_lines, n_points = await _store(conn, run, batch, lines, last_seq=last_seq,
+                                                               channels=fresh.channels)
             except _DATA_ERRORS as exc:
                 run.key_ids = keys_before
                 if len(part) == 1:
                     rec = part[0]
-                    reason = f"record {rec.seq} ({_label(rec, rec.WhichOneof('payload'))}): {data_error_text(exc)}"
-                    rejected.append((rec.seq, reason))
+                    reason = f"{_label(rec, rec.WhichOneof('payload'))}: {data_error_text(exc)}"
+                    rejected.append((rec.seq, reason, rec.channel))
                 else:
                     mid = len(part) // 2
                     pending[:0] = [part[:mid], part[mid:]]  # keep arrival order
@@ -495,21 +569,22 @@ async def _write_isolating(conn: asyncpg.Connection, run: OpenedRun, records: li
             stored += len(part)
             max_step = max(max_step, batch.max_step)
             finished = finished or batch.finish is not None
-        if not stored:  # everything refused: the sequence still moves past it
-            await queries.set_last_seq(conn, run.pk, last_seq)
+        if not stored:  # everything refused: the sequences still move past it
+            await queries.set_sequences(conn, run.pk, last_seq, fresh.channels)
     metrics.POINTS.inc(points)  # committed
-    rejected.sort()
+    rejected.sort(key=lambda r: (r[2], r[0]))
     run.last_seq = last_seq
+    run.channel_seqs.update(fresh.channels)
     run.loose_chunks = int(state["loose_chunks"]) + chunks
     if max_step >= 0:
         run.next_step = max(run.next_step, max_step + 1)
-    return BatchResult(last_seq, finished, rejected, stored)
+    return BatchResult(last_seq, finished, rejected, stored, fresh.channels)
 
 
 async def _store(conn: asyncpg.Connection, run: OpenedRun, batch: _Batch, first_line: int,
-                 *, last_seq: int) -> tuple[int, int, int]:
-    """Write a collected batch inside the caller's transaction; returns (chunks, console lines, points)
-    written."""
+                 *, last_seq: int, channels: dict[str, int]) -> tuple[int, int, int]:
+    """Write a collected batch inside the caller's transaction; returns (chunks, console lines added to
+    the run's count, points) written. `first_line` is the run's console line count before it."""
     columns = batch.columns()
     await _ensure_keys(conn, run, [*columns, *(k for k, _, _ in batch.json_points)])
     chunk_rows = []
@@ -522,8 +597,14 @@ async def _store(conn: asyncpg.Connection, run: OpenedRun, batch: _Batch, first_
         await queries.upsert_json_points(
             conn, [(run.pk, run.key_ids[k], step, val) for k, step, val in batch.json_points]
         )
+    lines = first_line
+    if batch.output_at:
+        # numbered lines first: lines appended by the same batch follow the highest line number
+        await queries.put_output(conn, run.pk, batch.output_at)
+        lines = max(lines, max(batch.output_at) + 1)
     if batch.output:
-        await queries.append_output(conn, run.pk, first_line, batch.output)
+        await queries.append_output(conn, run.pk, lines, batch.output)
+        lines += len(batch.output)
     finish = batch.finish
     await queries.update_run_after_batch(
         conn,
@@ -535,7 +616,7 @@ async def _store(conn: asyncpg.Connection, run: OpenedRun, batch: _Batch, first_
         config_set=batch.config_set,
         config_remove=sorted(batch.config_remove),
         loose_chunks=len(chunk_rows),
-        output_lines=len(batch.output),
+        output_lines=lines - first_line,
         update=batch.update,
         finish_state=None if finish is None else ("finished" if finish.exit_code == 0 else "failed"),
         exit_code=None if finish is None else finish.exit_code,
@@ -546,8 +627,9 @@ async def _store(conn: asyncpg.Connection, run: OpenedRun, batch: _Batch, first_
         # tags alone (the public API editing a finished run) leave its state as it is, and so does
         # everything a sync stream sends (only its Finish changes the state).
         activity=batch.has_data() and not run.sync,
+        channel_seqs=channels,
     )
-    return len(chunk_rows), len(batch.output), sum(row[4] for row in chunk_rows)
+    return len(chunk_rows), lines - first_line, sum(row[4] for row in chunk_rows)
 
 
 async def _ensure_keys(conn: asyncpg.Connection, run: OpenedRun, keys: Iterable[str]) -> None:

@@ -3,8 +3,10 @@
 Auth paths (`/api/v1/auth`, `/viewer`, `/teams`, `/entities`, `/admin`: `auth.app.ROUTE_PREFIXES`) go
 to the auth service; `/api/v1/artifacts/...` and a run's
 `files`/`artifacts` paths to the artifact service; `/tensorboard/...` to the TensorBoard component (when
-the bucket is configured); everything else (REST, SSE, the UI) to the query
-service. Requests pass through untouched (no path rewriting, no root_path). The composite
+the bucket is configured); `/graphql` and `/files/.../file_stream` (the W&B client protocol,
+`wandb_compat.owns_path`) to the W&B compatibility service, which calls the others back in process;
+everything else (REST, SSE, the UI) to the query service. Requests pass through untouched (no path
+rewriting, no root_path). The composite
 lifespan enters each sub-app's own lifespan, so each opens its pools exactly as it does when it runs
 alone; state a lifespan yields (Starlette's lifespan state) stays with the sub-app that yielded it.
 """
@@ -38,14 +40,18 @@ class FrontDoor:
 
     def __init__(self, auth: Any, query: Any, artifact: Any = None,
                  is_artifact_path: Callable[[str], bool] | None = None, tensorboard: Any = None,
-                 is_tensorboard_path: Callable[[str], bool] | None = None) -> None:
+                 is_tensorboard_path: Callable[[str], bool] | None = None, wandb: Any = None,
+                 is_wandb_path: Callable[[str], bool] | None = None) -> None:
         self.auth = auth
         self.query = query
         self.artifact = artifact
         self.tensorboard = tensorboard
+        self.wandb = wandb
         self._is_artifact_path = is_artifact_path or (lambda _path: False)
         self._is_tensorboard_path = is_tensorboard_path or (lambda _path: False)
-        self.apps = [a for a in (auth, artifact, tensorboard, query) if a is not None]
+        self._is_wandb_path = is_wandb_path or (lambda _path: False)
+        # the W&B app's lifespan goes last: it calls the others, so they start before and stop after it
+        self.apps = [a for a in (auth, artifact, tensorboard, query, wandb) if a is not None]
         self._states: dict[int, dict[str, Any] | None] = {id(a): None for a in self.apps}
 
     def route(self, path: str) -> Any:
@@ -55,6 +61,8 @@ class FrontDoor:
             return self.artifact
         if self.tensorboard is not None and self._is_tensorboard_path(path):
             return self.tensorboard
+        if self.wandb is not None and self._is_wandb_path(path):
+            return self.wandb
         return self.query
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -93,11 +101,15 @@ def create_app(settings: Settings) -> FrontDoor:
     """The front door of `runyard-server local`: auth, artifact and query apps from the same settings.
 
     The artifact service and the TensorBoard component need an S3 endpoint; without one
-    (RUNYARD_S3_ENDPOINT empty) the front door serves auth and query only, and file and TensorBoard paths
-    answer 404 from the query service (TensorBoard paths too with RUNYARD_TENSORBOARD_ENABLED=false).
+    (RUNYARD_S3_ENDPOINT empty) the front door serves auth, query and the W&B protocol only, and file and
+    TensorBoard paths answer 404 from the query service (TensorBoard paths too with
+    RUNYARD_TENSORBOARD_ENABLED=false). The W&B compatibility service reaches the others through this front
+    door, in process, and ingest at RUNYARD_INGEST_PORT.
     """
     from ..auth.app import create_app as create_auth_app
     from ..query.app import create_app as create_query_app
+    from ..wandb_compat import create_app as create_wandb_app
+    from ..wandb_compat import load_wandb_settings, owns_path
 
     artifact: Any = None
     artifact_paths: Callable[[str], bool] | None = None
@@ -110,5 +122,10 @@ def create_app(settings: Settings) -> FrontDoor:
         artifact_paths = artifact_app.is_artifact_path
         if settings.tensorboard_enabled:
             tensorboard = tensorboard_app.create_app(settings)
-    return FrontDoor(create_auth_app(settings), create_query_app(settings), artifact, artifact_paths,
-                     tensorboard, tensorboard_app.is_tensorboard_path if tensorboard is not None else None)
+    door: FrontDoor | None = None
+    wandb = create_wandb_app(settings, load_wandb_settings(), upstream_app=lambda: door)
+    door = FrontDoor(create_auth_app(settings), create_query_app(settings), artifact, artifact_paths,
+                     tensorboard=tensorboard,
+                     is_tensorboard_path=tensorboard_app.is_tensorboard_path if tensorboard is not None else None,
+                     wandb=wandb, is_wandb_path=owns_path)
+    return door

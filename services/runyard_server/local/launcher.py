@@ -325,6 +325,7 @@ def _banner(host: str, port: int, ingest_port: int, data_dir: Path, stack: Embed
         "The first visit asks for the admin account and then shows your API key. Then, for scripts:",
         f"  pip install --index-url {url}/pypi/simple --extra-index-url https://pypi.org/simple runyard",
         f"  runyard login --host {url} YOUR_API_KEY",
+        f"  wandb login --host {url} YOUR_API_KEY     (the real wandb client works too)",
         "",
         "Press Ctrl-C to stop.",
     ]

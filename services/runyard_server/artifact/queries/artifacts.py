@@ -172,7 +172,7 @@ async def consumers(conn: asyncpg.Connection, version_id: int, entity_ids: list[
 
 
 # manifest entries with their object's bucket `key` (None for a reference)
-_MANIFEST = """SELECT f.path, f.sha256, f.size, f.ref_uri, f.ref_digest, o.key
+_MANIFEST = """SELECT f.path, f.sha256, f.size, f.ref_uri, f.ref_digest, o.key, o.md5
                  FROM artifact_files f LEFT JOIN storage_objects o ON o.id = f.object_id
                 WHERE f.version_id = $1"""
 

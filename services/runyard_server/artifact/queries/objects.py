@@ -121,3 +121,15 @@ async def claim_ready(conn: asyncpg.Connection, entity_id: int, sha256s: list[st
             RETURNING id, sha256, size""",
         entity_id, sha256s, user_id,
     )
+
+
+async def own_by_md5(conn: asyncpg.Connection, entity_id: int, md5s: list[str], user_id: int) -> list[asyncpg.Record]:
+    """Ready objects with one of these MD5s (md5, size, sha256: one row per MD5 and size) that `user_id`
+    stored in the scope. Staged uploads (staging.py) skip sending such bytes again. Only the caller's own:
+    MD5 collisions can be made, so an MD5 never stands for someone else's bytes (their SHA-256 does)."""
+    return await conn.fetch(
+        """SELECT DISTINCT ON (md5, size) md5, size, sha256 FROM storage_objects
+            WHERE entity_id = $1 AND md5 = ANY($2::text[]) AND state = 'ready' AND created_by = $3
+            ORDER BY md5, size, id""",
+        entity_id, md5s, user_id,
+    )

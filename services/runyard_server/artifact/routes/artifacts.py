@@ -164,7 +164,7 @@ async def patch_version(entity: str, project: str, name: str, version: str, body
     """Change a version's description and/or metadata (writers; `Artifact.save()` of the SDK). The files,
     and so the digest, never change. Access is settled before the body is looked at (404 whatever was sent)."""
     async with pool.acquire() as conn:
-        proj = await project_for_write(conn, who, entity, project)
+        proj = await project_for_write(conn, who, entity, project)  # first: nobody learns anything of others'
         art = await q.get_artifact(conn, proj.id, name)
         v = await q.resolve(conn, art, version)
         if body.description is None and body.metadata is None:
@@ -179,7 +179,10 @@ async def patch_version(entity: str, project: str, name: str, version: str, body
 def _file_out(row: asyncpg.Record) -> dict[str, Any]:
     if row["ref_uri"] is not None:
         return {"path": row["path"], "ref": row["ref_uri"], "digest": row["ref_digest"], "size": row["size"]}
-    return {"path": row["path"], "sha256": row["sha256"], "size": row["size"]}
+    out = {"path": row["path"], "sha256": row["sha256"], "size": row["size"]}
+    if "md5" in row.keys() and row["md5"]:
+        out["md5"] = row["md5"]  # the W&B protocol's file digests are MD5s
+    return out
 
 
 @router.get("/{name}/{version}/files", response_model=VersionFiles, response_model_exclude_unset=True)

@@ -107,7 +107,7 @@ async def patch_run(entity: str, project: str, run_id: str, body: RunPatch, who:
     """Change a run's name, notes, tags, group, job type, config or summary (writers; viewers 403). Who may
     write is settled before the body is looked at: a run the caller may not see answers 404 whatever it sent."""
     async with pool.acquire() as conn, conn.transaction():
-        p = await project_for_write(conn, who, entity, project)
+        p = await project_for_write(conn, who, entity, project)  # first: nobody learns anything of others'
         current = await q.lock_run(conn, p["id"], run_id)
         if current is None:
             raise NotFound(f"run {entity}/{project}/{run_id} not found")

@@ -66,6 +66,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{entity}/{project}/{run_id}/files/_staged": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stage Run Files
+         * @description Presigned PUT URLs for files of a run whose digests are not known yet.
+         */
+        post: operations["stage_run_files_api_v1_runs__entity___project___run_id__files__staged_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{entity}/{project}/{run_id}/files/_staged/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commit Staged Run Files
+         * @description Adopt the newest staged upload of each path and record it as the run's file (latest wins).
+         */
+        post: operations["commit_staged_run_files_api_v1_runs__entity___project___run_id__files__staged_commit_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/artifacts/{entity}/{project}/_staged": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stage Artifact Objects
+         * @description For each MD5: the caller's stored object with these bytes (nothing to send), or a PUT URL signing the
+         *     MD5. For each name: PUT and GET URLs of a scratch document.
+         */
+        post: operations["stage_artifact_objects_api_v1_artifacts__entity___project___staged_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/artifacts/{entity}/{project}/_staged/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commit Staged Artifact Objects
+         * @description Adopt staged artifact files by MD5 (a file the caller stored before is found by its MD5 and size).
+         */
+        post: operations["commit_staged_artifact_objects_api_v1_artifacts__entity___project___staged_commit_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{entity}/{project}/{run_id}/files/uploads": {
         parameters: {
             query?: never;
@@ -638,6 +719,11 @@ export interface components {
             size: number | null;
             /** Sha256 */
             sha256?: string | null;
+            /**
+             * Md5
+             * @description stored files: the MD5 of the bytes (W&B digests)
+             */
+            md5?: string | null;
             /** Ref */
             ref?: string | null;
             /** Digest */
@@ -656,6 +742,11 @@ export interface components {
             size: number | null;
             /** Sha256 */
             sha256?: string | null;
+            /**
+             * Md5
+             * @description stored files: the MD5 of the bytes (W&B digests)
+             */
+            md5?: string | null;
             /** Ref */
             ref?: string | null;
             /** Digest */
@@ -795,6 +886,115 @@ export interface components {
             project?: string | null;
             /** Run Id */
             run_id: string;
+        };
+        /** StagedFile */
+        StagedFile: {
+            /** Path */
+            path: string;
+            /**
+             * Url
+             * @description presigned PUT URL of a fresh staging key
+             */
+            url: string;
+            /** Headers */
+            headers: {
+                [key: string]: string;
+            };
+            /** Expires In */
+            expires_in: number;
+        };
+        /**
+         * StagedFileState
+         * @description A path whose newest staged upload was adopted (`ready`, with the run file's record) or `missing`.
+         */
+        StagedFileState: {
+            /** Path */
+            path: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "ready" | "missing";
+            /** Size */
+            size?: number | null;
+            /** Sha256 */
+            sha256?: string | null;
+            /** Md5 */
+            md5?: string | null;
+            /** Content Type */
+            content_type?: string | null;
+            /** Uploaded At */
+            uploaded_at?: string | null;
+        };
+        /** StagedFileStatesOut */
+        StagedFileStatesOut: {
+            /** Files */
+            files: components["schemas"]["StagedFileState"][];
+        };
+        /** StagedFilesOut */
+        StagedFilesOut: {
+            /** Files */
+            files: components["schemas"]["StagedFile"][];
+        };
+        /** StagedObject */
+        StagedObject: {
+            /**
+             * Md5
+             * @description an artifact file, named by its MD5 (hex or base64)
+             */
+            md5?: string | null;
+            /**
+             * Name
+             * @description a scratch document
+             */
+            name?: string | null;
+            /** Size */
+            size?: number | null;
+        };
+        /**
+         * StagedObjectState
+         * @description An artifact file by MD5 (`ready`: stored, with its sha256; `pending`: PUT it to `url`; `missing`:
+         *     nothing staged) or a scratch document by name (`scratch`: PUT to `url`, read from `get_url`).
+         */
+        StagedObjectState: {
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "ready" | "pending" | "missing" | "scratch";
+            /** Md5 */
+            md5?: string | null;
+            /** Name */
+            name?: string | null;
+            /** Sha256 */
+            sha256?: string | null;
+            /** Size */
+            size?: number | null;
+            /** Url */
+            url?: string | null;
+            /** Get Url */
+            get_url?: string | null;
+            /** Headers */
+            headers?: {
+                [key: string]: string;
+            } | null;
+            /** Expires In */
+            expires_in?: number | null;
+        };
+        /** StagedObjectsIn */
+        StagedObjectsIn: {
+            /** Objects */
+            objects: components["schemas"]["StagedObject"][];
+        };
+        /** StagedObjectsOut */
+        StagedObjectsOut: {
+            /** Objects */
+            objects: components["schemas"]["StagedObjectState"][];
+        };
+        /** StagedPathsIn */
+        StagedPathsIn: {
+            /** Paths */
+            paths: string[];
         };
         /** StorageBytes */
         StorageBytes: {
@@ -1322,6 +1522,368 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UploadState"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description taken, or the state does not allow it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    stage_run_files_api_v1_runs__entity___project___run_id__files__staged_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StagedPathsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StagedFilesOut"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description taken, or the state does not allow it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    commit_staged_run_files_api_v1_runs__entity___project___run_id__files__staged_commit_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StagedPathsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StagedFileStatesOut"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description taken, or the state does not allow it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    stage_artifact_objects_api_v1_artifacts__entity___project___staged_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StagedObjectsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StagedObjectsOut"];
+                };
+            };
+            /** @description a value breaks a rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not allowed (or missing CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description absent, or hidden from you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description taken, or the state does not allow it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description malformed request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    commit_staged_artifact_objects_api_v1_artifacts__entity___project___staged_commit_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StagedObjectsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StagedObjectsOut"];
                 };
             };
             /** @description a value breaks a rule */
