@@ -75,7 +75,7 @@ def test_tensorboard_tab_shows_the_scalars_of_the_run(browser: Any, ui_base: str
         frame = frame_el.content_frame()
         frame.wait_for_load_state("load")
         frame.evaluate("() => { window.location.hash = 'scalars'; }")  # the scalars dashboard
-        frame.wait_for_selector("text=acc/top1", timeout=60_000)
+        frame.wait_for_selector("text=acc/top1 >> visible=true", timeout=60_000)  # TensorBoard keeps hidden copies of tags
         frame.wait_for_function(
             "() => Array.from(document.querySelectorAll('canvas, svg path')).length > 0", timeout=60_000)
         page.wait_for_timeout(1500)  # let the line chart draw before the picture
