@@ -46,6 +46,8 @@ interface RequestOptions {
   signal?: AbortSignal;
   /** Skip the global 401 handler (login/signup pages handle their own errors). */
   noAuthRedirect?: boolean;
+  /** Let the request outlive the page (a save sent while the page unloads). */
+  keepalive?: boolean;
 }
 
 function headersFor(method: string, hasBody: boolean): Record<string, string> {
@@ -66,6 +68,7 @@ async function send(url: string, opts: RequestOptions, headers: Record<string, s
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       credentials: "same-origin",
       signal: opts.signal,
+      keepalive: opts.keepalive,
     });
   } catch (e) {
     if ((e as Error).name === "AbortError") throw e;
@@ -191,7 +194,7 @@ type Answer<O> = O extends { responses: infer R }
         : never
   : never;
 
-type Args<O> = { signal?: AbortSignal; noAuthRedirect?: boolean } & ([PathParams<O>] extends [never]
+type Args<O> = { signal?: AbortSignal; noAuthRedirect?: boolean; keepalive?: boolean } & ([PathParams<O>] extends [never]
   ? { path?: never }
   : { path: PathParams<O> }) &
   ([QueryParams<O>] extends [never]
@@ -239,6 +242,7 @@ interface LooseArgs {
   body?: unknown;
   signal?: AbortSignal;
   noAuthRedirect?: boolean;
+  keepalive?: boolean;
 }
 
 function call(method: string) {
@@ -248,6 +252,7 @@ function call(method: string) {
       body: args.body,
       signal: args.signal,
       noAuthRedirect: args.noAuthRedirect,
+      keepalive: args.keepalive,
     });
 }
 

@@ -65,13 +65,14 @@ export function useSavedLayout(entity: string, project: string, viewId: string |
     return () => ctl.abort();
   }, [entity, project, viewId]);
 
-  const flush = useCallback(() => {
+  const flush = useCallback((unloading = false) => {
     timer.current = null;
     const l = pending.current;
     pending.current = null;
     if (!l) return;
     setSave("saving");
-    query.put("/api/v1/projects/{entity}/{project}/workspace", { path: { entity, project }, body: { layout: l as unknown as Record<string, never> } }).then(
+    const body = { layout: l as unknown as Record<string, never> };
+    query.put("/api/v1/projects/{entity}/{project}/workspace", { path: { entity, project }, body, keepalive: unloading }).then(
       () => setSave("saved"),
       (e) => {
         setSave("error");
@@ -80,16 +81,22 @@ export function useSavedLayout(entity: string, project: string, viewId: string |
     );
   }, [entity, project]);
 
-  // leaving the page: what is still waiting is saved at once
-  useEffect(
-    () => () => {
+  // leaving the page (another page of the app, a reload, a closed tab): what is still waiting is saved at
+  // once; a reload or a closed tab runs no React cleanup, so `pagehide` sends it with keepalive
+  useEffect(() => {
+    const now = (unloading: boolean) => {
       if (timer.current !== null) {
         window.clearTimeout(timer.current);
-        flush();
+        flush(unloading);
       }
-    },
-    [flush],
-  );
+    };
+    const onHide = () => now(true);
+    window.addEventListener("pagehide", onHide);
+    return () => {
+      window.removeEventListener("pagehide", onHide);
+      now(false);
+    };
+  }, [flush]);
 
   const setLayout = useCallback(
     (l: Layout) => {
@@ -97,7 +104,7 @@ export function useSavedLayout(entity: string, project: string, viewId: string |
       if (viewId) return; // a shared view changes only on screen until adopted
       pending.current = l;
       if (timer.current !== null) window.clearTimeout(timer.current);
-      timer.current = window.setTimeout(flush, SAVE_AFTER_MS);
+      timer.current = window.setTimeout(() => flush(), SAVE_AFTER_MS);
     },
     [viewId, flush],
   );
