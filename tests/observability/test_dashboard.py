@@ -32,6 +32,15 @@ with runyard.init(project="observed", config={"lr": 0.1}) as run:
     run.save("weights.txt", policy="now")
 """
 
+# The real wandb client through the front door: GraphQL, the file stream and run files (the W&B row)
+WANDB_SCRIPT = """
+import wandb
+run = wandb.init(project="observed-wandb", config={"lr": 0.1})
+for step in range(20):
+    run.log({"loss": 1.0 / (step + 1)})
+run.finish()
+"""
+
 
 def _query(prom: str, expr: str) -> list[dict[str, Any]]:
     resp = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=10, trust_env=False)
@@ -87,6 +96,17 @@ def test_every_dashboard_query_returns_data(stack: Any, admin_key: str, tmp_path
         proc = subprocess.run([sys.executable, "-c", SDK_SCRIPT], env=env, cwd=tmp_path, capture_output=True,
                               text=True, timeout=180)
         assert proc.returncode == 0, proc.stderr
+        wenv = {k: v for k, v in os.environ.items() if not k.startswith(("RUNYARD_", "WANDB_"))}
+        wenv.update({"WANDB_BASE_URL": stack.base_url, "WANDB_API_KEY": admin_key, "WANDB_DIR": str(tmp_path),
+                     "WANDB_CONFIG_DIR": str(tmp_path / ".wandb-config"), "WANDB_DISABLE_GIT": "true",
+                     "WANDB_CACHE_DIR": str(tmp_path / ".wandb-cache"), "HOME": str(tmp_path), "NO_PROXY": "*"})
+        proc = subprocess.run([sys.executable, "-c", WANDB_SCRIPT], env=wenv, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=240)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        # one TensorBoard request (a project the admin has no TensorBoard data for still answers, and counts)
+        tb = httpx.get(f"{stack.base_url}/tensorboard/admin/observed/", headers={"Authorization": f"Bearer {admin_key}"},
+                       timeout=30, follow_redirects=False)
+        assert tb.status_code < 500, tb.text
         time.sleep(4)  # a few scrapes after the run
 
         empty = []
@@ -109,5 +129,7 @@ def test_every_dashboard_query_returns_data(stack: Any, admin_key: str, tmp_path
         assert value('sum(increase(runyard_auth_logins_total{result="success"}[1m]))') >= 1
         assert value('sum(increase(runyard_ingest_grpc_requests_total{code="OK"}[1m]))') >= 1
         assert value('max(runyard_db_pool_connections{state="max"})') > 0
+        assert value('sum(runyard_wandb_filestream_lines_total{result="ok"})') >= 20  # restarted above: this test's lines
+        assert value('sum(runyard_tensorboard_cache_limit_bytes)') > 0
     finally:
         prom.stop(10)
