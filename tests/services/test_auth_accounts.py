@@ -106,6 +106,17 @@ def test_admin_made_users(world: World) -> None:
     assert users["keyonly"]["is_admin"] is False and users["root"]["is_admin"] is True
 
 
+def test_names_whose_urls_belong_to_the_server_are_refused_for_users_and_teams(world: World) -> None:
+    # a team called "files" would own /files/<project>/..., which the W&B protocol answers, not the UI
+    for path, body in (("/api/v1/admin/users", {"username": "tensorboard"}), ("/api/v1/teams", {"name": "files"}),
+                       ("/api/v1/admin/users", {"username": "api"})):
+        r = world.call("root", "POST", path, json=body)
+        assert r.status_code == 400, r.text
+        assert "is reserved" in r.json()["detail"] and "choose another" in r.json()["detail"]
+    names = {e["name"] for e in world.sql("SELECT name FROM entities")}
+    assert not names & {"tensorboard", "files", "api"}
+
+
 # ---- API keys ----------------------------------------------------------------------------------------------
 def test_keys_create_list_revoke(world: World) -> None:
     world.user("kate")

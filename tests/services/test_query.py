@@ -316,5 +316,9 @@ def test_serves_the_built_ui_with_spa_fallback(stack: Any, tmp_path: Path) -> No
         assert httpx.get(base + "/%2e%2e/secret.txt").text != "outside"
         api = httpx.get(base + "/api/v1/unknown")
         assert api.status_code == 404 and api.json()["code"] == "not_found"
+        # TensorBoard's paths reach this service only when the component is off: a JSON answer saying so
+        # (the UI's TensorBoard tab shows it), never the page's HTML where the tab expects JSON
+        tb = httpx.get(base + "/tensorboard/status/ada/vision/r1")
+        assert tb.status_code == 404 and "TensorBoard is not enabled" in tb.json()["detail"]
         assert httpx.get(base + "/api/v1/server-info").json()["needs_setup"] is True
         assert httpx.get(base + "/healthz").json() == {"status": "ok"}

@@ -6,6 +6,7 @@ import re
 
 from ..common.errors import InvalidArgument
 from ..common.limits import ENTITY_NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
+from ..common.names import RESERVED_ENTITY_NAMES
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0," + str(ENTITY_NAME_MAX - 1) + r"}$")
 MIN_PASSWORD = PASSWORD_MIN
@@ -18,6 +19,9 @@ def check_username(username: str) -> str:
             "username must be 1-64 characters: lowercase letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
         )
+    if username in RESERVED_ENTITY_NAMES:
+        raise InvalidArgument(f"the name {username!r} is reserved (its URLs belong to the server: "
+                              f"{', '.join(sorted(RESERVED_ENTITY_NAMES))}); choose another")
     return username
 
 

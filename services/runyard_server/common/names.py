@@ -1,4 +1,4 @@
-"""Names two services must agree on: Redis channels and key prefixes.
+"""Names two services must agree on: Redis channels and key prefixes, and the reserved entity names.
 
 A rename on one side only would silently end live updates or the key cache, so each name is defined
 here once and imported by its writer and its readers (tests/test_shared_names.py fails when a literal
@@ -8,7 +8,8 @@ is rebuildable: Redis holds no data that PostgreSQL does not.
 
 from __future__ import annotations
 
-__all__ = ["APIKEY_CACHE_PREFIX", "LOGIN_RATELIMIT_PREFIX", "WANDB_MANIFEST_PREFIX", "project_channel"]
+__all__ = ["APIKEY_CACHE_PREFIX", "LOGIN_RATELIMIT_PREFIX", "RESERVED_ENTITY_NAMES", "WANDB_MANIFEST_PREFIX",
+           "project_channel"]
 
 # verified API keys, cached for a few seconds (common/keycache.py); value: the principal as JSON
 APIKEY_CACHE_PREFIX = "runyard:apikey:"
@@ -22,3 +23,13 @@ def project_channel(project_pk: int) -> str:
     """The pub/sub channel on which ingest announces committed batches of a project's runs and the
     query service's live hub listens (one small JSON message per batch)."""
     return f"runyard:project:{project_pk}"
+
+
+# First path segments that the front door and the chart's Ingress route to a service or a fixed page
+# (charts/runyard/templates/_helpers.tpl, runyard.httpRoutes; local/frontdoor.py; the UI's routes). A
+# user or team with one of these names would own URLs like /<name>/<project> that never reach the UI
+# (`/files/...` goes to the W&B protocol, `/tensorboard/...` to TensorBoard), so none may be created.
+RESERVED_ENTITY_NAMES = frozenset({
+    "api", "assets", "files", "graphql", "healthz", "login", "metrics", "pypi", "readyz", "setup", "signup",
+    "tensorboard",
+})

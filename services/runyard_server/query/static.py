@@ -54,6 +54,9 @@ def install_ui(app: FastAPI, web_dist: str, bucket_url: str = "") -> bool:
     async def ui(path: str, request: Request) -> FileResponse | RedirectResponse:
         if path == "api" or path.startswith("api/"):
             raise NotFound(f"no API route /{path}")
+        if path == "tensorboard" or path.startswith("tensorboard/"):  # the component answers these when it runs
+            raise NotFound("TensorBoard is not enabled on this instance (RUNYARD_TENSORBOARD_ENABLED, or "
+                           "tensorboard.enabled in the Helm chart: docs/tensorboard.md)")
         twin = other_host(request.url.hostname or "", bucket_url)
         if twin is not None:
             netloc = f"{twin}:{request.url.port}" if request.url.port else twin

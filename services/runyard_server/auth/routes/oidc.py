@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 from ...common import audit
 from ...common.errors import NotFound, PermissionDenied, Unauthenticated
 from ...common.limits import OIDC_PARAM_MAX
+from ...common.names import RESERVED_ENTITY_NAMES
 from ...common.verifier import token_hash
 from .. import admin
 from ..cookies import new_session_tokens, set_session_cookies
@@ -90,7 +91,7 @@ async def oidc_callback(request: Request, pool: PoolDep, settings: SettingsDep, 
                 raise PermissionDenied("no account uses this email address; ask an admin")
             name, n = username_for(email), 1
             base = name
-            while await entity_exists(conn, name):
+            while name in RESERVED_ENTITY_NAMES or await entity_exists(conn, name):
                 n += 1
                 name = f"{base}{n}"
             await admin.create_user(conn, None, name, None, email=email, key_name="", address=address,
