@@ -60,6 +60,36 @@ def test_the_standalone_service_answers_through_the_other_services(stack: Any, a
         child.stop(15)
 
 
+def test_readiness_names_the_service_it_cannot_reach(stack: Any, tmp_path: Any) -> None:
+    """A wrong artifact URL (nothing listens there) keeps the pod out of the Service, and /readyz says which."""
+    stack.start_ingest()
+    stack.start_http()
+    port, metrics_port = free_port(), free_port()
+    env = stack.service_env({
+        "RUNYARD_HTTP_PORT": str(port),
+        "RUNYARD_METRICS_PORT": str(metrics_port),
+        "RUNYARD_WANDB_AUTH_URL": stack.base_url,
+        "RUNYARD_WANDB_QUERY_URL": stack.base_url,
+        "RUNYARD_WANDB_ARTIFACT_URL": f"http://127.0.0.1:{free_port()}",
+        "RUNYARD_WANDB_INGEST_ADDRESS": stack.ingest_address,
+    })
+    child = spawn("wandb", [sys.executable, "-m", "runyard_server.cli", "wandb"], tmp_path / "wandb.log", env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def answers() -> bool:
+            try:
+                return httpx.get(base + "/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(child, answers, timeout=60, what="runyard-server wandb", interval=0.2)
+        ready = httpx.get(base + "/readyz", timeout=10)
+        assert ready.status_code == 503, ready.text
+        assert ready.json()["detail"].startswith("artifact: "), ready.text
+    finally:
+        child.stop(15)
+
+
 def test_presigned_urls_for_the_public_endpoint_reach_the_bucket_at_the_internal_one(stack: Any) -> None:
     """In a cluster the pod cannot reach the bucket's public name (kind: a port-forward on a laptop); the
     request goes to the internal endpoint with the Host header it was signed for, so the signature holds."""

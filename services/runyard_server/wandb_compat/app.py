@@ -196,14 +196,22 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", include_in_schema=False)
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when ingest's channel connects and the REST services answer."""
+    """Ready when ingest's channel connects and the REST services answer (on its own, each of auth, query
+    and artifact at the URL it is configured with: a wrong one shows here, not on a user's first call)."""
     up: Upstream = request.app.state.upstream
+    what = "query"
     try:
         await up.get("", "/api/v1/server-info")
+        for name, base in request.app.state.rest_bases.items():
+            what = name
+            resp = await request.app.state.probe.get(base.rstrip("/") + "/healthz")
+            if resp.status_code != 200:
+                raise RuntimeError(f"/healthz answered {resp.status_code}")
+        what = "ingest"
         await grpc_ready(up.ingest, timeout=2.0)
     except Exception as exc:  # not ready: say why
-        return JSONResponse({"status": "unavailable", "detail": str(exc)[:200], "code": "unavailable"},
-                            status_code=503)
+        detail = f"{what}: {str(exc) or type(exc).__name__}"[:300]
+        return JSONResponse({"status": "unavailable", "detail": detail, "code": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 
@@ -247,6 +255,9 @@ def create_app(settings: Settings, wandb: WandbSettings | None = None,
             bucket_transport = BucketTransport(settings.s3_public_endpoint, settings.s3_endpoint)
         bucket = httpx.AsyncClient(transport=bucket_transport, timeout=timeout, trust_env=False)
         app.state.upstream = Upstream(http, channel, bucket)
+        # on its own, readiness probes each REST service's own URL (in process there is only the front door)
+        app.state.rest_bases = {} if upstream_app is not None else wandb.base_urls()
+        app.state.probe = httpx.AsyncClient(timeout=2.0, trust_env=False)
         app.state.manifests = ManifestCache(settings.redis_url)
         metrics_port.acquire(settings.http_host, settings.metrics_port)
         try:
@@ -255,6 +266,7 @@ def create_app(settings: Settings, wandb: WandbSettings | None = None,
             metrics_port.release(settings.http_host, settings.metrics_port)
             await http.aclose()
             await bucket.aclose()
+            await app.state.probe.aclose()
             await app.state.manifests.close()
             await channel.close(grace=settings.shutdown_grace_s or None)
 
