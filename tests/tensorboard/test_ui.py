@@ -164,3 +164,60 @@ def test_project_view_of_selected_runs(browser: Any, ui_base: str, synced_run: S
         assert frame_el.get_attribute("src") == f"/tensorboard/runs/{synced_run.path}/"
     finally:
         page.context.close()
+
+
+# hyperparameters (a writer per trial), a PR curve and a model graph: the dashboards whose front ends are the
+# most likely to need what the policy forbids (eval, inline workers)
+PLUGINS_SCRIPT = '''
+import sys
+import numpy as np
+import torch
+import runyard
+from torch.utils.tensorboard import SummaryWriter
+
+logdir = sys.argv[1]
+run = runyard.init(project="tb-sync", id="tbplugins", sync_tensorboard=True)
+writer = SummaryWriter(logdir)
+rng = np.random.default_rng(3)
+writer.add_pr_curve("pr/val", rng.integers(0, 2, 200), rng.random(200), global_step=1)
+model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+writer.add_graph(model, torch.zeros(1, 4))
+for lr in (0.1, 0.01):
+    writer.add_hparams({"lr": lr, "optimizer": "sgd"}, {"hparam/accuracy": 0.5 + lr})
+run.finish()
+'''
+
+
+def test_hparams_pr_curve_and_graph_dashboards_work_under_the_policy(browser: Any, ui_base: str,
+                                                                    sdk_env: dict[str, str], tmp_path: Any) -> None:
+    from .conftest import run_script
+
+    proc = run_script(PLUGINS_SCRIPT, [str(tmp_path / "logs")], {**sdk_env, "RUNYARD_DIR": str(tmp_path)}, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    page = _page(browser, ui_base, ADMIN_USERNAME, ADMIN_PASSWORD)
+    answered: dict[str, int] = {}
+    page.on("response", lambda r: answered.__setitem__(r.url.split("?")[0].split("/data/plugin/", 1)[-1], r.status)
+            if "/data/plugin/" in r.url else None)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    dashboards = {"pr_curves": ("pr_curves/pr_curves", "text=pr/val"),
+                  "hparams": ("hparams/session_groups", "text=optimizer"),
+                  "graphs": ("graphs/graph", "svg .node")}
+    try:
+        page.goto(f"{ui_base}/admin/tb-sync/runs/tbplugins?tab=tensorboard")
+        frame = page.wait_for_selector("[data-testid=tensorboard-frame]", timeout=60_000).content_frame()
+        frame.wait_for_load_state("load")
+        for name, (endpoint, shown) in dashboards.items():
+            frame.evaluate(f"() => {{ window.location.hash = '{name}'; }}")
+            frame.locator(f"{shown} >> visible=true").first.wait_for(timeout=60_000)
+            for _ in range(120):
+                if answered.get(endpoint):
+                    break
+                page.wait_for_timeout(250)
+            assert answered.get(endpoint) == 200, (name, answered)
+            page.wait_for_timeout(1_000)
+            _shot(page, f"tensorboard_{name}")
+        assert not page.csp_violations, page.csp_violations
+        assert not errors, errors
+    finally:
+        page.context.close()
