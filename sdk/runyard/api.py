@@ -21,11 +21,12 @@ from urllib.parse import quote
 
 from ._api_filters import filters_to_expr, order_to_param
 from ._api_run import ApiFile, ApiProject, ApiRun, ApiSummary, ApiUser
+from ._api_runs import ApiRuns
 from ._http import LOGIN_HINT, client, get_json, raise_for
 from .errors import AuthenticationError, CommError, UsageError
 from .settings import resolve
 
-__all__ = ["Api", "ApiFile", "ApiProject", "ApiRun", "ApiSummary", "ApiUser"]
+__all__ = ["Api", "ApiFile", "ApiProject", "ApiRun", "ApiRuns", "ApiSummary", "ApiUser"]
 
 
 def _seg(part: str) -> str:
@@ -61,7 +62,8 @@ class Api:
     def _get(self, path: str, *, what: str, params: dict[str, Any] | None = None) -> Any:
         return get_json(self._client, self.base_url, path, what=what, params=params)
 
-    def _send(self, method: str, path: str, *, what: str, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+    def _request(self, method: str, path: str, *, what: str, json: Any = None,
+                 params: dict[str, Any] | None = None) -> Any:
         import httpx
 
         try:
@@ -71,7 +73,15 @@ class Api:
         except httpx.HTTPError as exc:
             raise CommError(f"cannot reach {self.base_url} ({what}: {exc})") from exc
         raise_for(resp, self.base_url, what)
+        return resp
+
+    def _send(self, method: str, path: str, *, what: str, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        resp = self._request(method, path, what=what, json=json, params=params)
         return resp.json() if resp.content else None
+
+    def _send_text(self, method: str, path: str, *, what: str, json: Any = None) -> str:
+        """The body as text (the NDJSON answers)."""
+        return str(self._request(method, path, what=what, json=json).text)
 
     # ---- who and where -----------------------------------------------------------------------------
     @property
@@ -107,19 +117,20 @@ class Api:
         return ApiRun(self, data)
 
     def runs(self, path: str | None = None, filters: Mapping[str, Any] | None = None, order: str = "-created_at", *,
-             per_page: int = 100, include_sweeps: bool = True, **_ignored: Any) -> list[ApiRun]:
+             per_page: int = 100, include_sweeps: bool = True, **_ignored: Any) -> ApiRuns:
         """Runs of a project (`entity/project`, or `project`), newest first by default.
 
         `filters` is W&B's MongoDB-style dict (`{"config.lr": {"$gt": 0.01}, "tags": {"$in": ["best"]}}`,
         `$and`/`$or`, `$regex` ...; runyard._api_filters lists the fields and operators), sent as the
         query service's filter language. `order`: any field with `-` (descending) or `+`, e.g.
-        `-summary_metrics.acc`, `+config.lr`, `-created_at`."""
+        `-summary_metrics.acc`, `+config.lr`, `-created_at`. The answer is a list with `histories()`: the
+        sampled history of all these runs in one request per 1,000 runs (W&B's `Runs.histories`)."""
         entity, project = self._split(path or self._default_project or "", 2)
         params: dict[str, Any] = {"order": order_to_param(order)}
         expr = filters_to_expr(filters)
         if expr:
             params["filter"] = expr
-        out: list[ApiRun] = []
+        out = ApiRuns(self, entity, project, [])
         offset = 0
         per_page = max(1, min(int(per_page), 1000))
         while True:
