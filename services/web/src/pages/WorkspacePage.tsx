@@ -180,7 +180,9 @@ export function WorkspacePage() {
   const keysTick = useThrottled(useLiveTick({ kind: "project-runs", entity, project }), 10_000);
   // the project's keys: again (throttled) when runs log, which is also how new runs arrive
   const keysRes = useResource((signal) => api.keys(entity, project, signal), [entity, project, keysTick]);
-  const expected = mode === "ticked" ? chartedIds.length : Math.min(topN, q ? rows.length : total);
+  // the stores are sized for the runs charted once every page is in: counted from what is known from the first
+  // page on (the ticked ids, the total), so that later pages never resize them (which cuts and resends requests)
+  const expected = mode === "ticked" ? (selParam ?? "").split(",").filter(Boolean).length : Math.min(topN, total);
   const store = useStores(entity, project, panelRuns, tick, expected);
   const media = useMedia(entity, project, chartedIds, tick);
   // line panels do not wait for the media read: a media key's panel changes kind when it comes
