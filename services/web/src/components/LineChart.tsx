@@ -158,6 +158,7 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
   useEffect(() => {
     const el = wrapRef.current;
     if (!el) return;
+    const tEffect = performance.now();
     const parts: { x: ArrayLike<number>; ys: Y[][] }[] = [];
     const series: uPlot.Series[] = [{ label: xLabel }];
     const bands: uPlot.Band[] = [];
@@ -279,6 +280,7 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
         ],
         draw: [
           (u) => {
+            const t0 = performance.now();
             if (fastRef.current) {
               const ps = preparedRef.current;
               const many = ps.length > 20;
@@ -288,6 +290,7 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
               for (const p of ps) out.push({ x: p.line.step, y: p.shown, color: p.line.color, width: p.line.bold ? 2.2 : many ? 1 : 1.5 });
               drawLines(u, out);
             }
+            performance.measure("ry:chart-draw-lines", { start: t0, end: performance.now() });
             el.dataset.drawn = "1";
             el.dataset.lines = String(preparedRef.current.length);
           },
@@ -296,13 +299,17 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
     };
     // Same lines, same look (a live refresh): swap the data in place, keeping the cursor and the canvas.
     const sig = `${height}|${logY}|${xKind}|${unit}|${!!onZoomRef.current}|` + (fast ? "fast" : series.map((x) => `${x.label}:${String(x.stroke)}`).join(","));
+    // (the lines' columns for uPlot, or their envelope; bench/ui_render.py reports these marks)
+    performance.measure("ry:chart-columns", { start: tEffect, end: performance.now() });
     if (plotRef.current && sigRef.current === sig) {
       plotRef.current.setData(data);
       return;
     }
     plotRef.current?.destroy();
     delete el.dataset.drawn;
+    const t0 = performance.now();
     plotRef.current = new uPlot(opts, data, el);
+    performance.measure("ry:chart-create", { start: t0, end: performance.now() });
     sigRef.current = sig;
   }, [prepared, fast, height, logY, xKind, xLabel, unit, !!onZoom]);
 

@@ -110,6 +110,7 @@ export class SeriesStore {
 
   /** Make sure every (run, key) of `runIds` x `keys` is stored or coming. */
   want(runIds: string[], keys: string[]): void {
+    performance.mark("ry:history-want");
     for (const r of runIds)
       for (const k of keys)
         if (!this.known(r, k)) {
@@ -169,6 +170,8 @@ export class SeriesStore {
     this.controllers.add(ctl);
     this.active++;
     let done = false;
+    const t0 = performance.now();
+    let decodeMs = 0;
     const { entity, project, samples, bands, x } = this.params;
     try {
       await query.stream(
@@ -178,9 +181,11 @@ export class SeriesStore {
           if (line.done) done = true;
           else if (line.error) this.error = line.error;
           else if (line.run_id && line.series) {
+            const a = performance.now();
             let m = this.data.get(line.run_id);
             if (!m) this.data.set(line.run_id, (m = new Map()));
             for (const [k, s] of Object.entries(line.series)) m.set(k, toSeries(s));
+            decodeMs += performance.now() - a;
             this.notify(false);
           }
         },
@@ -190,6 +195,9 @@ export class SeriesStore {
     } catch (e) {
       if ((e as Error).name !== "AbortError") this.error = String((e as Error).message ?? e);
     } finally {
+      // the request from sending to its last line read (bench/ui_render.py reports these marks)
+      performance.measure("ry:history-request", { start: t0, end: performance.now() });
+      performance.measure("ry:history-decode", { start: t0, duration: decodeMs }); // base64 to typed arrays, all lines
       this.controllers.delete(ctl);
       this.active--;
       for (const r of runs) {

@@ -137,6 +137,16 @@ export function LinePanel({ spec, height, visible }: { spec: PanelSpec; height: 
   // keeps its lines (no redraw of hundreds of lines for another chart's data).
   const lastUsed = useRef<{ key: string; used: (BatchSeries | undefined)[]; result: { lines: ChartLine[]; loaded: number } } | null>(null);
   const { lines, loaded } = useMemo(() => {
+    const t0 = performance.now();
+    try {
+      return shapeLines();
+    } finally {
+      performance.measure("ry:chart-shape", { start: t0, end: performance.now() });
+    }
+  }, [version, env.runs, env.groups, keysKey, mode, system, bands, zoomed, range, settings.band, smoothing]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  // The lines of the runs (or groups) shown, as the chart draws them.
+  function shapeLines(): { lines: ChartLine[]; loaded: number } {
     const lookKey = `${keysKey}|${mode}|${system}|${bands}|${settings.band}|${range}|${env.groups ? env.groups.map((g) => g.name + g.runIds.length).join() : ""}`;
     const used: (BatchSeries | undefined)[] = [];
     for (const r of env.runs) for (const k of spec.keys) used.push(get(r.id, k));
@@ -196,8 +206,7 @@ export function LinePanel({ spec, height, visible }: { spec: PanelSpec; height: 
     lastUsed.current = { key: lookKey, used, result: { lines: out, loaded } };
     prevRuns.current = env.runs;
     return { lines: out, loaded };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [version, env.runs, env.groups, keysKey, mode, system, bands, zoomed, range, settings.band, smoothing]);
+  }
 
   const unit = useMemo(() => {
     const units = spec.keys.map((k) => unitOf(k)?.suffix ?? "");

@@ -225,7 +225,14 @@ function PanelCard({ spec, cols, gridRef, editable, dropMark, onDragStart, onDra
     const el = ref.current;
     if (!el || visible) return;
     // a chart reads its data when it comes into view
-    const io = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && setVisible(true), { rootMargin: "0px" });
+    const io = new IntersectionObserver(
+      (entries) => {
+        if (!entries.some((e) => e.isIntersecting)) return;
+        performance.mark("ry:panel-visible");
+        setVisible(true);
+      },
+      { rootMargin: "0px" },
+    );
     io.observe(el);
     return () => io.disconnect();
   }, [visible]);
