@@ -1,9 +1,10 @@
 // Chart series of many runs, read through the batched history endpoint (POST .../projects/{e}/{p}/history,
 // docs/api.md): every chart asks the store for (runs, keys) it shows; what is neither stored nor on its way is
-// gathered for a moment and read in ONE streamed request per batch, whatever the number of charts and runs.
-// A new page of runs or a new chart only asks for what is missing: nothing in flight is cancelled and sent
-// again. Lines arrive as the server reads them; subscribers hear about them at most every few hundred ms
-// (and at once when a request ends), so a chart of 1,000 runs is redrawn a handful of times, not 1,000.
+// gathered while the current task runs and read in ONE streamed request per batch, whatever the number of
+// charts and runs. A new page of runs or a new chart only asks for what is missing: nothing in flight is
+// cancelled and sent again. Lines arrive as the server reads them; subscribers hear about them at once the
+// first time, then at most every few seconds (and at once when a request ends), so a chart of 1,000 runs is
+// redrawn a handful of times, not 1,000.
 import { query } from "../api/client";
 import type { components } from "../api/schema/query";
 
@@ -62,7 +63,6 @@ export interface StoreParams {
   x?: string;
 }
 
-const GATHER_MS = 12; // how long asks are gathered into one request
 // While lines stream in, charts hear about them at once the first time (something shows quickly), then at
 // most every NOTIFY_MS, and at once when a request ends: redrawing 1,000 lines costs more than reading them.
 const NOTIFY_MS = 3000;
@@ -80,7 +80,7 @@ export class SeriesStore {
   private inflight = new Map<string, Set<string>>();
   private pendingRuns = new Set<string>();
   private pendingKeys = new Set<string>();
-  private gatherTimer: number | null = null;
+  private gathering = false;
   private notifyTimer: number | null = null;
   private lastNotify = 0;
   private listeners = new Set<() => void>();
@@ -134,17 +134,19 @@ export class SeriesStore {
   close(): void {
     this.closed = true;
     this.controllers.forEach((c) => c.abort());
-    if (this.gatherTimer !== null) window.clearTimeout(this.gatherTimer);
     if (this.notifyTimer !== null) window.clearTimeout(this.notifyTimer);
     this.listeners.clear();
   }
 
   private schedule(): void {
-    if (this.gatherTimer !== null || this.closed || this.pendingRuns.size === 0) return;
-    this.gatherTimer = window.setTimeout(() => {
-      this.gatherTimer = null;
-      this.flush();
-    }, GATHER_MS);
+    if (this.gathering || this.closed || this.pendingRuns.size === 0) return;
+    // what every chart asks for in this task (one commit's effects, one observer report) goes in one request,
+    // sent as soon as the task ends: a timer would wait behind whatever else the page has queued
+    this.gathering = true;
+    queueMicrotask(() => {
+      this.gathering = false;
+      if (!this.closed) this.flush();
+    });
   }
 
   private flush(): void {

@@ -152,14 +152,21 @@ export function WorkspacePage() {
     }
   }, [rows, selected, setSel, setTop]);
 
-  const panelRuns: PanelRun[] = useMemo(
-    () =>
-      chartedIds
-        .map((id) => byId.get(id))
-        .filter((r): r is Run => !!r)
-        .map((r) => ({ id: r.id, name: r.name, color: selected.get(r.id)!, running: r.state === "running" })),
-    [chartedIds, byId, selected],
-  );
+  const shownRuns = useRef<PanelRun[]>([]);
+  const panelRuns: PanelRun[] = useMemo(() => {
+    const next = chartedIds
+      .map((id) => byId.get(id))
+      .filter((r): r is Run => !!r)
+      .map((r) => ({ id: r.id, name: r.name, color: selected.get(r.id)!, running: r.state === "running" }));
+    // the same runs as before (another page of the table arrived): the same array, so that no chart shapes
+    // and draws its hundreds of lines again for nothing
+    const prev = shownRuns.current;
+    const same =
+      prev.length === next.length &&
+      next.every((r, i) => r.id === prev[i].id && r.name === prev[i].name && r.color === prev[i].color && r.running === prev[i].running);
+    if (!same) shownRuns.current = next;
+    return shownRuns.current;
+  }, [chartedIds, byId, selected]);
   const groups: PanelGroup[] | null = useMemo(() => {
     if (!groupBy) return null;
     const m = new Map<string, { value: JsonValue; ids: string[] }>();
