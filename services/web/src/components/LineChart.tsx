@@ -286,8 +286,8 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
               const many = ps.length > 20;
               const out = [];
               // the unsmoothed lines faintly under the smoothed ones, then the lines in order (as uPlot would)
-              for (const p of ps) if (p.raw) out.push({ x: p.line.step, y: p.raw, color: alpha(p.line.color, 0.28), width: 1 });
-              for (const p of ps) out.push({ x: p.line.step, y: p.shown, color: p.line.color, width: p.line.bold ? 2.2 : many ? 1 : 1.5 });
+              for (const p of ps) if (p.raw) out.push({ x: p.line.step, y: p.raw, color: alpha(p.line.color, 0.28), width: 1, dots: false });
+              for (const p of ps) out.push({ x: p.line.step, y: p.shown, color: p.line.color, width: p.line.bold ? 2.2 : many ? 1 : 1.5, dots: true });
               drawLines(u, out);
             }
             performance.measure("ry:chart-draw-lines", { start: t0, end: performance.now() });

@@ -12,6 +12,8 @@ export interface FastLine {
   y: Float64Array;
   color: string;
   width: number;
+  /** Points without a neighbour drawn as dots (not for the faint unsmoothed copy of a line). */
+  dots: boolean;
 }
 
 /** Values as drawn: non-finite (and, on a log axis, non-positive) values are gaps, then smoothed. */
@@ -155,7 +157,7 @@ export function drawLines(u: uPlot, lines: FastLine[]): void {
         path.moveTo(px, py);
         open = true;
         // a point with no neighbour (a run's first step, a lone logged value) is drawn as a dot
-        if (i + 1 >= n || y[i + 1] !== y[i + 1]) (dots ??= []).push(px, py);
+        if (l.dots && (i + 1 >= n || y[i + 1] !== y[i + 1])) (dots ??= []).push(px, py);
       }
     }
     ctx.strokeStyle = l.color;
