@@ -70,6 +70,46 @@ const MAX_RUNS = 1000; // the endpoint's limits (routes/history_batch.py)
 const MAX_KEYS = 100;
 const MAX_POINTS = 10_000_000;
 
+// The page's chart reads, across stores: the rest of a long runs list waits for the first of them (see
+// whenChartsRead), so that the charts in view are not slowed by pages of the table nobody sees yet.
+let chartReads = 0;
+let chartReadsDone = 0;
+const chartReadWaiters = new Set<() => void>();
+
+function chartReadEnded(): void {
+  chartReadsDone++;
+  // once the charts have drawn what arrived (two frames on)
+  if (chartReads === chartReadsDone)
+    requestAnimationFrame(() => requestAnimationFrame(() => chartReadWaiters.forEach((fn) => fn())));
+}
+
+/**
+ * Resolves once the charts have read and drawn what they asked for (no history request in flight, at least
+ * one ended since `since`, a count from chartReadCount), or after `maxMs` in any case (no chart may ask).
+ */
+export function whenChartsRead(since: number, maxMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      chartReadWaiters.delete(check);
+      window.clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const check = () => {
+      if (chartReadsDone > since && chartReads === chartReadsDone) done();
+    };
+    const timer = window.setTimeout(done, maxMs);
+    signal?.addEventListener("abort", done);
+    chartReadWaiters.add(check);
+    check();
+  });
+}
+
+/** The number of chart reads begun so far (for whenChartsRead). */
+export function chartReadCount(): number {
+  return chartReads;
+}
+
 /** Per-run min/max bands only help with a few lines. */
 export function bandsFor(runs: number): boolean {
   return runs <= 10;
@@ -171,6 +211,7 @@ export class SeriesStore {
     const ctl = new AbortController();
     this.controllers.add(ctl);
     this.active++;
+    chartReads++;
     let done = false;
     const t0 = performance.now();
     let decodeMs = 0;
@@ -202,6 +243,7 @@ export class SeriesStore {
       performance.measure("ry:history-decode", { start: t0, duration: decodeMs }); // base64 to typed arrays, all lines
       this.controllers.delete(ctl);
       this.active--;
+      chartReadEnded();
       for (const r of runs) {
         const s = this.inflight.get(r);
         keys.forEach((k) => s?.delete(k));

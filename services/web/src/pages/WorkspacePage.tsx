@@ -98,7 +98,8 @@ export function WorkspacePage() {
   // When the charts show the first N runs of the server's order, the first page holds them all: the charted
   // set is known from the first answer and its history is read in one request.
   const wantTop = selParam === null && serverOrder !== null && !qParam ? (topParam === "all" ? MAX_CHARTED : Number(topParam) || 0) : 0;
-  const { runs, total, complete, error } = useProjectRuns(entity, project, serverOrder, filter, wantTop);
+  // (the rest of the list is read once the charts in view have theirs)
+  const { runs, total, complete, error } = useProjectRuns(entity, project, serverOrder, filter, wantTop, wantTop > 0);
   // A bad expression: the server's 400 names the position; the table keeps the last good result away.
   const filterError = error && filter && (error as { status?: number }).status === 400 ? error.message : null;
 
