@@ -73,7 +73,7 @@ def world(ui_server: Any, tmp_path_factory: Any) -> dict[str, Any]:
         harness.put_json_history(dsn, ADMIN, PROJECT, r.run_id, "weights", [
             (s, {"_type": "histogram", "values": np.histogram(rng.normal(s / 100, 1, 400), bins=20, range=(-4, 6))[0].tolist(),
                  "bins": np.linspace(-4, 6, 21).tolist()}) for s in range(0, 300, 30)])
-    return {"base": base, "runs": runs}
+    return {"base": base, "runs": runs, "dsn": dsn}
 
 
 def open_ws(page: Any, world: dict[str, Any], query: str = "", ready: str = "[data-testid=runs-table][data-ready='1']") -> None:
@@ -142,6 +142,49 @@ def test_charts_read_in_one_request_with_legend_and_lone_points(page: Any, world
     assert chart(page, "weights").get_attribute("data-type") == "histogram"
     assert page.locator("[data-testid=chart-card][data-type=line][data-metric=samples]").count() == 0
     shot(page, "40-workspace")
+
+
+IN_VIEW_LINE_CHARTS = """[...document.querySelectorAll('[data-testid=chart-card][data-type=line]')].filter(c => {
+    const r = c.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth;
+}).map(c => [c.dataset.metric, !!c.querySelector('.chart-canvas[data-drawn]')])"""
+
+
+def test_charts_coming_into_view_read_each_series_once(page: Any, world: dict[str, Any]) -> None:
+    """Only the charts in view read their history, each (run, key) once: a chart drawing (or still loading)
+    keeps its height, so the charts below never flash into view and read theirs for nothing, and scrolling
+    reads only what the newly shown charts need."""
+    metrics = [f"m{i:02d}" for i in range(16)]
+    runs = harness.seed_project(world["dsn"], ADMIN, "scrolling", n_runs=6, metrics=metrics, n_steps=50)
+    bodies: list[dict[str, Any]] = []
+    page.on("request", lambda r: bodies.append(json.loads(r.post_data or "{}")) if r.url.endswith("/history") else None)
+    resp = page.context.request.post(world["base"] + "/api/v1/auth/login", data={"username": ADMIN, "password": PASSWORD})
+    assert resp.ok, resp.text()
+    page.goto(f"{world['base']}/{ADMIN}/scrolling")
+
+    def settled() -> list[str]:
+        """The line charts in view once every one of them is drawn."""
+        harness.wait_js(page, f"(() => {{ const c = {IN_VIEW_LINE_CHARTS}; return c.length > 0 && c.every(x => x[1]); }})()")
+        page.wait_for_timeout(300)  # a request a late layout change would send has left by now
+        return [m for m, _ in page.evaluate(IN_VIEW_LINE_CHARTS)]
+
+    def pairs() -> list[tuple[str, str]]:
+        return [(r, k) for b in bodies for r in b["runs"] for k in b["keys"]]
+
+    in_view = settled()
+    assert 0 < len(in_view) < len(metrics)  # the test needs charts below the fold
+    assert {k for b in bodies for k in b["keys"]} == set(in_view), (in_view, bodies)
+    assert sorted(pairs()) == sorted({(r.run_id, k) for r in runs for k in in_view})  # each once
+    seen = set(in_view)
+    # scroll the charts down screen by screen: each chart shown reads its keys once, nothing is read again
+    for _ in range(8):
+        page.locator(".ws-charts").evaluate("el => el.scrollBy(0, el.clientHeight * 0.8)")
+        seen.update(settled())
+    last = chart(page, metrics[-1])
+    assert last.locator(".chart-canvas[data-drawn][data-lines='6']").count() == 1
+    assert {k for b in bodies for k in b["keys"]} == seen
+    got = pairs()
+    assert len(got) == len(set(got)), f"a series was read twice: {bodies}"
+    assert len(bodies) <= 9, bodies
 
 
 def test_sort_and_filter_choose_the_charted_runs(page: Any, world: dict[str, Any]) -> None:

@@ -2,16 +2,17 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { alignLines, lonePoints, type Y } from "../data/aggregate";
-import { smoothEma } from "../data/smooth";
 import { formatNumber } from "../data/values";
+import { cleanValues, drawLines, envelope, smoothValues, toNullable } from "./fastLines";
 
 export interface ChartLine {
   id: string;
   label: string;
   color: string;
-  /** x values, ascending (steps, seconds, epoch seconds or a metric's values). */
-  step: number[];
-  value: (number | null)[];
+  /** x values, ascending (steps, seconds, epoch seconds or a metric's values); typed arrays are kept as they are. */
+  step: ArrayLike<number>;
+  /** null or NaN: no value (a gap). */
+  value: ArrayLike<number | null>;
   /** A band around the line (a run's min/max per bucket, or a group's spread); null: none. */
   min: (number | null)[] | null;
   max: (number | null)[] | null;
@@ -54,7 +55,7 @@ function alpha(color: string, a: number): string {
 }
 
 /** Index of the last step <= x (binary search), or -1. */
-function lastAtOrBefore(steps: number[], x: number): number {
+function lastAtOrBefore(steps: ArrayLike<number>, x: number): number {
   let lo = 0;
   let hi = steps.length - 1;
   let ans = -1;
@@ -118,6 +119,12 @@ function logSplits(u: uPlot, _axis: number, lo: number, hi: number): number[] {
   return out;
 }
 
+/** Above this many lines (and with no bands), lines are drawn by drawLines, not as uPlot series. */
+const FAST_LINES = 12;
+
+/** The legend's height (styles.css `.chart-legend`): a chart still loading keeps the room for it. */
+export const LEGEND_HEIGHT = 38;
+
 /** Legend entries that fit two lines of a chart this wide (the rest are counted). */
 function legendFits(width: number): number {
   return Math.max(2, 2 * Math.floor((width - 52) / 150) - 1);
@@ -130,24 +137,29 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
   onZoomRef.current = onZoom;
   const [hover, setHover] = useState<Hover | null>(null);
 
-  // Per line: the values drawn (smoothed), kept for the hover lookups.
+  // Per line: the values drawn (smoothed; NaN for a gap), kept for the hover lookups.
   const prepared = useMemo(() => {
     return lines.map((l) => {
-      const clean = logY ? l.value.map((v) => (v !== null && v > 0 ? v : null)) : l.value;
-      const shown = smoothEma(clean, smoothing);
+      const clean = cleanValues(l.value, logY);
+      const shown = smoothValues(clean, smoothing);
       const pos = (a: (number | null)[] | null) => (a && logY ? a.map((v) => (v !== null && v > 0 ? v : null)) : a);
       return { line: l, shown, raw: smoothing > 0 ? clean : null, min: pos(l.min), max: pos(l.max) };
     });
   }, [lines, smoothing, logY]);
+  // Many lines without bands: uPlot keeps the axes, scales, cursor and zoom, the lines are drawn by drawLines.
+  const fast = prepared.length > FAST_LINES && prepared.every((p) => !p.min || !p.max);
 
   const preparedRef = useRef(prepared);
   preparedRef.current = prepared;
+  const fastRef = useRef(fast);
+  fastRef.current = fast;
   const sigRef = useRef("");
 
   useEffect(() => {
     const el = wrapRef.current;
     if (!el) return;
-    const parts: { x: number[]; ys: Y[][] }[] = [];
+    const tEffect = performance.now();
+    const parts: { x: ArrayLike<number>; ys: Y[][] }[] = [];
     const series: uPlot.Series[] = [{ label: xLabel }];
     const bands: uPlot.Band[] = [];
     const lone = new WeakMap<object, number[]>();
@@ -158,8 +170,15 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
       return idx;
     };
     let idx = 1;
+    let data: uPlot.AlignedData;
+    if (fast) {
+      // two series uPlot does not draw: the lowest and highest value at each x (its y range and cursor)
+      const hidden: uPlot.Series = { label: "", stroke: "transparent", width: 0, points: { show: false }, paths: () => null };
+      series.push({ ...hidden }, { ...hidden });
+      data = envelope(prepared.map((p) => ({ x: p.line.step, ys: p.raw ? [p.shown, p.raw] : [p.shown] }))) as uPlot.AlignedData;
+    } else {
     for (const p of prepared) {
-      const cols: (number | null)[][] = [p.shown];
+      const cols: (number | null)[][] = [toNullable(p.shown)];
       // a point with no neighbour (a run's first step, a lone logged value) is drawn as a dot
       series.push({
         label: p.line.label,
@@ -170,7 +189,7 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
       });
       idx++;
       if (p.raw) {
-        cols.push(p.raw);
+        cols.push(toNullable(p.raw));
         series.push({ label: "", stroke: alpha(p.line.color, 0.28), width: 1, points: { show: false } });
         idx++;
       }
@@ -184,7 +203,8 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
       parts.push({ x: p.line.step, ys: cols });
     }
     const aligned = alignLines(parts);
-    const data = [aligned.x, ...aligned.ys] as uPlot.AlignedData;
+    data = [Array.from(aligned.x), ...aligned.ys] as uPlot.AlignedData;
+    }
 
     const width = Math.max(100, el.clientWidth);
     const yValues = (_u: uPlot, vals: number[]) => vals.map((v) => fmtAxis(v) + (v === null ? "" : unit));
@@ -251,14 +271,26 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
             const x = u.data[0][i];
             const rows = preparedRef.current.map((p) => {
               const j = lastAtOrBefore(p.line.step, x);
-              return { label: p.line.label, color: p.line.color, value: j >= 0 ? p.shown[j] : null, note: p.line.note };
+              const v = j >= 0 ? p.shown[j] : NaN;
+              return { label: p.line.label, color: p.line.color, value: v === v ? v : null, note: p.line.note };
             });
             rows.sort((a, b) => (b.value ?? -Infinity) - (a.value ?? -Infinity));
             setHover({ step: x, left: u.cursor.left, rows });
           },
         ],
         draw: [
-          () => {
+          (u) => {
+            const t0 = performance.now();
+            if (fastRef.current) {
+              const ps = preparedRef.current;
+              const many = ps.length > 20;
+              const out = [];
+              // the unsmoothed lines faintly under the smoothed ones, then the lines in order (as uPlot would)
+              for (const p of ps) if (p.raw) out.push({ x: p.line.step, y: p.raw, color: alpha(p.line.color, 0.28), width: 1, dots: false });
+              for (const p of ps) out.push({ x: p.line.step, y: p.shown, color: p.line.color, width: p.line.bold ? 2.2 : many ? 1 : 1.5, dots: true });
+              drawLines(u, out);
+            }
+            performance.measure("ry:chart-draw-lines", { start: t0, end: performance.now() });
             el.dataset.drawn = "1";
             el.dataset.lines = String(preparedRef.current.length);
           },
@@ -266,16 +298,20 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
       },
     };
     // Same lines, same look (a live refresh): swap the data in place, keeping the cursor and the canvas.
-    const sig = `${height}|${logY}|${xKind}|${unit}|${!!onZoomRef.current}|` + series.map((x) => `${x.label}:${String(x.stroke)}`).join(",");
+    const sig = `${height}|${logY}|${xKind}|${unit}|${!!onZoomRef.current}|` + (fast ? "fast" : series.map((x) => `${x.label}:${String(x.stroke)}`).join(","));
+    // (the lines' columns for uPlot, or their envelope; bench/ui_render.py reports these marks)
+    performance.measure("ry:chart-columns", { start: tEffect, end: performance.now() });
     if (plotRef.current && sigRef.current === sig) {
       plotRef.current.setData(data);
       return;
     }
     plotRef.current?.destroy();
     delete el.dataset.drawn;
+    const t0 = performance.now();
     plotRef.current = new uPlot(opts, data, el);
+    performance.measure("ry:chart-create", { start: t0, end: performance.now() });
     sigRef.current = sig;
-  }, [prepared, height, logY, xKind, xLabel, unit, !!onZoom]);
+  }, [prepared, fast, height, logY, xKind, xLabel, unit, !!onZoom]);
 
   useEffect(() => {
     const el = wrapRef.current!;
@@ -301,7 +337,9 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
   const legendLines = legend ? (lines.length <= fits + 1 ? lines : lines.slice(0, fits)) : [];
   return (
     <div className="chart-wrap" onMouseLeave={() => setHover(null)}>
-      <div ref={wrapRef} className="chart-canvas" />
+      {/* the chart's height is held before uPlot draws into it: the panels below must not move up for a frame
+          (they would come into view and read their data for nothing) */}
+      <div ref={wrapRef} className="chart-canvas" style={{ minHeight: height }} />
       {hover && (
         <div className="chart-hover" data-testid="chart-hover" style={hover.left > plotW / 2 ? { left: 56 } : { right: 8 }}>
           <div className="chart-hover-step">{xKind === "step" ? `step ${fmtStep(hover.step)}` : xKind === "value" ? `${xLabel} ${fmtX(xKind, hover.step)}` : fmtX(xKind, hover.step)}</div>

@@ -8,7 +8,7 @@
 export type Y = number | null | undefined;
 
 export interface XY {
-  x: number[];
+  x: ArrayLike<number>;
   /** Per series: values aligned to `x`; `undefined` = no point there (lines join across), `null` = a gap. */
   ys: Y[][];
 }
@@ -16,20 +16,20 @@ export interface XY {
 const MAX_CELLS = 2_000_000;
 
 /** Join series (each with its own ascending x) onto one x axis. */
-export function alignLines(series: { x: number[]; ys: Y[][] }[]): XY {
+export function alignLines(series: { x: ArrayLike<number>; ys: Y[][] }[]): XY {
   if (series.length === 0) return { x: [], ys: [] };
   const first = series[0].x;
   if (series.every((s) => sameArray(s.x, first))) return { x: first, ys: series.flatMap((s) => s.ys) };
   const nSeries = series.reduce((n, s) => n + s.ys.length, 0);
   const set = new Set<number>();
-  for (const s of series) for (const v of s.x) set.add(v);
+  for (const s of series) for (let i = 0; i < s.x.length; i++) set.add(s.x[i]);
   if (set.size * nSeries <= MAX_CELLS) {
     const x = Float64Array.from(set).sort();
     const index = new Map<number, number>();
     x.forEach((v, i) => index.set(v, i));
     const ys: Y[][] = [];
     for (const s of series) {
-      const pos = s.x.map((v) => index.get(v)!);
+      const pos = Array.from(s.x, (v) => index.get(v)!);
       for (const col of s.ys) {
         const out = new Array<Y>(x.length); // undefined everywhere else
         for (let i = 0; i < pos.length; i++) out[pos[i]] = col[i];
@@ -50,7 +50,7 @@ export function alignLines(series: { x: number[]; ys: Y[][] }[]): XY {
   const x = Array.from({ length: cells }, (_, i) => lo + i * width);
   const ys: Y[][] = [];
   for (const s of series) {
-    const cellOf = s.x.map((v) => Math.round((v - lo) / width));
+    const cellOf = Array.from(s.x, (v) => Math.round((v - lo) / width));
     for (const col of s.ys) {
       const out = new Array<Y>(cells);
       for (let i = 0; i < cellOf.length; i++) if (col[i] !== undefined) out[cellOf[i]] = col[i];
@@ -60,7 +60,7 @@ export function alignLines(series: { x: number[]; ys: Y[][] }[]): XY {
   return { x, ys };
 }
 
-function sameArray(a: number[], b: number[]): boolean {
+function sameArray(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -94,11 +94,11 @@ export interface GroupLine {
 }
 
 /** Mean of a group's runs with a min/max (or ±1 std) band over a shared grid of at most `cells` points. */
-export function groupLine(members: { x: number[]; y: (number | null)[] }[], band: "minmax" | "std", cells = 400): GroupLine {
+export function groupLine(members: { x: ArrayLike<number>; y: ArrayLike<number | null> }[], band: "minmax" | "std", cells = 400): GroupLine {
   const xs = members.filter((m) => m.x.length > 0);
   if (xs.length === 0) return { x: [], mean: [], lo: [], hi: [], count: [] };
   const all = new Set<number>();
-  for (const m of xs) for (const v of m.x) all.add(v);
+  for (const m of xs) for (let i = 0; i < m.x.length; i++) all.add(m.x[i]);
   let grid: number[];
   if (all.size <= cells) grid = Array.from(all).sort((a, b) => a - b);
   else {

@@ -1,12 +1,14 @@
 import { useEffect, useRef, useState } from "react";
 import { api } from "./api";
 import { useLiveTick } from "./live";
+import { chartReadCount, whenChartsRead } from "./seriesStore";
 import type { Run } from "./types";
 
 /** Orders the runs endpoint can apply itself; any other column is sorted in the browser. */
 export const SERVER_ORDERS = new Set(["created_at", "updated_at", "name", "state"]);
 const FIRST_PAGE = 200; // small, so the table shows at once
 const PAGE = 1000; // the API's maximum
+const HOLD_MS = 3000;
 
 export interface ProjectRuns {
   runs: Run[] | undefined;
@@ -25,7 +27,14 @@ function overlap(serverTime: string): string {
  * page shows at once), then kept fresh by the live layer: each change asks only for the runs updated since
  * the last answer (`updated_since`) and merges them in.
  */
-export function useProjectRuns(entity: string, project: string, serverOrder: string | null, filter = "", firstPage = FIRST_PAGE): ProjectRuns {
+export function useProjectRuns(
+  entity: string,
+  project: string,
+  serverOrder: string | null,
+  filter = "",
+  firstPage = FIRST_PAGE,
+  chartsFirst = false,
+): ProjectRuns {
   const [state, setState] = useState<ProjectRuns>({ runs: undefined, total: 0, complete: false, error: undefined });
   const [reload, setReload] = useState(0);
   const stateRef = useRef(state);
@@ -35,6 +44,7 @@ export function useProjectRuns(entity: string, project: string, serverOrder: str
 
   // the first page is read once, with the size first asked for (a later change must not reload the list)
   const [first] = useState(() => Math.max(FIRST_PAGE, Math.min(PAGE, firstPage)));
+  const [hold] = useState(chartsFirst);
   useEffect(() => {
     const ctl = new AbortController();
     const order = serverOrder ?? "-created_at";
@@ -43,7 +53,12 @@ export function useProjectRuns(entity: string, project: string, serverOrder: str
       let offset = 0;
       let all: Run[] = [];
       let since: string | null = null;
+      const reads = chartReadCount();
       for (;;) {
+        // charts of the first N runs (all on the first page): the rest of the list waits until the charts in
+        // view have their data (at most HOLD_MS), instead of competing with them for the server and the page
+        if (offset > 0 && hold && reload === 0) await whenChartsRead(reads, HOLD_MS, ctl.signal);
+        if (ctl.signal.aborted) return;
         const page = await api.runs(entity, project, { limit: offset === 0 ? first : PAGE, offset, order, filter: filter || undefined }, ctl.signal);
         if (since === null) since = overlap(page.server_time);
         all = offset === 0 ? page.runs : all.concat(page.runs);

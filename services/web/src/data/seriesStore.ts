@@ -1,9 +1,10 @@
 // Chart series of many runs, read through the batched history endpoint (POST .../projects/{e}/{p}/history,
 // docs/api.md): every chart asks the store for (runs, keys) it shows; what is neither stored nor on its way is
-// gathered for a moment and read in ONE streamed request per batch, whatever the number of charts and runs.
-// A new page of runs or a new chart only asks for what is missing: nothing in flight is cancelled and sent
-// again. Lines arrive as the server reads them; subscribers hear about them at most every few hundred ms
-// (and at once when a request ends), so a chart of 1,000 runs is redrawn a handful of times, not 1,000.
+// gathered while the current task runs and read in ONE streamed request per batch, whatever the number of
+// charts and runs. A new page of runs or a new chart only asks for what is missing: nothing in flight is
+// cancelled and sent again. Lines arrive as the server reads them; subscribers hear about them at once the
+// first time, then at most every few seconds (and at once when a request ends), so a chart of 1,000 runs is
+// redrawn a handful of times, not 1,000.
 import { query } from "../api/client";
 import type { components } from "../api/schema/query";
 
@@ -62,13 +63,52 @@ export interface StoreParams {
   x?: string;
 }
 
-const GATHER_MS = 12; // how long asks are gathered into one request
 // While lines stream in, charts hear about them at once the first time (something shows quickly), then at
 // most every NOTIFY_MS, and at once when a request ends: redrawing 1,000 lines costs more than reading them.
 const NOTIFY_MS = 3000;
 const MAX_RUNS = 1000; // the endpoint's limits (routes/history_batch.py)
 const MAX_KEYS = 100;
 const MAX_POINTS = 10_000_000;
+
+// The page's chart reads, across stores: the rest of a long runs list waits for the first of them (see
+// whenChartsRead), so that the charts in view are not slowed by pages of the table nobody sees yet.
+let chartReads = 0;
+let chartReadsDone = 0;
+const chartReadWaiters = new Set<() => void>();
+
+function chartReadEnded(): void {
+  chartReadsDone++;
+  // once the charts have drawn what arrived (two frames on)
+  if (chartReads === chartReadsDone)
+    requestAnimationFrame(() => requestAnimationFrame(() => chartReadWaiters.forEach((fn) => fn())));
+}
+
+/**
+ * Resolves once the charts have read and drawn what they asked for (no history request in flight, at least
+ * one ended since `since`, a count from chartReadCount), or after `maxMs` in any case (no chart may ask).
+ */
+export function whenChartsRead(since: number, maxMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      chartReadWaiters.delete(check);
+      window.clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const check = () => {
+      if (chartReadsDone > since && chartReads === chartReadsDone) done();
+    };
+    const timer = window.setTimeout(done, maxMs);
+    signal?.addEventListener("abort", done);
+    chartReadWaiters.add(check);
+    check();
+  });
+}
+
+/** The number of chart reads begun so far (for whenChartsRead). */
+export function chartReadCount(): number {
+  return chartReads;
+}
 
 /** Per-run min/max bands only help with a few lines. */
 export function bandsFor(runs: number): boolean {
@@ -80,7 +120,7 @@ export class SeriesStore {
   private inflight = new Map<string, Set<string>>();
   private pendingRuns = new Set<string>();
   private pendingKeys = new Set<string>();
-  private gatherTimer: number | null = null;
+  private gathering = false;
   private notifyTimer: number | null = null;
   private lastNotify = 0;
   private listeners = new Set<() => void>();
@@ -110,6 +150,7 @@ export class SeriesStore {
 
   /** Make sure every (run, key) of `runIds` x `keys` is stored or coming. */
   want(runIds: string[], keys: string[]): void {
+    performance.mark("ry:history-want");
     for (const r of runIds)
       for (const k of keys)
         if (!this.known(r, k)) {
@@ -133,17 +174,19 @@ export class SeriesStore {
   close(): void {
     this.closed = true;
     this.controllers.forEach((c) => c.abort());
-    if (this.gatherTimer !== null) window.clearTimeout(this.gatherTimer);
     if (this.notifyTimer !== null) window.clearTimeout(this.notifyTimer);
     this.listeners.clear();
   }
 
   private schedule(): void {
-    if (this.gatherTimer !== null || this.closed || this.pendingRuns.size === 0) return;
-    this.gatherTimer = window.setTimeout(() => {
-      this.gatherTimer = null;
-      this.flush();
-    }, GATHER_MS);
+    if (this.gathering || this.closed || this.pendingRuns.size === 0) return;
+    // what every chart asks for in this task (one commit's effects, one observer report) goes in one request,
+    // sent as soon as the task ends: a timer would wait behind whatever else the page has queued
+    this.gathering = true;
+    queueMicrotask(() => {
+      this.gathering = false;
+      if (!this.closed) this.flush();
+    });
   }
 
   private flush(): void {
@@ -168,7 +211,10 @@ export class SeriesStore {
     const ctl = new AbortController();
     this.controllers.add(ctl);
     this.active++;
+    chartReads++;
     let done = false;
+    const t0 = performance.now();
+    let decodeMs = 0;
     const { entity, project, samples, bands, x } = this.params;
     try {
       await query.stream(
@@ -178,9 +224,11 @@ export class SeriesStore {
           if (line.done) done = true;
           else if (line.error) this.error = line.error;
           else if (line.run_id && line.series) {
+            const a = performance.now();
             let m = this.data.get(line.run_id);
             if (!m) this.data.set(line.run_id, (m = new Map()));
             for (const [k, s] of Object.entries(line.series)) m.set(k, toSeries(s));
+            decodeMs += performance.now() - a;
             this.notify(false);
           }
         },
@@ -190,8 +238,12 @@ export class SeriesStore {
     } catch (e) {
       if ((e as Error).name !== "AbortError") this.error = String((e as Error).message ?? e);
     } finally {
+      // the request from sending to its last line read (bench/ui_render.py reports these marks)
+      performance.measure("ry:history-request", { start: t0, end: performance.now() });
+      performance.measure("ry:history-decode", { start: t0, duration: decodeMs }); // base64 to typed arrays, all lines
       this.controllers.delete(ctl);
       this.active--;
+      chartReadEnded();
       for (const r of runs) {
         const s = this.inflight.get(r);
         keys.forEach((k) => s?.delete(k));

@@ -98,7 +98,8 @@ export function WorkspacePage() {
   // When the charts show the first N runs of the server's order, the first page holds them all: the charted
   // set is known from the first answer and its history is read in one request.
   const wantTop = selParam === null && serverOrder !== null && !qParam ? (topParam === "all" ? MAX_CHARTED : Number(topParam) || 0) : 0;
-  const { runs, total, complete, error } = useProjectRuns(entity, project, serverOrder, filter, wantTop);
+  // (the rest of the list is read once the charts in view have theirs)
+  const { runs, total, complete, error } = useProjectRuns(entity, project, serverOrder, filter, wantTop, wantTop > 0);
   // A bad expression: the server's 400 names the position; the table keeps the last good result away.
   const filterError = error && filter && (error as { status?: number }).status === 400 ? error.message : null;
 
@@ -152,14 +153,21 @@ export function WorkspacePage() {
     }
   }, [rows, selected, setSel, setTop]);
 
-  const panelRuns: PanelRun[] = useMemo(
-    () =>
-      chartedIds
-        .map((id) => byId.get(id))
-        .filter((r): r is Run => !!r)
-        .map((r) => ({ id: r.id, name: r.name, color: selected.get(r.id)!, running: r.state === "running" })),
-    [chartedIds, byId, selected],
-  );
+  const shownRuns = useRef<PanelRun[]>([]);
+  const panelRuns: PanelRun[] = useMemo(() => {
+    const next = chartedIds
+      .map((id) => byId.get(id))
+      .filter((r): r is Run => !!r)
+      .map((r) => ({ id: r.id, name: r.name, color: selected.get(r.id)!, running: r.state === "running" }));
+    // the same runs as before (another page of the table arrived): the same array, so that no chart shapes
+    // and draws its hundreds of lines again for nothing
+    const prev = shownRuns.current;
+    const same =
+      prev.length === next.length &&
+      next.every((r, i) => r.id === prev[i].id && r.name === prev[i].name && r.color === prev[i].color && r.running === prev[i].running);
+    if (!same) shownRuns.current = next;
+    return shownRuns.current;
+  }, [chartedIds, byId, selected]);
   const groups: PanelGroup[] | null = useMemo(() => {
     if (!groupBy) return null;
     const m = new Map<string, { value: JsonValue; ids: string[] }>();
@@ -180,7 +188,9 @@ export function WorkspacePage() {
   const keysTick = useThrottled(useLiveTick({ kind: "project-runs", entity, project }), 10_000);
   // the project's keys: again (throttled) when runs log, which is also how new runs arrive
   const keysRes = useResource((signal) => api.keys(entity, project, signal), [entity, project, keysTick]);
-  const expected = mode === "ticked" ? chartedIds.length : Math.min(topN, q ? rows.length : total);
+  // the stores are sized for the runs charted once every page is in: counted from what is known from the first
+  // page on (the ticked ids, the total), so that later pages never resize them (which cuts and resends requests)
+  const expected = mode === "ticked" ? (selParam ?? "").split(",").filter(Boolean).length : Math.min(topN, total);
   const store = useStores(entity, project, panelRuns, tick, expected);
   const media = useMedia(entity, project, chartedIds, tick);
   // line panels do not wait for the media read: a media key's panel changes kind when it comes

@@ -5,7 +5,7 @@ import { groupLine } from "../data/aggregate";
 import { colorAt } from "../data/colors";
 import { fetchWindow, type BatchSeries } from "../data/seriesStore";
 import { isSystemKey, unitOf } from "../data/units";
-import { LineChart, type ChartLine, type XKind } from "../components/LineChart";
+import { LEGEND_HEIGHT, LineChart, type ChartLine, type XKind } from "../components/LineChart";
 import type { PanelSpec } from "./layout";
 import { usePanels, useStoreVersion } from "./env";
 
@@ -25,8 +25,10 @@ export function xLabelOf(mode: string): string {
 }
 
 interface XY {
-  x: number[];
-  y: (number | null)[];
+  /** Ascending; the series' own typed array where it can be. */
+  x: ArrayLike<number>;
+  /** NaN or null: no value. */
+  y: ArrayLike<number | null>;
   min: (number | null)[] | null;
   max: (number | null)[] | null;
 }
@@ -54,15 +56,16 @@ function computeXY(s: BatchSeries, mode: string, system: boolean, bands: boolean
     for (let i = 0; i < a.length; i++) out[i] = Number.isFinite(a[i]) ? a[i] : null;
     return out;
   };
-  const y = fin(s.value);
   const hasBand = bands && !!s.min && !!s.max && s.min.length === n && s.max.length === n;
   const min = hasBand ? fin(s.min!) : null;
   const max = hasBand ? fin(s.max!) : null;
+  // steps and values are used as they arrived (typed arrays, NaN for a missing value): no copy per point
   if (system) {
     const t0 = s.step[0];
-    return { x: Array.from(s.step, (v) => (mode === "wall" ? v / 1000 : (v - t0) / 1000)), y, min, max };
+    return { x: Float64Array.from(s.step, (v) => (mode === "wall" ? v / 1000 : (v - t0) / 1000)), y: s.value, min, max };
   }
-  if (mode === "step") return { x: Array.from(s.step), y, min, max };
+  if (mode === "step") return { x: s.step, y: s.value, min, max };
+  const y = fin(s.value);
   // another x: keep the points that have one, in ascending x (uPlot needs it); the last point wins per x
   if (!s.x || s.x.length !== n) return null;
   const xs = fin(s.x);
@@ -70,7 +73,7 @@ function computeXY(s: BatchSeries, mode: string, system: boolean, bands: boolean
   for (let i = 0; i < n; i++) if (xs[i] !== null) idx.push(i);
   if (mode !== "relative" && mode !== "wall") idx.sort((a, b) => (xs[a] as number) - (xs[b] as number) || a - b);
   const origin = mode === "relative" && idx.length ? Math.min(...idx.map((i) => xs[i] as number)) : 0;
-  const out: XY = { x: [], y: [], min: min ? [] : null, max: max ? [] : null };
+  const out: { x: number[]; y: (number | null)[]; min: (number | null)[] | null; max: (number | null)[] | null } = { x: [], y: [], min: min ? [] : null, max: max ? [] : null };
   for (const i of idx) {
     const x = (xs[i] as number) - origin;
     const last = out.x.length - 1;
@@ -134,6 +137,16 @@ export function LinePanel({ spec, height, visible }: { spec: PanelSpec; height: 
   // keeps its lines (no redraw of hundreds of lines for another chart's data).
   const lastUsed = useRef<{ key: string; used: (BatchSeries | undefined)[]; result: { lines: ChartLine[]; loaded: number } } | null>(null);
   const { lines, loaded } = useMemo(() => {
+    const t0 = performance.now();
+    try {
+      return shapeLines();
+    } finally {
+      performance.measure("ry:chart-shape", { start: t0, end: performance.now() });
+    }
+  }, [version, env.runs, env.groups, keysKey, mode, system, bands, zoomed, range, settings.band, smoothing]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  // The lines of the runs (or groups) shown, as the chart draws them.
+  function shapeLines(): { lines: ChartLine[]; loaded: number } {
     const lookKey = `${keysKey}|${mode}|${system}|${bands}|${settings.band}|${range}|${env.groups ? env.groups.map((g) => g.name + g.runIds.length).join() : ""}`;
     const used: (BatchSeries | undefined)[] = [];
     for (const r of env.runs) for (const k of spec.keys) used.push(get(r.id, k));
@@ -148,7 +161,7 @@ export function LinePanel({ spec, height, visible }: { spec: PanelSpec; height: 
       const byId = new Map(env.runs.map((r) => [r.id, r]));
       spec.keys.forEach((k, ki) => {
         for (const g of env.groups!) {
-          const members: { x: number[]; y: (number | null)[] }[] = [];
+          const members: { x: ArrayLike<number>; y: ArrayLike<number | null> }[] = [];
           for (const id of g.runIds) {
             if (!byId.has(id)) continue;
             const s = get(id, k);
@@ -193,8 +206,7 @@ export function LinePanel({ spec, height, visible }: { spec: PanelSpec; height: 
     lastUsed.current = { key: lookKey, used, result: { lines: out, loaded } };
     prevRuns.current = env.runs;
     return { lines: out, loaded };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [version, env.runs, env.groups, keysKey, mode, system, bands, zoomed, range, settings.band, smoothing]);
+  }
 
   const unit = useMemo(() => {
     const units = spec.keys.map((k) => unitOf(k)?.suffix ?? "");
@@ -212,7 +224,7 @@ export function LinePanel({ spec, height, visible }: { spec: PanelSpec; height: 
       {zoomError && <div className="error-inline">Zoom failed: {zoomError}</div>}
       {store.error && !lines.length && <div className="error-inline">Could not load: {store.error}</div>}
       {lines.length === 0 ? (
-        <div className="chart-empty" style={{ height }}>
+        <div className="chart-empty" style={{ height: height + LEGEND_HEIGHT }}>
           {waiting ? "Loading…" : mode === "step" || system || mode === "relative" || mode === "wall" ? "No data for the runs shown" : `No points where ${mode} was logged at the same step`}
         </div>
       ) : (

@@ -1,7 +1,7 @@
 // The panels of a workspace (or of a run's Charts/System tab), in sections: drawn from what was logged and
 // the saved layout (layout.ts). When `onLayout` is given they can be added, edited, removed, dragged to
 // another place (the grip in their header) and resized (the corner handle, in columns and height steps).
-import { useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { unitOf } from "../data/units";
 import { HistogramPanel, ImagesPanel, TablePanel, ValuePanel } from "./MediaPanels";
 import { LinePanel } from "./LinePanel";
@@ -201,6 +201,26 @@ function SectionGrid({ section, editable, dragging, setDragging, onMove, onEdit,
   );
 }
 
+/** Whether an element is on screen now: inside the viewport and inside every scrolling box around it. */
+function inView(el: HTMLElement): boolean {
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0) return false;
+  let top = 0;
+  let left = 0;
+  let bottom = window.innerHeight;
+  let right = window.innerWidth;
+  for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+    const o = getComputedStyle(p);
+    if (o.overflowY === "visible" && o.overflowX === "visible") continue;
+    const b = p.getBoundingClientRect();
+    top = Math.max(top, b.top);
+    left = Math.max(left, b.left);
+    bottom = Math.min(bottom, b.bottom);
+    right = Math.min(right, b.right);
+  }
+  return r.bottom > top && r.top < bottom && r.right > left && r.left < right;
+}
+
 interface CardProps {
   spec: PanelSpec;
   cols: number;
@@ -221,11 +241,27 @@ function PanelCard({ spec, cols, gridRef, editable, dropMark, onDragStart, onDra
   const [visible, setVisible] = useState(false);
   const [armed, setArmed] = useState(false);
   const [preview, setPreview] = useState<{ w: number; h: number } | null>(null);
+  // Shown at once: read the data in this very commit, not a frame or two later when the observer first reports
+  // (the page is busy laying out the runs table then).
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (el && inView(el)) {
+      performance.mark("ry:panel-visible");
+      setVisible(true);
+    }
+  }, []);
   useEffect(() => {
     const el = ref.current;
     if (!el || visible) return;
     // a chart reads its data when it comes into view
-    const io = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && setVisible(true), { rootMargin: "0px" });
+    const io = new IntersectionObserver(
+      (entries) => {
+        if (!entries.some((e) => e.isIntersecting)) return;
+        performance.mark("ry:panel-visible");
+        setVisible(true);
+      },
+      { rootMargin: "0px" },
+    );
     io.observe(el);
     return () => io.disconnect();
   }, [visible]);
