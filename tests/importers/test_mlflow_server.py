@@ -112,7 +112,7 @@ def test_mlflow_tracking_server_is_imported_exactly_and_again_adds_nothing(
     assert cli(args) == 0
     out = capsys.readouterr().out
     assert "[1/2]" in out and "imported: 2 runs (2 new, 0 completed, 0 already there)" in out, out
-    assert "12 points in them, 2 files sent" in out, out  # loss 5 + acc 5 + val_loss 1, and 1; two artifacts
+    assert "sent 12 points, 2 files" in out, out  # loss 5 + acc 5 + val_loss 1, and 1; two artifacts
 
     run = get(base, key, f"/api/v1/runs/admin/from-mlflow-server/{ids['baseline']}")
     assert (run["name"], run["state"], run["exit_code"], run["group"]) == ("baseline", "finished", 0, "churn")
@@ -144,7 +144,8 @@ def test_mlflow_tracking_server_is_imported_exactly_and_again_adds_nothing(
     capsys.readouterr()
     assert cli(args) == 0
     out = capsys.readouterr().out
-    assert "nothing to transfer" in out and "imported: 2 runs (0 new, 0 completed, 2 already there)" in out, out
+    assert "nothing to transfer" in out and \
+        "imported: 2 runs (0 new, 0 completed, 2 already there); sent 0 points, 0 files" in out, out
     assert full_server.fetch(sql) == before
 
     capsys.readouterr()  # one experiment only, and the folder/URI mix-up is named

@@ -10,7 +10,20 @@ from typing import Any
 
 from .._sources import Source
 
-__all__ = ["add_target_arguments", "import_runs", "iso"]
+__all__ = ["add_target_arguments", "import_runs", "iso", "need", "print_counts"]
+
+
+def need(module: str, extra: str) -> None:
+    """Raise TransferError naming the extra to install when `module` cannot be imported."""
+    import importlib
+
+    from .._sources import TransferError
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise TransferError(f'the {extra} importer needs the {module} package: pip install "runyard[{extra}]"') \
+            from None
 
 
 def iso(seconds: float | None) -> str | None:
@@ -59,20 +72,27 @@ def import_runs(source: Source, args: argparse.Namespace, what: str, *, src_enti
         source.close()
     for line in summary_lines(report):
         print(line)
-    runs = len(report.runs)
-    points = sum(r.points for r in report.runs)
-    files = sum(r.files_sent for r in report.runs)
-    arts = ""
-    if report.artifacts_created or report.artifacts_present or report.artifact_conflicts:
-        arts = (f"; artifact versions: {report.artifacts_created} new, {report.artifacts_present} already there"
-                + (f", {len(report.artifact_conflicts)} conflicts" if report.artifact_conflicts else ""))
-    print(f"imported: {runs} runs ({report.count('copied')} new, {report.count('resumed')} completed, "
-          f"{report.count('up to date')} already there), {points} points in them, {files} files sent{arts}")
+    print_counts(report)
     if not report.ok:
         _err("some runs were not imported (named above); a run id the project holds with other data is a conflict "
              "and is never merged")
         return 1
     return 0
+
+
+def print_counts(report: Any) -> None:
+    """The last line of every importer: runs (new, completed, already there), then the points and files sent
+    now (a second import of the same data says `sent 0 points, 0 files`)."""
+    runs = len(report.runs)
+    points = sum(r.points for r in report.runs if r.records_sent)
+    files = sum(r.files_sent for r in report.runs)
+    arts = ""
+    if report.artifacts_created or report.artifacts_present or report.artifact_conflicts:
+        arts = (f"; artifact versions: {report.artifacts_created} new, {report.artifacts_present} already there"
+                + (f", {len(report.artifact_conflicts)} conflicts" if report.artifact_conflicts else ""))
+    other = "".join(f", {report.count(k)} {k}" for k in ("skipped", "conflict", "failed") if report.count(k))
+    print(f"imported: {runs} runs ({report.count('copied')} new, {report.count('resumed')} completed, "
+          f"{report.count('up to date')} already there{other}); sent {points} points, {files} files{arts}")
 
 
 def run_dict(**fields: Any) -> dict[str, Any]:

@@ -69,7 +69,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ._common import need
     from .wandb_server import looks_like_project
+
+    try:
+        need("wandb", "wandb")
+    except TransferError as exc:
+        print(f"runyard: {exc.message}", file=sys.stderr)
+        return 2
 
     server = len(args.paths) == 1 and (bool(args.wandb_host) or looks_like_project(args.paths[0]))
     if not server:
