@@ -120,11 +120,12 @@ def test_a_wandb_project_is_imported_through_wandb_api_field_by_field_and_again_
         c = get(c_url, c_key, f"/api/v1/runs/{path}")
         for field in ("name", "state", "exit_code", "config", "tags", "notes", "group", "job_type", "created_at"):
             assert c[field] == a[field], (field, c[field], a[field])
-        assert set(c["summary"]) == {k for k in a["summary"] if k != "_runtime"}
+        assert set(c["summary"]) == set(a["summary"])
         assert all(_same(c["summary"][k], a["summary"][k]) for k in c["summary"]), (c["summary"], a["summary"])
         assert abs(_ts(c["finished_at"]) - _ts(a["finished_at"])) < 2.0  # W&B keeps the runtime, not the end
         keys = sorted(k for k in set(a["history_keys"]) | set(a["media_keys"]) if not k.startswith("system/"))
         assert sorted(k for k in set(c["history_keys"]) | set(c["media_keys"]) if not k.startswith("system/")) == keys
+        assert "_timestamp" in keys  # each step's time, compared with the values
         ha, hc = _all_history(a_url, admin_key, path, keys), _all_history(c_url, c_key, path, keys)
         assert hc["steps"] == ha["steps"] and hc["columns"] == ha["columns"]
         sys_a = sorted(k for k in a["history_keys"] if k.startswith("system/"))
@@ -134,7 +135,7 @@ def test_a_wandb_project_is_imported_through_wandb_api_field_by_field_and_again_
             assert sc["steps"] == sa["steps"] and sc["columns"] == sa["columns"]  # same samples, same millisecond
         lines_a = get(a_url, admin_key, f"/api/v1/runs/{path}/output", limit=10_000)["lines"]
         lines_c = get(c_url, c_key, f"/api/v1/runs/{path}/output", limit=10_000)["lines"]
-        assert [(x["stream"], x["line"]) for x in lines_c] == [(x["stream"], x["line"]) for x in lines_a]
+        assert [(x["stream"], x["line"], x["ts"]) for x in lines_c] == [(x["stream"], x["line"], x["ts"]) for x in lines_a]
         files_a = {f["path"]: f["sha256"] for f in get(a_url, admin_key, f"/api/v1/runs/{path}/files",
                                                         recursive="true")["files"]}
         files_c = {f["path"]: f["sha256"] for f in get(c_url, c_key, f"/api/v1/runs/{path}/files",

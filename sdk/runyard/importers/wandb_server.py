@@ -33,7 +33,6 @@ __all__ = ["WandbApiSource", "looks_like_project"]
 
 HISTORY_PAGE = 1000
 EVENTS_SAMPLES = 1_000_000  # every system sample the server keeps (W&B's own server may sample them down)
-_INTERNAL_SUMMARY = ("_runtime",)  # rebuilt from the run's start when read (docs/wandb-compat.md)
 _PROJECT_PATH = re.compile(r"^[^/\s]+/[^/\s]+$")
 
 
@@ -170,7 +169,10 @@ class WandbApiSource(Source):
         try:
             found = list(self.api.runs(self._path(entity, project), order="+created_at", per_page=200))
         except Exception as exc:
-            raise self._fail(f"listing the runs of {self.w_entity}/{self.w_project}", exc) from None
+            hint = f" (and there is no folder {entity}/{project} here to read as W&B run folders)" \
+                if not self.host else ""
+            raise TransferError(self._fail(f"listing the runs of {self.w_entity}/{self.w_project}", exc).message + hint) \
+                from None
         for r in found:
             self._runs[r.id] = r
         self.say(f"found {len(found)} runs in {self.w_entity}/{self.w_project}")
@@ -217,7 +219,7 @@ class WandbApiSource(Source):
         raw = getattr(r, "rawconfig", None) or {}
         if isinstance(raw, dict) and "_wandb" in raw:
             config["_wandb"] = raw["_wandb"]
-        summary = {k: v for k, v in dict(r.summary._json_dict).items() if k not in _INTERNAL_SUMMARY}
+        summary = dict(r.summary._json_dict)
         state = str(r.state)
         code = extra.get("exitcode")
         if state == "finished":
@@ -298,7 +300,7 @@ class WandbApiSource(Source):
             ts = row.get("_timestamp")
             if not isinstance(ts, (int, float)):
                 continue
-            ms = int(math.floor(float(ts) * 1000 + 1e-6))
+            ms = math.floor(float(ts) * 1000 + 1e-6)
             for key, value in row.items():
                 if key.startswith("system.") and (num := _number(value)) is not None:
                     samples.setdefault(ms, {})["system/" + key[len("system."):]] = num

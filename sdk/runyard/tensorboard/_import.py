@@ -197,7 +197,6 @@ def import_logdir(logdir: str | os.PathLike[str], *, project: str, entity: str |
     from .._ids import check_project
     from .._sync import sync_run, sync_settings
     from ..errors import RunyardError, UsageError
-
     from ._convert import event_class
 
     root = Path(logdir)
