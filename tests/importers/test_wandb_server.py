@@ -176,6 +176,7 @@ def test_a_wandb_project_is_imported_through_wandb_api_field_by_field_and_again_
     assert proc.returncode == 0, out
     assert "nothing to transfer" in out and \
         "imported: 2 runs (0 new, 0 completed, 2 already there); sent 0 points, 0 files" in out, out
+    assert "downloaded from W&B: 0 files (0 bytes)" in out, out  # decided from the listings alone
     after = instance_c.fetch("SELECT r.run_id, r.last_seq, r.updated_at FROM runs r JOIN projects p "
                              "ON p.id = r.project_id WHERE p.name = $1 ORDER BY r.run_id", PROJECT)
     assert after == before

@@ -85,8 +85,8 @@ def _md5_hex(b64: str) -> str:
 
 
 class _HashCache:
-    """sha256 of files already read, by W&B's md5 and size, kept between imports (so a second import
-    lists what it would send without downloading anything again)."""
+    """sha256 of files already read, by W&B's md5 (or path and upload time) and size, kept between imports
+    (so a second import lists what it would send without downloading anything again)."""
 
     def __init__(self) -> None:
         from ..settings import login_file_path
@@ -99,12 +99,12 @@ class _HashCache:
         self.data: dict[str, str] = data if isinstance(data, dict) else {}
         self.dirty = False
 
-    def get(self, md5: str, size: int) -> str | None:
-        return self.data.get(f"{md5}:{size}") if md5 else None
+    def get(self, ident: str, size: int) -> str | None:
+        return self.data.get(f"{ident}:{size}") if ident else None
 
-    def put(self, md5: str, size: int, sha256: str) -> None:
-        if md5 and self.data.get(f"{md5}:{size}") != sha256:
-            self.data[f"{md5}:{size}"] = sha256
+    def put(self, ident: str, size: int, sha256: str) -> None:
+        if ident and self.data.get(f"{ident}:{size}") != sha256:
+            self.data[f"{ident}:{size}"] = sha256
             self.dirty = True
 
     def save(self) -> None:
@@ -147,12 +147,14 @@ class WandbApiSource(Source):
         self._arts: dict[str, list[Any]] | None = None
         self._art_files: dict[str, dict[str, tuple[Any, dict[str, Any]]]] = {}
         self.hashes = _HashCache()
+        self.downloads = [0, 0]  # files, bytes read from W&B
 
     def close(self) -> None:
         import shutil
 
         self.hashes.save()
         shutil.rmtree(self._tmp, ignore_errors=True)
+        self.say(f"downloaded from W&B: {self.downloads[0]} files ({self.downloads[1]} bytes)")
 
     def _path(self, entity: str, project: str) -> str:
         return f"{self.w_entity}/{self.w_project}"
@@ -192,23 +194,32 @@ class WandbApiSource(Source):
         answer one of them leave it out."""
         if run_id in self._extras:
             return self._extras[run_id]
-        out: dict[str, Any] = {}
         r = self._run(run_id)
         variables = {"project": self.w_project, "entity": self.w_entity, "name": run_id}
-        for name in ("exitcode", "host", "updatedAt"):
-            text = f"""query RunyardImportRunField($project: String!, $entity: String!, $name: String!) {{
-                project(name: $project, entityName: $entity) {{ run(name: $name) {{ {name} }} }} }}"""
-            try:
-                execute = getattr(getattr(r, "_service_api", None), "execute_graphql", None)
-                if execute is not None:  # wandb >= 0.2x: GraphQL through the wandb-core service
-                    res = execute(text, variables)
-                else:  # older wandb: the Api's own GraphQL client
-                    from wandb_gql import gql
 
-                    res = self.api.client.execute(gql(text), variable_values=variables)
-                out[name] = ((res.get("project") or {}).get("run") or {}).get(name)
-            except Exception:
-                out[name] = None
+        def ask(fields: tuple[str, ...]) -> dict[str, Any]:
+            text = f"""query RunyardImportRunFields($project: String!, $entity: String!, $name: String!) {{
+                project(name: $project, entityName: $entity) {{ run(name: $name) {{ {" ".join(fields)} }} }} }}"""
+            execute = getattr(getattr(r, "_service_api", None), "execute_graphql", None)
+            if execute is not None:  # wandb >= 0.2x: GraphQL through the wandb-core service
+                res = execute(text, variables)
+            else:  # older wandb: the Api's own GraphQL client
+                from wandb_gql import gql
+
+                res = self.api.client.execute(gql(text), variable_values=variables)
+            run = (res.get("project") or {}).get("run") or {}
+            return {f: run.get(f) for f in fields}
+
+        fields = ("exitcode", "host", "updatedAt")
+        try:
+            out = ask(fields)
+        except Exception:  # a server that lacks one of them: each on its own, the missing one left out
+            out = {}
+            for name in fields:
+                try:
+                    out.update(ask((name,)))
+                except Exception:
+                    out[name] = None
         self._extras[run_id] = out
         return out
 
@@ -343,6 +354,8 @@ class WandbApiSource(Source):
     def _download_file(self, f: Any, dest: Path) -> Path:
         dest.mkdir(parents=True, exist_ok=True)
         f.download(root=str(dest), replace=True).close()
+        self.downloads[0] += 1
+        self.downloads[1] += (dest / f.name).stat().st_size
         return dest / f.name
 
     def files(self, entity: str, project: str, run_id: str) -> dict[str, dict[str, Any]]:
@@ -358,13 +371,18 @@ class WandbApiSource(Source):
                     continue
                 size = int(f.size or 0)
                 md5 = _md5_hex(str(f.md5 or ""))
-                sha = self.hashes.get(md5, size)
+                # what names these bytes: their MD5 where the server gives one, else the file's path and the
+                # time it was last uploaded (a server that keeps no MD5 of run files)
+                stamp = getattr(f, "updated_at", None) or (getattr(f, "_attrs", None) or {}).get("updatedAt")
+                ident = md5 or (f"{self.label}/{run_id}/{name}@{stamp}" if stamp else "")
+                sha = self.hashes.get(ident, size)
                 rec: dict[str, Any] = {"path": name, "size": size, "md5": md5}
                 if sha is None:
                     local = self._download_file(f, self._tmp / "files" / run_id)
                     h = t.hash_file(local)
                     sha, rec["size"], rec["local"] = h.sha256, h.size, str(local)
-                    self.hashes.put(md5 or h.md5, h.size, sha)
+                    if ident and h.size == size:
+                        self.hashes.put(ident, size, sha)
                 rec["sha256"] = sha
                 out[name], objs[name] = rec, f
         except TransferError:
@@ -493,6 +511,8 @@ class WandbApiSource(Source):
         local = root / path
         if not local.is_file():
             raise TransferError(f"the wandb package did not download {path} of {name}:{version}")
+        self.downloads[0] += 1
+        self.downloads[1] += local.stat().st_size
         return local
 
     def _digest(self, name: str, version: str) -> str:
