@@ -6,13 +6,15 @@ transaction log, or a whole project (or one run) of a W&B server or W&B cloud th
     runyard import wandb ./wandb/offline-run-20260101_120000-abc123 --project from-wandb
     runyard import wandb ENTITY/PROJECT [--run ID] [--wandb-host URL] --host RUNYARD_URL
 
-A W&B project is read with the wandb package's public API: the W&B key comes from WANDB_API_KEY or from
-what `wandb login --host URL` saved; the Runyard project defaults to the W&B project's name. Each run
+A W&B project (ENTITY/PROJECT: an argument that is not an existing folder) is read with the wandb
+package's public API: the W&B key comes from WANDB_API_KEY or from what `wandb login --host URL` saved;
+the Runyard project defaults to the W&B project's name. Each run
 keeps its id, name, config, summary, tags, notes, group, job type, state, times, its full history
 (`scan_history`, NaN/±Inf kept), system metrics, console output, files, and the artifacts of the project
-with their versions, aliases, producing and using runs (docs/importers.md).
+with their versions, aliases, producing and using runs (docs/importers.md). Runs still running on W&B are
+skipped; a second import sends and downloads nothing.
 
-The records are decoded with the wandb package's own protobuf classes (`wandb.proto.wandb_internal_pb2`).
+Run folders: the records are decoded with the wandb package's own protobuf classes (`wandb.proto.wandb_internal_pb2`).
 The log container is read with the package's own reader where it has one (`wandb.sdk.internal.datastore`,
 wandb < 0.19); newer wandb versions keep their reader in the Go `wandb-core` binary, so Runyard reads the
 container itself there (W&B's LevelDB-style log: 32 KiB blocks of CRC32-checked chunks; a chunk whose
