@@ -21,7 +21,8 @@ from runyard.cli import main as cli
 
 from .conftest import get, run_script
 
-pytestmark = [pytest.mark.e2e, pytest.mark.local, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.local, pytest.mark.slow,
+              pytest.mark.timeout(600)]  # real clients and servers start in these tests, on a shared machine
 
 LOG = '''
 import json, math, os, sys

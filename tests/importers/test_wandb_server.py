@@ -19,7 +19,8 @@ from tests.sdk.conftest import InstanceB
 
 from .conftest import get
 
-pytestmark = [pytest.mark.e2e, pytest.mark.local, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.local, pytest.mark.slow,
+              pytest.mark.timeout(600)]  # real clients and servers start in these tests, on a shared machine
 
 PROJECT = "wb-source"
 
