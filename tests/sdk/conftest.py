@@ -92,12 +92,13 @@ class InstanceB:
     """A second Runyard instance for `runyard sync --host B` tests: its own database on the session's
     PostgreSQL, its own bucket, Redis database, ingest and front door processes."""
 
-    def __init__(self, stack: Any, root: Path) -> None:
+    def __init__(self, stack: Any, root: Path, name: str = "b", redis_db: int = 1) -> None:
         from runyard_server.local.processes import free_port
 
         self.stack = stack
         self.root = root
-        self.database_url = stack.database_url.rsplit("/", 1)[0] + "/runyard_b"
+        self.name, self.redis_db = name, redis_db  # database runyard_<name>, bucket runyard-<name>
+        self.database_url = stack.database_url.rsplit("/", 1)[0] + f"/runyard_{name}"
         self.ingest_port = free_port()
         self.http_port = free_port()
         self.children: list[Any] = []
@@ -122,17 +123,17 @@ class InstanceB:
 
             conn = await asyncpg.connect(self.stack.database_url)
             try:
-                if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = 'runyard_b'"):
-                    await conn.execute("CREATE DATABASE runyard_b")
+                if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", f"runyard_{self.name}"):
+                    await conn.execute(f"CREATE DATABASE runyard_{self.name}")
             finally:
                 await conn.close()
 
         run_coro(create())
         run_coro(apply_migrations(self.database_url))
-        redis_b = self.stack.redis_url.rsplit("/", 1)[0] + "/1"
+        redis_b = self.stack.redis_url.rsplit("/", 1)[0] + f"/{self.redis_db}"
         env = self.stack.service_env({
             "RUNYARD_DATABASE_URL": self.database_url, "RUNYARD_REDIS_URL": redis_b,
-            "RUNYARD_S3_BUCKET": "runyard-b", "RUNYARD_INGEST_PORT": str(self.ingest_port),
+            "RUNYARD_S3_BUCKET": f"runyard-{self.name}", "RUNYARD_INGEST_PORT": str(self.ingest_port),
             "RUNYARD_HTTP_PORT": str(self.http_port), "RUNYARD_PUBLIC_INGEST_ADDRESS": f"127.0.0.1:{self.ingest_port}",
         })
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))

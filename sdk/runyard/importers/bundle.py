@@ -50,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for line in summary_lines(report):
         print(line)
+    from ._common import print_counts
+
+    print_counts(report)
     if not report.ok:
         err("some runs or artifact versions were not imported (named above); conflicts are never merged: delete "
             "or rename the run on the target, or import into another project with --project")

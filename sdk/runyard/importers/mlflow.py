@@ -2,7 +2,8 @@
 (`pip install "runyard[mlflow]"`, which installs mlflow-skinny).
 
     runyard import mlflow ./mlruns --project from-mlflow
-    runyard import mlflow http://mlflow.internal:5000 --experiment churn --project churn
+    runyard import mlflow --tracking-uri http://mlflow.internal:5000 --experiment churn --project churn
+    runyard import mlflow http://mlflow.internal:5000 --project churn      # the same, positional
 
 Each MLflow run becomes a Runyard run with the same run id: run name -> name, params -> config (as the
 strings MLflow stores), the latest metric values -> summary, every metric history -> history at its
@@ -12,7 +13,8 @@ steps (one history row per step; its `_timestamp` is the latest MLflow timestamp
 finished, FAILED/KILLED -> failed, RUNNING -> as far as it got. Artifacts become the run's files at their
 artifact paths. The copy goes through `runyard transfer`'s machinery: a second import sends nothing, an
 interrupted one goes on, and a run id the project holds with other data is reported as a conflict.
-MLflow keeps several values of one metric at one step; Runyard keeps the last one logged.
+MLflow keeps several values of one metric at one step; Runyard keeps the last one logged. MLflow's SQL
+stores keep ±Inf as ±1.7976931348623157e308 (the largest float); that value comes back as ±Inf.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 import hashlib
 import math
 import os
+import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable
@@ -40,22 +43,28 @@ MAX_TAG = 128
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", metavar="MLRUNS_OR_URI",
+    parser.add_argument("source", metavar="MLRUNS_OR_URI", nargs="?",
                         help="an mlruns folder, or a tracking URI (http://..., sqlite:///..., databricks)")
+    parser.add_argument("--tracking-uri", dest="tracking_uri", metavar="URI",
+                        help="an MLflow tracking server or store to read instead of a folder (http://host:5000, "
+                             "sqlite:///mlflow.db, databricks); MLflow's own variables (MLFLOW_TRACKING_TOKEN, "
+                             "MLFLOW_TRACKING_USERNAME/PASSWORD) authenticate")
     parser.add_argument("--experiment", action="append", default=[], metavar="NAME",
                         help="import only this experiment (repeatable; default: every experiment)")
     add_target_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    given = [x for x in (args.source, args.tracking_uri) if x]
+    if len(given) != 1:
+        print("runyard: give an mlruns folder or --tracking-uri URI (one of them)", file=sys.stderr)
+        return 2
     try:
-        source = MLflowSource(args.source, args.experiment)
+        source = MLflowSource(given[0], args.experiment)
     except TransferError as exc:
-        import sys
-
         print(f"runyard: {exc.message}", file=sys.stderr)
         return 2
-    return import_runs(source, args, f"MLflow {args.source}")
+    return import_runs(source, args, f"MLflow {given[0]}")
 
 
 def _tracking_uri(source: str) -> str:
@@ -138,7 +147,7 @@ class MLflowSource(Source):
                      if not k.startswith("mlflow.") and len(f"{k}={v}") <= MAX_TAG and "\n" not in f"{k}={v}"]
         config: dict[str, Any] = dict(sorted(data.params.items()))
         config["mlflow.tags"] = dict(sorted(tags.items()))
-        summary = {k: _json_number(v) for k, v in sorted(data.metrics.items())}
+        summary = {k: _json_number(_value(v)) for k, v in sorted(data.metrics.items())}
         status = str(info.status)
         state = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "failed"}.get(status, "crashed")
         end = info.end_time / 1000.0 if info.end_time else None
@@ -161,7 +170,7 @@ class MLflowSource(Source):
         times: dict[int, int] = defaultdict(int)
         for key in run["history_keys"]:
             for m in self.client.get_metric_history(run["id"], key):
-                rows[int(m.step)][key] = float(m.value)  # a step logged twice: the later value wins
+                rows[int(m.step)][key] = _value(m.value)  # a step logged twice: the later value wins
                 times[int(m.step)] = max(times[int(m.step)], int(m.timestamp))
         for step in sorted(rows):
             h = pb.HistoryRow(step=step, timestamp=times[step] / 1000.0)
@@ -219,6 +228,15 @@ class MLflowSource(Source):
 
     def artifacts(self, entity: str, project: str) -> list[dict[str, Any]]:
         return []
+
+
+def _value(v: Any) -> float:
+    """A metric value as MLflow gives it back, ±Inf restored: MLflow's SQL stores (a tracking server on a
+    database) keep ±Inf as ±1.7976931348623157e308, the largest float, since SQL has no infinity."""
+    f = float(v)
+    if abs(f) == sys.float_info.max:
+        return math.inf if f > 0 else -math.inf
+    return f
 
 
 def _json_number(v: float) -> Any:

@@ -1,10 +1,20 @@
-"""Import local W&B run folders (`wandb/run-*`, `wandb/offline-run-*`) from their `.wandb` transaction log
+"""Import W&B runs: local run folders (`wandb/run-*`, `wandb/offline-run-*`) from their `.wandb`
+transaction log, or a whole project (or one run) of a W&B server or W&B cloud through `wandb.Api`
 (`pip install "runyard[wandb]"`).
 
     runyard import wandb ./wandb --project from-wandb            # every run folder under ./wandb
     runyard import wandb ./wandb/offline-run-20260101_120000-abc123 --project from-wandb
+    runyard import wandb ENTITY/PROJECT [--run ID] [--wandb-host URL] --host RUNYARD_URL
 
-The records are decoded with the wandb package's own protobuf classes (`wandb.proto.wandb_internal_pb2`).
+A W&B project (ENTITY/PROJECT: an argument that is not an existing folder) is read with the wandb
+package's public API: the W&B key comes from WANDB_API_KEY or from what `wandb login --host URL` saved;
+the Runyard project defaults to the W&B project's name. Each run
+keeps its id, name, config, summary, tags, notes, group, job type, state, times, its full history
+(`scan_history`, NaN/±Inf kept), system metrics, console output, files, and the artifacts of the project
+with their versions, aliases, producing and using runs (docs/importers.md). Runs still running on W&B are
+skipped; a second import sends and downloads nothing.
+
+Run folders: the records are decoded with the wandb package's own protobuf classes (`wandb.proto.wandb_internal_pb2`).
 The log container is read with the package's own reader where it has one (`wandb.sdk.internal.datastore`,
 wandb < 0.19); newer wandb versions keep their reader in the Go `wandb-core` binary, so Runyard reads the
 container itself there (W&B's LevelDB-style log: 32 KiB blocks of CRC32-checked chunks; a chunk whose
@@ -39,7 +49,7 @@ from .._sources import Cache, Source, TransferError
 from ._common import add_target_arguments, import_runs, iso, run_dict
 
 NAME = "wandb"
-HELP = "local W&B run folders (wandb/run-*, wandb/offline-run-*; needs the wandb package)"
+HELP = "local W&B run folders, or a W&B server/cloud project (ENTITY/PROJECT; needs the wandb package)"
 
 _BLOCK = 32768
 _HEADER = 7
@@ -48,13 +58,47 @@ _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="a W&B run folder, or a folder holding them (such as ./wandb)")
-    add_target_arguments(parser)
+    parser.add_argument("paths", nargs="+", metavar="PATH_OR_PROJECT",
+                        help="a W&B run folder, or a folder holding them (such as ./wandb); or ENTITY/PROJECT of "
+                             "a W&B server or W&B cloud")
+    parser.add_argument("--wandb-host", dest="wandb_host", metavar="URL",
+                        help="the W&B server to read ENTITY/PROJECT from (default: WANDB_BASE_URL, else the "
+                             "wandb package's own default, W&B cloud)")
+    parser.add_argument("--run", dest="run_id", metavar="ID", help="with ENTITY/PROJECT: import only this run "
+                        "(and the artifact versions it logged or used)")
+    add_target_arguments(parser, project_help="the Runyard project to import into (required for run folders; "
+                                              "for ENTITY/PROJECT the default is the W&B project's name)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ._common import need
+    from .wandb_server import looks_like_project
+
     try:
+        need("wandb", "wandb")
+    except TransferError as exc:
+        print(f"runyard: {exc.message}", file=sys.stderr)
+        return 2
+
+    server = len(args.paths) == 1 and (bool(args.wandb_host) or looks_like_project(args.paths[0]))
+    if not server:
+        if args.wandb_host or args.run_id:
+            print("runyard: --wandb-host and --run go with ENTITY/PROJECT, not with run folders", file=sys.stderr)
+            return 2
+        if not args.project:
+            print("runyard: --project is required when importing run folders", file=sys.stderr)
+            return 2
+    try:
+        if server:
+            from .wandb_server import WandbApiSource
+
+            path = args.paths[0].strip("/")
+            if not looks_like_project(path) and "/" not in path:
+                raise TransferError(f"{path!r} is neither a W&B run folder nor ENTITY/PROJECT")
+            entity, project = path.split("/", 1)
+            api_source = WandbApiSource(path, args.wandb_host, args.run_id)
+            return import_runs(api_source, args, f"W&B {api_source.host or 'default host'}", src_entity=entity,
+                               src_project=project, one=args.run_id)
         source = WandbSource([Path(p) for p in args.paths])
     except TransferError as exc:
         print(f"runyard: {exc.message}", file=sys.stderr)

@@ -69,6 +69,7 @@ class ImportedRun:
     files: int = 0
     url: str = ""
     error: str = ""
+    points: int = 0  # scalar points in the run (sent now or before)
 
 
 def _event_files(folder: Path) -> list[Path]:
@@ -105,9 +106,9 @@ def _first_wall_time(path: Path) -> float:
     return 0.0
 
 
-def stage(tree: TreeRun, project: str, entity: str | None, base_url: str, into: Path) -> tuple[Path, int, int]:
+def stage(tree: TreeRun, project: str, entity: str | None, base_url: str, into: Path) -> tuple[Path, int, int, int]:
     """Write the run folder `runyard sync` uploads: run.json, the records (WAL) and files/ (media and the
-    event files under tensorboard/). Returns (folder, records, events)."""
+    event files under tensorboard/). Returns (folder, records, events, scalar points)."""
     from .._records import RecordBuilder
     from ..wal import WalWriter
 
@@ -121,6 +122,7 @@ def stage(tree: TreeRun, project: str, entity: str | None, base_url: str, into: 
     start = min((t for t in (_first_wall_time(p) for p in ordered) if t), default=0.0)
     last_time = start
     events = 0
+    points_n = 0
     items: list[Any] = [_bridge.config_item({"tensorboard": {"logdir": tree.name, "files": tree.fingerprint}})]
 
     def flush(final: bool = False) -> None:
@@ -139,6 +141,7 @@ def stage(tree: TreeRun, project: str, entity: str | None, base_url: str, into: 
             if not points:
                 continue
             events += 1
+            points_n += sum(1 for p in points if p.kind == "scalar")
             last_time = max(last_time, points[0].wall_time)
             items.extend(_items_of(points, namespace))
             flush()
@@ -153,7 +156,7 @@ def stage(tree: TreeRun, project: str, entity: str | None, base_url: str, into: 
             "config": {}, "config_in_wal": True, "tags": ["tensorboard-import"], "group": None, "job_type": None,
             "notes": None, "host": "", "start_time": start, "base_url": base_url, "mode": "offline", "wal": "wal"}
     (run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
-    return run_dir, records, events
+    return run_dir, records, events, points_n
 
 
 def _items_of(points: list[Point], namespace: str) -> list[Any]:
@@ -194,10 +197,12 @@ def import_logdir(logdir: str | os.PathLike[str], *, project: str, entity: str |
     from .._ids import check_project
     from .._sync import sync_run, sync_settings
     from ..errors import RunyardError, UsageError
+    from ._convert import event_class
 
     root = Path(logdir)
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder")
+    event_class()  # names the extra to install (runyard[tensorboard]) before anything is read
     project = check_project(project)
     trees = find_runs(root)
     if not trees:
@@ -217,7 +222,7 @@ def import_logdir(logdir: str | os.PathLike[str], *, project: str, entity: str |
                         f"run {tree.run_id} in {target_entity}/{project} was imported from other event files "
                         f"(they changed since, or another folder of that name was imported); import into another "
                         f"project, or delete that run first")
-                run_dir, records, events = stage(tree, project, entity, settings.base_url, Path(tmp))
+                run_dir, records, events, points = stage(tree, project, entity, settings.base_url, Path(tmp))
                 say(f"[{i}/{len(trees)}] {tree.name}: {events} events in {len(tree.files)} event files "
                     f"-> {records} records")
                 rec = sync_run(run_dir, settings=settings, entity=entity, project=project,
@@ -230,7 +235,8 @@ def import_logdir(logdir: str | os.PathLike[str], *, project: str, entity: str |
                 shutil.rmtree(Path(tmp) / f"run-import-{tree.run_id}", ignore_errors=True)
             sent = int(rec["records_sent"])
             outcome = "unchanged" if not sent and not rec["files_uploaded"] else ("new" if sent >= records else "completed")
-            results.append(ImportedRun(tree.name, tree.run_id, outcome, sent, int(rec["files_uploaded"]), rec["url"]))
+            results.append(ImportedRun(tree.name, tree.run_id, outcome, sent, int(rec["files_uploaded"]), rec["url"],
+                                       points=points))
             say(f"  {tree.name}: {_OUTCOME[outcome]} ({time.monotonic() - t0:.1f} s) {rec['url']}")
     return results
 
@@ -285,4 +291,7 @@ def run(args: argparse.Namespace) -> int:
     counts = {k: sum(1 for r in results if r.outcome == k) for k in ("new", "completed", "unchanged", "failed")}
     print(f"done: {len(results)} runs: {counts['new']} imported, {counts['completed']} completed, "
           f"{counts['unchanged']} already imported, {counts['failed']} failed")
+    points = sum(r.points for r in results if r.outcome in ("new", "completed"))
+    print(f"imported: {len(results)} runs ({counts['new']} new, {counts['completed']} completed, "
+          f"{counts['unchanged']} already there); sent {points} points, {sum(r.files for r in results)} files")
     return 1 if counts["failed"] else 0
