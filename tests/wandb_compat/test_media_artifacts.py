@@ -3,6 +3,7 @@ downloaded) from the real client, compared with what Runyard stores."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from pathlib import Path
@@ -182,3 +183,28 @@ def test_use_download_alias_and_link(wandb_world: WandbWorld, artifacts_run: Res
     assert "staging" in linked["aliases"] and linked["digest"] == v1["digest"]  # same files, no bytes copied
     # and the bytes downloaded by the client are the bytes Runyard holds for v0 (the test above)
     assert Path(res.folder / "dl").is_dir()
+
+
+def test_public_api_artifact_types_single_file_download_and_file_md5(wandb_world: WandbWorld,
+                                                                     artifacts_run: Result) -> None:
+    """What an importer or a notebook reaches for next: the project's artifact types and collections, one
+    file of a version (the manifest entry's own download), and run files' md5 as W&B reports it."""
+    res = wandb_world.script("api-more", f"""
+        import hashlib, base64, wandb
+        api = wandb.Api()
+        types = [t.name for t in api.artifact_types("admin/{PROJECT}")]
+        collections = [c.name for c in api.artifact_type("dataset", "admin/{PROJECT}").collections()]
+        art = api.artifact("admin/{PROJECT}/corpus:v0")
+        one = art.get_entry("a.txt").download(root="one")
+        run = api.run("admin/{PROJECT}/{artifacts_run.out['run']}")
+        md5s = {{f.name: f.md5 for f in run.files()}}
+        save_out(types=types, collections=collections, one=open(one, "rb").read().decode(), md5s=md5s)
+    """)
+    out = res.out
+    assert "dataset" in out["types"], out
+    assert "corpus" in out["collections"], out
+    assert out["one"] == "alpha\n"
+    assert out["md5s"] and all(out["md5s"].values()), out["md5s"]
+    for name, md5 in out["md5s"].items():
+        data = _run_file(wandb_world, artifacts_run.out["run"], name)
+        assert md5 == base64.b64encode(hashlib.md5(data).digest()).decode(), name

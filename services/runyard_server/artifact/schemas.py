@@ -207,6 +207,7 @@ class RunFile(BaseModel):
     path: str
     size: int
     sha256: str
+    md5: str = Field(description="hex MD5 of the bytes (what W&B's clients compare)")
     content_type: str
     uploaded_at: str
 

@@ -227,7 +227,13 @@ async def resolve_project_types(p: ProjectObj, info: GraphQLResolveInfo, after: 
 type_type.set_field("id", lambda t, _i: ids.encode("ArtifactType", t.entity, t.project, t.name))
 type_type.set_field("name", lambda t, _i: t.name)
 type_type.set_field("description", lambda t, _i: "")
-type_type.set_field("createdAt", lambda t, _i: None)
+
+
+@type_type.field("createdAt")
+async def resolve_type_created(t: TypeObj, info: GraphQLResolveInfo) -> str:
+    """When the type's first collection was made (W&B's clients read it as a required string)."""
+    listed = await _list(ctx_of(info), t.entity, t.project, t.name)
+    return min((str(a["created_at"]) for a in listed if a.get("created_at")), default="1970-01-01T00:00:00Z")
 
 
 async def _typed_collection(t: TypeObj, info: GraphQLResolveInfo, name: str) -> CollectionObj | None:

@@ -9,6 +9,7 @@ history (`media/images/...`) are ordinary run files, found by the same paths as 
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from ariadne import MutationType, ObjectType
@@ -111,7 +112,8 @@ async def resolve_file_count(run: RunObj, info: GraphQLResolveInfo) -> int:
 def _file(run: RunObj, rec: dict[str, Any]) -> dict[str, Any]:
     return {"_run": run, "_rec": rec, "id": ids.encode("File", run.entity, run.project, run.run_id, rec["sha256"]),
             "name": rec["path"], "displayName": rec["path"].rsplit("/", 1)[-1], "sizeBytes": rec["size"],
-            "mimetype": rec.get("content_type"), "updatedAt": rec.get("uploaded_at"), "md5": None,
+            "mimetype": rec.get("content_type"), "updatedAt": rec.get("uploaded_at"),
+            "md5": base64.b64encode(bytes.fromhex(rec["md5"])).decode() if rec.get("md5") else None,
             "digest": rec["sha256"], "storagePath": None, "path": rec["path"]}
 
 

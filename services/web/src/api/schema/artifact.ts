@@ -836,6 +836,11 @@ export interface components {
             size: number;
             /** Sha256 */
             sha256: string;
+            /**
+             * Md5
+             * @description hex MD5 of the bytes (what W&B's clients compare)
+             */
+            md5: string;
             /** Content Type */
             content_type: string;
             /** Uploaded At */
@@ -849,6 +854,11 @@ export interface components {
             size: number;
             /** Sha256 */
             sha256: string;
+            /**
+             * Md5
+             * @description hex MD5 of the bytes (what W&B's clients compare)
+             */
+            md5: string;
             /** Content Type */
             content_type: string;
             /** Uploaded At */
