@@ -90,14 +90,18 @@ def points_per_key(stack: Any, run_id: str, project: str) -> dict[str, int]:
 
 class InstanceB:
     """A second Runyard instance for `runyard sync --host B` tests: its own database on the session's
-    PostgreSQL, its own bucket, Redis database, ingest and front door processes."""
+    PostgreSQL, its own bucket, Redis database, ingest and front door processes. `suffix` names them
+    (runyard_b, runyard-b, Redis database 1): another suffix makes a third instance."""
+
+    suffix = "b"
+    redis_db = 1
 
     def __init__(self, stack: Any, root: Path) -> None:
         from runyard_server.local.processes import free_port
 
         self.stack = stack
         self.root = root
-        self.database_url = stack.database_url.rsplit("/", 1)[0] + "/runyard_b"
+        self.database_url = stack.database_url.rsplit("/", 1)[0] + f"/runyard_{self.suffix}"
         self.ingest_port = free_port()
         self.http_port = free_port()
         self.children: list[Any] = []
@@ -122,17 +126,18 @@ class InstanceB:
 
             conn = await asyncpg.connect(self.stack.database_url)
             try:
-                if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = 'runyard_b'"):
-                    await conn.execute("CREATE DATABASE runyard_b")
+                name = f"runyard_{self.suffix}"
+                if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                    await conn.execute(f"CREATE DATABASE {name}")
             finally:
                 await conn.close()
 
         run_coro(create())
         run_coro(apply_migrations(self.database_url))
-        redis_b = self.stack.redis_url.rsplit("/", 1)[0] + "/1"
+        redis_b = self.stack.redis_url.rsplit("/", 1)[0] + f"/{self.redis_db}"
         env = self.stack.service_env({
             "RUNYARD_DATABASE_URL": self.database_url, "RUNYARD_REDIS_URL": redis_b,
-            "RUNYARD_S3_BUCKET": "runyard-b", "RUNYARD_INGEST_PORT": str(self.ingest_port),
+            "RUNYARD_S3_BUCKET": f"runyard-{self.suffix}", "RUNYARD_INGEST_PORT": str(self.ingest_port),
             "RUNYARD_HTTP_PORT": str(self.http_port), "RUNYARD_PUBLIC_INGEST_ADDRESS": f"127.0.0.1:{self.ingest_port}",
         })
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -151,8 +156,8 @@ class InstanceB:
                 return True
 
         for name, ready in (("ingest", tcp_ok), ("frontdoor", http_ok)):
-            child = spawn(f"{name}-b", [sys.executable, "-m", "runyard_server.cli", name],
-                          self.root / f"{name}-b.log", env=env)
+            child = spawn(f"{name}-{self.suffix}", [sys.executable, "-m", "runyard_server.cli", name],
+                          self.root / f"{name}-{self.suffix}.log", env=env)
             self.children.append(child)
             wait_until(child, ready, timeout=60, what=f"instance B's {name}")
         resp = httpx.post(self.base_url + "/api/v1/auth/signup",

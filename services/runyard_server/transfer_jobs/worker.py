@@ -319,7 +319,7 @@ class Worker:
                 """UPDATE transfer_job_runs SET status = CASE WHEN $2 = 'cancelled' THEN 'cancelled' ELSE 'failed' END,
                           detail = CASE WHEN detail = '' THEN $3 ELSE detail END, updated_at = now()
                     WHERE job_id = $1 AND status IN ('waiting', 'reading', 'sending')""",
-                job_id, state, "not copied: the job " + ("was cancelled" if state == "cancelled" else "stopped"))
+                job_id, state, "not copied: " + ("the job was cancelled" if state == "cancelled" else message)[:4000])
         if done is not None:
             JOBS_FINISHED.labels(state).inc()
             log.info("job %d: %s: %s", job_id, state, message)
