@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.sdk.conftest import InstanceB, run_script
+from tests.ui.conftest import browser, page, ui_server, web_dist  # noqa: F401  (the browser test's fixtures)
 
 PROJECT = "copyjobs"
 
@@ -78,11 +79,12 @@ def source_runs(stack: Any, admin_key: str, remote: Remote, tmp_path_factory: py
 class WorkerProc:
     """`runyard-server transfer-worker` against the session stack, as `runyard-server local` starts it."""
 
-    def __init__(self, stack: Any, root: Path) -> None:
+    def __init__(self, stack: Any, root: Path, env: dict[str, str] | None = None) -> None:
         self.stack = stack
         self.root = root
         self.child: Any = None
         self.starts = 0
+        self.env = env or {}
 
     def start(self) -> WorkerProc:
         from runyard_server.local.processes import spawn
@@ -91,7 +93,7 @@ class WorkerProc:
         env = self.stack.service_env({
             "RUNYARD_TRANSFER_SOURCE_URL": self.stack.base_url, "RUNYARD_TRANSFER_STATE_DIR": str(self.root / "state"),
             "RUNYARD_TRANSFER_STALE_S": "3", "RUNYARD_TRANSFER_POLL_S": "0.3",
-            "RUNYARD_TRANSFER_CLI": str(Path(sys.executable).with_name("runyard")),
+            "RUNYARD_TRANSFER_CLI": str(Path(sys.executable).with_name("runyard")), **self.env,
         })
         self.child = spawn("transfer-worker", [sys.executable, "-m", "runyard_server.cli", "transfer-worker"],
                            self.root / f"worker-{self.starts}.log", env=env)
