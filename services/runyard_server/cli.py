@@ -57,7 +57,7 @@ def _cmd_http(args: argparse.Namespace) -> int:
     elif args.command == "transfers":
         from .transfer_jobs import create_app as create_transfers
 
-        app = create_transfers(settings)
+        app = create_transfers(settings, run_worker=True)
     elif args.command == "wandb":
         from .wandb_compat import create_app as create_wandb
         from .wandb_compat import load_wandb_settings
@@ -148,9 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
         "see docs/wandb-compat.md. The front door (and `runyard-server local`) already includes it.",
     ).set_defaults(fn=_cmd_http)
     sub.add_parser(
-        "transfers", help="run the copy-job routes (remote instances, \"Copy to instance...\") on their own",
-        description="Answer /api/v1/admin/remotes and /api/v1/transfers (docs/transfer.md, \"Copy from the UI\"). "
-        "The front door (and `runyard-server local`) already includes them.",
+        "transfers", help="run the copy-job component: its routes (remote instances, \"Copy to instance...\") and "
+        "the worker that runs the copies",
+        description="Answer /api/v1/admin/remotes and /api/v1/transfers (docs/transfer.md, \"Copy from the UI\") "
+        "and run the copy-job worker in the same process (what the Helm chart's `transfers` component runs). The "
+        "front door already answers the routes; `runyard-server local` runs the worker as `transfer-worker`.",
     ).set_defaults(fn=_cmd_http)
     sub.add_parser(
         "transfer-worker", help="run the copy jobs started with \"Copy to instance...\" (spawns `runyard transfer`)",
