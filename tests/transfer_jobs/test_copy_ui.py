@@ -42,6 +42,8 @@ def test_copy_to_instance_from_the_run_page(page: Any, ui_server: Any, remote: R
     row = page.locator("[data-remote=company]")
     row.wait_for()
     assert remote.api_key not in page.content() and "ok" in row.inner_text()
+    harness.SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(harness.SCREENSHOTS / "settings-remotes.png"))  # docs/ui.md
 
     run_id = runs[0].run_id
     page.goto(f"{base}/admin/uicopy/runs/{run_id}")
@@ -61,5 +63,7 @@ def test_copy_to_instance_from_the_run_page(page: Any, ui_server: Any, remote: R
     page.locator("[data-testid=copy-job] .card-head .link-btn").first.click()
     page.wait_for_selector(f"[data-testid=copy-runs] tr[data-run='{run_id}'][data-status=copied]")
     assert "from-ui" in page.locator("[data-testid=copy-job]").first.inner_text()
+    harness.SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(harness.SCREENSHOTS / "copies.png"))  # docs/ui.md
     assert remote.fetch("SELECT r.run_id FROM runs r JOIN projects p ON p.id = r.project_id WHERE p.name = 'from-ui'") \
         == [{"run_id": run_id}]

@@ -179,7 +179,11 @@ function JobCard({ entity, project, job, tick, onChanged }: { entity: string; pr
           </button>
         )}
       </div>
-      {job.message && <div className={job.state === "failed" ? "error-inline" : "muted small"} data-testid="copy-message">{job.message}</div>}
+      {job.message && (job.state !== "succeeded" || !open) && (
+        <div className={job.state === "failed" ? "error-inline" : "muted small"} data-testid="copy-message">
+          {job.message}
+        </div>
+      )}
       {act.error && <div className="error-inline">{act.error}</div>}
       {open && <JobRuns entity={entity} project={project} job={job} tick={tick} />}
     </div>
