@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image for every Runyard service: `runyard-server ingest|query|auth|artifact|frontdoor|migrate|gc`.
+# One image for every Runyard service: `runyard-server ingest|query|auth|artifact|frontdoor|transfer-worker|migrate|gc`.
 # Built by `make image` (Docker or Podman) and by skaffold; charts/runyard runs one command per Deployment.
 # Non-root (uid 10001), read-only root filesystem at run time (only /tmp is writable), no shell needed.
 
@@ -33,6 +33,13 @@ COPY sdk/ sdk/
 RUN /opt/runyard/venv/bin/pip install setuptools wheel \
  && /opt/runyard/venv/bin/runyard-server build-sdk-wheels --source /src --out /opt/runyard/wheels --with-deps \
  && /opt/runyard/venv/bin/pip uninstall --yes setuptools wheel
+# The SDK's `runyard` command for the copy-job worker (`runyard-server transfer-worker` runs `runyard transfer`
+# as a child process; docs/transfer.md "Copy from the UI"), in a venv of its own: the services' venv still
+# holds no SDK, so nothing in the services can import it.
+RUN python -m venv /opt/runyard/sdk-venv \
+ && /opt/runyard/sdk-venv/bin/pip install --upgrade pip \
+ && /opt/runyard/sdk-venv/bin/pip install ./proto ./sdk \
+ && /opt/runyard/sdk-venv/bin/python -m compileall -q /opt/runyard/sdk-venv
 
 # ---- 3. run time ---------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -49,12 +56,14 @@ RUN groupadd --system --gid 10001 runyard \
 COPY --from=build /opt/runyard/venv /opt/runyard/venv
 COPY --from=web /src/services/web/dist /opt/runyard/web
 COPY --from=build /opt/runyard/wheels /opt/runyard/wheels
+COPY --from=build /opt/runyard/sdk-venv /opt/runyard/sdk-venv
 ENV PATH=/opt/runyard/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
     RUNYARD_WEB_DIST=/opt/runyard/web \
-    RUNYARD_SDK_WHEELS_DIR=/opt/runyard/wheels
+    RUNYARD_SDK_WHEELS_DIR=/opt/runyard/wheels \
+    RUNYARD_TRANSFER_CLI=/opt/runyard/sdk-venv/bin/runyard
 USER 10001:10001
 WORKDIR /tmp
 EXPOSE 8080 8081 9090

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "services/web"
 API = WEB / "src/api"
 TYPES_SCRIPT = WEB / "scripts/openapi-types.mjs"
-SERVICES = ("query", "auth", "artifact")
+SERVICES = ("query", "auth", "artifact", "transfers")
 
 # Values only for building the apps; nothing connects to them.
 _DUMMY = {
@@ -49,8 +49,9 @@ def _factories() -> dict[str, Callable[[Any], FastAPI]]:
     from runyard_server.artifact.app import create_app as artifact_app
     from runyard_server.auth.app import create_app as auth_app
     from runyard_server.query.app import create_app as query_app
+    from runyard_server.transfer_jobs import create_app as transfers_app
 
-    return {"query": query_app, "auth": auth_app, "artifact": artifact_app}
+    return {"query": query_app, "auth": auth_app, "artifact": artifact_app, "transfers": transfers_app}
 
 
 def _check_path_params(service: str, app: FastAPI) -> None:

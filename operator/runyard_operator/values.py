@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["COMPONENTS", "PRESETS", "instance_url", "to_values"]
 
-COMPONENTS = ("ingest", "query", "auth", "artifact", "wandb", "frontdoor", "tensorboard")
+COMPONENTS = ("ingest", "query", "auth", "artifact", "wandb", "frontdoor", "tensorboard", "transfers")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "wandb": Preset(1, None, "50m", "128Mi", "512Mi"),
         "frontdoor": Preset(1, None, "150m", "256Mi", "1Gi"),
         "tensorboard": Preset(1, None, "100m", "512Mi", "2Gi"),
+        "transfers": Preset(1, None, "50m", "192Mi", "768Mi"),
     },
     "medium": {
         "ingest": Preset(2, (2, 6), "250m", "256Mi", "1Gi"),
@@ -43,6 +44,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "wandb": Preset(2, None, "100m", "256Mi", "768Mi"),
         "frontdoor": Preset(2, (2, 6), "250m", "384Mi", "1536Mi"),
         "tensorboard": Preset(2, None, "200m", "768Mi", "3Gi"),
+        "transfers": Preset(1, None, "100m", "256Mi", "1Gi"),
     },
     "large": {
         "ingest": Preset(3, (3, 12), "500m", "512Mi", "2Gi"),
@@ -52,6 +54,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "wandb": Preset(3, (3, 8), "250m", "384Mi", "1Gi"),
         "frontdoor": Preset(3, (3, 12), "500m", "768Mi", "2Gi"),
         "tensorboard": Preset(2, (2, 6), "500m", "1Gi", "4Gi"),
+        "transfers": Preset(2, None, "250m", "384Mi", "2Gi"),
     },
 }
 
@@ -133,6 +136,9 @@ def to_values(spec: dict[str, Any]) -> dict[str, Any]:
         values[name]["enabled"] = (name == "frontdoor") == lb or name == "ingest"
     # TensorBoard: its own Deployment behind the Ingress, or inside the front door with a LoadBalancer
     values["tensorboard"]["enabled"] = spec.get("components", {}).get("tensorboard", {}).get("enabled", True)
+    # copy jobs: their own Deployment in both exposures (its pods run the copies; the front door, when there
+    # is one, answers their routes)
+    values["transfers"]["enabled"] = spec.get("components", {}).get("transfers", {}).get("enabled", True)
 
     values["ingest"]["service"] = {"type": "ClusterIP"}
     values["ingress"] = {

@@ -113,6 +113,7 @@ class Journal:
 
         self.path = login_file_path().parent / JOURNAL
         self.target = target
+        self.on_put: Callable[[str, dict[str, Any]], None] = lambda _key, _entry: None
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -132,6 +133,7 @@ class Journal:
         tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
         os.replace(tmp, self.path)
+        self.on_put(key, entry)
 
 
 class _Mover:
@@ -143,6 +145,7 @@ class _Mover:
         self.cache = Cache(self.report.stats)
         self.runs_on_b: set[str] = set()
         self.include_running = False
+        self.events: Callable[[dict[str, Any]], None] = lambda _e: None
 
     def close(self) -> None:
         self.b.close()
@@ -260,6 +263,8 @@ class _Mover:
             def progress(n: int) -> None:
                 if time.monotonic() - last[0] >= 2.0 or n == todo:
                     last[0] = time.monotonic()
+                    self.events({"event": "records", "run_id": run["id"], "sent": n, "todo": todo, "had": have,
+                                 "total": stream.count})
                     self.say(f"{label} {run['id']}: {n}/{todo} records sent ({100 * n // max(todo, 1)}%)")
 
             session.send(read_frames(spool, after=have), progress=progress, timeout=300.0)
@@ -408,26 +413,34 @@ def _differences(run: dict[str, Any], other: dict[str, Any], mine: RunStream, th
 
 def transfer(src: str, source: Endpoint, target: Endpoint, *, to_entity: str | None = None,
              to_project: str | None = None, say: Callable[[str], None] = print, workers: int = 4,
-             include_running: bool = False) -> TransferReport:
+             include_running: bool = False, only: list[str] | None = None,
+             events: Callable[[dict[str, Any]], None] | None = None) -> TransferReport:
     """Copy `src` (entity/project or entity/project/run_id) from `source` to `target`. Raises
-    TransferError when it cannot start or must stop (keys, access, a missing source)."""
+    TransferError when it cannot start or must stop (keys, access, a missing source). `only`: of a
+    project, just these run ids. `events`: called with one dict per step (docs/transfer.md, `--progress json`)."""
     entity, project, one = parse_source(src)
     reader = InstanceSource(source.base_url, source.api_key, workers)
     try:
         return copy_into(reader, entity, project, one, target, to_entity=to_entity, to_project=to_project,
-                         say=say, workers=workers, include_running=include_running)
+                         say=say, workers=workers, include_running=include_running, only=only, events=events)
     finally:
         reader.close()
 
 
 def copy_into(source: Source, entity: str, project: str, one: str | None, target: Endpoint, *,
               to_entity: str | None = None, to_project: str | None = None, say: Callable[[str], None] = print,
-              workers: int = 4, verb: str = "transferring", include_running: bool = False) -> TransferReport:
-    """Copy a project (or the run `one`) of `source` to `target` (see the module docstring). Runs still
-    running on the source are skipped unless `include_running` (a snapshot, `crashed` on the target)."""
+              workers: int = 4, verb: str = "transferring", include_running: bool = False,
+              only: list[str] | None = None, events: Callable[[dict[str, Any]], None] | None = None) -> TransferReport:
+    """Copy a project (or the run `one`, or of a project the runs `only`) of `source` to `target` (see the
+    module docstring). Runs still running on the source are skipped unless `include_running` (a snapshot,
+    `crashed` on the target)."""
     started = time.monotonic()
     mover = _Mover(source, target, say, workers)
     mover.include_running = include_running
+    if events is not None:
+        mover.events = events
+        mover.journal.on_put = lambda key, entry: events({"event": "journal", "target": target.base_url,
+                                                          "key": key, "entry": entry})
     try:
         who = mover.get_b("/api/v1/viewer", f"checking the key for {target.base_url}")
         if who is None:
@@ -444,12 +457,20 @@ def copy_into(source: Source, entity: str, project: str, one: str | None, target
                 f"--host {target.base_url} KEY`), or another entity with --to-entity"
                 + (f" (this key may write to: {', '.join(can)})" if can else ""))
         source.project(entity, project)
-        runs = [source.run(entity, project, one)] if one else source.runs(entity, project)
+        if one:
+            runs = [source.run(entity, project, one)]
+        elif only is not None:
+            runs = [source.run(entity, project, run_id) for run_id in dict.fromkeys(only)]
+        else:
+            runs = source.runs(entity, project)
         n = len(runs)
+        mover.events({"event": "start", "runs": [str(r["id"]) for r in runs], "source": f"{entity}/{project}",
+                      "target": f"{dest_entity}/{dest_project}"})
         say(f"{verb} {n} run{'s' if n != 1 else ''} of {entity}/{project} from {source.label} to "
             f"{target.base_url} ({dest_entity}/{dest_project})")
         for i, r in enumerate(runs, 1):
             label = f"[{i}/{n}]"
+            mover.events({"event": "run_start", "run_id": str(r["id"]), "index": i, "of": n})
             try:
                 res = mover.copy_run(entity, project, str(r["id"]), dest_entity, dest_project, label)
             except TransferError:
@@ -458,14 +479,21 @@ def copy_into(source: Source, entity: str, project: str, one: str | None, target
                 res = RunResult(str(r["id"]), "failed", detail=exc.message)
             mover.report.runs.append(res)
             say(f"{label} {res.run_id}: {_describe(res)}")
+            mover.events({"event": "run", "run_id": res.run_id, "status": res.status, "records_sent": res.records_sent,
+                          "records_total": res.records_total, "points": res.points, "files_sent": res.files_sent,
+                          "detail": res.detail, "message": _describe(res)})
         names: set[str] | None = None
-        if one:
-            arts = source.run_artifacts(entity, project, one)
-            names = {v["name"] for v in arts["logged"] + arts["used"]
-                     if v["entity"] == entity and v["project"] == project}
-            for v in arts["used"]:
-                if (v["entity"], v["project"]) != (entity, project):
-                    mover.report.notes.append(f"run {one} used {v['qualified_name']} of another project: not copied")
+        chosen = [one] if one else ([str(r["id"]) for r in runs] if only is not None else [])
+        if chosen:
+            names = set()
+            for run_id in chosen:
+                arts = source.run_artifacts(entity, project, run_id)
+                names |= {v["name"] for v in arts["logged"] + arts["used"]
+                          if v["entity"] == entity and v["project"] == project}
+                for v in arts["used"]:
+                    if (v["entity"], v["project"]) != (entity, project):
+                        mover.report.notes.append(
+                            f"run {run_id} used {v['qualified_name']} of another project: not copied")
         # lineage may name runs already on the target that this transfer did not copy
         present = set(mover.runs_on_b)
         if names is None or names:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -112,19 +114,36 @@ def _cmd_transfer(args: argparse.Namespace) -> int:
     if src_url == dst_url and not (args.to_entity or args.to_project):
         _err("--from and --to name the same instance; give --to-entity or --to-project to copy within it")
         return 2
+    as_json = args.progress == "json"
+
+    def event(e: dict[str, Any]) -> None:
+        if as_json:
+            print(json.dumps(e, default=str), flush=True)
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr if as_json else sys.stdout, flush=as_json)
+
+    only = [r for r in (args.runs or "").split(",") if r.strip()] or None
     try:
-        source = Endpoint(src_url, host_key(src_url, args.from_key))
-        target = Endpoint(dst_url, host_key(dst_url, args.to_key))
+        source = Endpoint(src_url, host_key(src_url, args.from_key or os.environ.get("RUNYARD_TRANSFER_FROM_KEY")))
+        target = Endpoint(dst_url, host_key(dst_url, args.to_key or os.environ.get("RUNYARD_TRANSFER_TO_KEY")))
         report = transfer(args.src, source, target, to_entity=args.to_entity, to_project=args.to_project,
-                          workers=args.workers, include_running=args.include_running)
+                          workers=args.workers, include_running=args.include_running, only=only,
+                          say=say, events=event)
     except TransferError as exc:
+        event({"event": "error", "message": exc.message, "exit": 2})
         _err(exc.message)
         return 2
     except RunyardError as exc:
+        event({"event": "error", "message": exc.message, "exit": 1})
         _err(f"{exc.message}; run the same command again to go on where it stopped")
         return 1
-    for line in summary_lines(report):
-        print(line)
+    lines = summary_lines(report)
+    event({"event": "done", "ok": report.ok, "summary": lines, "artifacts_created": report.artifacts_created,
+           "artifacts_present": report.artifacts_present, "artifact_conflicts": report.artifact_conflicts,
+           "notes": report.notes, "bytes_uploaded": report.stats.bytes_uploaded, "seconds": round(report.seconds, 3)})
+    for line in lines:
+        say(line)
     if not report.ok:
         bad = [r for r in report.runs if r.status in ("conflict", "failed")]
         _err(f"{len(bad)} runs and {len(report.artifact_conflicts)} artifact versions were not transferred "
@@ -268,15 +287,23 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--from", dest="source", required=True, metavar="URL", help="the source instance's base URL")
     tr.add_argument("--to", dest="target", required=True, metavar="URL", help="the target instance's base URL")
     tr.add_argument("--from-key", dest="from_key",
-                    help="API key for the source (default: the key `runyard login --host URL` saved for it)")
+                    help="API key for the source (default: RUNYARD_TRANSFER_FROM_KEY, else the key "
+                         "`runyard login --host URL` saved for it)")
     tr.add_argument("--to-key", dest="to_key",
-                    help="API key for the target; it needs write access (default: the key saved for it)")
+                    help="API key for the target; it needs write access (default: RUNYARD_TRANSFER_TO_KEY, else the "
+                         "key saved for it)")
     tr.add_argument("--to-entity", dest="to_entity", help="entity on the target (default: the source's)")
     tr.add_argument("--to-project", dest="to_project", help="project on the target (default: the source's)")
     tr.add_argument("--include-running", dest="include_running", action="store_true",
                     help="also copy runs still running on the source, as far as they got (they are crashed on the "
                          "target, and a later transfer reports them as changed); default: skip them, named")
     tr.add_argument("--workers", type=int, default=4, help="parallel file transfers (default 4)")
+    tr.add_argument("--runs", default=None, metavar="ID,ID",
+                    help="with SRC entity/project: copy only these runs (comma-separated ids) and the artifacts "
+                         "they logged or used")
+    tr.add_argument("--progress", choices=("text", "json"), default="text",
+                    help="json: one JSON object per line on stdout (events start, run_start, records, run, done, "
+                         "error; docs/transfer.md) and the readable lines on stderr (what the server's copy jobs read)")
     ex = sub.add_parser("export", help="write a project or a run of an instance into a bundle file",
                         description="Read SRC (entity/project or entity/project/run_id) from --host through its "
                                     "public API and write a bundle (a tar file, format in docs/bundle.md): each "

@@ -54,6 +54,10 @@ def _cmd_http(args: argparse.Namespace) -> int:
         from .tensorboard import create_app as create_tensorboard
 
         app = create_tensorboard(settings)
+    elif args.command == "transfers":
+        from .transfer_jobs import create_app as create_transfers
+
+        app = create_transfers(settings, run_worker=True)
     elif args.command == "wandb":
         from .wandb_compat import create_app as create_wandb
         from .wandb_compat import load_wandb_settings
@@ -72,6 +76,17 @@ def _cmd_http(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_s)) if settings.shutdown_grace_s else None,
     )
     return 0
+
+
+def _cmd_transfer_worker(args: argparse.Namespace) -> int:
+    from .common import logs
+    from .common.settings import load_settings
+    from .transfer_jobs import load_transfer_settings
+    from .transfer_jobs.worker import run_worker
+
+    settings = load_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    return run_worker(settings, load_transfer_settings())
 
 
 def _cmd_admin(args: argparse.Namespace) -> int:
@@ -132,6 +147,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(RUNYARD_WANDB_INGEST_ADDRESS) and the auth, query and artifact REST paths (RUNYARD_WANDB_API_URL); "
         "see docs/wandb-compat.md. The front door (and `runyard-server local`) already includes it.",
     ).set_defaults(fn=_cmd_http)
+    sub.add_parser(
+        "transfers", help="run the copy-job component: its routes (remote instances, \"Copy to instance...\") and "
+        "the worker that runs the copies",
+        description="Answer /api/v1/admin/remotes and /api/v1/transfers (docs/transfer.md, \"Copy from the UI\") "
+        "and run the copy-job worker in the same process (what the Helm chart's `transfers` component runs). The "
+        "front door already answers the routes; `runyard-server local` runs the worker as `transfer-worker`.",
+    ).set_defaults(fn=_cmd_http)
+    sub.add_parser(
+        "transfer-worker", help="run the copy jobs started with \"Copy to instance...\" (spawns `runyard transfer`)",
+        description="Claim queued copy jobs from the database and run each with the SDK's `runyard transfer "
+        "--progress json`, at most RUNYARD_TRANSFER_CONCURRENCY (default 2) at once; progress goes into the "
+        "database. Needs RUNYARD_SECRET_KEY (or RUNYARD_SECRET_KEY_FILE) and RUNYARD_TRANSFER_SOURCE_URL "
+        "(docs/transfer.md).",
+    ).set_defaults(fn=_cmd_transfer_worker)
     sub.add_parser(
         "frontdoor", help="run query, auth, artifact, TensorBoard and the W&B protocol behind one HTTP port (local mode)"
     ).set_defaults(fn=_cmd_http)

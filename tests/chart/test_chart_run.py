@@ -295,7 +295,7 @@ def test_the_chart_drives_a_real_run(cluster: Cluster, tmp_path: Path) -> None:
     out = cluster.run_to_completion("migration Job", job["spec"]["template"]["spec"]["containers"][0])
     assert re.search(r"applied [1-9]\d* migration", out), out
     cluster.start_deployments()
-    assert set(cluster.pod_ports) == {"ingest", "query", "auth", "artifact", "wandb", "tensorboard"}
+    assert set(cluster.pod_ports) == {"ingest", "query", "auth", "artifact", "wandb", "tensorboard", "transfers"}
 
     for component, probe, url in cluster.probes():
         assert _wait_ok(url) == 200, f"{component} {probe} {url}\n{cluster.logs_tail()}"

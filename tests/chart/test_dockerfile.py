@@ -43,7 +43,8 @@ def test_entrypoint_and_chart_commands_exist() -> None:
     assert entrypoint == ["runyard-server"]
     cmd = [json.loads(rest) for word, rest in ins if word == "CMD"][-1]
     commands = subcommands()
-    assert {"ingest", "query", "auth", "artifact", "frontdoor", "wandb", "tensorboard", "migrate", "gc"} <= commands
+    assert {"ingest", "query", "auth", "artifact", "frontdoor", "wandb", "tensorboard", "transfers", "migrate",
+            "gc"} <= commands
     assert cmd == ["--help"]
     used = set()
     for name in ("defaults", "gateway-frontdoor"):
@@ -55,7 +56,8 @@ def test_entrypoint_and_chart_commands_exist() -> None:
                 if c["image"].startswith("runyard/runyard-server"):
                     assert c["command"][0] == entrypoint[0]
                     used.add(c["command"][1])
-    assert used == {"ingest", "query", "auth", "artifact", "frontdoor", "wandb", "tensorboard", "migrate", "gc"}
+    assert used == {"ingest", "query", "auth", "artifact", "frontdoor", "wandb", "tensorboard", "transfers", "migrate",
+                    "gc"}
     assert used <= commands
 
 

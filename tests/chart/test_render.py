@@ -16,6 +16,7 @@ import yaml
 
 from runyard_server.artifact.app import is_artifact_path
 from runyard_server.auth.app import ROUTE_PREFIXES, owns_path
+from runyard_server.transfer_jobs import is_transfer_path
 from runyard_server.wandb_compat import owns_path as wandb_owns_path
 
 from .helm import CHART, MATRIX, find, one, pod_spec, render, run_helm, template_args
@@ -227,9 +228,12 @@ def test_ingress_routes_every_path_where_the_front_door_would() -> None:
         # the W&B client protocol
         "/graphql", "/files/alice/mnist/r1/file_stream", "/files/alice/mnist/r1/media/images/a.png",
         "/files/_wandb/manifests/t0k3n", "/graphqlx", "/alice/files",
+        # copy jobs (before auth: /api/v1/admin/remotes)
+        "/api/v1/transfers", "/api/v1/transfers/alice/mnist/3/cancel", "/api/v1/admin/remotes/company/check",
+        "/api/v1/admin/remotesx",
     ]
     for path in samples:
-        expected = ("auth" if owns_path(path) else "artifact" if is_artifact_path(path)
+        expected = ("transfers" if is_transfer_path(path) else "auth" if owns_path(path) else "artifact" if is_artifact_path(path)
                     else "wandb" if wandb_owns_path(path) else "query")
         assert _ingress_route(http, path) == expected, path
     grpc = one(docs, "Ingress", "runyard-grpc")

@@ -141,6 +141,14 @@ def test_local_serves_stops_cleanly_and_keeps_data(data_tmp: Path, launchers: li
     )
     assert signup.status_code == 201, signup.text
     api_key = signup.json()["api_key"]
+    # copy jobs: the worker runs, and the secret key was made once (0600) for the front door's remotes
+    assert "starting the copy-job worker..." in out
+    secret = data_dir / "secret.key"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    key_text = secret.read_text()
+    remote = httpx.post(first.base_url + "/api/v1/admin/remotes", headers={"Authorization": f"Bearer {api_key}"},
+                        json={"name": "nowhere", "url": "http://127.0.0.1:9", "api_key": "ry-x"}, timeout=30)
+    assert remote.status_code == 409 and "cannot reach http://127.0.0.1:9" in remote.json()["detail"], remote.text
 
     assert first.terminate() == 0, first.output()
     assert _alive(children) == [], f"left running: {_alive(children)}\n{first.output()}"
@@ -158,6 +166,7 @@ def test_local_serves_stops_cleanly_and_keeps_data(data_tmp: Path, launchers: li
     )
     assert viewer.status_code == 200, viewer.text
     assert viewer.json()["username"] == "keeper"
+    assert (data_dir / "secret.key").read_text() == key_text  # kept: the stored remote keys still decrypt
     again = httpx.post(
         second.base_url + "/api/v1/auth/signup",
         json={"username": "other", "password": "other-password"},

@@ -68,7 +68,7 @@ class Operator:
 
     async def ready(self, name: str, version: str = "0.1.0") -> dict[str, Any]:
         """Wait for the operator to apply the Deployments, play their controller, wait for Ready."""
-        await until(lambda: len(all_of(self.cluster, "apps/v1/deployments", self.namespace)) >= 6,
+        await until(lambda: len(all_of(self.cluster, "apps/v1/deployments", self.namespace)) >= 7,
                     "the Deployments to be applied")
         mark_rolled_out(self.cluster, self.namespace)
         body = await until(lambda: (b := self.get(name)) and condition(b, "Ready").get("status") == "True"

@@ -123,7 +123,7 @@ async def test_the_command_runs_the_operator_with_liveness_and_metrics(cluster: 
             body = instance("vision", "ml-vision")
             resp = await cluster.post("/apis/runyard.io/v1alpha1/namespaces/ml-vision/trackerinstances", json=body)
             assert resp.status in (200, 201)
-            await until(lambda: len(all_of(cluster, "apps/v1/deployments", "ml-vision")) == 6, "the Deployments",
+            await until(lambda: len(all_of(cluster, "apps/v1/deployments", "ml-vision")) == 7, "the Deployments",
                         timeout=60)
             progressing = 'runyard_operator_instances{condition="Progressing"} 1.0'
             while progressing not in (await http.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)).text:

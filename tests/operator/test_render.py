@@ -192,7 +192,7 @@ def test_minimal_example_renders_an_evaluation_instance() -> None:
     assert {o["metadata"]["name"] for o in r.find("StatefulSet")} == {
         f"vision-runyard-{s}" for s in ("postgresql", "redis", "minio")}
     assert {o["metadata"]["name"] for o in r.find("Deployment")} == {
-        f"vision-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "wandb", "tensorboard")}
+        f"vision-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "wandb", "tensorboard", "transfers")}
     ingress = _one(r, "Ingress", "vision-runyard-http")
     assert [rule["host"] for rule in ingress["spec"]["rules"]] == ["runyard-vision.ml.internal",
                                                                    "s3.runyard-vision.ml.internal"]
@@ -206,7 +206,9 @@ def test_minimal_example_renders_an_evaluation_instance() -> None:
 
 def test_production_example_renders_external_stores_and_policies() -> None:
     r = _rendered("example-production")
-    assert not r.find("StatefulSet") and not r.find("Secret"), "no bundled store, no generated credentials"
+    assert not r.find("StatefulSet"), "no bundled store"
+    # the one generated Secret: the key that encrypts remote instances' keys (copy jobs), created once
+    assert [s["metadata"]["name"] for s in r.find("Secret")] == ["vision-runyard-secret-key"]
     env = {e["name"]: e for e in _one(r, "Deployment", "vision-runyard-query")["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["RUNYARD_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "nlp-db", "key": "database-url"}
     assert env["RUNYARD_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "nlp-redis", "key": "redis-url"}
@@ -225,7 +227,8 @@ def test_production_example_renders_external_stores_and_policies() -> None:
 def test_internal_load_balancers(name: str, annotation: dict[str, str]) -> None:
     r = _rendered(name)
     assert not r.find("Ingress")
-    assert {o["metadata"]["name"] for o in r.find("Deployment")} == {"vision-runyard-ingest", "vision-runyard-frontdoor"}
+    assert {o["metadata"]["name"] for o in r.find("Deployment")} == {"vision-runyard-ingest", "vision-runyard-frontdoor",
+                                                                     "vision-runyard-transfers"}
     for svc in ("vision-runyard-frontdoor", "vision-runyard-ingest"):
         obj = _one(r, "Service", svc)
         assert obj["spec"]["type"] == "LoadBalancer"
@@ -258,7 +261,7 @@ def test_render_command_prints_the_manifests(tmp_path: Path, capsys: pytest.Capt
     docs = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
     assert docs[0]["kind"] == "Job" and docs[0]["metadata"]["namespace"] == "runyard"
     assert {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"} == {
-        f"demo-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "wandb", "tensorboard")}
+        f"demo-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "wandb", "tensorboard", "transfers")}
     bad = tmp_path / "bad.yaml"
     bad.write_text(json.dumps({**EXAMPLES["minimal"], "spec": {**EXAMPLES["minimal"]["spec"], "size": "huge"}}))
     assert main(["render", "-f", str(bad)]) == 1

@@ -38,7 +38,8 @@ async def test_create_becomes_ready_with_owned_objects_and_status(operator: Oper
     status = body["status"]
     assert status["url"] == "https://runyard-vision.ml.internal"
     assert status["observedGeneration"] == body["metadata"]["generation"]
-    assert set(status["components"]) == {"ingest", "query", "auth", "artifact", "wandb", "tensorboard", "postgresql", "redis", "minio"}
+    assert set(status["components"]) == {"ingest", "query", "auth", "artifact", "wandb", "tensorboard", "transfers",
+                                         "postgresql", "redis", "minio"}
     assert all(c["ready"] == c["desired"] == 1 for c in status["components"].values())
     assert condition(body, "Degraded")["status"] == "False"
     assert condition(body, "Progressing")["status"] == "False"
@@ -47,7 +48,7 @@ async def test_create_becomes_ready_with_owned_objects_and_status(operator: Oper
 
     uid = body["metadata"]["uid"]
     deployments = all_of(operator.cluster, DEPLOYMENTS, NS)
-    assert set(deployments) == {f"vision-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "wandb", "tensorboard")}
+    assert set(deployments) == {f"vision-runyard-{c}" for c in ("ingest", "query", "auth", "artifact", "wandb", "tensorboard", "transfers")}
     for obj in deployments.values():
         assert obj["metadata"]["ownerReferences"] == [{
             "apiVersion": "runyard.io/v1alpha1", "kind": "TrackerInstance", "name": "vision", "uid": uid,

@@ -7,6 +7,7 @@ one whose parameters this file cannot fill fails it, so it is never silently ski
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,19 +23,25 @@ PUBLIC = {("POST", "/api/v1/auth/signup"), ("POST", "/api/v1/auth/login"), ("POS
 # routes about the caller's own things (nothing of another tenant to name); listing leaks are tested below
 OWN = {("GET", "/api/v1/viewer"), ("GET", "/api/v1/auth/keys"), ("POST", "/api/v1/auth/keys"),
        ("POST", "/api/v1/auth/password"), ("GET", "/api/v1/entities"), ("POST", "/api/v1/teams"),
-       ("GET", "/api/v1/projects"), ("POST", "/api/v1/auth/invites")}
+       ("GET", "/api/v1/projects"), ("POST", "/api/v1/auth/invites"), ("GET", "/api/v1/transfers")}
 # routes the OpenAPI spec leaves out
 HIDDEN = [("query", "GET", "/api/v1/projects/{entity}/{project}/events")]
 WELL_FORMED = {"sha256": "ab" * 32, "md5": "cd" * 16, "size": 3, "path": "x.txt", "number": 1}
 SPECS = {"query": "/api/v1/openapi.json", "auth": "/api/v1/auth/openapi.json",
-         "artifact": "/api/v1/artifacts/_openapi.json"}
+         "artifact": "/api/v1/artifacts/_openapi.json", "transfer": "/api/v1/transfers/_openapi.json"}
+EXTRA_URLS: dict[str, str] = {}  # services the world does not start: the copy-job routes (fixture below)
+
+
+def base_url(p: Population, service: str) -> str:
+    urls = {"query": p.world.query_url, "auth": p.world.auth_url, "artifact": p.world.artifact_url, **EXTRA_URLS}
+    return str(urls[service])
 
 
 def operations(p: Population) -> list[tuple[str, str, str, dict[str, Any], dict[str, Any]]]:
     """(service, method, path template, operation, components) of every route."""
     out = []
     for service, spec_path in SPECS.items():
-        base = {"query": p.world.query_url, "auth": p.world.auth_url, "artifact": p.world.artifact_url}[service]
+        base = base_url(p, service)
         spec = httpx.get(f"{base}{spec_path}").json()
         for path, ops in spec["paths"].items():
             for method, op in ops.items():
@@ -88,11 +95,22 @@ class Victim:
                    json={"layout": {"sections": []}, "query": ""})
         assert r.status_code == 201, r.text
         self.view = r.json()["id"]  # a shared workspace view of the private project
-        del w
+        # a copy job of the private project that aadmin started (made in the database: only instance admins
+        # may start one, and a remote to copy to is not needed to ask about it)
+        w.sql("""INSERT INTO remote_instances (name, url, key_box, key_hint, created_by_name)
+                 VALUES ('elsewhere', 'http://127.0.0.1:9', '\\x00', '…', 'root') ON CONFLICT DO NOTHING""")
+        self.job = w.sql(
+            """INSERT INTO transfer_jobs (remote_id, remote_name, remote_url, user_id, username, project_id, entity,
+                   project, to_entity, to_project, state)
+               SELECT r.id, r.name, r.url, u.id, u.username, p.id, 'audio', 'secret', 'audio', 'secret', 'cancelled'
+                 FROM remote_instances r, users u, projects p JOIN entities e ON e.id = p.entity_id
+                WHERE r.name = 'elsewhere' AND u.username = 'aadmin' AND e.name = 'audio' AND p.name = 'secret'
+               RETURNING id""")[0]["id"]
 
     def fill(self, path: str) -> str:
         values = {"entity": "audio", "project": "secret", "run_id": self.run, "team": "audio", "username": "aadmin",
-                  "version": "v0", "alias": "prod", "upload_id": self.upload, "view_id": self.view}
+                  "version": "v0", "alias": "prod", "upload_id": self.upload, "view_id": self.view,
+                  "job_id": str(self.job)}
         values["name"] = "audio-ci" if "/service-accounts/" in path else "weights"
         values["key_id"] = str(self.sa_key if "/service-accounts/" in path else self.key)
         values["path"] = "w.bin" if path.startswith("/api/v1/artifacts/") else "notes.txt"
@@ -102,8 +120,16 @@ class Victim:
 
 
 @pytest.fixture(scope="module")
-def victim(population: Population) -> Victim:
-    return Victim(population)
+def victim(population: Population) -> Iterator[Victim]:
+    from runyard_server.transfer_jobs import create_app as create_transfers
+    from tests.support.asgi import serve
+
+    with serve(create_transfers(population.world.settings), name="transfers") as url:
+        EXTRA_URLS["transfer"] = url
+        try:
+            yield Victim(population)
+        finally:
+            EXTRA_URLS.clear()
 
 
 def query_of(op: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +141,7 @@ def query_of(op: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
 
 def request(p: Population, who: str | None, service: str, method: str, url_path: str, body: Any,
             params: dict[str, Any] | None = None) -> httpx.Response:
-    base = {"query": p.world.query_url, "auth": p.world.auth_url, "artifact": p.world.artifact_url}[service]
+    base = base_url(p, service)
     headers = {"Authorization": f"Bearer {p.world.keys[who]}"} if who else {}
     kw: dict[str, Any] = {"json": body} if body is not None else {}
     kw["params"] = params or {}

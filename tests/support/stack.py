@@ -31,6 +31,7 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 # crash detection in seconds rather than minutes, and quick graceful stops
 INGEST_TEST_ENV = {
+    "RUNYARD_SECRET_KEY": "dGVzdC1vbmx5LXNlY3JldC1rZXktb2YtMzItYnl0ZXM=",  # copy jobs: remotes' keys (a test key)
     "RUNYARD_HEARTBEAT_TIMEOUT_S": "5",
     "RUNYARD_CRASH_CHECK_INTERVAL_S": "1",
     "RUNYARD_SHUTDOWN_GRACE_S": "3",

@@ -144,10 +144,16 @@ false
 {{- if and .Values.tensorboard.enabled (not .Values.frontdoor.enabled) -}}true{{- end -}}
 {{- end -}}
 
-{{/* Which HTTP components run (the front door replaces query, auth, artifact, tensorboard and wandb). */}}
+{{/* The Secret holding RUNYARD_SECRET_KEY (copy jobs: remote instances' keys are encrypted with it). */}}
+{{- define "runyard.transfers.secret" -}}
+{{- .Values.transfers.secretKey.existingSecret | default (printf "%s-secret-key" (include "runyard.fullname" .)) -}}
+{{- end -}}
+
+{{/* Which HTTP components run (the front door replaces query, auth, artifact, tensorboard and wandb; the
+copy-job component runs beside either: its pods also run the copies). */}}
 {{- define "runyard.httpComponents" -}}
 {{- $out := list -}}
-{{- range $c := list "query" "auth" "artifact" "wandb" "frontdoor" -}}
+{{- range $c := list "query" "auth" "artifact" "wandb" "frontdoor" "transfers" -}}
 {{- if (index $.Values $c).enabled -}}{{- $out = append $out $c -}}{{- end -}}
 {{- end -}}
 {{- if include "runyard.tensorboardSeparate" . -}}{{- $out = append $out "tensorboard" -}}{{- end -}}
@@ -159,7 +165,8 @@ The REST routes, in match order, as JSON: [{"path", "regex", "component"}]. Auth
 runyard_server.auth.app.ROUTE_PREFIXES; a run's files and artifacts go to the artifact service
 (runyard_server.artifact.app.is_artifact_path); /tensorboard to the TensorBoard component
 (runyard_server.tensorboard.is_tensorboard_path); the W&B client protocol's paths (/graphql and /files/...:
-runyard_server.wandb_compat.owns_path) to wandb; everything else (REST, SSE, the UI) to query.
+runyard_server.wandb_compat.owns_path) to wandb; the copy-job routes (runyard_server.transfer_jobs.is_transfer_path,
+before auth: /api/v1/admin/remotes) to transfers; everything else (REST, SSE, the UI) to query.
 tests/chart checks these lists against the code.
 */}}
 {{- define "runyard.httpRoutes" -}}
@@ -167,6 +174,11 @@ tests/chart checks these lists against the code.
 {{- if .Values.frontdoor.enabled -}}
 {{- $routes = append $routes (dict "path" "/" "regex" "/" "component" "frontdoor") -}}
 {{- else -}}
+{{- if .Values.transfers.enabled -}}
+{{- range $p := list "/api/v1/transfers" "/api/v1/admin/remotes" -}}
+{{- $routes = append $routes (dict "path" $p "regex" (printf "%s(/|$)" $p) "component" "transfers") -}}
+{{- end -}}
+{{- end -}}
 {{- range $p := list "/api/v1/auth" "/api/v1/viewer" "/api/v1/teams" "/api/v1/entities" "/api/v1/admin" -}}
 {{- $routes = append $routes (dict "path" $p "regex" (printf "%s(/|$)" $p) "component" "auth") -}}
 {{- end -}}
@@ -307,6 +319,25 @@ secrets by reference and the component's own settings. (dict "ctx" . "component"
 {{- else if eq .component "frontdoor" }}
 - name: RUNYARD_TENSORBOARD_ENABLED
   value: "false"
+{{- end }}
+{{- if has .component (list "transfers" "frontdoor") }}
+- name: RUNYARD_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "runyard.transfers.secret" $ctx }}
+      key: {{ $ctx.Values.transfers.secretKey.key }}
+{{- end }}
+{{- if eq .component "transfers" }}
+- name: RUNYARD_TRANSFER_CONCURRENCY
+  value: {{ $ctx.Values.transfers.concurrency | toString | quote }}
+- name: RUNYARD_TRANSFER_SOURCE_URL
+  {{- if $ctx.Values.transfers.sourceUrl }}
+  value: {{ $ctx.Values.transfers.sourceUrl | quote }}
+  {{- else if $ctx.Values.frontdoor.enabled }}
+  value: {{ printf "http://%s-frontdoor:8080" (include "runyard.fullname" $ctx) | quote }}
+  {{- else }}
+  value: {{ printf "%s://%s" (ternary "https" "http" $ctx.Values.tls.enabled) $ctx.Values.hostname | quote }}
+  {{- end }}
 {{- end }}
 {{- if has .component (list "query" "frontdoor") }}
 - name: RUNYARD_SDK_WHEELS_DIR

@@ -5,6 +5,7 @@ to the auth service; `/api/v1/artifacts/...` and a run's
 `files`/`artifacts` paths to the artifact service; `/tensorboard/...` to the TensorBoard component (when
 the bucket is configured); `/graphql` and `/files/.../file_stream` (the W&B client protocol,
 `wandb_compat.owns_path`) to the W&B compatibility service, which calls the others back in process;
+`/api/v1/transfers...` and `/api/v1/admin/remotes...` to the copy-job routes (`transfer_jobs`);
 everything else (REST, SSE, the UI) to the query service. Requests pass through untouched (no path
 rewriting, no root_path). The composite
 lifespan enters each sub-app's own lifespan, so each opens its pools exactly as it does when it runs
@@ -41,8 +42,11 @@ class FrontDoor:
     def __init__(self, auth: Any, query: Any, artifact: Any = None,
                  is_artifact_path: Callable[[str], bool] | None = None, tensorboard: Any = None,
                  is_tensorboard_path: Callable[[str], bool] | None = None, wandb: Any = None,
-                 is_wandb_path: Callable[[str], bool] | None = None) -> None:
+                 is_wandb_path: Callable[[str], bool] | None = None, transfers: Any = None,
+                 is_transfer_path: Callable[[str], bool] | None = None) -> None:
         self.auth = auth
+        self.transfers = transfers
+        self._is_transfer_path = is_transfer_path or (lambda _path: False)
         self.query = query
         self.artifact = artifact
         self.tensorboard = tensorboard
@@ -51,10 +55,12 @@ class FrontDoor:
         self._is_tensorboard_path = is_tensorboard_path or (lambda _path: False)
         self._is_wandb_path = is_wandb_path or (lambda _path: False)
         # the W&B app's lifespan goes last: it calls the others, so they start before and stop after it
-        self.apps = [a for a in (auth, artifact, tensorboard, query, wandb) if a is not None]
+        self.apps = [a for a in (auth, artifact, tensorboard, transfers, query, wandb) if a is not None]
         self._states: dict[int, dict[str, Any] | None] = {id(a): None for a in self.apps}
 
     def route(self, path: str) -> Any:
+        if self.transfers is not None and self._is_transfer_path(path):  # before auth: /api/v1/admin/remotes
+            return self.transfers
         if is_auth_path(path):
             return self.auth
         if self.artifact is not None and self._is_artifact_path(path):
@@ -106,6 +112,7 @@ def create_app(settings: Settings) -> FrontDoor:
     RUNYARD_TENSORBOARD_ENABLED=false). The W&B compatibility service reaches the others through this front
     door, in process, and ingest at RUNYARD_INGEST_PORT.
     """
+    from .. import transfer_jobs
     from ..auth.app import create_app as create_auth_app
     from ..query.app import create_app as create_query_app
     from ..wandb_compat import create_app as create_wandb_app
@@ -127,5 +134,6 @@ def create_app(settings: Settings) -> FrontDoor:
     door = FrontDoor(create_auth_app(settings), create_query_app(settings), artifact, artifact_paths,
                      tensorboard=tensorboard,
                      is_tensorboard_path=tensorboard_app.is_tensorboard_path if tensorboard is not None else None,
-                     wandb=wandb, is_wandb_path=owns_path)
+                     wandb=wandb, is_wandb_path=owns_path,
+                     transfers=transfer_jobs.create_app(settings), is_transfer_path=transfer_jobs.is_transfer_path)
     return door

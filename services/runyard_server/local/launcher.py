@@ -1,7 +1,7 @@
 """`runyard-server local`: the whole stack on one machine from one data folder.
 
-Order: check the two public ports -> PostgreSQL, Redis, S3 -> migrations -> ingest and front door as
-child processes configured only through RUNYARD_* variables -> wait for GET /api/v1/server-info ->
+Order: check the two public ports -> PostgreSQL, Redis, S3 -> migrations -> ingest, front door and the
+copy-job worker as child processes configured only through RUNYARD_* variables -> wait for GET /api/v1/server-info ->
 banner -> wait. Ctrl-C or SIGTERM stops the services, then the storage, and exits 0. A service that
 dies on its own is reported (how it ended, the end of its log) and started again, at most
 `--max-restarts` times (default 5) within 60 seconds; a service that keeps dying stops everything with
@@ -176,10 +176,13 @@ def run_local(args: argparse.Namespace) -> int:
         env.setdefault("RUNYARD_TENSORBOARD_CACHE_DIR", str(data_dir / "tensorboard-cache"))  # docs/tensorboard.md
         _sdk_wheels(env, data_dir)
         probe = _probe_host(host)
+        _transfer_env(env, data_dir, f"http://{'[' + probe + ']' if ':' in probe else probe}:{port}")
         _say(f"starting ingest (gRPC on {host}:{ingest_port})...")
         ingest = services.start("ingest", "ingest", stack.log_path("ingest"), env)
         _say(f"starting front door (HTTP on {host}:{port})...")
         front = services.start("frontdoor", "frontdoor", stack.log_path("frontdoor"), env)
+        _say("starting the copy-job worker...")
+        services.start("transfer-worker", "transfer-worker", stack.log_path("transfer-worker"), env)
         wait_until(
             ingest,
             lambda: _tcp_ready(probe, ingest_port),
@@ -201,7 +204,8 @@ def run_local(args: argparse.Namespace) -> int:
         if not getattr(args, "no_browser", False):
             open_browser(f"http://{_client_host(host)}:{port}")
         budget = RestartBudget(int(getattr(args, "max_restarts", RESTART_LIMIT)), RESTART_WINDOW_S)
-        probes = {"ingest": lambda: _tcp_ready(probe, ingest_port), "frontdoor": lambda: _server_info_ready(info_url)}
+        probes = {"ingest": lambda: _tcp_ready(probe, ingest_port), "frontdoor": lambda: _server_info_ready(info_url),
+                  "transfer-worker": lambda: True}
         coming_back: set[str] = set()
         while not stopping.wait(0.5):
             for name in sorted(coming_back):
@@ -278,6 +282,17 @@ def _sdk_wheels(env: dict[str, str], data_dir: Path) -> None:
         _say(f"  SDK wheels: not served ({exc})")
         return
     env["RUNYARD_SDK_WHEELS_DIR"] = str(folder)
+
+
+def _transfer_env(env: dict[str, str], data_dir: Path, source_url: str) -> None:
+    """Copy jobs (docs/transfer.md): the secret key that encrypts remote instances' keys (made once, mode
+    0600, in the data folder), where the worker reaches this instance, and its journals."""
+    from ..transfer_jobs.crypto import generate_key_file
+
+    if not env.get("RUNYARD_SECRET_KEY") and not env.get("RUNYARD_SECRET_KEY_FILE"):
+        env["RUNYARD_SECRET_KEY_FILE"] = str(generate_key_file(data_dir / "secret.key"))
+    env.setdefault("RUNYARD_TRANSFER_SOURCE_URL", source_url)
+    env.setdefault("RUNYARD_TRANSFER_STATE_DIR", str(data_dir / "transfers"))
 
 
 def _check(stopping: threading.Event) -> None:

@@ -9,12 +9,14 @@ import { LoginPage } from "./pages/LoginPage";
 import { ProjectsPage } from "./pages/ProjectsPage";
 import { WorkspacePage } from "./pages/WorkspacePage";
 import "./components/TensorBoardExtension"; // registers the TensorBoard run tab and workspace action
+import "./transfers/CopyExtension"; // registers "Copy to instance…" on runs, charted runs and projects
 // Run and compare pages carry the code highlighter, notebook renderer and diff: loaded when first opened.
 const RunPage = lazy(() => import("./pages/RunPage").then((m) => ({ default: m.RunPage })));
 const ComparePage = lazy(() => import("./pages/ComparePage").then((m) => ({ default: m.ComparePage })));
 const SettingsPage = lazy(() => import("./settings/SettingsPage").then((m) => ({ default: m.SettingsPage })));
 const ArtifactsPage = lazy(() => import("./artifacts/ArtifactsPage").then((m) => ({ default: m.ArtifactsPage })));
 const VersionPage = lazy(() => import("./artifacts/VersionPage").then((m) => ({ default: m.VersionPage })));
+const CopiesPage = lazy(() => import("./transfers/CopiesPage").then((m) => ({ default: m.CopiesPage })));
 const TensorBoardPage = lazy(() => import("./components/TensorBoardView").then((m) => ({ default: m.TensorBoardPage })));
 
 type Gate = { kind: "loading" } | { kind: "setup" } | { kind: "login" } | { kind: "in"; viewer: Viewer } | { kind: "error"; error: Error };
@@ -130,6 +132,14 @@ export function App() {
           element={
             <Suspense fallback={<Loading what="comparison" />}>
               <ComparePage />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/:entity/:project/copies"
+          element={
+            <Suspense fallback={<Loading what="copies" />}>
+              <CopiesPage />
             </Suspense>
           }
         />

@@ -6,6 +6,7 @@
 import type { paths as ArtifactPaths } from "./schema/artifact";
 import type { paths as AuthPaths } from "./schema/auth";
 import type { paths as QueryPaths } from "./schema/query";
+import type { paths as TransfersPaths } from "./schema/transfers";
 
 export class ApiError extends Error {
   constructor(
@@ -279,3 +280,5 @@ export const query = client<QueryPaths>();
 export const auth = client<AuthPaths>();
 /** The artifact service: run files and artifacts (src/api/openapi/artifact.json). */
 export const artifact = client<ArtifactPaths>();
+/** Copy jobs: remote instances (admins) and "Copy to instance…" jobs (src/api/openapi/transfers.json). */
+export const transfers = client<TransfersPaths>();

@@ -7,6 +7,7 @@ import { AuditAdmin, InvitesAdmin, UsersAdmin } from "./Admin";
 import { KeysSettings } from "./Keys";
 import { PasswordSettings } from "./Password";
 import { TeamDetail, TeamsSettings } from "./Teams";
+import { RemotesSettings } from "../transfers/RemotesSettings";
 
 export function SettingsPage() {
   const { viewer } = useSession();
@@ -30,6 +31,7 @@ export function SettingsPage() {
               {link("/-/settings/admin/users", "Users")}
               {link("/-/settings/admin/invites", "Invites and sign-up")}
               {link("/-/settings/admin/audit", "Audit log")}
+              {link("/-/settings/admin/remotes", "Remote instances")}
             </>
           )}
         </nav>
@@ -42,6 +44,7 @@ export function SettingsPage() {
             <Route path="admin/users" element={viewer.is_admin ? <UsersAdmin /> : <Navigate to="/-/settings" replace />} />
             <Route path="admin/invites" element={viewer.is_admin ? <InvitesAdmin /> : <Navigate to="/-/settings" replace />} />
             <Route path="admin/audit" element={viewer.is_admin ? <AuditAdmin /> : <Navigate to="/-/settings" replace />} />
+            <Route path="admin/remotes" element={viewer.is_admin ? <RemotesSettings /> : <Navigate to="/-/settings" replace />} />
             <Route path="*" element={<Navigate to="/-/settings" replace />} />
           </Routes>
         </div>
