@@ -20,6 +20,7 @@ line number) may be unsequenced (seq 0): applied every time they arrive, no guar
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -126,16 +127,18 @@ def check_open(req: pb.OpenRun, limits: Limits) -> dict[str, Any]:
 
 
 async def open_run(
-    conn: asyncpg.Connection, who: Principal, req: pb.OpenRun, limits: Limits
+    conn: asyncpg.Connection, who: Principal, req: pb.OpenRun, limits: Limits, *, own_transaction: bool = True
 ) -> OpenedRun:
     """Create or resume the run that `req` names, as `who`. Raises domain errors.
 
     A run that a sync stream creates starts `crashed` (no process reports for it; the folder's Finish
     record, when it has one, finishes it); a sync stream never changes an existing run's state.
+    `own_transaction=False`: inside the caller's transaction (Ingest.Bulk's group commit, bulk.py), which
+    it must roll back as a whole when this raises.
     """
     config = check_open(req, limits)
     resume = req.resume or "allow"
-    async with conn.transaction():
+    async with conn.transaction() if own_transaction else contextlib.nullcontext():
         entity_pk = await entity_id_for_write(conn, who, req.entity)
         entity_name = await conn.fetchval("SELECT name FROM entities WHERE id = $1", entity_pk)
         project_pk = await queries.upsert_project(conn, entity_pk, req.project)
@@ -480,19 +483,26 @@ def _check_key(key: str, limits: Limits, system: bool = False) -> None:
 
 
 async def write_batch(
-    conn: asyncpg.Connection, run: OpenedRun, records: list[pb.Record], limits: Limits
+    conn: asyncpg.Connection, run: OpenedRun, records: list[pb.Record], limits: Limits, *,
+    own_transaction: bool = True,
 ) -> BatchResult:
-    """Write `records` durably; every record up to the returned seq is committed or rejected alone."""
+    """Write `records` durably; every record up to the returned seq is committed or rejected alone.
+
+    `own_transaction=False`: inside the caller's transaction (Ingest.Bulk's group commit), durable only
+    once the caller commits; a value PostgreSQL refuses then raises, and the caller, whose transaction is
+    spoiled, rolls back and writes the batch again on its own (where the record at fault is isolated)."""
     if len(records) > limits.max_batch_records:
         raise ResourceExhausted(
             f"a batch holds {len(records)} records; the limit is {limits.max_batch_records}"
         )
     keys_before = dict(run.key_ids)
     try:
-        return await _write_once(conn, run, records, limits)
+        return await _write_once(conn, run, records, limits, own_transaction)
     except _DATA_ERRORS as exc:
-        # PostgreSQL refused a value validation let through: find the record(s), keep the others
         run.key_ids = keys_before
+        if not own_transaction:
+            raise
+        # PostgreSQL refused a value validation let through: find the record(s), keep the others
         log.warning("a batch of run %s/%s/%s holds a value the database refused (%s); isolating it",
                     run.entity, run.project, run.run_id, data_error_text(exc))
         try:
@@ -506,8 +516,8 @@ async def write_batch(
 
 
 async def _write_once(conn: asyncpg.Connection, run: OpenedRun, records: list[pb.Record],
-                      limits: Limits) -> BatchResult:
-    async with conn.transaction():
+                      limits: Limits, own_transaction: bool = True) -> BatchResult:
+    async with conn.transaction() if own_transaction else contextlib.nullcontext():
         state = await queries.lock_run_state(conn, run.pk)
         fresh = new_records(records, state["last_seq"], _channel_seqs(state["channel_seqs"]))
         if not fresh.records:
