@@ -110,12 +110,14 @@ def test_write_access_is_decided_per_run_as_a_stream_decides_it(world: World) ->
         own = bulk.write(pb.OpenRun(project="mixed", run_id="own"), _rows(1, range(5)))
         team = bulk.write(pb.OpenRun(entity="vision", project="mixed", run_id="team"), _rows(1, range(5)))
         other = bulk.write(pb.OpenRun(entity="secret", project="mixed", run_id="nope"), _rows(1, range(5)))
-        never = bulk.write(pb.OpenRun(project="mixed", run_id="own", resume="never"), _rows(1, range(5)))
         last = bulk.write(pb.OpenRun(project="mixed", run_id="last"), _rows(1, range(5)))
+    with _writer(world, "alice") as bulk:  # (runs of one stream may be applied in any order: a later stream)
+        never = bulk.write(pb.OpenRun(project="mixed", run_id="own", resume="never"), _rows(1, range(5)))
+        again = bulk.write(pb.OpenRun(project="mixed", run_id="again"), _rows(1, range(5)))
     with _writer(world, "carol") as bulk:
         viewer = bulk.write(pb.OpenRun(entity="vision", project="mixed", run_id="viewed"), _rows(1, range(5)))
         mine = bulk.write(pb.OpenRun(project="mixed", run_id="carols"), _rows(1, range(5)))
-    assert own.ok and team.ok and last.ok and mine.ok
+    assert own.ok and team.ok and last.ok and mine.ok and again.ok
     assert never.code == "ALREADY_EXISTS" and never.done
     # the same answers as a Stream of its own: 404 for an entity the key cannot see, 403 for a viewer
     assert other.code == world.open_run("alice", "secret", "mixed")[0].name == "NOT_FOUND"  # type: ignore[union-attr]
@@ -124,7 +126,7 @@ def test_write_access_is_decided_per_run_as_a_stream_decides_it(world: World) ->
     assert not world.sql("SELECT 1 FROM runs WHERE run_id IN ('nope', 'viewed')")
     assert sorted(r["run_id"] for r in world.sql(
         "SELECT r.run_id FROM runs r JOIN projects p ON p.id = r.project_id WHERE p.name = 'mixed'")) == [
-        "carols", "last", "own", "team"]
+        "again", "carols", "last", "own", "team"]
 
 
 def test_a_bad_key_ends_the_stream(world: World) -> None:
