@@ -417,10 +417,6 @@ def _collect_update(b: _Batch, u: pb.RunUpdate) -> None:
 _F8 = np.dtype("<f8")
 
 
-def _varint_len(n: int) -> int:
-    return max(1, (n.bit_length() + 6) // 7)
-
-
 def _keys_blob(keys: tuple[str, ...]) -> bytes:
     """HistoryRow fields 3 (each key) and the header of field 4 (packed doubles), as protobuf writes them."""
     parts = []
@@ -454,7 +450,7 @@ def _collect_history(b: _Batch, row: pb.HistoryRow, limits: Limits) -> None:
             step = row.step
             ts = row.timestamp
             if (0 <= step <= validate.MAX_STEP and 0.0 <= ts < validate.MAX_TIMESTAMP
-                    and start == (1 + _varint_len(step) if step else 0) + (9 if ts else 0)):
+                    and start == ((step.bit_length() + 13) // 7 if step else 0) + (9 if ts else 0)):  # tag + step varint
                 if step > b.max_step:
                     b.max_step = step
                 group[0].append(b.rows)
