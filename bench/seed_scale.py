@@ -7,10 +7,11 @@ signs up the user `bench` on a fresh folder, then streams into project --project
   - --long-runs of them (default 10) instead log --steps steps x --metrics metrics (default 100,000 x 50).
 --path bulk (default): the runs go through Ingest.Bulk with the SDK's BulkWriter (`runyard._bulk`), many
 runs per stream, a short run in one message (open, records, summary, finish, close); --concurrency bulk
-streams (default 2), each on a thread of its own. --path streams: each run is one Ingest.Stream, as the
-SDK's live runs write it (OpenRun, batches of --batch records, Finish); --concurrency streams (default 8)
-in flight at once. Prints progress, then runs/s and points/s (and the load average), and checks the stored
-counts exactly in PostgreSQL. Runs already stored (same run ids) are skipped, so a seed that was stopped
+streams (default 1: the server already commits many runs together), each on a thread of its own.
+--path streams: each run is one Ingest.Stream, as the SDK's live runs write it (OpenRun, batches of
+--batch records, Finish); --concurrency streams (default 8) in flight at once. Prints progress, then
+runs/s and points/s with the load average and the CPU per run of client, ingest and PostgreSQL, and
+checks the stored counts exactly in PostgreSQL. Runs already stored (same run ids) are skipped, so a seed that was stopped
 can be continued with the same arguments.
 
 Usage: python bench/seed_scale.py --data-dir /tmp/ry-scale [--runs 10000] [--long-runs 10]
@@ -351,12 +352,12 @@ def main() -> int:
     ap.add_argument("--path", choices=("bulk", "streams"), default="bulk",
                     help="bulk: Ingest.Bulk, many runs per stream (default); streams: one Ingest.Stream per run")
     ap.add_argument("--concurrency", type=int, default=0,
-                    help="streams in flight at once (default: 2 bulk streams, or 8 per-run streams)")
+                    help="streams in flight at once (default: 1 bulk stream, or 8 per-run streams)")
     ap.add_argument("--progress-every", type=float, default=10.0, help="seconds between progress lines")
     args = ap.parse_args()
     if args.long_runs > args.runs:
         ap.error("--long-runs cannot exceed --runs")
-    args.concurrency = args.concurrency or (2 if args.path == "bulk" else 8)
+    args.concurrency = args.concurrency or (1 if args.path == "bulk" else 8)
     with LocalServer(args.data_dir) as srv:
         print(f"local stack on {args.data_dir} up: {srv.base_url} (ingest {srv.ingest_address})", flush=True)
         asyncio.run(seed(srv, args))
