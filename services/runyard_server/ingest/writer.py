@@ -444,19 +444,19 @@ def _collect_history(b: _Batch, row: pb.HistoryRow, limits: Limits) -> None:
     fast = b.fast
     if fast is not None:
         data = row.SerializeToString()
-        blob, vlen, group = fast
+        blob, vlen, known = fast
         start = len(data) - vlen - len(blob)
         if start >= 0 and data.startswith(blob, start):
             step = row.step
             ts = row.timestamp
             if (0 <= step <= validate.MAX_STEP and 0.0 <= ts < validate.MAX_TIMESTAMP
-                    and start == ((step.bit_length() + 13) // 7 if step else 0) + (9 if ts else 0)):  # tag + step varint
+                    and start == ((step.bit_length() + 13) // 7 if step else 0) + (9 if ts else 0)):  # tags, step varint
                 if step > b.max_step:
                     b.max_step = step
-                group[0].append(b.rows)
+                known[0].append(b.rows)
                 b.rows += 1
-                group[1].append(step)
-                group[2].append(data[-vlen:])
+                known[1].append(step)
+                known[2].append(data[-vlen:])
                 b.ts_steps.append(step)
                 b.ts_values.append(ts)
                 return
