@@ -4,7 +4,10 @@ Starts the real local stack (embedded PostgreSQL/Redis/S3, ingest, front door) i
 signs up an admin, then starts `--clients` processes that each `init()` a run and log `--steps` steps x
 `--metrics` metrics through the SDK, then `finish()` (which returns once the server acknowledged every
 record as committed). Prints points per second from the moment all clients start logging until the
-last `finish()` returns, and verifies the stored count exactly through the REST API.
+last `finish()` returns, and verifies the stored count exactly through the REST API. CPU per point is
+reported for both sides: the client processes (log() and the SDK's background thread together, from the
+first log() to the acknowledged finish()) and the server (the ingest process, and PostgreSQL's processes
+apart), over the same span; with the load average, since the machine may be shared.
 
 Usage: python bench/ingest_throughput.py [--clients 4] [--steps 5000] [--metrics 10]
 """
@@ -47,12 +50,31 @@ def _client(base_url: str, key: str, index: int, steps: int, metrics: int, captu
     keys = [f"metric_{i}" for i in range(metrics)]
     rows = [{k: step * 0.001 + i for i, k in enumerate(keys)} for step in range(steps)]
     ready.wait()
+    cpu0 = time.process_time()  # this process: log() and the streamer thread
     started = time.perf_counter()
     for step, row in enumerate(rows):
         run.log(row, step=step)
     logged = time.perf_counter()
     run.finish()
-    out.put((run.entity, run.id, started, logged, time.perf_counter()))
+    out.put((run.entity, run.id, started, logged, time.perf_counter(), time.process_time() - cpu0))
+
+
+def _server_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of the local stack's processes: the ingest service, PostgreSQL, the rest."""
+    import psutil
+
+    out = {"ingest": 0.0, "postgres": 0.0, "other": 0.0}
+    root = psutil.Process(pid)
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            cmd = " ".join(p.cmdline())
+            name = p.name()
+        except psutil.Error:
+            continue
+        kind = "ingest" if "cli ingest" in cmd else "postgres" if "postgres" in name or "postgres" in cmd else "other"
+        out[kind] += t.user + t.system
+    return out
 
 
 def main() -> int:
@@ -87,14 +109,17 @@ def main() -> int:
             key = httpx.post(base + "/api/v1/auth/signup", json={"username": "bench", "password": "bench-password"}).json()["api_key"]
 
             ctx = mp.get_context("spawn")
-            ready, out = ctx.Barrier(args.clients), ctx.Queue()
+            ready, out = ctx.Barrier(args.clients + 1), ctx.Queue()
             procs = [
                 ctx.Process(target=_client, args=(base, key, i, args.steps, args.metrics, args.with_capture, ready, out))
                 for i in range(args.clients)
             ]
             for p in procs:
                 p.start()
+            ready.wait(timeout=300)  # every client has its run open; the server's CPU counts from here
+            server_before = _server_cpu(server.pid)
             results = [out.get(timeout=600) for _ in procs]
+            server_after = _server_cpu(server.pid)
             for p in procs:
                 p.join()
             start = min(r[2] for r in results)
@@ -103,7 +128,14 @@ def main() -> int:
             print(f"{args.clients} clients x {args.steps:,} steps x {args.metrics} metrics = {points:,} points")
             print(f"log() loops took {max(r[3] - r[2] for r in results):.3f} s (slowest client)")
             print(f"end to end (first log() to last acknowledged finish()): {end - start:.3f} s "
-                  f"= {points / (end - start):,.0f} points/s")
+                  f"= {points / (end - start):,.0f} points/s (load average "
+                  f"{' '.join(f'{x:.1f}' for x in os.getloadavg())})")
+            client_cpu = sum(r[5] for r in results)
+            used = {k: server_after[k] - server_before[k] for k in server_after}
+            print(f"CPU per point: client {1e9 * client_cpu / points:.0f} ns (log() and the background thread), "
+                  f"server: ingest {1e9 * used['ingest'] / points:.0f} ns, PostgreSQL {1e9 * used['postgres'] / points:.0f} ns, "
+                  f"other {1e9 * used['other'] / points:.0f} ns; all "
+                  f"{1e9 * (client_cpu + sum(used.values())) / points:.0f} ns")
 
             import runyard
 

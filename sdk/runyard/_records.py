@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from runyard_proto.v1 import ingest_pb2 as pb
 
 from . import _console
-from ._encode import encode_keys, history_body, history_record, numeric_history_record, values_prefix
+from ._encode import encode_keys, history_body, history_record, numeric_history_record, values_prefix, varint
 from ._flatten import split_values
 from ._items import (
     SKIP,
@@ -90,7 +90,8 @@ class RecordBuilder:
         self._good_keys: set[str] = set()
         self._bad_keys: set[str] = set()
         # encoded key sets by the tuple of a row's keys; None: some key is refused (slow path)
-        self._keysets: dict[tuple[str, ...], tuple[bytes, struct.Struct] | None] = {}
+        self._keysets: dict[tuple[str, ...], tuple[bytes, struct.Struct, struct.Struct, int] | None] = {}
+        self._last_sig: tuple[str, ...] | None = None
         # the latest row of each key set since the last summary update, oldest first
         self._last_rows: dict[tuple[str, ...], dict[str, Any]] = {}
 
@@ -165,13 +166,18 @@ class RecordBuilder:
         rec.seq = self.next_seq
         self._add(rec.SerializeToString(), str(rec.WhichOneof("payload")), out)
 
-    def _keyset(self, sig: tuple[str, ...]) -> tuple[bytes, struct.Struct] | None:
+    def _keyset(self, sig: tuple[str, ...]) -> tuple[bytes, struct.Struct, struct.Struct, int] | None:
+        """(keys and values header, values struct, the struct of everything after the step: timestamp tag,
+        timestamp, keys, values; its size), or None."""
         if len(self._keysets) > 10_000:
             self._keysets.clear()
         ok = all(k in self._good_keys or key_problem(k) is None for k in sig)
         prefix = values_prefix(sig) if ok else b""
         # None (slow path, checked there) when a key is refused or the row could break the size limit
-        entry = (prefix, struct.Struct(f"<{len(sig)}d")) if ok and len(prefix) + 8 * len(sig) < _FAST_MAX else None
+        entry = None
+        if ok and len(prefix) + 8 * len(sig) < _FAST_MAX:
+            tail = struct.Struct(f"<Bd{len(prefix)}s{len(sig)}d")
+            entry = (prefix, struct.Struct(f"<{len(sig)}d"), tail, tail.size)
         self._keysets[sig] = entry
         return entry
 
@@ -183,7 +189,22 @@ class RecordBuilder:
             entry = self._keyset(sig)
         data = None
         if entry is not None:
-            try:  # fast path: every value converts to float64 (numbers, numpy scalars, 0-d tensors)
+            # fast path: every value converts to float64 (numbers, numpy scalars, 0-d tensors). With a step
+            # and a timestamp (protobuf leaves zeros out), one pack writes all after the step, one join the
+            # record: Record{1: seq, 2: HistoryRow{1: step, 2: timestamp, 3: keys, 4: values}}
+            try:
+                if step and ts:
+                    stepv = varint(step)
+                    seq = self.next_seq
+                    data = b"".join((b"\x08", varint(seq), b"\x12", varint(1 + len(stepv) + entry[3]), b"\x08", stepv,
+                                     entry[2].pack(0x11, ts, entry[0], *row.values())))
+                    out.append((seq, data))  # under the size limit by construction (_keyset)
+                    self.next_seq = seq + 1
+                    if sig is not self._last_sig and sig != self._last_sig:
+                        self._last_rows.pop(sig, None)
+                        self._last_sig = sig
+                    self._last_rows[sig] = row
+                    return
                 data = numeric_history_record(self.next_seq, step, ts, entry[0], entry[1].pack(*row.values()))
             except (struct.error, TypeError, ValueError, OverflowError):
                 data = None
@@ -200,6 +221,7 @@ class RecordBuilder:
         last = self._last_rows
         last.pop(sig, None)
         last[sig] = row
+        self._last_sig = sig
 
     def _bind_media(self, step: int, row: dict[str, Any]) -> dict[str, Any]:
         binder = self.media_binder

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from runyard_proto.v1 import ingest_pb2
 
+from ._encode import varint
+
 __all__ = ["batch_message", "heartbeat_message", "open_message", "renumber"]
 
 _RECORDS_TAG = b"\x0a"  # RecordBatch.records: field 1, length-delimited
@@ -28,13 +30,12 @@ def _varint(n: int) -> bytes:
 
 
 def batch_message(records: Sequence[bytes]) -> bytes:
-    parts = []
+    parts: list[bytes] = []
+    extend = parts.extend
     for rec in records:
-        parts.append(_RECORDS_TAG)
-        parts.append(_varint(len(rec)))
-        parts.append(rec)
+        extend((_RECORDS_TAG, varint(len(rec)), rec))
     body = b"".join(parts)
-    return _BATCH_TAG + _varint(len(body)) + body
+    return _BATCH_TAG + varint(len(body)) + body
 
 
 def open_message(open_run: ingest_pb2.OpenRun) -> bytes:

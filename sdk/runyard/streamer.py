@@ -177,7 +177,8 @@ class Streamer:
 
     # ------------------------------------------------------------------ caller side (any thread)
     def wake(self) -> None:
-        self._wake.set()
+        if not self._wake.is_set():  # log() calls this for every row while the queue is long: no lock then
+            self._wake.set()
 
     def wait_for_room(self) -> None:
         """Called by log() when the queue is full: wait until the disk writer caught up (never the network)."""

@@ -71,3 +71,16 @@ def test_fast_and_slow_paths_agree() -> None:
     assert h[3].step == 21 and list(h[3].json_keys) == ["a"] and not h[3].keys
     for f in frames:  # canonical: identical to protobuf's own serialization
         assert f[1] == pb.Record.FromString(f[1]).SerializeToString()
+
+
+def test_bulk_request_matches_protobuf() -> None:
+    from runyard._bulk import bulk_request
+
+    frames = RecordBuilder().build([HistoryItem(i, 1000.0 + i, {"a": float(i)}) for i in range(3)])
+    open_run = pb.OpenRun(project="p", run_id="r", tags=["t"])
+    for ref, close in ((1, True), (300, False), (0, False)):
+        raw = bulk_request(ref, open_run=open_run.SerializeToString(), records=[f[1] for f in frames], close=close)
+        expected = pb.BulkRequest(ref=ref, open=open_run, records=[pb.Record.FromString(f[1]) for f in frames],
+                                  close=close)
+        assert pb.BulkRequest.FromString(raw) == expected
+        assert raw == expected.SerializeToString()

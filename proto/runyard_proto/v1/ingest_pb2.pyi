@@ -235,3 +235,37 @@ class Finish(_message.Message):
     error: str
     time: float
     def __init__(self, exit_code: _Optional[int] = ..., error: _Optional[str] = ..., time: _Optional[float] = ...) -> None: ...
+
+class BulkRequest(_message.Message):
+    __slots__ = ("ref", "open", "records", "close")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    OPEN_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_FIELD_NUMBER: _ClassVar[int]
+    ref: int
+    open: OpenRun
+    records: _containers.RepeatedCompositeFieldContainer[Record]
+    close: bool
+    def __init__(self, ref: _Optional[int] = ..., open: _Optional[_Union[OpenRun, _Mapping]] = ..., records: _Optional[_Iterable[_Union[Record, _Mapping]]] = ..., close: _Optional[bool] = ...) -> None: ...
+
+class BulkReply(_message.Message):
+    __slots__ = ("ref", "opened", "ack", "refused", "done")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    OPENED_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    ref: int
+    opened: RunOpened
+    ack: Ack
+    refused: RunRefused
+    done: bool
+    def __init__(self, ref: _Optional[int] = ..., opened: _Optional[_Union[RunOpened, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., refused: _Optional[_Union[RunRefused, _Mapping]] = ..., done: _Optional[bool] = ...) -> None: ...
+
+class RunRefused(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...

@@ -39,6 +39,11 @@ class IngestStub:
                 request_serializer=runyard__proto_dot_v1_dot_ingest__pb2.ClientMessage.SerializeToString,
                 response_deserializer=runyard__proto_dot_v1_dot_ingest__pb2.ServerMessage.FromString,
                 _registered_method=True)
+        self.Bulk = channel.stream_stream(
+                '/runyard.v1.Ingest/Bulk',
+                request_serializer=runyard__proto_dot_v1_dot_ingest__pb2.BulkRequest.SerializeToString,
+                response_deserializer=runyard__proto_dot_v1_dot_ingest__pb2.BulkReply.FromString,
+                _registered_method=True)
 
 
 class IngestServicer:
@@ -50,6 +55,13 @@ class IngestServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Bulk(self, request_iterator, context):
+        """Many runs in one stream, for importers, transfers and seeding (see "Bulk" below).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -57,6 +69,11 @@ def add_IngestServicer_to_server(servicer, server):
                     servicer.Stream,
                     request_deserializer=runyard__proto_dot_v1_dot_ingest__pb2.ClientMessage.FromString,
                     response_serializer=runyard__proto_dot_v1_dot_ingest__pb2.ServerMessage.SerializeToString,
+            ),
+            'Bulk': grpc.stream_stream_rpc_method_handler(
+                    servicer.Bulk,
+                    request_deserializer=runyard__proto_dot_v1_dot_ingest__pb2.BulkRequest.FromString,
+                    response_serializer=runyard__proto_dot_v1_dot_ingest__pb2.BulkReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +103,33 @@ class Ingest:
             '/runyard.v1.Ingest/Stream',
             runyard__proto_dot_v1_dot_ingest__pb2.ClientMessage.SerializeToString,
             runyard__proto_dot_v1_dot_ingest__pb2.ServerMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Bulk(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/runyard.v1.Ingest/Bulk',
+            runyard__proto_dot_v1_dot_ingest__pb2.BulkRequest.SerializeToString,
+            runyard__proto_dot_v1_dot_ingest__pb2.BulkReply.FromString,
             options,
             channel_credentials,
             insecure,

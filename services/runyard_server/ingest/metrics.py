@@ -52,7 +52,15 @@ RECORDS.labels("rejected")  # records refused alone (Ack.rejected)
 for _error in ("invalid_argument", "already_exists", "unauthenticated", "permission_denied", "not_found", "resource_exhausted",
               "failed_precondition", "unavailable", "internal"):
     ERRORS.labels(_error)
-for _method in ("/runyard.v1.Ingest/Stream",):
+BULK_RUNS = Counter("runyard_ingest_bulk_runs_total", "runs opened through Ingest.Bulk streams")
+BULK_GROUPS = Counter(
+    "runyard_ingest_bulk_groups_total",
+    "Ingest.Bulk request groups: committed in one transaction, or split (applied one by one after a refusal)",
+    ["outcome"],
+)
+BULK_GROUPS.labels("committed")
+BULK_GROUPS.labels("split")
+for _method in ("/runyard.v1.Ingest/Stream", "/runyard.v1.Ingest/Bulk"):
     GRPC_REQUESTS.labels(_method, "OK")
     GRPC_SECONDS.labels(_method)
 

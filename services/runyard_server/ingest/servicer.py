@@ -30,8 +30,9 @@ from ..common.errors import (
     grpc_code_name,
 )
 from ..common.logs import RUN, STREAM_ID, logger
-from ..common.verifier import authenticate, entity_id_for_write
+from ..common.verifier import Principal, authenticate, entity_id_for_write
 from . import metrics, queries, writer
+from .bulk import BulkSession
 from .live import LivePublisher
 
 log = logger("ingest")
@@ -154,6 +155,44 @@ class IngestServicer(pb_grpc.IngestServicer):
             await self._abort(context, exc, stream_id)
         finally:
             metrics.STREAMS.dec()
+
+    async def Bulk(  # noqa: N802 (gRPC method name)
+        self, request_iterator: AsyncIterator[pb.BulkRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.BulkReply]:
+        """Many runs in one stream (bulk.py; proto "Bulk"): a run that cannot be written is refused
+        alone; a bad key, a malformed message or the database away end the stream."""
+        metrics.STREAMS.inc()
+        stream_id = "b-" + secrets.token_hex(4)
+        STREAM_ID.set(stream_id)
+        RUN.set("")
+        session: BulkSession | None = None
+        try:
+            key = self._api_key(context)
+            async with self.pool.acquire() as conn:
+                who = await authenticate(conn, key)
+
+            async def reverify() -> Principal:
+                async with self.pool.acquire() as conn:
+                    problem = await queries.key_problem_by_key(conn, key)
+                    if problem:
+                        raise Unauthenticated(problem)
+                    return await authenticate(conn, key)
+
+            def compact(run: writer.OpenedRun) -> None:
+                self.compactor.schedule(run.pk)
+                run.loose_chunks = 0
+
+            session = BulkSession(self.pool, self.limits, self.live, who, compact, reverify, REVERIFY_S)
+            async for reply in session.replies(request_iterator):
+                yield reply
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._abort(context, exc, stream_id)
+        finally:
+            metrics.STREAMS.dec()
+            if session is not None and session.runs_opened:
+                log.info("bulk stream ended: %d run(s) opened", session.runs_opened)
 
     async def _abort(self, context: grpc.aio.ServicerContext, exc: Exception, stream_id: str) -> None:
         if isinstance(exc, DecodeError):  # bytes on the stream that are no ClientMessage

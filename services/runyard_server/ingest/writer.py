@@ -20,11 +20,12 @@ line number) may be unsequenced (seq 0): applied every time they arrive, no guar
 
 from __future__ import annotations
 
+import contextlib
+import struct
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 import asyncpg
@@ -126,16 +127,18 @@ def check_open(req: pb.OpenRun, limits: Limits) -> dict[str, Any]:
 
 
 async def open_run(
-    conn: asyncpg.Connection, who: Principal, req: pb.OpenRun, limits: Limits
+    conn: asyncpg.Connection, who: Principal, req: pb.OpenRun, limits: Limits, *, own_transaction: bool = True
 ) -> OpenedRun:
     """Create or resume the run that `req` names, as `who`. Raises domain errors.
 
     A run that a sync stream creates starts `crashed` (no process reports for it; the folder's Finish
     record, when it has one, finishes it); a sync stream never changes an existing run's state.
+    `own_transaction=False`: inside the caller's transaction (Ingest.Bulk's group commit, bulk.py), which
+    it must roll back as a whole when this raises.
     """
     config = check_open(req, limits)
     resume = req.resume or "allow"
-    async with conn.transaction():
+    async with conn.transaction() if own_transaction else contextlib.nullcontext():
         entity_pk = await entity_id_for_write(conn, who, req.entity)
         entity_name = await conn.fetchval("SELECT name FROM entities WHERE id = $1", entity_pk)
         project_pk = await queries.upsert_project(conn, entity_pk, req.project)
@@ -197,8 +200,12 @@ def _channel_seqs(stored: Any) -> dict[str, int]:
 class _Batch:
     """A batch sorted by kind, ready to write."""
 
-    # history rows grouped by key set: (arrival indexes, steps, value lists)
-    groups: dict[tuple[str, ...], tuple[list[int], list[int], list[Any]]] = field(default_factory=dict)
+    # history rows grouped by key set: (arrival indexes, steps, each row's values as packed little-endian
+    # float64 bytes)
+    groups: dict[tuple[str, ...], tuple[list[int], list[int], list[bytes]]] = field(default_factory=dict)
+    # the fast path (_collect_history): the last key set's serialized keys + values header, the values'
+    # size in bytes, and its group
+    fast: tuple[bytes, int, tuple[list[int], list[int], list[bytes]]] | None = None
     bad_groups: dict[tuple[str, ...], str] = field(default_factory=dict)  # key sets refused, and why
     rows: int = 0
     ts_steps: list[int] = field(default_factory=list)
@@ -232,8 +239,7 @@ class _Batch:
                 continue
             i = np.asarray(idx, dtype=np.int64)
             s = np.asarray(steps, dtype=np.int64)
-            n = len(steps) * len(keys)
-            v = np.fromiter(chain.from_iterable(values), dtype=np.float64, count=n).reshape(len(steps), len(keys))
+            v = np.frombuffer(b"".join(values), dtype=_F8).reshape(len(steps), len(keys))
             for j, key in enumerate(keys):
                 pieces[key].append((i, s, v[:, j]))
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -408,7 +414,52 @@ def _collect_update(b: _Batch, u: pb.RunUpdate) -> None:
     b.update.update(found)
 
 
+_F8 = np.dtype("<f8")
+
+
+def _keys_blob(keys: tuple[str, ...]) -> bytes:
+    """HistoryRow fields 3 (each key) and the header of field 4 (packed doubles), as protobuf writes them."""
+    parts = []
+    for k in keys:
+        data = k.encode("utf-8")
+        parts += [b"\x1a", _varint(len(data)), data]
+    parts += [b"\x22", _varint(8 * len(keys))]
+    return b"".join(parts)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
 def _collect_history(b: _Batch, row: pb.HistoryRow, limits: Limits) -> None:
+    # Fast path: a row of numbers with the key set of the row before. Reading `row.keys` makes a Python
+    # string of every key of every row (about 3 µs for 10 keys), so the row's serialized form (0.3 µs) is
+    # compared with the key set's instead: step and timestamp, then exactly these keys, then the values,
+    # nothing else. The values are kept as the packed bytes they arrived in (no float per point).
+    fast = b.fast
+    if fast is not None:
+        data = row.SerializeToString()
+        blob, vlen, known = fast
+        start = len(data) - vlen - len(blob)
+        if start >= 0 and data.startswith(blob, start):
+            step = row.step
+            ts = row.timestamp
+            if (0 <= step <= validate.MAX_STEP and 0.0 <= ts < validate.MAX_TIMESTAMP
+                    and start == ((step.bit_length() + 13) // 7 if step else 0) + (9 if ts else 0)):  # tags, step varint
+                if step > b.max_step:
+                    b.max_step = step
+                known[0].append(b.rows)
+                b.rows += 1
+                known[1].append(step)
+                known[2].append(data[-vlen:])
+                b.ts_steps.append(step)
+                b.ts_values.append(ts)
+                return
     values = row.values
     keys = tuple(row.keys)
     if len(keys) != len(values):
@@ -450,11 +501,13 @@ def _collect_history(b: _Batch, row: pb.HistoryRow, limits: Limits) -> None:
     b.rows += 1
     group[0].append(index)
     group[1].append(step)
-    group[2].append(values)
+    group[2].append(struct.pack(f"<{len(keys)}d", *values))
     b.ts_steps.append(step)
     b.ts_values.append(ts)
     if parsed:
         b.json_points.extend(parsed)
+    elif keys:
+        b.fast = (_keys_blob(keys), 8 * len(keys), group)
 
 
 def _collect_system(b: _Batch, sm: pb.SystemMetrics, limits: Limits) -> None:
@@ -480,19 +533,26 @@ def _check_key(key: str, limits: Limits, system: bool = False) -> None:
 
 
 async def write_batch(
-    conn: asyncpg.Connection, run: OpenedRun, records: list[pb.Record], limits: Limits
+    conn: asyncpg.Connection, run: OpenedRun, records: list[pb.Record], limits: Limits, *,
+    own_transaction: bool = True,
 ) -> BatchResult:
-    """Write `records` durably; every record up to the returned seq is committed or rejected alone."""
+    """Write `records` durably; every record up to the returned seq is committed or rejected alone.
+
+    `own_transaction=False`: inside the caller's transaction (Ingest.Bulk's group commit), durable only
+    once the caller commits; a value PostgreSQL refuses then raises, and the caller, whose transaction is
+    spoiled, rolls back and writes the batch again on its own (where the record at fault is isolated)."""
     if len(records) > limits.max_batch_records:
         raise ResourceExhausted(
             f"a batch holds {len(records)} records; the limit is {limits.max_batch_records}"
         )
     keys_before = dict(run.key_ids)
     try:
-        return await _write_once(conn, run, records, limits)
+        return await _write_once(conn, run, records, limits, own_transaction)
     except _DATA_ERRORS as exc:
-        # PostgreSQL refused a value validation let through: find the record(s), keep the others
         run.key_ids = keys_before
+        if not own_transaction:
+            raise
+        # PostgreSQL refused a value validation let through: find the record(s), keep the others
         log.warning("a batch of run %s/%s/%s holds a value the database refused (%s); isolating it",
                     run.entity, run.project, run.run_id, data_error_text(exc))
         try:
@@ -506,8 +566,8 @@ async def write_batch(
 
 
 async def _write_once(conn: asyncpg.Connection, run: OpenedRun, records: list[pb.Record],
-                      limits: Limits) -> BatchResult:
-    async with conn.transaction():
+                      limits: Limits, own_transaction: bool = True) -> BatchResult:
+    async with conn.transaction() if own_transaction else contextlib.nullcontext():
         state = await queries.lock_run_state(conn, run.pk)
         fresh = new_records(records, state["last_seq"], _channel_seqs(state["channel_seqs"]))
         if not fresh.records:
