@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 WIDTHS = (64, 256, 1024, 4096, 16384)   # steps per bucket of each level; each divides the next
-SEGMENT = 1024                          # buckets per stored row
+SEGMENT = 256                           # buckets per stored row (10 kB)
 MIN_POINTS = 20_000                     # series shorter than this are read exactly
 MIN_DENSITY = 8                         # at most this many steps per point on average
 

@@ -13,7 +13,7 @@ CREATE TABLE history_lod_state (
     PRIMARY KEY (run_id, key_id)
 );
 
--- A segment of up to 1,024 buckets of one level: `data` holds them as little-endian records
+-- A segment of up to 256 buckets (history_lod.SEGMENT) of one level: `data` holds them as little-endian records
 -- (bucket number int64, last step int64, its value float64, min float64, max float64).
 CREATE TABLE history_lod (
     run_id bigint NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
