@@ -10,7 +10,7 @@
 -- index trees; more partitions only add planning time here. Changing the count later is a copy like
 -- this one.
 --
--- Existing rows are copied (INSERT ... SELECT, in this migration's transaction): about a minute per GB
+-- Existing rows are copied (INSERT ... SELECT, in this migration's transaction): about 10 s per GB
 -- of history on this machine, during which the services wait for the migration. Column types,
 -- defaults (the same `id` sequence), storage settings, keys and the foreign key to `runs` stay as they
 -- were, so no query changes.
