@@ -117,15 +117,16 @@ async def search(
         # is the first rows of the typed index (run_summary_num, migration 0060) in that order, ties by
         # run id in the same direction, as the general ORDER BY. When the page reaches past the numbers
         # (strings, missing values) the general sort answers; PostgreSQL evaluates that ARRAY(...) only
-        # in that case (an InitPlan runs when first needed).
+        # in that case (an InitPlan runs when first needed). ARRAY(...) keeps the index order.
         key = w.b.param(summary_key, "text")
         direction = "DESC" if order[0].startswith("-") else "ASC"
         prefix = f"""WITH fast AS MATERIALIZED (
-                         SELECT s.run_id AS id FROM run_summary_num s JOIN runs r ON r.id = s.run_id
-                          WHERE s.project_id = $1 AND s.key = {key} AND {w.sql}
-                          ORDER BY s.value {direction}, s.run_id {direction}
-                          LIMIT {lim} OFFSET {off}) """
-        ids = f"CASE WHEN (SELECT count(*) FROM fast) = {lim} THEN ARRAY(SELECT id FROM fast) ELSE {general} END"
+                         SELECT ARRAY(SELECT s.run_id FROM run_summary_num s JOIN runs r ON r.id = s.run_id
+                                       WHERE s.project_id = $1 AND s.key = {key} AND {w.sql}
+                                       ORDER BY s.value {direction}, s.run_id {direction}
+                                       LIMIT {lim} OFFSET {off}) AS ids) """
+        ids = (f"CASE WHEN cardinality((SELECT f.ids FROM fast f)) = {lim} THEN (SELECT f.ids FROM fast f) "
+               f"ELSE {general} END")
     return await conn.fetch(
         f"""{prefix}SELECT r.id AS pk, json_build_object({", ".join(pairs)})::text AS doc
               FROM unnest({ids}) WITH ORDINALITY AS page (id, ord)
