@@ -51,8 +51,10 @@ async def measure(dsn: str, key: str, steps: int, metrics: int, batch: int, run_
     try:
         pk = await conn.fetchval("SELECT id FROM runs WHERE run_id = $1", run_id)
         await conn.execute("VACUUM FULL history_chunks")
-        total = await conn.fetchval("SELECT pg_total_relation_size('history_chunks')")
-        index = await conn.fetchval("SELECT pg_indexes_size('history_chunks')")
+        total = await conn.fetchval(
+            "SELECT sum(pg_total_relation_size(relid))::bigint FROM pg_partition_tree('history_chunks')")
+        index = await conn.fetchval(
+            "SELECT sum(pg_indexes_size(relid))::bigint FROM pg_partition_tree('history_chunks')")
         chunks = await conn.fetchval("SELECT count(*) FROM history_chunks WHERE run_id = $1", pk)
         await conn.execute("DELETE FROM runs WHERE id = $1", pk)
     finally:

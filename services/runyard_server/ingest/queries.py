@@ -218,3 +218,64 @@ async def key_problem_by_key(conn: asyncpg.Connection, key: str | None) -> str |
     if row["disabled"]:
         return "the account of this API key was disabled while this run was streaming"
     return None
+
+
+# -- levels of detail (common/history_lod.py), kept by compaction (writer._refresh_lod) --
+
+async def lod_extents(conn: asyncpg.Connection, run_pk: int) -> list[asyncpg.Record]:
+    """Per key of the run with numeric history: stored points, first and last step, and the first step of
+    the chunks its levels of detail do not cover yet (NULL when they cover everything; every chunk's
+    min_step when the key has none)."""
+    return await conn.fetch(
+        """SELECT c.key_id, sum(c.n)::bigint AS points, min(c.min_step) AS first, max(c.max_step) AS last,
+                  min(c.min_step) FILTER (WHERE s.chunk_id IS NULL OR c.id > s.chunk_id) AS dirty_from,
+                  bool_or(s.chunk_id IS NOT NULL) AS has_lod
+             FROM history_chunks c
+             LEFT JOIN history_lod_state s ON s.run_id = c.run_id AND s.key_id = c.key_id
+            WHERE c.run_id = $1
+            GROUP BY c.key_id""",
+        run_pk,
+    )
+
+
+async def chunks_from(conn: asyncpg.Connection, run_pk: int, key_id: int, start: int | None) -> list[asyncpg.Record]:
+    """(steps, vals) of the key's chunks reaching `start` or later (all of them without `start`), by arrival."""
+    return await conn.fetch(
+        """SELECT steps, vals FROM history_chunks
+            WHERE run_id = $1 AND key_id = $2 AND ($3::bigint IS NULL OR max_step >= $3)
+            ORDER BY id""",
+        run_pk, key_id, start,
+    )
+
+
+async def lod_segment(conn: asyncpg.Connection, run_pk: int, key_id: int, level: int, seg: int) -> bytes | None:
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "SELECT data FROM history_lod WHERE run_id = $1 AND key_id = $2 AND level = $3 AND seg = $4",
+        run_pk, key_id, level, seg,
+    )
+
+
+async def replace_lod(conn: asyncpg.Connection, run_pk: int, key_id: int, from_segs: list[int | None],
+                      rows: list[tuple[int, int, int, int, int, bytes]]) -> None:
+    """Delete the key's segments at or after `from_segs[level]` (every one where None) and write `rows`
+    (run_id, key_id, level, seg, n, data)."""
+    for level, seg in enumerate(from_segs):
+        await conn.execute(
+            """DELETE FROM history_lod WHERE run_id = $1 AND key_id = $2 AND level = $3
+                  AND ($4::bigint IS NULL OR seg >= $4)""",
+            run_pk, key_id, level, seg,
+        )
+    if rows:
+        await conn.copy_records_to_table(
+            "history_lod", records=rows, columns=["run_id", "key_id", "level", "seg", "n", "data"])
+
+
+async def put_lod_state(conn: asyncpg.Connection, run_pk: int, key_id: int, first: int, last: int, points: int) -> None:
+    """The key's levels now cover every chunk it has."""
+    await conn.execute(
+        """INSERT INTO history_lod_state (run_id, key_id, chunk_id, min_step, max_step, points)
+           SELECT $1, $2, max(id), $3, $4, $5 FROM history_chunks WHERE run_id = $1 AND key_id = $2
+           ON CONFLICT (run_id, key_id) DO UPDATE SET chunk_id = EXCLUDED.chunk_id, min_step = EXCLUDED.min_step,
+               max_step = EXCLUDED.max_step, points = EXCLUDED.points""",
+        run_pk, key_id, first, last, points,
+    )

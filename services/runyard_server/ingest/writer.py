@@ -33,7 +33,7 @@ import numpy as np
 
 from runyard_proto.v1 import ingest_pb2 as pb
 
-from ..common import history_codec
+from ..common import history_codec, history_lod
 from ..common.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -721,6 +721,7 @@ async def compact(conn: asyncpg.Connection, run_pk: int) -> int:
     written = 0
     async with conn.transaction():
         await queries.lock_run_state(conn, run_pk)
+        extents = await queries.lod_extents(conn, run_pk)  # before merging: what the levels lack
         small = await queries.small_chunks(conn, run_pk, history_codec.CHUNK_TARGET)
         by_key: dict[int, list[asyncpg.Record]] = defaultdict(list)
         for r in small:
@@ -742,8 +743,79 @@ async def compact(conn: asyncpg.Connection, run_pk: int) -> int:
             await queries.delete_chunks(conn, run_pk, doomed)
             await queries.copy_chunks(conn, rows)
             written = len(rows)
+        await _refresh_lod(conn, run_pk, extents)
         await queries.reset_loose(conn, run_pk)
     return written
+
+
+# -- levels of detail (common/history_lod.py): maintained by compaction, inside its transaction --
+
+async def _refresh_lod(conn: asyncpg.Connection, run_pk: int, extents: Sequence[asyncpg.Record]) -> None:
+    """Bring the levels of detail of the run's long series up to date. `extents` (queries.lod_extents,
+    read before the merge) says, per key, the first step of the points they do not cover yet. Only the
+    end of each level from that step on is recomputed: exact points from the level-0 bucket holding it,
+    each coarser level from the one below (every width divides the next), whole segments rewritten."""
+    for e in extents:
+        if e["dirty_from"] is None:
+            continue  # covered
+        if not e["has_lod"] and not history_lod.worth_it(int(e["points"]), int(e["first"]), int(e["last"])):
+            continue
+        await _refresh_key_lod(conn, run_pk, int(e["key_id"]), None if not e["has_lod"] else int(e["dirty_from"]))
+        await queries.put_lod_state(conn, run_pk, int(e["key_id"]), int(e["first"]), int(e["last"]),
+                                    int(e["points"]))
+
+
+async def _refresh_key_lod(conn: asyncpg.Connection, run_pk: int, key_id: int, dirty_from: int | None) -> None:
+    """Recompute one key's levels from step `dirty_from` on (all of them when None)."""
+    widths = history_lod.WIDTHS
+    start = None if dirty_from is None else (dirty_from // widths[0]) * widths[0]
+    chunks = await queries.chunks_from(conn, run_pk, key_id, start)
+    steps, vals = history_codec.merge([(c["steps"], c["vals"]) for c in chunks])
+    if start is not None:
+        keep = steps >= start
+        steps, vals = steps[keep], vals[keep]
+    rows: list[tuple[int, int, int, int, int, bytes]] = []
+    from_segs: list[int | None] = []
+    below = history_lod.buckets(steps, vals, widths[0])  # the new end of level 0
+    for level, width in enumerate(widths):
+        if level > 0:
+            first_new = None if dirty_from is None else dirty_from // width
+            part = below if first_new is None else below[below["b"] >= first_new * (width // widths[level - 1])]
+            below_ratio = width // widths[level - 1]
+            new = _coarsen(part, below_ratio)
+        else:
+            new = below
+        if dirty_from is None:
+            tail = new
+            from_segs.append(None)
+        else:
+            b0 = dirty_from // width
+            seg0 = b0 // history_lod.SEGMENT
+            stored = await queries.lod_segment(conn, run_pk, key_id, level, seg0)
+            prefix = history_lod.decode(stored) if stored is not None else np.empty(0, history_lod.DTYPE)
+            tail = np.concatenate((prefix[prefix["b"] < b0], new[new["b"] >= b0]))
+            from_segs.append(seg0)
+        for seg, part_rows in history_lod.segments(tail):
+            rows.append((run_pk, key_id, level, seg, int(part_rows.size), history_lod.encode(part_rows)))
+        below = tail
+    await queries.replace_lod(conn, run_pk, key_id, from_segs, rows)
+
+
+def _coarsen(rows: np.ndarray, ratio: int) -> np.ndarray:
+    """Buckets of a level -> the buckets `ratio` times as wide (last step/value, min of mins, max of maxes)."""
+    if rows.size == 0:
+        return rows.copy()
+    nb = rows["b"] // ratio
+    starts = np.flatnonzero(np.concatenate(([True], nb[1:] != nb[:-1])))
+    ends = np.concatenate((starts[1:], [rows.size])) - 1
+    out = np.empty(starts.size, history_lod.DTYPE)
+    out["b"] = nb[starts]
+    out["step"] = rows["step"][ends]
+    out["value"] = rows["value"][ends]
+    with np.errstate(invalid="ignore"):
+        out["min"] = np.fmin.reduceat(rows["min"], starts)
+        out["max"] = np.fmax.reduceat(rows["max"], starts)
+    return out
 
 
 def _check_name(what: str, value: str, limit: int, extra: str) -> None:

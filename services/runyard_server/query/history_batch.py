@@ -18,7 +18,8 @@ status any more: the stream then ends with `{"error": "...", "code": "unavailabl
 so a reader never mistakes a cut answer for a whole one.
 
 This module holds no SQL (queries/history_batch.py) and no HTTP (routes/history_batch.py). Precomputed
-levels of detail can replace `bucket_all` without changing the wire format.
+levels of detail answer the long series when the window is wide (query/lod.py: the same fields, min/max
+exact per bucket); only the other series' chunks are read.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
+from . import lod
 from .batch_shape import bucket_all, decode
 from .jsonresp import finite_json, float_list
 from .queries.history_batch import chunks_of_runs
@@ -128,9 +130,30 @@ def _packed_steps(steps: np.ndarray) -> dict[str, Any]:
     return {"n": int(steps.size), "step": base64.b64encode(raw).decode("ascii"), "step_type": "i4" if small else "f8"}
 
 
-def shape_group(runs: list[tuple[str, int]], rows: list[asyncpg.Record], q: BatchQuery) -> bytes:
+@dataclass(frozen=True)
+class GroupData:
+    rows: list[asyncpg.Record]                       # chunks of the series read exactly
+    lods: dict[tuple[int, str], lod.LodSeries]       # (run pk, key) -> series through its levels of detail
+
+
+async def read_group(conn: asyncpg.Connection, pks: list[int], q: BatchQuery) -> GroupData:
+    """The series of a group of runs: long ones through their levels when the window allows, the rest
+    as chunks. The x key is read exactly for a run where any of its requested keys is."""
+    lods = await lod.read(conn, pks, q.read_keys, q.samples, q.min_step, q.max_step)
+    if q.x and lods:
+        for pk in pks:
+            if (pk, q.x) in lods and any((pk, k) not in lods for k in q.keys):
+                del lods[(pk, q.x)]
+    rows = await chunks_of_runs(conn, pks, q.read_keys, q.min_step, q.max_step, list(lods))
+    return GroupData(rows, lods)
+
+
+def shape_group(runs: list[tuple[str, int]], data: GroupData | list[asyncpg.Record], q: BatchQuery) -> bytes:
     """The NDJSON lines of one group of runs (CPU only: runs in a worker thread). Every series of the group
     is decoded and bucketed in one vectorised pass (batch_shape.py); only the encoding is per series."""
+    if not isinstance(data, GroupData):
+        data = GroupData(data, {})
+    rows, lods = data.rows, data.lods
     number: dict[tuple[int, str], int] = {}
     chunks: list[tuple[int, bytes, bytes]] = []
     for r in rows:  # ordered by run, key, arrival
@@ -140,9 +163,16 @@ def shape_group(runs: list[tuple[str, int]], rows: list[asyncpg.Record], q: Batc
     out = []
     for run_id, pk in runs:
         xs = points.of(number[(pk, q.x)]) if q.x and (pk, q.x) in number else None
+        if q.x and xs is None and (pk, q.x) in lods:
+            xs = (lods[(pk, q.x)].step, lods[(pk, q.x)].value)
         series: dict[str, Any] = {}
         sampled = False
         for key in q.keys:
+            ls = lods.get((pk, key))
+            if ls is not None:
+                series[key] = _lod_series(ls, xs, q)
+                sampled = True
+                continue
             s = number.get((pk, key))
             lo, hi = (int(b.start[s]), int(b.end[s])) if s is not None else (0, 0)
             steps = b.step[lo:hi]
@@ -161,20 +191,29 @@ def shape_group(runs: list[tuple[str, int]], rows: list[asyncpg.Record], q: Batc
     return b"".join(out)
 
 
+def _lod_series(ls: lod.LodSeries, xs: tuple[np.ndarray, np.ndarray] | None, q: BatchQuery) -> dict[str, Any]:
+    one: dict[str, Any] = _packed_steps(ls.step) if q.pack else {"step": ls.step.tolist()}
+    one["value"] = _floats(ls.value, q)
+    if q.bands:
+        one["min"] = _floats(ls.min, q)
+        one["max"] = _floats(ls.max, q)
+    if q.x:
+        one["x"] = _x(xs if xs is not None else _EMPTY, ls.step, q)
+    return one
+
+
 async def stream_history(
     pool: asyncpg.Pool, runs: list[tuple[str, int]], missing: list[str], q: BatchQuery,
 ) -> AsyncIterator[bytes]:
     """The NDJSON body. The connection is taken when the first byte is wanted (a stream that never starts
     holds none) and given back when the stream ends, is cut, or the client goes away."""
     parts = groups(runs)
-    keys = q.read_keys
     try:
         async with pool.acquire() as conn:
-            def read(group: list[tuple[str, int]]) -> asyncio.Task[list[asyncpg.Record]]:
-                return asyncio.ensure_future(
-                    chunks_of_runs(conn, [pk for _, pk in group], keys, q.min_step, q.max_step))
+            def read(group: list[tuple[str, int]]) -> asyncio.Task[GroupData]:
+                return asyncio.ensure_future(read_group(conn, [pk for _, pk in group], q))
 
-            pending: asyncio.Task[list[asyncpg.Record]] | None = read(parts[0]) if parts else None
+            pending: asyncio.Task[GroupData] | None = read(parts[0]) if parts else None
             try:
                 for i, group in enumerate(parts):
                     assert pending is not None

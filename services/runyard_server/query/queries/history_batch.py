@@ -18,10 +18,13 @@ async def run_pks(conn: asyncpg.Connection, project_id: int, run_ids: list[str])
 
 
 async def chunks_of_runs(
-    conn: asyncpg.Connection, pks: list[int], keys: list[str], min_step: int | None, max_step: int | None
+    conn: asyncpg.Connection, pks: list[int], keys: list[str], min_step: int | None, max_step: int | None,
+    skip: list[tuple[int, str]] | None = None,
 ) -> list[asyncpg.Record]:
     """(run_id, key, steps, vals) of every chunk of `keys` in the runs `pks` that meets the step window,
-    ordered by run, key and arrival (what `history_codec.merge` needs)."""
+    ordered by run, key and arrival (what `history_codec.merge` needs); the (run, key) series in `skip`
+    (answered by their levels of detail) are not read."""
+    skip = skip or []
     return await conn.fetch(
         """SELECT k.run_id, k.key, c.steps, c.vals
              FROM history_keys k
@@ -29,8 +32,10 @@ async def chunks_of_runs(
             WHERE k.run_id = ANY($1::bigint[]) AND k.key = ANY($2::text[])
               AND ($3::bigint IS NULL OR c.max_step >= $3)
               AND ($4::bigint IS NULL OR c.min_step <= $4)
+              AND NOT EXISTS (SELECT 1 FROM unnest($5::bigint[], $6::text[]) AS s (run_id, key)
+                               WHERE s.run_id = k.run_id AND s.key = k.key)
             ORDER BY k.run_id, k.key_id, c.id""",
-        pks, keys, min_step, max_step,
+        pks, keys, min_step, max_step, [r for r, _ in skip], [k for _, k in skip],
     )
 
 

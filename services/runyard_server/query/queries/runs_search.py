@@ -8,7 +8,15 @@ from typing import Any
 
 import asyncpg
 
-from ..filterlang import SqlBuilder, compile_filter, compile_sort_key, group_key_sql, metric_sql
+from ..filterlang import (
+    FilterError,
+    SqlBuilder,
+    compile_filter,
+    compile_sort_key,
+    group_key_sql,
+    metric_sql,
+    resolve_field,
+)
 
 
 class Where:
@@ -97,17 +105,49 @@ async def search(
         pairs.append(f"'{name}', {expr}")
     lim = w.b.param(limit, "int")
     off = w.b.param(offset, "bigint")
+    general = f"""ARRAY(SELECT r.id FROM runs r
+                         WHERE {w.sql}
+                         ORDER BY {", ".join(items)}
+                         LIMIT {lim} OFFSET {off})"""
+    summary_key = _summary_sort_key(order)
+    if summary_key is None:
+        ids, prefix = general, ""
+    else:
+        # Sorted by one numeric summary key: numbers sort first, so while the page holds only numbers it
+        # is the first rows of the typed index (run_summary_num, migration 0060) in that order, ties by
+        # run id in the same direction, as the general ORDER BY. When the page reaches past the numbers
+        # (strings, missing values) the general sort answers; PostgreSQL evaluates that ARRAY(...) only
+        # in that case (an InitPlan runs when first needed). ARRAY(...) keeps the index order.
+        key = w.b.param(summary_key, "text")
+        direction = "DESC" if order[0].startswith("-") else "ASC"
+        prefix = f"""WITH fast AS MATERIALIZED (
+                         SELECT ARRAY(SELECT s.run_id FROM run_summary_num s JOIN runs r ON r.id = s.run_id
+                                       WHERE s.project_id = $1 AND s.key = {key} AND {w.sql}
+                                       ORDER BY s.value {direction}, s.run_id {direction}
+                                       LIMIT {lim} OFFSET {off}) AS ids) """
+        ids = (f"CASE WHEN cardinality((SELECT f.ids FROM fast f)) = {lim} THEN (SELECT f.ids FROM fast f) "
+               f"ELSE {general} END")
     return await conn.fetch(
-        f"""SELECT r.id AS pk, json_build_object({", ".join(pairs)})::text AS doc
-              FROM unnest(ARRAY(SELECT r.id FROM runs r
-                                 WHERE {w.sql}
-                                 ORDER BY {", ".join(items)}
-                                 LIMIT {lim} OFFSET {off})) WITH ORDINALITY AS page (id, ord)
+        f"""{prefix}SELECT r.id AS pk, json_build_object({", ".join(pairs)})::text AS doc
+              FROM unnest({ids}) WITH ORDINALITY AS page (id, ord)
               JOIN runs r ON r.id = page.id
               LEFT JOIN users u ON u.id = r.created_by
              ORDER BY page.ord""",
         *w.b.args,
     )
+
+
+def _summary_sort_key(order: list[str]) -> str | None:
+    """The top-level summary key when `order` is exactly one `summary.<key>` (either direction), else None."""
+    if len(order) != 1:
+        return None
+    try:
+        f = resolve_field(order[0].lstrip("-+").strip(), 0)
+    except FilterError:
+        return None
+    if f.kind != "json" or f.sql != "r.summary" or len(f.path) != 1:
+        return None
+    return f.path[0]
 
 
 async def keys_of_runs(conn: asyncpg.Connection, run_pks: list[int]) -> dict[int, list[str]]:

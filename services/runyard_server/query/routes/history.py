@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from ...common.errors import InvalidArgument, NotFound
 from ...common.limits import HISTORY_KEYS_MAX, INT64_MAX, INT64_MIN, QUERY_TEXT_MAX
 from ...common.verifier import Principal, project_for_read
+from .. import lod
 from ..deps import PoolDep, PrincipalDep
 from ..downsample import bucket, window
 from ..fullhistory import full_page
@@ -70,15 +71,32 @@ async def history(
         pk = await resolve_run(conn, who, entity, project, run_id)
         ids = await history_keys(conn, pk)
         wanted = names if names is not None else sorted(ids)
-        found = [ids[n] for n in wanted if n in ids]
-        if x and x in ids and ids[x] not in found:
+        # long series through their levels of detail when the window is wide (query/lod.py), the rest exactly
+        present = [n for n in wanted if n in ids]
+        lod_names = present + ([x] if x and x in ids and x not in present else [])
+        lods = {key: s for (_, key), s in (await lod.read(conn, [pk], lod_names, samples, min_step, max_step)).items()}
+        exact = [n for n in present if n not in lods]
+        x_exact = bool(x and x in ids and (exact or (x not in lods and any(n in lods for n in present))))
+        found = [ids[n] for n in exact]
+        if x and x_exact and ids[x] not in found:
             found.append(ids[x])
         data = await numeric_series(conn, pk, found, min_step, max_step) if found else {}
     def build() -> RunyardJSONResponse:
-        xs, xv = data.get(ids[x], _EMPTY) if x and x in ids else _EMPTY
+        xs, xv = data.get(ids[x], _EMPTY) if x and x in ids and x_exact else _EMPTY
+        x_lod = (lods[x].step, lods[x].value) if x and x in lods else None
         series: dict[str, Any] = {}
         sampled = False
         for name in wanted:
+            if name in lods:
+                s = lods[name]
+                sampled = True
+                series[name] = {"step": s.step.tolist(), "value": float_list(s.value),
+                                "min": float_list(s.min), "max": float_list(s.max)}
+                if x:
+                    # the x key's own levels give its value at each bucket's last step (same rows, same
+                    # steps); without levels, its exact points
+                    series[name]["x"] = x_at_steps(*(x_lod if x_lod is not None else (xs, xv)), s.step)
+                continue
             steps, vals = data.get(ids[name], _EMPTY) if name in ids else _EMPTY
             b = bucket(*window(steps, vals, min_step, max_step), samples)
             sampled = sampled or b.sampled
