@@ -15,7 +15,8 @@ from runyard_server.local.processes import free_port, spawn, wait_until
 pytestmark = pytest.mark.e2e
 
 
-def test_the_standalone_service_answers_through_the_other_services(stack: Any, admin_key: str, tmp_path: Any) -> None:
+def _standalone(stack: Any, tmp_path: Any, artifact_url: str | None = None) -> tuple[Any, str, int]:
+    """`runyard-server wandb` on its own: (process, base URL, metrics port)."""
     stack.start_ingest()
     stack.start_http()
     port, metrics_port = free_port(), free_port()
@@ -25,11 +26,15 @@ def test_the_standalone_service_answers_through_the_other_services(stack: Any, a
         # one URL per service, as the Helm chart sets them (here all three are the session's front door)
         "RUNYARD_WANDB_AUTH_URL": stack.base_url,
         "RUNYARD_WANDB_QUERY_URL": stack.base_url,
-        "RUNYARD_WANDB_ARTIFACT_URL": stack.base_url,
+        "RUNYARD_WANDB_ARTIFACT_URL": artifact_url or stack.base_url,
         "RUNYARD_WANDB_INGEST_ADDRESS": stack.ingest_address,
     })
     child = spawn("wandb", [sys.executable, "-m", "runyard_server.cli", "wandb"], tmp_path / "wandb.log", env=env)
-    base = f"http://127.0.0.1:{port}"
+    return child, f"http://127.0.0.1:{port}", metrics_port
+
+
+def test_the_standalone_service_answers_through_the_other_services(stack: Any, admin_key: str, tmp_path: Any) -> None:
+    child, base, metrics_port = _standalone(stack, tmp_path)
     try:
         def ready() -> bool:
             try:
@@ -62,19 +67,7 @@ def test_the_standalone_service_answers_through_the_other_services(stack: Any, a
 
 def test_readiness_names_the_service_it_cannot_reach(stack: Any, tmp_path: Any) -> None:
     """A wrong artifact URL (nothing listens there) keeps the pod out of the Service, and /readyz says which."""
-    stack.start_ingest()
-    stack.start_http()
-    port, metrics_port = free_port(), free_port()
-    env = stack.service_env({
-        "RUNYARD_HTTP_PORT": str(port),
-        "RUNYARD_METRICS_PORT": str(metrics_port),
-        "RUNYARD_WANDB_AUTH_URL": stack.base_url,
-        "RUNYARD_WANDB_QUERY_URL": stack.base_url,
-        "RUNYARD_WANDB_ARTIFACT_URL": f"http://127.0.0.1:{free_port()}",
-        "RUNYARD_WANDB_INGEST_ADDRESS": stack.ingest_address,
-    })
-    child = spawn("wandb", [sys.executable, "-m", "runyard_server.cli", "wandb"], tmp_path / "wandb.log", env=env)
-    base = f"http://127.0.0.1:{port}"
+    child, base, _ = _standalone(stack, tmp_path, artifact_url=f"http://127.0.0.1:{free_port()}")
     try:
         def answers() -> bool:
             try:

@@ -46,7 +46,7 @@ from runyard_proto.v1 import ingest_pb2 as pb
 from .. import _transfer as t
 from .._runcopy import LINES_PER_RECORD, RunStream, add_record, canon, finish_stream, new_stream
 from .._sources import Cache, Source, TransferError
-from ._common import add_target_arguments, import_runs, iso, run_dict
+from ._common import add_target_arguments, history_row, import_runs, iso, json_safe, run_dict
 
 NAME = "wandb"
 HELP = "local W&B run folders, or a W&B server/cloud project (ENTITY/PROJECT; needs the wandb package)"
@@ -192,16 +192,6 @@ def _set_nested(target: dict[str, Any], item: Any, value: Any) -> None:
     target[path[-1]] = value
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def _ts(stamp: Any) -> float:
     """A protobuf Timestamp as unix seconds, to the microsecond (what the services store)."""
     return int(stamp.seconds) + (int(stamp.nanos) // 1000) / 1e6
@@ -336,7 +326,7 @@ class WandbSource(Source):
         history_keys = sorted({k for _, _, row in p.rows for k, v in row.items() if _number(v) is not None}
                               | {k for _, vals in p.system for k in vals})
         return run_dict(
-            id=run_id, name=r.display_name, config=_json_safe(p.config), summary=_json_safe(p.summary),
+            id=run_id, name=r.display_name, config=json_safe(p.config), summary=json_safe(p.summary),
             tags=list(r.tags), group=r.run_group, job_type=r.job_type, notes=r.notes, host=r.host,
             state=state, exit_code=code, error="" if not code else f"exit code {code}",
             created_at=iso(p.started or None), finished_at=iso(p.last_time or p.started) if code is not None else None,
@@ -354,17 +344,7 @@ class WandbSource(Source):
             merged[step] = (ts, {**old[1], **values} if old else dict(values))
         for step in sorted(merged):
             ts, values = merged[step]
-            h = pb.HistoryRow(step=step, timestamp=ts)
-            for key in sorted(values):
-                num = _number(values[key])
-                if num is not None:
-                    h.keys.append(key)
-                    h.values.append(num)
-                    stream.points += 1
-                else:
-                    h.json_keys.append(key)
-                    h.json_values.append(canon(_json_safe(values[key])))
-            add_record(spool, stream, pb.Record(history=h))
+            add_record(spool, stream, pb.Record(history=history_row(step, ts, values, stream, _number)))
             stream.history_rows += 1
         samples: dict[int, dict[str, float]] = {}
         for ms, vals in p.system:

@@ -27,7 +27,7 @@ from runyard_proto.v1 import ingest_pb2 as pb
 from .. import _transfer as t
 from .._runcopy import LINES_PER_RECORD, RunStream, add_record, canon, finish_stream, iso_seconds, new_stream
 from .._sources import Cache, Source, TransferError
-from ._common import iso, run_dict
+from ._common import history_row, iso, json_safe, run_dict
 
 __all__ = ["WandbApiSource", "looks_like_project"]
 
@@ -39,16 +39,6 @@ _PROJECT_PATH = re.compile(r"^[^/\s]+/[^/\s]+$")
 def looks_like_project(arg: str) -> bool:
     """ENTITY/PROJECT (and not a folder that exists here)."""
     return bool(_PROJECT_PATH.match(arg)) and not Path(arg).exists()
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _number(value: Any) -> float | None:
@@ -248,7 +238,7 @@ class WandbApiSource(Source):
         seen = hashlib.sha256(repr((extra.get("updatedAt"), r._attrs.get("heartbeatAt"), state,
                                     r._attrs.get("historyLineCount"))).encode()).hexdigest()[:16]
         return run_dict(
-            id=r.id, name=r.name or "", config=_json_safe(config), summary=_json_safe(summary),
+            id=r.id, name=r.name or "", config=json_safe(config), summary=json_safe(summary),
             tags=list(r.tags or []), group=r.group or "", job_type=r.job_type or "", notes=r.notes or "",
             host=extra.get("host") or "", state=state, exit_code=code,
             error="" if not code else f"exit code {code}", created_at=created,
@@ -292,16 +282,7 @@ class WandbApiSource(Source):
                 progress(f"read {len(merged)} history rows")
         for step in sorted(merged):
             ts, values = merged[step]
-            h = pb.HistoryRow(step=step, timestamp=ts if math.isfinite(ts) and ts >= 0 else 0.0)
-            for key in sorted(values):
-                num = _number(values[key])
-                if num is not None:
-                    h.keys.append(key)
-                    h.values.append(num)
-                    stream.points += 1
-                else:
-                    h.json_keys.append(key)
-                    h.json_values.append(canon(_json_safe(values[key])))
+            h = history_row(step, ts if math.isfinite(ts) and ts >= 0 else 0.0, values, stream, _number)
             add_record(spool, stream, pb.Record(history=h))
             stream.history_rows += 1
 
@@ -467,7 +448,7 @@ class WandbApiSource(Source):
         except Exception as exc:
             raise self._fail(f"reading the lineage of {name}:{version}", exc) from None
         return {"version": version, "type": a.type, "description": a.description or "",
-                "metadata": _json_safe(dict(a.metadata or {})), "aliases": [x for x in a.aliases if x != "latest"],
+                "metadata": json_safe(dict(a.metadata or {})), "aliases": [x for x in a.aliases if x != "latest"],
                 "entity": self.w_entity, "project": self.w_project,
                 "created_by_run": {"run_id": producer.id} if producer is not None else None,
                 "used_by": [{"entity": u.entity, "project": u.project, "run_id": u.id} for u in users]}
