@@ -370,6 +370,8 @@ class _Mover:
         body = {"type": kind, "description": detail.get("description") or "", "metadata": detail.get("metadata") or {},
                 "aliases": [a for a in detail.get("aliases") or [] if a != "latest"],
                 "run_id": producer if producer in runs else None, "files": files}
+        if detail.get("created_at"):
+            body["created_at"] = detail["created_at"]  # the version keeps the time it was made on the source
         try:
             uniq = list({f.sha256: f for f in wanted}.values())
             t.ensure_uploaded(self.b, begin, uniq, workers=self.workers, stats=self.report.stats)

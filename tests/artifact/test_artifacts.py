@@ -129,3 +129,22 @@ def test_type_and_name_rules(env: ArtifactEnv, tmp_path: Path) -> None:
     c.add_file(f)
     with pytest.raises(InvalidArgumentError):
         ra.log_artifact(env.base_url, alice.key, "alice", "vision", "x", c, aliases=["v7"])
+
+
+def test_a_version_may_keep_the_time_it_was_made_elsewhere(env: ArtifactEnv) -> None:
+    """What `runyard transfer` sends: the source's created_at is kept; a time without a zone or in the future
+    is refused and nothing is stored."""
+    bob = env.user("bob")
+    env.run_row("bob", "moved", "r1")
+    base = f"{env.base_url}/api/v1/artifacts/bob/moved"
+    head = {"Authorization": f"Bearer {bob.key}"}
+    ref = {"path": "data.csv", "ref": "s3://elsewhere/data.csv", "digest": "abc", "size": 3}
+    for bad, why in (("2025-01-02T03:04:05", "time zone"), ("2999-01-01T00:00:00Z", "in the future")):
+        r = httpx.post(f"{base}/old/versions", json={"type": "dataset", "files": [ref], "created_at": bad}, headers=head)
+        assert r.status_code == 400 and why in r.json()["detail"], r.text
+    assert httpx.get(f"{base}/old", headers=head).status_code == 404
+    r = httpx.post(f"{base}/old/versions", json={"type": "dataset", "files": [ref],
+                                                 "created_at": "2025-01-02T03:04:05.250+00:00"}, headers=head)
+    assert r.status_code == 200, r.text
+    got = httpx.get(f"{base}/old/v0", headers=head).json()
+    assert got["created_at"].startswith("2025-01-02T03:04:05.25")

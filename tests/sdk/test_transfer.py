@@ -123,7 +123,7 @@ def artifact_view(url: str, key: str, entity: str, project: str) -> dict[str, An
             files = _get(url, key, f"{base}/{art['name']}/{v['version']}/files", urls="true")
             out[f"{art['name']}:{v['version']}"] = {
                 "type": d["type"], "digest": d["digest"], "size": d["size"], "metadata": d["metadata"],
-                "aliases": sorted(d["aliases"]), "description": d["description"],
+                "aliases": sorted(d["aliases"]), "description": d["description"], "created_at": d["created_at"],
                 "producer": (d.get("created_by_run") or {}).get("run_id"),
                 "users": sorted(u["run_id"] for u in d["used_by"]),
                 "files": {f["path"]: httpx.get(f["url"], timeout=60).content for f in files["files"]},

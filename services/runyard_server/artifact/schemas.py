@@ -8,6 +8,7 @@ is a stored file or a reference) are one model with optional fields, served with
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -94,6 +95,8 @@ class VersionIn(BaseModel):
     aliases: list[str] = Field(default_factory=list, max_length=100)
     run_id: str | None = Field(default=None, description="the producing run, in the artifact's project")
     files: list[ManifestEntryIn] = Field(max_length=1_000_000)
+    created_at: datetime | None = Field(default=None, description="when the version was made, with a time zone "
+                                        "(a copy from another instance keeps the original's); default: now")
 
 
 class UseIn(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -65,14 +66,16 @@ async def versions(conn: asyncpg.Connection, artifact_id: int) -> list[asyncpg.R
 async def create_version(conn: asyncpg.Connection, artifact: asyncpg.Record, *, digest: str, size: int,
                          description: str, metadata: dict[str, Any], run_pk: int | None, user_id: int,
                          files: list[tuple[str, int | None, str | None, int | None, str | None, str | None]],
-                         ) -> asyncpg.Record:
+                         created_at: datetime | None = None) -> asyncpg.Record:
     """Version `next_version` of a locked artifact with its manifest; `files` rows are
-    (path, object_id, sha256, size, ref_uri, ref_digest). Run inside the transaction holding the lock."""
+    (path, object_id, sha256, size, ref_uri, ref_digest); `created_at` defaults to now. Run inside the
+    transaction holding the lock."""
     version = await conn.fetchrow(
         """INSERT INTO artifact_versions (artifact_id, version, digest, size, file_count, description,
-                                          metadata, created_by_run, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
+                                          metadata, created_by_run, created_by, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now())) RETURNING *""",
         artifact["id"], artifact["next_version"], digest, size, len(files), description, metadata, run_pk, user_id,
+        created_at,
     )
     assert version is not None
     await conn.execute("UPDATE artifacts SET next_version = next_version + 1 WHERE id = $1", artifact["id"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -98,6 +99,12 @@ async def log_version(entity: str, project: str, name: str, body: VersionIn, who
     if len(json.dumps(body.metadata, default=str)) > MAX_METADATA_BYTES:
         raise InvalidArgument(f"metadata is larger than {MAX_METADATA_BYTES} bytes of JSON")
     digest = manifest.digest(entries)
+    created_at = body.created_at
+    if created_at is not None:
+        if created_at.tzinfo is None:
+            raise InvalidArgument("created_at needs a time zone (e.g. 2026-11-30T21:50:00Z)")
+        if created_at > datetime.now(timezone.utc) + timedelta(minutes=5):
+            raise InvalidArgument(f"created_at {created_at.isoformat()} is in the future")
     async with pool.acquire() as conn:
         proj = await project_for_write(conn, who, entity, project)
         producer = await run_pk(conn, proj, body.run_id) if body.run_id else None
@@ -115,7 +122,7 @@ async def log_version(entity: str, project: str, name: str, body: VersionIn, who
             if created:
                 version = await q.create_version(
                     conn, art, digest=digest, size=sum(e.size or 0 for e in entries), description=body.description,
-                    metadata=body.metadata, run_pk=producer, user_id=who.user_id,
+                    metadata=body.metadata, run_pk=producer, user_id=who.user_id, created_at=created_at,
                     files=[(e.path, objs[e.sha256]["id"] if e.sha256 else None, e.sha256, e.size, e.ref, e.ref_digest)
                            for e in entries],
                 )

@@ -1209,6 +1209,11 @@ export interface components {
             run_id?: string | null;
             /** Files */
             files: components["schemas"]["ManifestEntryIn"][];
+            /**
+             * Created At
+             * @description when the version was made, with a time zone (a copy from another instance keeps the original's); default: now
+             */
+            created_at?: string | null;
         };
         /** VersionPatch */
         VersionPatch: {
