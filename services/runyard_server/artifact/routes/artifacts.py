@@ -104,7 +104,7 @@ async def log_version(entity: str, project: str, name: str, body: VersionIn, who
         if created_at.tzinfo is None:
             raise InvalidArgument("created_at needs a time zone (e.g. 2026-11-30T21:50:00Z)")
         if created_at > datetime.now(timezone.utc) + timedelta(minutes=5):
-            raise InvalidArgument(f"created_at {created_at.isoformat()} is in the future")
+            raise InvalidArgument(f"created_at {iso(created_at)} is in the future")
     async with pool.acquire() as conn:
         proj = await project_for_write(conn, who, entity, project)
         producer = await run_pk(conn, proj, body.run_id) if body.run_id else None
