@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -111,6 +111,22 @@ def finish_stream(stream: RunStream, spool: IO[bytes]) -> RunStream:
 def add_record(out: IO[bytes], stream: RunStream, rec: pb.Record) -> None:
     """Number `rec` (the stream's next sequence number) and write it."""
     _frame(out, stream, rec)
+
+
+def add_output(out: IO[bytes], stream: RunStream, lines: Iterable[tuple[float, str, str]]) -> None:
+    """Console lines `(time, stream, text)` as OutputLines records: consecutive lines of one stream and time
+    together, at most LINES_PER_RECORD per record."""
+    pending: pb.OutputLines | None = None
+    for ts, kind, line in lines:
+        if pending is None or pending.timestamp != ts or pending.stream != kind \
+                or len(pending.lines) >= LINES_PER_RECORD:
+            if pending is not None:
+                _frame(out, stream, pb.Record(output=pending))
+            pending = pb.OutputLines(timestamp=ts, stream=kind)
+        pending.lines.append(line)
+        stream.output_lines += 1
+    if pending is not None:
+        _frame(out, stream, pb.Record(output=pending))
 
 
 def _frame(out: IO[bytes], stream: RunStream, rec: pb.Record) -> None:
@@ -253,22 +269,15 @@ def build_stream(api: t.Api, run: dict[str, Any], spool: IO[bytes],
 
 
 def _output(api: t.Api, base: str, spool: IO[bytes], stream: RunStream, what: str) -> None:
-    pending: pb.OutputLines | None = None
-    params: dict[str, Any] = {"limit": OUTPUT_PAGE}
-    while True:
-        page = api.call("GET", f"{base}/output", what=what, params=params)
-        lines = page.get("lines") or []
-        for line in lines:
-            ts, kind = float(line.get("ts") or 0.0), str(line.get("stream") or "stdout")
-            if pending is None or pending.timestamp != ts or pending.stream != kind \
-                    or len(pending.lines) >= LINES_PER_RECORD:
-                if pending is not None:
-                    _frame(spool, stream, pb.Record(output=pending))
-                pending = pb.OutputLines(timestamp=ts, stream=kind)
-            pending.lines.append(str(line.get("line") or ""))
-            stream.output_lines += 1
-        if not lines or page.get("next_after") is None or len(lines) < OUTPUT_PAGE:
-            break
-        params = {"limit": OUTPUT_PAGE, "after": page["next_after"]}
-    if pending is not None:
-        _frame(spool, stream, pb.Record(output=pending))
+    def lines() -> Iterator[tuple[float, str, str]]:
+        params: dict[str, Any] = {"limit": OUTPUT_PAGE}
+        while True:
+            page = api.call("GET", f"{base}/output", what=what, params=params)
+            got = page.get("lines") or []
+            for line in got:
+                yield float(line.get("ts") or 0.0), str(line.get("stream") or "stdout"), str(line.get("line") or "")
+            if not got or page.get("next_after") is None or len(got) < OUTPUT_PAGE:
+                return
+            params = {"limit": OUTPUT_PAGE, "after": page["next_after"]}
+
+    add_output(spool, stream, lines())

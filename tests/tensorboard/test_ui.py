@@ -92,20 +92,18 @@ def test_tensorboard_tab_shows_the_scalars_of_the_run(browser: Any, ui_base: str
         page.context.close()
 
 
-def test_every_dashboard_of_the_run_works_under_its_policy(browser: Any, ui_base: str, synced_run: SyncedRun) -> None:
-    """Images, histograms, distributions, text and time series load their data and draw inside the tab with
-    no Content-Security-Policy refusal (scripts from this origin only, no eval)."""
-    page = _page(browser, ui_base, ADMIN_USERNAME, ADMIN_PASSWORD)
+def _check_dashboards(browser: Any, base: str, path: str, dashboards: dict[str, tuple[str, str]],
+                      shots: set[str]) -> None:
+    """Open the TensorBoard tab at `base + path` and show each dashboard (name -> (its data endpoint, what it
+    draws)): each must ask its endpoint (200) and draw, with no CSP refusal and no page error."""
+    page = _page(browser, base, ADMIN_USERNAME, ADMIN_PASSWORD)
     answered: dict[str, int] = {}
     page.on("response", lambda r: answered.__setitem__(r.url.split("?")[0].split("/data/plugin/", 1)[-1], r.status)
             if "/data/plugin/" in r.url else None)
-    dashboards = {"images": ("images/individualImage", "img[src*='individualImage']"),
-                  "histograms": ("histograms/histograms", "text=weights"),
-                  "distributions": ("distributions/distributions", "text=weights"),
-                  "text": ("text/text", "text=epoch one done"),
-                  "timeseries": ("timeseries/timeSeries", "text=acc/top1")}
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
     try:
-        page.goto(f"{ui_base}/admin/{synced_run.project}/runs/{synced_run.run_id}?tab=tensorboard")
+        page.goto(base + path)
         frame = page.wait_for_selector("[data-testid=tensorboard-frame]", timeout=60_000).content_frame()
         frame.wait_for_load_state("load")
         for name, (endpoint, shown) in dashboards.items():
@@ -117,11 +115,24 @@ def test_every_dashboard_of_the_run_works_under_its_policy(browser: Any, ui_base
                 page.wait_for_timeout(250)
             assert answered.get(endpoint) == 200, (name, answered)
             page.wait_for_timeout(1_000)
-            if name == "images":
-                _shot(page, "tensorboard_images")
+            if name in shots:
+                _shot(page, f"tensorboard_{name}")
         assert not page.csp_violations, page.csp_violations
+        assert not errors, errors
     finally:
         page.context.close()
+
+
+def test_every_dashboard_of_the_run_works_under_its_policy(browser: Any, ui_base: str, synced_run: SyncedRun) -> None:
+    """Images, histograms, distributions, text and time series load their data and draw inside the tab with
+    no Content-Security-Policy refusal (scripts from this origin only, no eval)."""
+    dashboards = {"images": ("images/individualImage", "img[src*='individualImage']"),
+                  "histograms": ("histograms/histograms", "text=weights"),
+                  "distributions": ("distributions/distributions", "text=weights"),
+                  "text": ("text/text", "text=epoch one done"),
+                  "timeseries": ("timeseries/timeSeries", "text=acc/top1")}
+    _check_dashboards(browser, ui_base, f"/admin/{synced_run.project}/runs/{synced_run.run_id}?tab=tensorboard",
+                      dashboards, {"images"})
 
 
 def test_unauthorised_user_gets_404_for_the_tab_and_the_data(browser: Any, ui_base: str, synced_run: SyncedRun,
@@ -194,30 +205,7 @@ def test_hparams_pr_curve_and_graph_dashboards_work_under_the_policy(browser: An
 
     proc = run_script(PLUGINS_SCRIPT, [str(tmp_path / "logs")], {**sdk_env, "RUNYARD_DIR": str(tmp_path)}, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    page = _page(browser, ui_base, ADMIN_USERNAME, ADMIN_PASSWORD)
-    answered: dict[str, int] = {}
-    page.on("response", lambda r: answered.__setitem__(r.url.split("?")[0].split("/data/plugin/", 1)[-1], r.status)
-            if "/data/plugin/" in r.url else None)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
     dashboards = {"pr_curves": ("pr_curves/pr_curves", "text=pr/val"),
                   "hparams": ("hparams/session_groups", "text=optimizer"),
                   "graphs": ("graphs/graph", "svg .node")}
-    try:
-        page.goto(f"{ui_base}/admin/tb-sync/runs/tbplugins?tab=tensorboard")
-        frame = page.wait_for_selector("[data-testid=tensorboard-frame]", timeout=60_000).content_frame()
-        frame.wait_for_load_state("load")
-        for name, (endpoint, shown) in dashboards.items():
-            frame.evaluate(f"() => {{ window.location.hash = '{name}'; }}")
-            frame.locator(f"{shown} >> visible=true").first.wait_for(timeout=60_000)
-            for _ in range(120):
-                if answered.get(endpoint):
-                    break
-                page.wait_for_timeout(250)
-            assert answered.get(endpoint) == 200, (name, answered)
-            page.wait_for_timeout(1_000)
-            _shot(page, f"tensorboard_{name}")
-        assert not page.csp_violations, page.csp_violations
-        assert not errors, errors
-    finally:
-        page.context.close()
+    _check_dashboards(browser, ui_base, "/admin/tb-sync/runs/tbplugins?tab=tensorboard", dashboards, set(dashboards))

@@ -44,7 +44,7 @@ from typing import IO, Any
 from runyard_proto.v1 import ingest_pb2 as pb
 
 from .. import _transfer as t
-from .._runcopy import LINES_PER_RECORD, RunStream, add_record, canon, finish_stream, new_stream
+from .._runcopy import RunStream, add_output, add_record, canon, finish_stream, new_stream
 from .._sources import Cache, Source, TransferError
 from ._common import add_target_arguments, history_row, import_runs, iso, json_safe, run_dict
 
@@ -356,17 +356,7 @@ class WandbSource(Source):
                 sm.values.append(samples[ms][key])
             add_record(spool, stream, pb.Record(system=sm))
             stream.points += len(sm.keys)
-        pending: pb.OutputLines | None = None
-        for ts, kind, line in p.output:
-            if pending is None or pending.timestamp != ts or pending.stream != kind \
-                    or len(pending.lines) >= LINES_PER_RECORD:
-                if pending is not None:
-                    add_record(spool, stream, pb.Record(output=pending))
-                pending = pb.OutputLines(timestamp=ts, stream=kind)
-            pending.lines.append(line)
-            stream.output_lines += 1
-        if pending is not None:
-            add_record(spool, stream, pb.Record(output=pending))
+        add_output(spool, stream, p.output)
         if run["summary"]:
             add_record(spool, stream, pb.Record(summary=pb.SummaryUpdate(set_json=canon(run["summary"]))))
         if run["state"] in ("finished", "failed"):

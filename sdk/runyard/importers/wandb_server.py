@@ -25,7 +25,15 @@ from typing import IO, Any
 from runyard_proto.v1 import ingest_pb2 as pb
 
 from .. import _transfer as t
-from .._runcopy import LINES_PER_RECORD, RunStream, add_record, canon, finish_stream, iso_seconds, new_stream
+from .._runcopy import (
+    RunStream,
+    add_output,
+    add_record,
+    canon,
+    finish_stream,
+    iso_seconds,
+    new_stream,
+)
 from .._sources import Cache, Source, TransferError
 from ._common import history_row, iso, json_safe, run_dict
 
@@ -319,17 +327,7 @@ class WandbApiSource(Source):
                 .read_text(errors="replace")
             start = iso_seconds(run["created_at"])
             lines = [(start, "stdout", line.rstrip("\r")) for line in text.split("\n")[:-1]]
-        pending: pb.OutputLines | None = None
-        for ts, kind, line in lines:
-            if pending is None or pending.timestamp != ts or pending.stream != kind \
-                    or len(pending.lines) >= LINES_PER_RECORD:
-                if pending is not None:
-                    add_record(spool, stream, pb.Record(output=pending))
-                pending = pb.OutputLines(timestamp=ts, stream=kind)
-            pending.lines.append(line)
-            stream.output_lines += 1
-        if pending is not None:
-            add_record(spool, stream, pb.Record(output=pending))
+        add_output(spool, stream, lines)
 
     # ---- run files ------------------------------------------------------------------------------
     def _download_file(self, f: Any, dest: Path) -> Path:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from ..common.errors import InvalidArgument
-from ..common.limits import ENTITY_NAME_MAX, PASSWORD_MAX, PASSWORD_MIN
-from ..common.names import RESERVED_ENTITY_NAMES
+from ..common.limits import PASSWORD_MAX, PASSWORD_MIN
+from ..common.names import ENTITY_NAME_RE, RESERVED_ENTITY_NAMES
 
-USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0," + str(ENTITY_NAME_MAX - 1) + r"}$")
+USERNAME_RE = ENTITY_NAME_RE
 MIN_PASSWORD = PASSWORD_MIN
 MAX_PASSWORD = PASSWORD_MAX
 

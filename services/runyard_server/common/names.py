@@ -8,8 +8,12 @@ is rebuildable: Redis holds no data that PostgreSQL does not.
 
 from __future__ import annotations
 
-__all__ = ["APIKEY_CACHE_PREFIX", "LOGIN_RATELIMIT_PREFIX", "RESERVED_ENTITY_NAMES", "WANDB_MANIFEST_PREFIX",
-           "project_channel"]
+import re
+
+from .limits import ENTITY_NAME_MAX, PROJECT_NAME_MAX
+
+__all__ = ["APIKEY_CACHE_PREFIX", "ENTITY_NAME_RE", "LOGIN_RATELIMIT_PREFIX", "PROJECT_NAME_RE",
+           "RESERVED_ENTITY_NAMES", "WANDB_MANIFEST_PREFIX", "project_channel"]
 
 # verified API keys, cached for a few seconds (common/keycache.py); value: the principal as JSON
 APIKEY_CACHE_PREFIX = "runyard:apikey:"
@@ -33,3 +37,8 @@ RESERVED_ENTITY_NAMES = frozenset({
     "api", "assets", "files", "graphql", "healthz", "login", "metrics", "pypi", "readyz", "setup", "signup",
     "tensorboard",
 })
+
+# A user's or team's name (auth creates them; other services check names they are handed), and a project's
+# (ingest creates projects by these rules: letters, digits and _ . -, starting with a letter or digit).
+ENTITY_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0," + str(ENTITY_NAME_MAX - 1) + r"}$")
+PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0," + str(PROJECT_NAME_MAX - 1) + r"}$")

@@ -28,6 +28,7 @@ from fastapi import APIRouter, Request, Response
 
 from ..common import audit
 from ..common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from ..common.names import ENTITY_NAME_RE, PROJECT_NAME_RE
 from ..common.verifier import Principal, project_for_read
 from ..http.deps import AddressDep, PoolDep, PrincipalDep
 from .crypto import key_hint, load_box
@@ -36,9 +37,6 @@ from .settings import TransferSettings
 
 router = APIRouter(tags=["transfers"])
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-ENTITY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 FINISHED = ("succeeded", "failed", "cancelled")
 
@@ -109,7 +107,7 @@ async def add_remote(body: RemoteIn, request: Request, who: PrincipalDep, pool: 
     is stored encrypted with the server's secret key and never returned."""
     _admin(who)
     settings = _settings(request)
-    if not NAME_RE.fullmatch(body.name):
+    if not ENTITY_NAME_RE.fullmatch(body.name):
         raise InvalidArgument("name must be 1-64 characters: lowercase letters, digits, '_', '.' or '-', starting "
                               "with a letter or digit")
     url = _clean_url(body.url)
@@ -229,9 +227,9 @@ async def start_job(entity: str, project: str, body: TransferIn, who: PrincipalD
             raise InvalidArgument(f"no remote instance named {body.remote!r} (Settings > Remote instances)")
         to_entity = body.to_entity or entity
         to_project = body.to_project or project
-        if not ENTITY_RE.fullmatch(to_entity):
+        if not ENTITY_NAME_RE.fullmatch(to_entity):
             raise InvalidArgument(f"to_entity {to_entity!r} is not a valid entity name")
-        if not PROJECT_RE.fullmatch(to_project):
+        if not PROJECT_NAME_RE.fullmatch(to_project):
             raise InvalidArgument(f"to_project {to_project!r} is not a valid project name")
         run_ids: list[str] | None = None
         if body.run_ids is not None:
