@@ -50,6 +50,7 @@ class ApiRuns(list[ApiRun]):
         if samples < 1:
             raise UsageError(f"samples must be at least 1, not {samples}")
         system = stream == "system"
+        keys_given = keys is not None
         if isinstance(keys, str):
             keys = [keys]
         if keys is None:  # the keys the project's runs have (one request; a run lacking one just has no rows)
@@ -79,7 +80,11 @@ class ApiRuns(list[ApiRun]):
         if format == "default":
             return out
         head = ["run_id", "_step"] if system else ["run_id", "_step", "_runtime", "_timestamp"]
-        columns = [*head, *[k for k in wanted if k not in head]]
+        asked = keys_given
+        present = {k for row in out for k in row}
+        # keys the caller named are columns even when empty; of the project's keys, only those with points
+        # (tables and media have none here)
+        columns = [*head, *[k for k in wanted if k not in head and (asked or k in present)]]
         if format == "pandas":
             try:
                 import pandas as pd
