@@ -229,7 +229,12 @@ function KvTable({ title, data, raw, file, testId, at }: { title: string; data: 
 }
 
 export function Overview({ entity, project, run, tick = 0 }: { entity: string; project: string; run: Run; tick?: number }) {
-  const config = useMemo(() => flatten(run.config), [run.config]);
+  // the real wandb client stores its own bookkeeping under `_wandb` (environment, versions): hidden here as
+  // in W&B's UI, kept in config.json
+  const config = useMemo(
+    () => Object.fromEntries(Object.entries(flatten(run.config)).filter(([k]) => k !== "_wandb" && !k.startsWith("_wandb."))),
+    [run.config],
+  );
   const summary = useMemo(() => {
     const s = flatten(run.summary);
     for (const k of Object.keys(s)) if (k.startsWith("_")) delete s[k];
