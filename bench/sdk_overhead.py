@@ -4,7 +4,9 @@
 
 Prints the per-call cost of `run.log()` with 10 scalars and an explicit step (p50/p99/max in µs, timed
 one call at a time with perf_counter_ns, so about 0.1 µs of that is the clock), and the slowdown of a tight
-loop (a fixed ~20 µs of pure-Python work per step) with vs. without a log() per step.
+loop (pure-Python work calibrated to `--step-us`, 20 µs by default, per step) with vs. without a log() per
+step. The loop runs in `--rounds` interleaved pairs (without, with log()) and the median of the pairs'
+slowdowns is the figure: on a shared machine one pair can be off by 10% either way.
 
 Modes (what runs behind log(); log() itself is the same code in every mode):
   offline      (default) RUNYARD_MODE=offline: the streamer thread builds records and writes the WAL,
@@ -42,7 +44,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--loop-steps", type=int, default=50_000)
-    parser.add_argument("--work", type=int, default=400, help="loop iterations of fake work per step")
+    parser.add_argument("--step-us", type=float, default=20.0, help="µs of pure-Python work per loop step")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved pairs of the loop (median taken)")
     parser.add_argument("--mode", choices=["offline", "unreachable", "online"], default="offline")
     args = parser.parse_args()
 
@@ -99,31 +102,41 @@ def main() -> int:
           f"(log() waits for the disk writer only beyond {streamer.settings.queue_max if streamer else 0} queued rows)")
 
     # tight loop: the same work with and without logging; the streamer thread's share of the GIL shows here
-    work = args.work  # 400: about 20 µs of pure Python on a typical core
-    base_step = args.steps
+    work = 100  # calibrated to --step-us of pure Python per step
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(2000):
+            _work(work)
+        work = max(1, round(work * args.step_us / ((time.perf_counter() - t0) / 2000 * 1e6)))
+    n = max(1, args.loop_steps // args.rounds)
+    next_step = [args.steps]
 
-    def loop(log: bool, first: int) -> tuple[float, float]:
+    def loop(log: bool) -> tuple[float, float]:
         """(wall seconds, process CPU seconds: both threads) of the loop, the streamer's catch-up included."""
         c0, t0 = time.process_time(), time.perf_counter()
-        for i in range(args.loop_steps):
+        first = next_step[0]
+        for i in range(n):
             v = _work(work)
             row = {k: v + j for j, k in enumerate(keys)}  # built in both variants: only log() differs
             if log:
                 run.log(row, step=first + i)
-        while log and streamer is not None and streamer.queue:
-            time.sleep(0.001)
+        if log:
+            next_step[0] += n
+            while streamer is not None and streamer.queue:
+                time.sleep(0.001)
         return time.perf_counter() - t0, time.process_time() - c0
 
-    loop(False, 0)  # warm up
-    plain = min(loop(False, 0) for _ in range(2))
-    logged = loop(True, base_step)
-    n = args.loop_steps
-    print(f"tight loop ({plain[0] / n * 1e6:.1f} µs of work per step, {n} steps), the streamer's catch-up included:")
-    print(f"  wall {plain[0]:.3f} s -> {logged[0]:.3f} s with log(): slowdown {100 * (logged[0] / plain[0] - 1):.1f}% "
-          f"({(logged[0] - plain[0]) / n * 1e6:.2f} µs per step)")
-    print(f"  CPU  {plain[1]:.3f} s -> {logged[1]:.3f} s with log(): {(logged[1] - plain[1]) / n * 1e6:.2f} µs of CPU "
-          "per logged row (log() plus the streamer thread; steadier than wall time on a busy machine); load average "
-          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    loop(False)  # warm up
+    pairs = [(loop(False), loop(True)) for _ in range(args.rounds)]
+    plain_wall = statistics.median(p[0][0] for p in pairs) / n
+    slow = statistics.median(100 * (p[1][0] / p[0][0] - 1) for p in pairs)
+    extra_cpu = statistics.median((p[1][1] - p[0][1]) / n for p in pairs)
+    print(f"tight loop ({plain_wall * 1e6:.1f} µs of work per step, {args.rounds} x {n} steps with and without "
+          "log(), interleaved; the streamer's catch-up included):")
+    print(f"  wall: slowdown {slow:.1f}% (median of the pairs; each: "
+          f"{' '.join(f'{100 * (p[1][0] / p[0][0] - 1):.0f}' for p in pairs)} %)")
+    print(f"  CPU: {extra_cpu * 1e6:.2f} µs more per logged row (log() plus the streamer thread; steadier than wall "
+          f"time on a busy machine); load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     t0 = time.perf_counter()
     run.finish()
     print(f"finish(): {time.perf_counter() - t0:.2f} s (run folder {run.folder})")

@@ -1,4 +1,5 @@
-"""Hand-rolled protobuf encoding of the hot record, `Record{seq, history: HistoryRow}`.
+"""Hand-rolled protobuf encoding of the hot records, `Record{seq, history_block: HistoryBlock}` (rows of
+numbers in columns) and `Record{seq, history: HistoryRow}` (one row).
 
 Building a `HistoryRow` message object costs several µs per row in Python; the streamer thread shares
 the GIL with the training loop, so rows are encoded straight to wire bytes here: the encoded keys of a
@@ -6,7 +7,9 @@ row's key set are cached (training loops log the same keys every step) and the v
 one `struct.pack`. tests/sdk/test_wire.py checks the bytes against `ingest_pb2`.
 
 HistoryRow fields: 1 step (varint), 2 timestamp (fixed64 double), 3 keys (string), 4 values (packed
-double), 5 json_keys (string), 6 json_values (string). Record: 1 seq (varint), 2 history (message).
+double), 5 json_keys (string), 6 json_values (string). HistoryBlock fields: 1 keys (string), 2 rows
+(bytes: per row a little-endian int64 step, float64 timestamp and float64 values). Record: 1 seq (varint), 2 history,
+11 history_block (message).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-__all__ = ["encode_keys", "history_body", "history_record", "numeric_history_record", "values_prefix", "varint"]
+__all__ = ["block_record", "encode_keys", "history_body", "history_record", "numeric_history_record", "values_prefix", "varint"]
 
 _DOUBLE = struct.Struct("<d")
 _ZERO = bytes(8)
@@ -85,3 +88,9 @@ def numeric_history_record(seq: int, step: int, timestamp: float, prefix: bytes,
     body = b"".join((b"\x08", varint(step), b"\x11", _DOUBLE.pack(timestamp), prefix, packed)) if step else (
         b"".join((b"\x11", _DOUBLE.pack(timestamp), prefix, packed)))
     return b"".join((b"\x08", varint(seq), b"\x12", varint(len(body)), body))
+
+
+def block_record(seq: int, keys_blob: bytes, rows: bytes | bytearray) -> bytes:
+    """`Record{1: seq, 11: HistoryBlock{1: keys (`keys_blob`, tag 0x0a), 2: rows}}`; `rows` not empty."""
+    body = b"".join((keys_blob, b"\x12", varint(len(rows)), rows))
+    return b"".join((b"\x08", varint(seq), b"\x5a", varint(len(body)), body))

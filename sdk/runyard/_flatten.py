@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ._items import NUMBER_TYPES
 from ._jsonify import to_json
 
 __all__ = ["as_number", "flatten", "split_values"]
@@ -26,6 +27,11 @@ def _converter_for(t: type) -> Any:
     from .media import converter_for
 
     return converter_for(t)
+
+
+def _numpy_number(t: type) -> bool:
+    """numpy's scalar numbers and bool (np.float32, np.int64, np.bool_...): float() of one is exact and cheap."""
+    return any(c.__module__ == "numpy" and c.__name__ in ("number", "bool_", "bool") for c in t.__mro__)
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -43,6 +49,8 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
             conv = _CONVERTERS.get(t, _UNKNOWN)
             if conv is _UNKNOWN:
                 conv = _CONVERTERS[t] = _converter_for(t)
+                if conv is None and _numpy_number(t):
+                    NUMBER_TYPES.add(t)  # log() packs these at once (runyard._items)
             if conv is not None:  # a figure or a DataFrame: taken as it is now (see media.converter_for)
                 value = conv(value)
         if prefix or type(key) is not str:

@@ -5,7 +5,8 @@ calls one method per kind. The streamer thread takes items off `Outbox.queue` an
 records (`RecordBuilder.build`, which dispatches on the item's class).
 
     producer                               method                       item
-    Run.log()                              history(step, time, row)     HistoryItem   (row already flattened)
+    Run.log()                              history(step, time, row)     RowBlock      (rows of one key set, no
+                                                                                       media), else HistoryItem
     run.summary[...] = / del               summary(values, remove)      SummaryItem
     run.config / init(config=)             config(values, remove)       ConfigItem
     run.update(), run.name = ...           run_fields(fields)           RunFieldsItem
@@ -16,18 +17,30 @@ records (`RecordBuilder.build`, which dispatches on the item's class).
     Streamer.flush()                       barrier()                    Barrier       (no record: its event is
                                                                                        set once all before it is built)
 
-Items are `__slots__` objects: making one costs about as much as the tuple it replaced, which matters
-for `HistoryItem` (built inside `log()`, see bench/sdk_overhead.py). The deque is shared by all
-producers: `append` and `popleft` are atomic under the GIL, so no lock is needed.
+Items are `__slots__` objects: making one costs about as much as the tuple it replaced. The deque is
+shared by all producers: `append` and `popleft` are atomic under the GIL.
+
+The hot path, a training loop logging the same numbers every step, makes no item per row: `log()` packs
+the row into the outbox's open `RowBlock` (step, time and values, as the HistoryBlock record will hold
+them), under `Outbox.lock`. Queuing a summary, config, run-fields, finish or barrier item closes the block, so those
+keep their order with the rows (system samples, console lines and file notices have none to keep). The
+streamer seals the open block under the lock (`Outbox.seal`) and then takes only the items queued
+before that, so it never reads a block that is still being filled (bench/sdk_overhead.py).
 """
 
 from __future__ import annotations
 
+import struct
 import threading
 from collections import deque
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 __all__ = [
+    "BLOCK_BYTES",
+    "NUMBER_TYPES",
+    "ROWS_PER_BLOCK",
     "SKIP",
     "Barrier",
     "ConfigItem",
@@ -37,6 +50,7 @@ __all__ = [
     "Outbox",
     "OutputItem",
     "QueueItem",
+    "RowBlock",
     "RunFieldsItem",
     "SummaryItem",
     "SystemItem",
@@ -55,6 +69,45 @@ class HistoryItem:
         self.step = step
         self.time = time
         self.row = row
+
+
+class RowBlock:
+    """Rows logged one after another with one key set, packed as log() takes them: `rows` holds each row
+    as `HistoryBlock.rows` lays it out (int64 step, float64 unix time, then a float64 per key in `keys`
+    order; `width` bytes), `n` rows of at most `cap`. `get` takes a row's values out of a logged dict in
+    key order (KeyError when a key is missing); `last` is the newest row's values as logged, and `folded`
+    the row count when they last went into the summary's view (`Outbox.fold`)."""
+
+    __slots__ = ("cap", "folded", "get", "keys", "last", "n", "pack", "rows", "width")
+
+    def __init__(self, keys: tuple[str, ...], layout: Layout) -> None:
+        self.keys = keys
+        self.get, self.pack, self.width, self.cap = layout
+        self.rows = bytearray()
+        self.n = 0
+        self.folded = 0
+        self.last: tuple[Any, ...] = ()
+
+
+ROWS_PER_BLOCK = 4096  # at most this many rows ...
+BLOCK_BYTES = 256 << 10  # ... and bytes a RowBlock (one record; several fit a batch message)
+# the value types log() packs at once: conversion to float64 has no side effects (a tensor's would wait
+# for its device, so tensors go to the streamer thread as a HistoryItem); numpy's scalars join on first sight
+NUMBER_TYPES: set[type] = {float, int, bool}
+
+
+# how rows of a key set are taken and packed: (values getter, packer, row width, rows per block)
+Layout = tuple[Callable[[dict[str, Any]], tuple[Any, ...]], Callable[..., bytes], int, int]
+
+
+def _layout(keys: tuple[str, ...]) -> Layout:
+    if len(keys) > 1:
+        get: Callable[[dict[str, Any]], tuple[Any, ...]] = itemgetter(*keys)
+    else:
+        key = keys[0]
+        get = lambda row: (row[key],)  # noqa: E731
+    packer = struct.Struct(f"<qd{len(keys)}d")
+    return get, packer.pack, packer.size, max(1, min(ROWS_PER_BLOCK, BLOCK_BYTES // packer.size))
 
 
 class SummaryItem:
@@ -138,7 +191,7 @@ class Barrier:
         self.done = threading.Event()
 
 
-QueueItem = (HistoryItem | SummaryItem | ConfigItem | RunFieldsItem | FinishItem | SystemItem | OutputItem
+QueueItem = (HistoryItem | RowBlock | SummaryItem | ConfigItem | RunFieldsItem | FinishItem | SystemItem | OutputItem
              | FileSavedItem | Barrier)
 
 
@@ -146,38 +199,101 @@ class Outbox:
     """The run's queue and the one place its items are made. Shared by every producer thread and
     drained by the streamer thread."""
 
-    __slots__ = ("queue",)
+    __slots__ = ("_layouts", "block", "lock", "logged", "queue")
 
     def __init__(self, *, discard: bool = False) -> None:
         """`discard=True`: an outbox that keeps nothing (a disabled run, a forked child)."""
         self.queue: deque[QueueItem] = deque(maxlen=0) if discard else deque()
+        self.lock = threading.Lock()  # the run's lock: held by log() while it fills `block`
+        self.block: RowBlock | None = None  # the open block (log() adds rows of its key set to it)
+        self.logged: dict[str, Any] = {}  # the summary's view of the last logged values (Run sets it)
+        self._layouts: dict[tuple[str, ...], Layout] = {}
+
+    def close(self) -> None:
+        """Close the open block (its newest values go into `logged`). Call with `lock` held."""
+        block = self.block
+        if block is not None:
+            self.block = None
+            if block.folded != block.n:
+                self.logged.update(zip(block.keys, block.last))
+                block.folded = block.n
+
+    def fold(self) -> None:
+        """Bring `logged` up to date with the open block (the summary calls this before it is read)."""
+        block = self.block
+        if block is not None and block.folded != block.n:
+            with self.lock:
+                block = self.block
+                if block is not None:
+                    self.logged.update(zip(block.keys, block.last))
+                    block.folded = block.n
+
+    def seal(self) -> int:
+        """Close the open block; returns how many items are queued now. Call with `lock` held: after it, no
+        thread adds to a block already queued."""
+        self.close()
+        return len(self.queue)
 
     def history(self, step: int, time: float, row: dict[str, Any]) -> None:
+        """One flattened row, already in `logged`. Called with `lock` held. A row of numbers opens a block
+        that log() fills while the keys stay; any other row goes as a HistoryItem (values the streamer
+        thread converts: media, text, tensors)."""
+        self.close()
+        if row and NUMBER_TYPES.issuperset(map(type, row.values())):
+            keys = tuple(row)
+            layout = self._layouts.get(keys)
+            if layout is None:
+                if len(self._layouts) > 1000:
+                    self._layouts.clear()
+                layout = self._layouts[keys] = _layout(keys)
+            block = RowBlock(keys, layout)
+            values = block.get(row)
+            try:
+                block.rows += block.pack(step, time, *values)
+            except (struct.error, OverflowError):  # an int beyond float64: the streamer makes it JSON
+                pass
+            else:
+                block.n = block.folded = 1
+                block.last = values
+                if block.cap > 1:
+                    self.block = block
+                self.queue.append(block)
+                return
         self.queue.append(HistoryItem(step, time, row))
 
     def summary(self, values: dict[str, Any], remove: list[str]) -> None:
+        with self.lock:
+            self.close()
         self.queue.append(SummaryItem(values, remove))
 
     def config(self, values: dict[str, Any], remove: list[str]) -> None:
+        with self.lock:
+            self.close()
         self.queue.append(ConfigItem(values, remove))
 
     def run_fields(self, fields: dict[str, Any]) -> None:
+        with self.lock:
+            self.close()
         self.queue.append(RunFieldsItem(fields))
 
     def finish(self, exit_code: int, error: str | None, time: float) -> None:
+        with self.lock:
+            self.close()
         self.queue.append(FinishItem(exit_code, error, time))
 
-    def system(self, time: float, sample: dict[str, float]) -> None:
+    def system(self, time: float, sample: dict[str, float]) -> None:  # no order with history rows to keep
         self.queue.append(SystemItem(time, sample))
 
-    def output(self, stream: str, time: float, lines: list[str]) -> None:
+    def output(self, stream: str, time: float, lines: list[str]) -> None:  # no order with history rows to keep
         self.queue.append(OutputItem(stream, time, lines))
 
-    def file_saved(self, path: str, size: int, sha256: str) -> None:
+    def file_saved(self, path: str, size: int, sha256: str) -> None:  # no order with history rows to keep
         self.queue.append(FileSavedItem(path, size, sha256))
 
     def barrier(self) -> threading.Event:
         b = Barrier()
+        with self.lock:
+            self.close()
         self.queue.append(b)
         return b.done
 

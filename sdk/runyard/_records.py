@@ -1,6 +1,11 @@
 """Turns the run's queue items (`runyard._items`) into serialized `Record`s with sequence numbers
 (streamer thread).
 
+A `RowBlock` (numbers logged one after another under one key set: a training loop's rows, packed by
+log()) becomes one `HistoryBlock` record as it is, so a row costs the streamer thread next to nothing
+(bench/sdk_overhead.py). Other rows (media, text, tensors, refused keys) go one record each, as
+`HistoryRow`s; so do a block's rows when the server does not take blocks (`RecordBuilder.blocks`).
+
 The summary follows the last logged value of each key unless the key was set explicitly: after each
 group of history rows one SummaryUpdate carries the latest logged values of the keys never set by hand.
 """
@@ -16,9 +21,18 @@ from typing import TYPE_CHECKING, Any
 from runyard_proto.v1 import ingest_pb2 as pb
 
 from . import _console
-from ._encode import encode_keys, history_body, history_record, numeric_history_record, values_prefix, varint
+from ._encode import (
+    block_record,
+    encode_keys,
+    history_body,
+    history_record,
+    numeric_history_record,
+    values_prefix,
+    varint,
+)
 from ._flatten import split_values
 from ._items import (
+    BLOCK_BYTES,
     SKIP,
     Barrier,
     ConfigItem,
@@ -27,6 +41,7 @@ from ._items import (
     HistoryItem,
     OutputItem,
     QueueItem,
+    RowBlock,
     RunFieldsItem,
     SummaryItem,
     SystemItem,
@@ -94,6 +109,10 @@ class RecordBuilder:
         self._last_sig: tuple[str, ...] | None = None
         # the latest row of each key set since the last summary update, oldest first
         self._last_rows: dict[tuple[str, ...], dict[str, Any]] = {}
+        # rows of numbers become HistoryBlocks (the server names "history_block" in RunOpened.features)
+        self.blocks = True
+        # key set -> its encoded keys in a HistoryBlock, or None (a key is refused: rows go one by one)
+        self._blockset: dict[tuple[str, ...], bytes | None] = {}
 
     def _clean(self, row: dict[str, Any]) -> dict[str, Any]:
         """Drop (and report once) keys the server would refuse; rows are rarely touched."""
@@ -180,6 +199,45 @@ class RecordBuilder:
             entry = (prefix, struct.Struct(f"<{len(sig)}d"), tail, tail.size)
         self._keysets[sig] = entry
         return entry
+
+    def _rows(self, block: RowBlock, out: list[Frame]) -> None:
+        """A RowBlock as one HistoryBlock record: its rows are packed as the record holds them. With a refused
+        key, or a server that takes no blocks, its rows go one record each (the per-row path decides)."""
+        sig = block.keys
+        n = block.n
+        if not n:
+            return
+        try:
+            head = self._blockset[sig] if self.blocks else None
+        except KeyError:
+            head = self._head(sig)
+        rows = block.rows
+        if head is None:
+            for step, ts, *values in struct.iter_unpack(f"<qd{len(sig)}d", rows):
+                self._history(step, ts, dict(zip(sig, values)), out)
+            return
+        seq = self.next_seq
+        out.append((seq, block_record(seq, head, rows)))
+        self.next_seq = seq + 1
+        last = self._last_rows
+        if sig is not self._last_sig and sig != self._last_sig:
+            last.pop(sig, None)
+            self._last_sig = sig
+        last[sig] = dict(zip(sig, block.last))
+
+    def _head(self, sig: tuple[str, ...]) -> bytes | None:
+        """The encoded keys of a HistoryBlock with this key set, or None when a key is refused."""
+        if len(self._blockset) > 10_000:
+            self._blockset.clear()
+        good = self._good_keys
+        head = None
+        if all(k in good or key_problem(k) is None for k in sig):
+            good.update(sig)
+            head = encode_keys(sig, b"\x0a")
+            if len(head) + BLOCK_BYTES + 64 > MAX_RECORD_BYTES:  # thousands of long keys: rows one by one
+                head = None
+        self._blockset[sig] = head
+        return head
 
     def _history(self, step: int, ts: float, row: dict[str, Any], out: list[Frame]) -> None:
         sig = tuple(row)
@@ -276,7 +334,9 @@ class RecordBuilder:
             if pending_out is not None and not isinstance(item, OutputItem):
                 self._output(pending_out, out)
                 pending_out = None
-            if isinstance(item, HistoryItem):
+            if type(item) is RowBlock:
+                self._rows(item, out)
+            elif isinstance(item, HistoryItem):
                 self._history(item.step, item.time, item.row, out)
             elif isinstance(item, SummaryItem):
                 self._flush_auto(out)

@@ -18,6 +18,8 @@ Sequence numbers here are the client's own (the WAL's); `runyard.streamer` and `
 
 from __future__ import annotations
 
+import struct
+
 from runyard_proto.v1 import ingest_pb2 as pb
 
 __all__ = ["Isolation", "describe", "stand_in"]
@@ -42,6 +44,16 @@ def describe(payload: bytes) -> str:
         keys = [*rec.history.keys, *rec.history.json_keys]
         shown = ", ".join(repr(k[:40]) for k in keys[:5]) + (", ..." if len(keys) > 5 else "")
         return f"history row at step {rec.history.step} (keys {shown})"
+    if kind == "history_block":
+        block = rec.history_block
+        keys = list(block.keys)
+        shown = ", ".join(repr(k[:40]) for k in keys[:5]) + (", ..." if len(keys) > 5 else "")
+        width = 8 * (2 + len(keys))
+        steps = [step for step, *_ in struct.iter_unpack(f"<qd{len(keys)}d", block.rows[: len(block.rows) // width * width])]
+        if len(steps) == 1:
+            return f"history row at step {steps[0]} (keys {shown})"
+        where = f"steps {min(steps)}-{max(steps)}" if steps else "no steps"
+        return f"{len(steps)} history rows at {where} (keys {shown})"
     if kind in ("summary", "config"):
         upd = rec.summary if kind == "summary" else rec.config
         return f"{kind} update ({len(upd.set_json)} bytes of JSON)"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import tempfile
-import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from . import _console
 from ._config import Config
 from ._flatten import flatten
-from ._items import Outbox
+from ._items import NUMBER_TYPES as _NUMBER_TYPES
+from ._items import ROWS_PER_BLOCK, Outbox
 from ._jsonify import clean_text, text_problem
 from ._metrics import MetricDefinition, Metrics
 from ._run_compat import RunCompat
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["Run"]
 
 _time = time.time
-_MAX_STEP = (1 << 63) - 1
+_MAX_STEP = (1 << 53) - 1  # the server's limit: the largest integer a browser holds exactly
 NEVER_CONNECTED_FINISH_S = 15.0  # finish() wait when the server was not reachable once during the run
 
 
@@ -95,7 +96,7 @@ class Run(RunCompat):
         self._queue_max = streamer.settings.queue_max if streamer is not None else 1 << 62
         self._step = start_step
         self._pending: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._lock = self._outbox.lock  # log() fills the outbox's open block under it
         self._finished = False
         self._child = False
         self._pid = os.getpid()
@@ -112,8 +113,8 @@ class Run(RunCompat):
         self.finish_result: FinishResult | None = None
         self.config = config
         config._attach(self._config_changed)
-        self.summary = Summary(self._summary_changed, self._metrics)
-        self._logged = self.summary._logged
+        self.summary = Summary(self._summary_changed, self._metrics, refresh=self._outbox.fold)
+        self._logged = self._outbox.logged = self.summary._logged
 
     # ------------------------------------------------------------------ identity
     @property
@@ -238,12 +239,43 @@ class Run(RunCompat):
         `sync` is accepted for W&B compatibility and ignored."""
         if self._finished:
             raise UsageError("log() was called on a finished run; call runyard.init() to start a new one")
+        # The hot path: numbers under the keys of the row before (the outbox's open block) at a step that
+        # does not go back. The row is packed into the block as the record will hold it; nothing else is
+        # made per row (the summary's view folds in the block's newest values when it is read).
+        block = self._outbox.block
+        if block is not None and type(data) is dict and len(data) == len(block.keys) and commit is not False:
+            full = False
+            with self._lock:
+                if block is self._outbox.block and not self._pending and self._observe is None:
+                    try:
+                        values = block.get(data)  # the same key set (same length, every key found)
+                    except KeyError:
+                        values = None
+                    if (values is not None and _NUMBER_TYPES.issuperset(map(type, values))
+                            and (step is None or (type(step) is int and self._step <= step <= _MAX_STEP))):
+                        at = self._step if step is None else step
+                        try:
+                            block.rows += block.pack(at, _time(), *values)
+                        except (struct.error, OverflowError):  # an int beyond float64: the slow path
+                            pass
+                        else:
+                            block.n += 1
+                            block.last = values
+                            self._step = at + 1
+                            if block.n < block.cap:
+                                return
+                            self._outbox.close()
+                            full = True
+            if full:
+                self._queue_full(ROWS_PER_BLOCK)
+                return
         if type(data) is not dict and not isinstance(data, Mapping):
             if data is not None:
                 raise TypeError(f"log() takes a dict of values, got {type(data).__name__}")
             data = {}  # log() alone commits the current step, as in wandb
         row = flatten(data)
         with self._lock:
+            self._outbox.close()  # the open block's newest values first, so this row's win in the summary
             if step is not None:
                 if type(step) is not int or not 0 <= step <= _MAX_STEP:
                     step = _as_step(step)
@@ -280,14 +312,18 @@ class Run(RunCompat):
         self._push(self._step, _time(), row)
         self._step += 1
 
-    def _queue_full(self) -> None:
+    def _queue_full(self, rows_per_item: int = 1) -> None:
+        """Many items queued (or a block filled, `rows_per_item` rows a block): wake the streamer, or wait
+        for it (never for the network) beyond `queue_max` rows."""
         streamer = self._streamer
         if streamer is None:
             return
         if streamer.done.is_set():  # the writer thread is gone (an error was printed): do not hoard rows
+            with self._lock:
+                self._outbox.close()
             self._queue.clear()
-        elif len(self._queue) >= self._queue_max:
-            streamer.wait_for_room()
+        elif len(self._queue) * rows_per_item >= self._queue_max:
+            streamer.wait_for_room(max(1, self._queue_max // 2 // rows_per_item))
         else:
             streamer.wake()
 
@@ -530,7 +566,9 @@ class Run(RunCompat):
         self._outbox = Outbox(discard=True)  # nothing reaches the parent's streamer
         self._queue = self._outbox.queue
         self._push = self._outbox.history
-        self._lock = threading.Lock()  # the parent's lock may have been held at the fork
+        self._lock = self._outbox.lock  # a new one: the parent's may have been held at the fork
+        self._outbox.logged = self._logged
+        self.summary._refresh = self._outbox.fold
         self._files = None
         self._console = None
         self._capture = None
@@ -580,5 +618,6 @@ def _as_step(step: Any) -> int:
     if value != step:
         raise TypeError(f"step must be an integer, got {step!r}")
     if not 0 <= value <= _MAX_STEP:
-        raise ValueError(f"step must be between 0 and 2**63-1, got {value}")
+        raise ValueError(f"step must be between 0 and 2**53-1 (the largest integer a browser holds exactly), "
+                         f"got {value}")
     return value

@@ -209,6 +209,11 @@ def _frames_digest(run: dict[str, Any], records: Path, spool: IO[bytes]) -> RunS
             if kind == "history":
                 stream.history_rows += 1
                 stream.points += len(rec.history.keys)
+            elif kind == "history_block":
+                keys = len(rec.history_block.keys)
+                rows = len(rec.history_block.rows) // (8 * (2 + keys))
+                stream.history_rows += rows
+                stream.points += rows * keys
             elif kind == "system":
                 stream.points += len(rec.system.keys)
             elif kind == "output":

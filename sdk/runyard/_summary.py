@@ -19,13 +19,22 @@ class Summary(MutableMapping[str, Any]):
     """`sink(changes, removed)` records explicit changes; `metrics` (the run's `define_metric`
     definitions) decides what a logged key's summary holds."""
 
-    def __init__(self, sink: Sink | None = None, metrics: Metrics | None = None) -> None:
-        self._logged: dict[str, Any] = {}  # updated by Run.log() directly (hot path)
+    def __init__(self, sink: Sink | None = None, metrics: Metrics | None = None, *,
+                 refresh: Callable[[], None] | None = None) -> None:
+        """`refresh` brings `_logged` up to date before a read (log()'s hot path leaves the newest values
+        of its open block to be folded in then: runyard._items.Outbox.fold)."""
+        self._logged: dict[str, Any] = {}  # the last logged value of each key (Run.log() and the outbox)
         self._explicit: dict[str, Any] = {}
         self._sink = sink
         self._metrics = metrics
+        self._refresh = refresh
+
+    def _fresh(self) -> None:
+        if self._refresh is not None:
+            self._refresh()
 
     def __getitem__(self, key: str) -> Any:
+        self._fresh()
         if key in self._explicit:
             return self._explicit[key]
         value = self._logged[key]
@@ -50,6 +59,7 @@ class Summary(MutableMapping[str, Any]):
         self.update({key: value})
 
     def __delitem__(self, key: str) -> None:
+        self._fresh()
         if key not in self._explicit and key not in self._logged:
             raise KeyError(key)
         self._explicit.pop(key, None)
@@ -58,6 +68,7 @@ class Summary(MutableMapping[str, Any]):
             self._sink({}, [key])
 
     def __iter__(self) -> Iterator[str]:
+        self._fresh()
         yield from list(self._explicit)
         for key in list(self._logged):
             if key not in self._explicit and not self._hidden(key):
@@ -67,6 +78,7 @@ class Summary(MutableMapping[str, Any]):
         return sum(1 for _ in self)
 
     def __contains__(self, key: object) -> bool:
+        self._fresh()
         if key in self._explicit:
             return True
         return key in self._logged and not self._hidden(str(key))

@@ -40,7 +40,7 @@ from runyard_proto.v1 import ingest_pb2 as pb
 from . import _console
 from ._connection import Connection
 from ._http import server_info
-from ._items import Barrier, Outbox, QueueItem
+from ._items import Barrier, Outbox, QueueItem, RowBlock
 from ._records import RecordBuilder
 from ._refusals import Isolation, describe, stand_in
 from ._wire import batch_message, heartbeat_message, open_message, renumber
@@ -53,7 +53,8 @@ __all__ = ["FinishResult", "Refused", "Streamer"]
 log = logging.getLogger("runyard")
 
 _WINDOW = 4  # batch messages handed to gRPC and not yet taken by it
-_RECENT_KEEP = 20_000  # frames kept in memory so that live sending needs no read-back
+_RECENT_KEEP = 20_000  # frames kept in memory so that live sending needs no read-back ...
+_RECENT_BYTES = 32 << 20  # ... and at most this many bytes of them (a history block is up to 256 KiB)
 _STALL_TIMEOUT = 120.0  # records sent and no word from the server this long: reconnect
 _BASE_BACKOFF = 0.5
 _ISOLATE_DELAY = 0.2  # between the attempts that look for a refused record (the server is up)
@@ -140,6 +141,7 @@ class Streamer:
         self.numbering = "server" if anchored else "folder"
         self._cursor = WalCursor(run_dir / "wal")
         self._recent: list[Frame] = []  # the newest frames, contiguous; all unacked ones without a WAL
+        self._recent_bytes = 0
         self._open_run = open_run
         self._ingest = (ingest_address, ingest_tls)
         self._discovered: tuple[str, bool] | None = None
@@ -180,10 +182,11 @@ class Streamer:
         if not self._wake.is_set():  # log() calls this for every row while the queue is long: no lock then
             self._wake.set()
 
-    def wait_for_room(self) -> None:
-        """Called by log() when the queue is full: wait until the disk writer caught up (never the network)."""
+    def wait_for_room(self, low: int | None = None) -> None:
+        """Called by log() when the queue is full: wait until the disk writer caught up to `low` queued
+        items (never the network)."""
         self._wake.set()
-        low = self.settings.queue_max // 2
+        low = self.settings.queue_max // 2 if low is None else low
         while len(self.queue) > low and not self.done.is_set():
             time.sleep(0.001)
 
@@ -317,12 +320,25 @@ class Streamer:
 
     def _drain(self) -> None:
         q = self.queue
+        popleft = q.popleft
         cap = self.settings.batch_max_records
-        while q:
-            items: list[QueueItem] = []
-            popleft = q.popleft
-            while q and len(items) < cap:
-                items.append(popleft())
+        outbox = self.outbox
+        ready = 0  # items queued before the last seal: no thread adds to them any more
+        sealed = False
+        while True:
+            if not ready:
+                # once around, then wait for the next wake-up unless much is queued: rows logged meanwhile
+                # gather into one block instead of a record for every few rows
+                if sealed and len(q) < cap and not self._finish_requested:
+                    return
+                with outbox.lock:
+                    ready = outbox.seal()
+                sealed = True
+                if not ready:
+                    return
+            take = min(ready, cap)
+            items: list[QueueItem] = [popleft() for _ in range(take)]  # only this thread takes items
+            ready -= take
             if self.wal_error is not None and (not self.online or self._memory_bytes > MEMORY_CAP_BYTES):
                 self._drop(items)
             else:
@@ -331,7 +347,7 @@ class Streamer:
                     self._keep(frames)
             for barrier in self.builder.take_barriers():  # flush(): everything before it is built
                 barrier.set()
-            if self.online and q:
+            if self.online and (ready or q):
                 self._network()
 
     def _keep(self, frames: list[Frame]) -> None:
@@ -345,11 +361,23 @@ class Streamer:
             self._first_built = frames[0][0]
         recent = self._recent
         recent.extend(frames)
+        size = sum(len(f[1]) for f in frames)
         if self.wal_error is not None:
-            self._memory_bytes += sum(len(f[1]) for f in frames)
+            self._memory_bytes += size
             self._trim_memory()
-        elif len(recent) > 2 * _RECENT_KEEP:
-            del recent[: len(recent) - _RECENT_KEEP]
+            return
+        self._recent_bytes += size
+        if len(recent) > 2 * _RECENT_KEEP or self._recent_bytes > 2 * _RECENT_BYTES:
+            # keep the newest: at most _RECENT_KEEP frames and _RECENT_BYTES bytes (the rest is in the WAL)
+            keep = 0
+            kept_bytes = 0
+            for frame in reversed(recent):
+                if keep >= _RECENT_KEEP or kept_bytes + len(frame[1]) > _RECENT_BYTES:
+                    break
+                keep += 1
+                kept_bytes += len(frame[1])
+            del recent[: len(recent) - keep]
+            self._recent_bytes = kept_bytes
 
     def _wal_failed(self, exc: WalError, first_seq: int) -> None:
         self.wal_error = exc
@@ -366,7 +394,8 @@ class Streamer:
 
     def _drop(self, items: list[QueueItem]) -> None:
         first = not self.dropped_items
-        self.dropped_items += sum(1 for item in items if not isinstance(item, Barrier))
+        self.dropped_items += sum(item.n if isinstance(item, RowBlock) else 1
+                                  for item in items if not isinstance(item, Barrier))
         for item in items:
             if isinstance(item, Barrier):
                 item.done.set()
@@ -487,6 +516,10 @@ class Streamer:
         first = self.opened is None
         self.opened = opened
         self._attempt_open = True
+        if self.builder.blocks and "history_block" not in opened.features:
+            self.builder.blocks = False  # an older server: rows one record each (records already built stay)
+            _console.warn(f"the server at {conn.address} is older than this SDK; history goes row by row, which "
+                          "costs the training loop more CPU: update the server")
         self._backoff = _BASE_BACKOFF  # a stream works again: the next outage starts from a short wait
         self._failures = 0
         if self.seq_offset is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,29 @@ def sdk_env(full_server: Any, admin_key: str, monkeypatch: pytest.MonkeyPatch, t
 
 def wal_records(run_dir: Path | str) -> list[pb.Record]:
     return [pb.Record.FromString(data) for _, data in iter_frames(Path(run_dir) / "wal")]
+
+
+def history_rows(records: Any) -> list[pb.HistoryRow]:
+    """The history rows of `records` in order: HistoryRows as they are, each HistoryBlock unpacked into
+    one HistoryRow per row."""
+    out: list[pb.HistoryRow] = []
+    for rec in records:
+        kind = rec.WhichOneof("payload")
+        if kind == "history":
+            out.append(rec.history)
+        elif kind == "history_block":
+            b = rec.history_block
+            out += [pb.HistoryRow(step=step, timestamp=ts, keys=b.keys, values=values)
+                    for step, ts, *values in struct.iter_unpack(f"<qd{len(b.keys)}d", b.rows)]
+    return out
+
+
+def history_keys(rec: pb.Record) -> list[str]:
+    """The keys of a HistoryRow or HistoryBlock record (none for other records)."""
+    kind = rec.WhichOneof("payload")
+    if kind == "history":
+        return [*rec.history.keys, *rec.history.json_keys]
+    return list(rec.history_block.keys) if kind == "history_block" else []
 
 
 def only_run_dir(root: Path) -> Path:

@@ -26,7 +26,7 @@ import pytest
 import runyard
 from runyard.cli import main as cli
 
-from .conftest import REPO, only_run_dir, points_per_key, run_script, wal_records
+from .conftest import REPO, history_keys, history_rows, only_run_dir, points_per_key, run_script, wal_records
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local, pytest.mark.slow]
 
@@ -316,7 +316,7 @@ def test_sigkill_loses_at_most_the_last_batch_interval(tmp_path: Path) -> None:
             proc.kill()
     with open(counter, "r+b") as f, mmap.mmap(f.fileno(), 8) as mm:
         last_logged = struct.unpack("<q", mm[0:8])[0]
-    rows = [r.history for r in wal_records(only_run_dir(tmp_path)) if r.WhichOneof("payload") == "history"]
+    rows = history_rows(wal_records(only_run_dir(tmp_path)))
     steps = [int(h.values[list(h.keys).index("step")]) for h in rows]
     assert steps == list(range(len(steps))), "the WAL holds a prefix of what was logged, without holes"
     last_on_disk = rows[-1].values[list(rows[-1].keys).index("t")]
@@ -345,14 +345,15 @@ def test_ack_rejected_records_are_settled_not_resent(tmp_path: Path, monkeypatch
         def Stream(self, requests: Any, context: Any) -> Any:  # noqa: N802
             first = next(requests)
             yield pb.ServerMessage(opened=pb.RunOpened(run_id=first.open.run_id, entity="e",
-                                                       project=first.open.project, last_seq=0))
+                                                       project=first.open.project, last_seq=0,
+                                                       features=["history_block"]))
             for msg in requests:
                 if msg.WhichOneof("msg") != "batch":
                     continue
                 rejected = []
                 for rec in msg.batch.records:
                     received.append(rec.seq)
-                    if rec.WhichOneof("payload") == "history" and "refuse" in rec.history.keys:
+                    if "refuse" in history_keys(rec):
                         rejected.append(pb.Rejected(seq=rec.seq, reason="history key 'refuse' is not allowed here"))
                 yield pb.ServerMessage(ack=pb.Ack(seq=msg.batch.records[-1].seq, rejected=rejected))
 
@@ -413,7 +414,8 @@ def test_a_batch_refused_whole_is_split_until_the_record_at_fault_stands_alone(
             streams[0] += 1
             first = next(requests)
             last = max(stored, default=0)
-            yield pb.ServerMessage(opened=pb.RunOpened(run_id=first.open.run_id, project="p", last_seq=last))
+            yield pb.ServerMessage(opened=pb.RunOpened(run_id=first.open.run_id, project="p", last_seq=last,
+                                                       features=["history_block"]))
             for msg in requests:
                 if msg.WhichOneof("msg") != "batch":
                     continue
@@ -421,7 +423,7 @@ def test_a_batch_refused_whole_is_split_until_the_record_at_fault_stands_alone(
                 for r in fresh:
                     if r.seq != last + 1:
                         context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"gap: {r.seq} after {last}")
-                    if r.WhichOneof("payload") == "history" and "bad" in r.history.keys:
+                    if "bad" in history_keys(r):
                         context.abort(getattr(grpc.StatusCode, code), "value out of range in a row")
                     last = r.seq
                 for r in fresh:
@@ -447,7 +449,7 @@ def test_a_batch_refused_whole_is_split_until_the_record_at_fault_stands_alone(
     assert result.outcome == "acked", result
     assert [r.record for r in result.refused] == ["history row at step 333 (keys 'x', 'bad')"]
     assert code in result.refused[0].reason
-    rows = [r.history for r in stored.values() if r.WhichOneof("payload") == "history"]
+    rows = history_rows(stored[seq] for seq in sorted(stored))
     assert [h.step for h in rows] == [s for s in range(400) if s != 333]
     stand_in = stored[result.refused[0].seq]
     assert stand_in.WhichOneof("payload") == "update" and not stand_in.update.ListFields()

@@ -198,8 +198,10 @@ def test_refused_entity_is_reported_by_init(sdk_env: dict[str, str], tmp_path: P
 def test_in_process_run_with_ingest_down_at_start(server: Any, sdk_env: dict[str, str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The front door answers but ingest is away at init(): one warning, logging goes on, data arrives."""
+    import runyard._items
     import runyard.streamer
 
+    monkeypatch.setattr(runyard._items, "ROWS_PER_BLOCK", 1)  # a record per row: the log spans segments
     monkeypatch.setenv("RUNYARD_MAX_BACKOFF", "1")
     monkeypatch.setenv("RUNYARD_SEGMENT_BYTES", "2048")  # the replay crosses segments, pruned as acked
     monkeypatch.setenv("RUNYARD_BATCH_MAX_RECORDS", "32")
@@ -226,10 +228,13 @@ def test_in_process_run_with_ingest_down_at_start(server: Any, sdk_env: dict[str
 
 
 @pytest.mark.parametrize("keep_log", [False, True])
-def test_acknowledged_segments_are_deleted_or_compacted_while_running(sdk_env: dict[str, str],
-                                                                       keep_log: bool) -> None:
+def test_acknowledged_segments_are_deleted_or_compacted_while_running(sdk_env: dict[str, str], keep_log: bool,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """RUNYARD_KEEP_LOG=false: acknowledged segments go, then the whole log at the end. By default the
     log stays (for `runyard sync` anywhere), compressed when the run ends."""
+    import runyard._items
+
+    monkeypatch.setattr(runyard._items, "ROWS_PER_BLOCK", 1)  # a record per row: the log spans segments
     run = runyard.init(project="sdk-prune", settings={"segment_bytes": 8192, "keep_log": keep_log})
     for i in range(5000):
         run.log({"x": i, "y": -i})

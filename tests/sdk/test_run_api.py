@@ -18,7 +18,7 @@ import pytest
 import runyard
 from runyard.errors import ConfigError, UsageError
 
-from .conftest import only_run_dir, wal_records
+from .conftest import history_rows, only_run_dir, wal_records
 
 np = pytest.importorskip("numpy")
 
@@ -28,12 +28,10 @@ QUIET = {"system_metrics": False, "capture_git": False, "capture_requirements": 
 
 def _history(records: list[Any]) -> list[tuple[int, dict[str, Any]]]:
     out = []
-    for r in records:
-        if r.WhichOneof("payload") == "history":
-            h = r.history
-            row: dict[str, Any] = dict(zip(h.keys, h.values))
-            row.update({k: json.loads(v) for k, v in zip(h.json_keys, h.json_values)})
-            out.append((h.step, row))
+    for h in history_rows(records):
+        row: dict[str, Any] = dict(zip(h.keys, h.values))
+        row.update({k: json.loads(v) for k, v in zip(h.json_keys, h.json_values)})
+        out.append((h.step, row))
     return out
 
 

@@ -15,17 +15,15 @@ import pytest
 import runyard
 from runyard.errors import AuthenticationError, SettingsError, UsageError
 
-from .conftest import only_run_dir, wal_records
+from .conftest import history_rows, only_run_dir, wal_records
 
 
 def _history(records: list) -> list[tuple[int, dict]]:
     out = []
-    for r in records:
-        if r.WhichOneof("payload") == "history":
-            h = r.history
-            row = dict(zip(h.keys, h.values))
-            row.update({k: json.loads(v) for k, v in zip(h.json_keys, h.json_values)})
-            out.append((h.step, row))
+    for h in history_rows(records):
+        row = dict(zip(h.keys, h.values))
+        row.update({k: json.loads(v) for k, v in zip(h.json_keys, h.json_values)})
+        out.append((h.step, row))
     return out
 
 
@@ -128,7 +126,7 @@ print("DIR", run.folder)
     run_dir = only_run_dir(tmp_path)
     assert f"runyard sync {run_dir}" in err
     recs = wal_records(run_dir)
-    assert len([r for r in recs if r.WhichOneof("payload") == "history"]) == 100
+    assert len(history_rows(recs)) == 100
     assert recs[-1].WhichOneof("payload") == "finish"
 
 
@@ -171,7 +169,7 @@ def test_queue_stays_bounded_and_the_wal_is_the_buffer(tmp_path: Path) -> None:
     assert peak <= 500
     run.finish()
     recs = wal_records(run.folder)
-    assert [r.history.step for r in recs if r.WhichOneof("payload") == "history"] == list(range(20_000))
+    assert [h.step for h in history_rows(recs)] == list(range(20_000))
     assert len(list((run.folder / "wal").iterdir())) > 5  # rotated into segments, none pruned offline
 
 

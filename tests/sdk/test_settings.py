@@ -124,7 +124,7 @@ def test_wandb_habits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: p
     WANDB_SILENT hides progress lines but not warnings; termlog/termwarn/termerror."""
     import runyard
 
-    from .conftest import wal_records
+    from .conftest import history_rows, wal_records
 
     monkeypatch.setenv("WANDB_SILENT", "true")
     run = runyard.init(project="habits", mode="offline", dir=tmp_path, settings={"system_metrics": False})
@@ -145,7 +145,7 @@ def test_wandb_habits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: p
     err = capsys.readouterr().err
     assert "offline run" not in err and "hello from termlog" not in err  # silent: no progress lines
     assert err.count("runyard: WARNING careful") == 1 and "runyard: ERROR broken" in err
-    steps = [r.history.step for r in wal_records(run.folder) if r.WhichOneof("payload") == "history"]
+    steps = [h.step for h in history_rows(wal_records(run.folder))]
     assert steps == [0, 1]
     monkeypatch.delenv("WANDB_SILENT")
     fresh = runyard.init(project="other", mode="offline", dir=tmp_path, resume=True,

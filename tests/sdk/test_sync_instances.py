@@ -201,13 +201,17 @@ def test_sync_never_flips_a_crashed_run_back_to_running(
 
 
 def test_sync_names_an_unreadable_record_and_stores_the_rest(
-    full_server: Any, instance_b: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    full_server: Any, instance_b: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One flipped byte in the kept log: sync names the record it cannot read, sends everything else
     (the order kept with a stand-in), and exits non-zero."""
+    import runyard._items
+
+    monkeypatch.setattr(runyard._items, "ROWS_PER_BLOCK", 10)  # blocks of 10 rows, 5 a write: many segments
     run = runyard.init(project="moving-damaged", mode="offline", dir=tmp_path,
                        settings={"system_metrics": False, "console": "off", "segment_bytes": 8_000,
-                                 "batch_max_records": 100})
+                                 "batch_max_records": 5})
     for i in range(3000):
         run.log({"x": float(i), "noise": math.sin(i) * 1e-3})
     run.finish()

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
+
+import pytest
 
 from runyard._items import ConfigItem, FinishItem, HistoryItem, SummaryItem
 from runyard._records import RecordBuilder
 from runyard._wire import batch_message
+from runyard.wal import iter_frames
 from runyard_proto.v1 import ingest_pb2 as pb
+
+from .conftest import history_rows
 
 
 def test_batch_message_matches_protobuf() -> None:
@@ -51,6 +58,7 @@ def test_fast_and_slow_paths_agree() -> None:
     import numpy as np
 
     b = RecordBuilder()
+    b.blocks = False  # as for a server without HistoryBlock
     rows = [
         {"a": 1, "b": 2.5, "c": True, "d": np.float32(0.1), "e": np.int64(-3)},  # fast path
         {"a": 1, "b": 2.5, "c": True, "d": np.float32(0.1), "e": "text"},  # same keys, not all numbers
@@ -84,3 +92,50 @@ def test_bulk_request_matches_protobuf() -> None:
                                   close=close)
         assert pb.BulkRequest.FromString(raw) == expected
         assert raw == expected.SerializeToString()
+
+
+def test_history_blocks_hold_what_was_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """log()'s hot path: rows with the keys of the row before join one block, written as HistoryBlocks.
+    Unpacked, the run's log holds exactly the rows logged, in order; a value that is not a number sends
+    its row alone and the rows around it stay in blocks; other keys, a summary set by hand or a step that
+    goes back close the block; the automatic summary is the last row's."""
+    import numpy as np
+
+    import runyard
+    from runyard import _items
+
+    monkeypatch.setattr(_items, "ROWS_PER_BLOCK", 4)
+    logged: list[tuple[int, dict[str, object]]] = []
+    run = runyard.init(project="p", mode="offline", dir=tmp_path, settings={"console": "off",
+                                                                         "system_metrics": False})
+
+    def log(row: dict[str, object], step: int | None = None) -> None:
+        logged.append((run.step if step is None else step, dict(row)))
+        run.log(row, step=step)
+
+    for i in range(6):
+        log({"loss": 1.0 / (i + 1), "acc": i, "lr": np.float32(0.5)})
+    log({"lr": 0.25, "acc": 6.0, "loss": 0.1})  # the same keys in another order: the same block
+    log({"loss": 0.2, "acc": 7.0, "lr": "warm"})  # not a number: alone
+    log({"loss": 0.3, "acc": 8.0, "lr": 0.1})
+    log({"x": 1.0})  # other keys
+    log({"x": 2.0}, step=20)
+    log({"x": 3.0}, step=5)  # back in time: stored there, alone
+    run.summary["x"] = -1.0
+    log({"x": 4.0, "y": math.inf}, step=21)
+    run.finish()
+    frames = list(iter_frames(run.folder / "wal"))  # type: ignore[operator]
+    records = [pb.Record.FromString(data) for _, data in frames]
+    blocks = [len(r.history_block.rows) // (8 * (2 + len(r.history_block.keys))) for r in records
+              if r.WhichOneof("payload") == "history_block"]
+    # 4 rows at most a block here: rows 0-3, 4-6, (7 alone, a HistoryRow), 8, x at 9 and 20, x at 5, x/y at 21
+    assert blocks == [4, 3, 1, 2, 1, 1], blocks
+    assert [r.history.step for r in records if r.WhichOneof("payload") == "history"] == [7]
+    rows = [(h.step, {**dict(zip(h.keys, h.values)), **{k: json.loads(v) for k, v in zip(h.json_keys, h.json_values)}})
+            for h in history_rows(records)]
+    assert rows == [(step, {k: (v if isinstance(v, str) else float(v)) for k, v in row.items()})  # type: ignore
+                    for step, row in logged]
+    summaries = [json.loads(r.summary.set_json) for r in records if r.WhichOneof("payload") == "summary"]
+    assert summaries[-1] == {"y": math.inf} or summaries[-1] == {"y": "Infinity"}
+    assert summaries[-2] == {"x": -1.0}
+    assert {"loss": 0.3, "acc": 8.0, "lr": 0.1, "x": 3.0}.items() <= summaries[-3].items()

@@ -55,7 +55,7 @@ class OpenRun(_message.Message):
     def __init__(self, entity: _Optional[str] = ..., project: _Optional[str] = ..., run_id: _Optional[str] = ..., name: _Optional[str] = ..., resume: _Optional[str] = ..., config_json: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., group: _Optional[str] = ..., job_type: _Optional[str] = ..., notes: _Optional[str] = ..., host: _Optional[str] = ..., start_time: _Optional[float] = ..., sync: _Optional[bool] = ...) -> None: ...
 
 class RunOpened(_message.Message):
-    __slots__ = ("run_id", "entity", "project", "name", "resumed", "last_seq", "next_step", "state", "channel_seqs")
+    __slots__ = ("run_id", "entity", "project", "name", "resumed", "last_seq", "next_step", "state", "channel_seqs", "features")
     class ChannelSeqsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,7 @@ class RunOpened(_message.Message):
     NEXT_STEP_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_SEQS_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     entity: str
     project: str
@@ -81,7 +82,8 @@ class RunOpened(_message.Message):
     next_step: int
     state: str
     channel_seqs: _containers.ScalarMap[str, int]
-    def __init__(self, run_id: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., name: _Optional[str] = ..., resumed: _Optional[bool] = ..., last_seq: _Optional[int] = ..., next_step: _Optional[int] = ..., state: _Optional[str] = ..., channel_seqs: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    features: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, run_id: _Optional[str] = ..., entity: _Optional[str] = ..., project: _Optional[str] = ..., name: _Optional[str] = ..., resumed: _Optional[bool] = ..., last_seq: _Optional[int] = ..., next_step: _Optional[int] = ..., state: _Optional[str] = ..., channel_seqs: _Optional[_Mapping[str, int]] = ..., features: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ("seq", "rejected", "channel_seqs")
@@ -123,7 +125,7 @@ class RecordBatch(_message.Message):
     def __init__(self, records: _Optional[_Iterable[_Union[Record, _Mapping]]] = ...) -> None: ...
 
 class Record(_message.Message):
-    __slots__ = ("seq", "history", "summary", "config", "system", "output", "file", "finish", "update", "channel")
+    __slots__ = ("seq", "history", "summary", "config", "system", "output", "file", "finish", "update", "history_block", "channel")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +135,7 @@ class Record(_message.Message):
     FILE_FIELD_NUMBER: _ClassVar[int]
     FINISH_FIELD_NUMBER: _ClassVar[int]
     UPDATE_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_BLOCK_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     seq: int
     history: HistoryRow
@@ -143,8 +146,9 @@ class Record(_message.Message):
     file: FileSaved
     finish: Finish
     update: RunUpdate
+    history_block: HistoryBlock
     channel: str
-    def __init__(self, seq: _Optional[int] = ..., history: _Optional[_Union[HistoryRow, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., system: _Optional[_Union[SystemMetrics, _Mapping]] = ..., output: _Optional[_Union[OutputLines, _Mapping]] = ..., file: _Optional[_Union[FileSaved, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., update: _Optional[_Union[RunUpdate, _Mapping]] = ..., channel: _Optional[str] = ...) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., history: _Optional[_Union[HistoryRow, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., config: _Optional[_Union[ConfigUpdate, _Mapping]] = ..., system: _Optional[_Union[SystemMetrics, _Mapping]] = ..., output: _Optional[_Union[OutputLines, _Mapping]] = ..., file: _Optional[_Union[FileSaved, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., update: _Optional[_Union[RunUpdate, _Mapping]] = ..., history_block: _Optional[_Union[HistoryBlock, _Mapping]] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class HistoryRow(_message.Message):
     __slots__ = ("step", "timestamp", "keys", "values", "json_keys", "json_values")
@@ -161,6 +165,14 @@ class HistoryRow(_message.Message):
     json_keys: _containers.RepeatedScalarFieldContainer[str]
     json_values: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, step: _Optional[int] = ..., timestamp: _Optional[float] = ..., keys: _Optional[_Iterable[str]] = ..., values: _Optional[_Iterable[float]] = ..., json_keys: _Optional[_Iterable[str]] = ..., json_values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class HistoryBlock(_message.Message):
+    __slots__ = ("keys", "rows")
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    rows: bytes
+    def __init__(self, keys: _Optional[_Iterable[str]] = ..., rows: _Optional[bytes] = ...) -> None: ...
 
 class SummaryUpdate(_message.Message):
     __slots__ = ("set_json", "remove")

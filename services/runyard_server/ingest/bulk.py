@@ -263,10 +263,7 @@ class BulkSession:
             r.run, r.verified = new, time.monotonic()
             self.runs_opened += 1
             metrics.BULK_RUNS.inc()
-            reply.opened.CopyFrom(pb.RunOpened(
-                run_id=new.run_id, entity=new.entity, project=new.project, name=new.name,
-                resumed=new.resumed, last_seq=new.last_seq, next_step=new.next_step, state=new.state,
-                channel_seqs=new.channel_seqs))
+            reply.opened.CopyFrom(new.opened())
         run = r.run
         if run is None:
             raise FailedPrecondition(f"ref {r.ref} has no run open in this stream: its first request "

@@ -106,13 +106,7 @@ class IngestServicer(pb_grpc.IngestServicer):
             RUN.set(f"{run.entity}/{run.project}/{run.run_id}")
             log.info("stream opened: resumed=%s last_seq=%d state=%s%s", run.resumed, run.last_seq, run.state,
                      " (sync)" if run.sync else "")
-            yield pb.ServerMessage(
-                opened=pb.RunOpened(
-                    run_id=run.run_id, entity=run.entity, project=run.project, name=run.name,
-                    resumed=run.resumed, last_seq=run.last_seq, next_step=run.next_step, state=run.state,
-                    channel_seqs=run.channel_seqs,
-                )
-            )
+            yield pb.ServerMessage(opened=run.opened())
             verified = time.monotonic()
             async for msg in request_iterator:
                 if time.monotonic() - verified > REVERIFY_S:

@@ -61,6 +61,8 @@ UNSEQUENCED = 0
 MAX_CHANNEL_LENGTH = 64
 _IDEMPOTENT_KINDS = frozenset({"summary", "config", "update", "finish"})
 TIMESTAMP_KEY = "_timestamp"
+# what this server takes beyond the records every version knows (RunOpened.features)
+FEATURES = ("history_block",)
 SYSTEM_PREFIX = "system/"
 # errors that mean "this value cannot be stored", as opposed to "the database is away"
 _DATA_ERRORS = (asyncpg.DataError, UnicodeEncodeError)
@@ -86,6 +88,12 @@ class OpenedRun:
     def needs_compaction(self) -> bool:
         """Many small batches of a live run leave many small chunks: merge them now and then."""
         return self.loose_chunks >= 32 * max(1, len(self.key_ids))
+
+    def opened(self) -> pb.RunOpened:
+        """The run as the client learns it (Ingest.Stream's and Ingest.Bulk's first answer)."""
+        return pb.RunOpened(run_id=self.run_id, entity=self.entity, project=self.project, name=self.name,
+                            resumed=self.resumed, last_seq=self.last_seq, next_step=self.next_step,
+                            state=self.state, channel_seqs=self.channel_seqs, features=FEATURES)
 
 
 @dataclass
@@ -207,6 +215,9 @@ class _Batch:
     # size in bytes, and its group
     fast: tuple[bytes, int, tuple[list[int], list[int], list[bytes]]] | None = None
     bad_groups: dict[tuple[str, ...], str] = field(default_factory=dict)  # key sets refused, and why
+    # HistoryBlocks: (key set, arrival indexes, steps, timestamps, values as rows x keys)
+    blocks: list[tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=list)
     rows: int = 0
     ts_steps: list[int] = field(default_factory=list)
     ts_values: list[float] = field(default_factory=list)
@@ -242,16 +253,34 @@ class _Batch:
             v = np.frombuffer(b"".join(values), dtype=_F8).reshape(len(steps), len(keys))
             for j, key in enumerate(keys):
                 pieces[key].append((i, s, v[:, j]))
+        for keys, i, s, _, v in self.blocks:
+            for j, key in enumerate(keys):
+                pieces[key].append((i, s, v[:, j]))
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for key, parts in pieces.items():
             if len(parts) == 1:
                 out[key] = (parts[0][1], np.ascontiguousarray(parts[0][2]))
+            elif all(parts[n][0][-1] < parts[n + 1][0][0] for n in range(len(parts) - 1)):
+                # pieces one after another (a run's blocks): arrival order already
+                out[key] = (np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
             else:  # the key appears in rows of several key sets: restore arrival order
                 i = np.concatenate([p[0] for p in parts])
                 order = np.argsort(i, kind="stable")
                 out[key] = (np.concatenate([p[1] for p in parts])[order],
                             np.concatenate([p[2] for p in parts])[order])
-        if self.ts_steps:
+        if self.blocks:
+            parts = [(i, s, t) for _, i, s, t, _ in self.blocks]
+            if self.ts_steps:  # the rows' timestamps: every arrival index no block holds, in order
+                free = np.ones(self.rows, dtype=bool)
+                for i, _, _ in parts:
+                    free[i] = False
+                parts.append((np.flatnonzero(free), np.asarray(self.ts_steps, dtype=np.int64),
+                              np.asarray(self.ts_values, dtype=np.float64)))
+            i = np.concatenate([p[0] for p in parts])
+            order = np.argsort(i, kind="stable")
+            out[TIMESTAMP_KEY] = (np.concatenate([p[1] for p in parts])[order],
+                                  np.concatenate([p[2] for p in parts])[order])
+        elif self.ts_steps:
             out[TIMESTAMP_KEY] = (np.asarray(self.ts_steps, dtype=np.int64),
                                   np.asarray(self.ts_values, dtype=np.float64))
         for key, (steps, vals) in self.points.items():
@@ -259,7 +288,7 @@ class _Batch:
         return out
 
 
-_LABELS = {"history": "history row", "summary": "summary update", "config": "config update",
+_LABELS = {"history": "history row", "history_block": "history block", "summary": "summary update", "config": "config update",
            "system": "system metrics", "output": "console output", "file": "file notice",
            "finish": "finish", "update": "run update", None: "empty record"}
 
@@ -267,6 +296,12 @@ _LABELS = {"history": "history row", "summary": "summary update", "config": "con
 def _label(rec: pb.Record, kind: str | None) -> str:
     if kind == "history":
         what = f"history row at step {rec.history.step}"
+    elif kind == "history_block":
+        block = rec.history_block
+        width = 8 * (2 + len(block.keys))
+        what = "history block" if len(block.rows) < width else (
+            f"history block of {len(block.rows) // width} rows from step "
+            f"{int.from_bytes(block.rows[:8], 'little', signed=True)}")
     else:
         what = _LABELS.get(kind, kind or "record")
     if rec.seq == UNSEQUENCED:
@@ -342,7 +377,9 @@ def _collect(records: Iterable[pb.Record], limits: Limits) -> _Batch:
     for rec in records:
         kind = rec.WhichOneof("payload")
         try:
-            if kind == "history":
+            if kind == "history_block":
+                _collect_block(b, rec.history_block, limits)
+            elif kind == "history":
                 _collect_history(b, rec.history, limits)
             elif kind == "system":
                 _collect_system(b, rec.system, limits)
@@ -359,6 +396,9 @@ def _collect(records: Iterable[pb.Record], limits: Limits) -> _Batch:
                 if rec.finish.time:
                     validate.timestamp("Finish.time", rec.finish.time)
                 b.finish = rec.finish
+            elif kind is None:  # a payload this server does not know (a newer client), or none at all
+                raise InvalidArgument("a record with no payload this server knows (is the client newer than "
+                                      "the server?)")
             # file-saved notices are recorded by the artifact service; heartbeats carry no data
         except (InvalidArgument, ResourceExhausted) as err:
             b.rejected.append((rec.seq, f"{_label(rec, kind)}: {err.message}", rec.channel))
@@ -415,6 +455,7 @@ def _collect_update(b: _Batch, u: pb.RunUpdate) -> None:
 
 
 _F8 = np.dtype("<f8")
+_I8 = np.dtype("<i8")
 
 
 def _keys_blob(keys: tuple[str, ...]) -> bytes:
@@ -475,17 +516,7 @@ def _collect_history(b: _Batch, row: pb.HistoryRow, limits: Limits) -> None:
     # once per batch; a bad one is remembered.
     group = b.groups.get(keys)
     if group is None:
-        problem = b.bad_groups.get(keys)
-        if problem is None:
-            try:
-                for key in keys:
-                    _check_key(key, limits)
-                if len(set(keys)) != len(keys):
-                    raise InvalidArgument("the row names a key twice")
-            except InvalidArgument as err:
-                problem = b.bad_groups[keys] = err.message
-        if problem:
-            raise InvalidArgument(problem)
+        _check_keyset(b, keys, limits)
         group = b.groups[keys] = ([], [], [])
     parsed: list[tuple[str, int, Any]] = []
     if row.json_keys:
@@ -508,6 +539,53 @@ def _collect_history(b: _Batch, row: pb.HistoryRow, limits: Limits) -> None:
         b.json_points.extend(parsed)
     elif keys:
         b.fast = (_keys_blob(keys), 8 * len(keys), group)
+
+
+def _check_keyset(b: _Batch, keys: tuple[str, ...], limits: Limits) -> None:
+    """Raise InvalidArgument when a key of this key set is refused (each key set is checked once a batch)."""
+    if keys in b.groups:
+        return
+    problem = b.bad_groups.get(keys)
+    if problem is None:
+        try:
+            for key in keys:
+                _check_key(key, limits)
+            if len(set(keys)) != len(keys):
+                raise InvalidArgument("the row names a key twice")
+        except InvalidArgument as err:
+            problem = b.bad_groups[keys] = err.message
+        else:
+            b.bad_groups[keys] = ""
+    if problem:
+        raise InvalidArgument(problem)
+
+
+def _collect_block(b: _Batch, block: pb.HistoryBlock, limits: Limits) -> None:
+    """Many rows of numbers (pb.HistoryBlock): checked whole with numpy, stored as rows would be."""
+    keys = tuple(block.keys)
+    if not keys:
+        raise InvalidArgument("HistoryBlock.keys is empty")
+    raw = block.rows
+    width = 8 * (2 + len(keys))
+    n = len(raw) // width
+    if not n or len(raw) != n * width:
+        raise InvalidArgument(f"HistoryBlock.rows holds {len(raw)} bytes; with {len(keys)} keys a row is "
+                              f"{width} bytes (int64 step, float64 timestamp, a float64 per key)")
+    _check_keyset(b, keys, limits)
+    rows = np.frombuffer(raw, dtype=np.dtype([("step", _I8), ("ts", _F8), ("v", _F8, (len(keys),))]))
+    steps = np.ascontiguousarray(rows["step"])
+    bad = np.flatnonzero((steps < 0) | (steps > validate.MAX_STEP))
+    if bad.size:
+        validate.step(int(steps[bad[0]]))
+    ts = np.ascontiguousarray(rows["ts"])
+    bad = np.flatnonzero(~((ts >= 0.0) & (ts < validate.MAX_TIMESTAMP)))  # NaN too
+    if bad.size:
+        validate.timestamp(f"the timestamp of HistoryBlock row {int(bad[0])}", float(ts[bad[0]]))
+    b.blocks.append((keys, np.arange(b.rows, b.rows + n, dtype=np.int64), steps, ts, rows["v"]))
+    b.rows += n
+    top = int(steps.max())
+    if top > b.max_step:
+        b.max_step = top
 
 
 def _collect_system(b: _Batch, sm: pb.SystemMetrics, limits: Limits) -> None:
