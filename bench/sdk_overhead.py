@@ -102,30 +102,28 @@ def main() -> int:
           f"(log() waits for the disk writer only beyond {streamer.settings.queue_max if streamer else 0} queued rows)")
 
     # tight loop: the same work with and without logging; the streamer thread's share of the GIL shows here
-    work = 100  # calibrated to --step-us of pure Python per step
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(2000):
-            _work(work)
-        work = max(1, round(work * args.step_us / ((time.perf_counter() - t0) / 2000 * 1e6)))
     n = max(1, args.loop_steps // args.rounds)
     next_step = [args.steps]
+    work = [100]  # loop iterations per step, calibrated below to --step-us per step (the row included)
 
-    def loop(log: bool) -> tuple[float, float]:
+    def loop(log: bool, steps: int = n) -> tuple[float, float]:
         """(wall seconds, process CPU seconds: both threads) of the loop, the streamer's catch-up included."""
         c0, t0 = time.process_time(), time.perf_counter()
         first = next_step[0]
-        for i in range(n):
-            v = _work(work)
+        for i in range(steps):
+            v = _work(work[0])
             row = {k: v + j for j, k in enumerate(keys)}  # built in both variants: only log() differs
             if log:
                 run.log(row, step=first + i)
         if log:
             next_step[0] += n
-            while streamer is not None and streamer.queue:
-                time.sleep(0.001)
+            if streamer is not None:
+                streamer.flush(60.0)  # wakes the writer thread: its catch-up, not its sleep, is measured
         return time.perf_counter() - t0, time.process_time() - c0
 
+    for _ in range(4):
+        per_step = statistics.median(loop(False, 5000)[0] for _ in range(3)) / 5000
+        work[0] = max(1, round(work[0] * args.step_us / (per_step * 1e6)))
     loop(False)  # warm up
     pairs = [(loop(False), loop(True)) for _ in range(args.rounds)]
     plain_wall = statistics.median(p[0][0] for p in pairs) / n

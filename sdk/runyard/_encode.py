@@ -92,5 +92,6 @@ def numeric_history_record(seq: int, step: int, timestamp: float, prefix: bytes,
 
 def block_record(seq: int, keys_blob: bytes, rows: bytes | bytearray) -> bytes:
     """`Record{1: seq, 11: HistoryBlock{1: keys (`keys_blob`, tag 0x0a), 2: rows}}`; `rows` not empty."""
-    body = b"".join((keys_blob, b"\x12", varint(len(rows)), rows))
-    return b"".join((b"\x08", varint(seq), b"\x5a", varint(len(body)), body))
+    rows_len = varint(len(rows))
+    body_len = len(keys_blob) + 1 + len(rows_len) + len(rows)
+    return b"".join((b"\x08", varint(seq), b"\x5a", varint(body_len), keys_blob, b"\x12", rows_len, rows))

@@ -78,10 +78,11 @@ class RowBlock:
     key order (KeyError when a key is missing); `last` is the newest row's values as logged, and `folded`
     the row count when they last went into the summary's view (`Outbox.fold`)."""
 
-    __slots__ = ("cap", "folded", "get", "keys", "last", "n", "pack", "rows", "width")
+    __slots__ = ("cap", "folded", "get", "k", "keys", "last", "n", "pack", "rows", "width")
 
     def __init__(self, keys: tuple[str, ...], layout: Layout) -> None:
         self.keys = keys
+        self.k = len(keys)
         self.get, self.pack, self.width, self.cap = layout
         self.rows = bytearray()
         self.n = 0

@@ -242,11 +242,12 @@ class Run(RunCompat):
         # The hot path: numbers under the keys of the row before (the outbox's open block) at a step that
         # does not go back. The row is packed into the block as the record will hold it; nothing else is
         # made per row (the summary's view folds in the block's newest values when it is read).
-        block = self._outbox.block
-        if block is not None and type(data) is dict and len(data) == len(block.keys) and commit is not False:
+        outbox = self._outbox
+        block = outbox.block
+        if block is not None and type(data) is dict and len(data) == block.k and commit is not False:
             full = False
             with self._lock:
-                if block is self._outbox.block and not self._pending and self._observe is None:
+                if block is outbox.block and not self._pending and self._observe is None:
                     try:
                         values = block.get(data)  # the same key set (same length, every key found)
                     except KeyError:
@@ -264,7 +265,7 @@ class Run(RunCompat):
                             self._step = at + 1
                             if block.n < block.cap:
                                 return
-                            self._outbox.close()
+                            outbox.close()
                             full = True
             if full:
                 self._queue_full(ROWS_PER_BLOCK)
