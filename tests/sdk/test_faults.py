@@ -146,6 +146,31 @@ run.finish()
     assert r.state == "finished" and r.summary["k3"] == (steps - 1) * 10 + 3
 
 
+def test_an_offline_run_on_a_full_disk_keeps_a_prefix_and_says_the_rest_is_lost(tmp_path: Path) -> None:
+    """Offline, a full disk leaves nothing to stream to: the run says so once, log() goes on without
+    failing, the log holds the rows written before the disk filled (no hole), and the end says rows were
+    lost (the blocks that could not be written are counted, not crashed on)."""
+    steps = 60_000
+    disk = tmp_path / "small"
+    with _small_disk(disk, 2) as extra:
+        proc = run_script(f'''
+import runyard
+run = runyard.init(project="faults-offline-disk", mode="offline")
+for step in range({steps}):
+    run.log({{"a": float(step), "b": step * 0.5, "c": 1.0, "d": 2.0}})
+run.finish()
+print("DONE", flush=True)
+''', {**NO_CAPTURE, "RUNYARD_DIR": str(disk), "RUNYARD_CONSOLE": "off"}, timeout=300, **extra)
+        rows = history_rows(wal_records(only_run_dir(disk)))
+    assert proc.returncode == 0 and "DONE" in proc.stdout, proc.stderr
+    err = proc.stderr
+    assert err.count("cannot save anything more") == 1, err
+    assert "background writer failed" not in err, err
+    assert "records are lost" in err, err
+    logged = [int(r.values[0]) for r in rows]
+    assert 0 < len(logged) < steps and logged == list(range(len(logged))), len(logged)
+
+
 def test_a_record_the_server_cannot_store_is_left_out_and_the_rest_arrives(
     full_server: Any, sdk_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
