@@ -40,7 +40,7 @@ from runyard_proto.v1 import ingest_pb2 as pb
 from . import _console
 from ._connection import Connection
 from ._http import server_info
-from ._items import Barrier, Outbox, QueueItem, RowBlock
+from ._items import Barrier, Outbox, QueueItem
 from ._records import RecordBuilder
 from ._refusals import Isolation, describe, stand_in
 from ._wire import batch_message, heartbeat_message, open_message, renumber
@@ -394,8 +394,7 @@ class Streamer:
 
     def _drop(self, items: list[QueueItem]) -> None:
         first = not self.dropped_items
-        self.dropped_items += sum(item.n if isinstance(item, RowBlock) else 1
-                                  for item in items if not isinstance(item, Barrier))
+        self.dropped_items += sum(1 for item in items if not isinstance(item, Barrier))  # a block: one record
         for item in items:
             if isinstance(item, Barrier):
                 item.done.set()
