@@ -9,7 +9,8 @@ reported for both sides: the client processes (log() and the SDK's background th
 first log() to the acknowledged finish()) and the server (the ingest process, and PostgreSQL's processes
 apart), over the same span; with the load average, since the machine may be shared.
 
-Usage: python bench/ingest_throughput.py [--clients 4] [--steps 5000] [--metrics 10]
+Usage: python bench/ingest_throughput.py [--clients 4] [--steps 50000] [--metrics 10]
+(the defaults are issue #20's W2: 4 clients x 50,000 steps x 10 metrics)
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def _server_cpu(pid: int) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--steps", type=int, default=5000)
+    ap.add_argument("--steps", type=int, default=50_000)
     ap.add_argument("--metrics", type=int, default=10)
     ap.add_argument("--with-capture", action="store_true",
                     help="keep the SDK's default capture (system metrics, code, git, requirements, console)")
