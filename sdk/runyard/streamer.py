@@ -517,8 +517,8 @@ class Streamer:
         self._attempt_open = True
         if self.builder.blocks and "history_block" not in opened.features:
             self.builder.blocks = False  # an older server: rows one record each (records already built stay)
-            _console.warn(f"the server at {conn.address} is older than this SDK; history goes row by row, which "
-                          "costs the training loop more CPU: update the server")
+            _console.warn(f"the server at {conn.address} is older than this SDK; history goes to it row by row, "
+                          "which costs more CPU on both sides: update the server")
         self._backoff = _BASE_BACKOFF  # a stream works again: the next outage starts from a short wait
         self._failures = 0
         if self.seq_offset is None:

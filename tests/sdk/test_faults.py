@@ -413,6 +413,61 @@ def test_ack_rejected_records_are_settled_not_resent(tmp_path: Path, monkeypatch
     assert err.count("refused record") == 2 and "step 70" in err, err
 
 
+def test_a_server_without_history_blocks_gets_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A server that does not name `history_block` in RunOpened.features (an older one) gets every row as a
+    HistoryRow, values and order intact, after one warning."""
+    from concurrent import futures
+
+    import grpc
+
+    from runyard_proto.v1 import ingest_pb2 as pb
+    from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
+
+    received: list[pb.Record] = []
+
+    class OldIngest(pb_grpc.IngestServicer):
+        def Stream(self, requests: Any, context: Any) -> Any:  # noqa: N802
+            first = next(requests)
+            yield pb.ServerMessage(opened=pb.RunOpened(run_id=first.open.run_id, project="p", last_seq=0))
+            for msg in requests:
+                if msg.WhichOneof("msg") == "batch":
+                    received.extend(msg.batch.records)
+                    yield pb.ServerMessage(ack=pb.Ack(seq=msg.batch.records[-1].seq))
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    pb_grpc.add_IngestServicer_to_server(OldIngest(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        from runyard._items import Outbox
+        from runyard._records import RecordBuilder
+        from runyard.settings import resolve
+        from runyard.streamer import Streamer
+
+        monkeypatch.setenv("RUNYARD_CONFIG_DIR", str(tmp_path / "cfg"))
+        settings = resolve({"api_key": "k", "base_url": "http://127.0.0.1:9"})
+        run_dir = tmp_path / "run"
+        run_dir.mkdir()
+        outbox = Outbox()
+        streamer = Streamer(settings, run_dir, pb.OpenRun(project="p", run_id="r1"), outbox, RecordBuilder(),
+                            online=True, ingest_address=f"127.0.0.1:{port}")
+        assert streamer.wait_opened(30) is not None
+        with outbox.lock:
+            for step in range(50):
+                outbox.history(step, 1000.0 + step, {"x": float(step), "y": -step})
+        result = streamer.finish(0, None, 30)
+    finally:
+        server.stop(0)
+    assert result.outcome == "acked", result
+    kinds = {r.WhichOneof("payload") for r in received}
+    assert "history_block" not in kinds and "history" in kinds, kinds
+    rows = [(r.history.step, r.history.timestamp, list(r.history.keys), list(r.history.values))
+            for r in received if r.WhichOneof("payload") == "history"]
+    assert rows == [(s, 1000.0 + s, ["x", "y"], [float(s), float(-s)]) for s in range(50)]
+    assert capsys.readouterr().err.count("is older than this SDK") == 1
+
+
 @pytest.mark.parametrize("code", ["INVALID_ARGUMENT", "UNKNOWN"])
 def test_a_batch_refused_whole_is_split_until_the_record_at_fault_stands_alone(
     tmp_path: Path, code: str, capsys: pytest.CaptureFixture[str]
