@@ -20,8 +20,8 @@ from runyard_proto.v1 import ingest_pb2 as pb
 
 from ._folder import host_state, update_host
 from ._refusals import Isolation, describe, stand_in
-from ._wire import batch_message, renumber
-from .errors import RunyardError
+from ._wire import batch_message, is_history_block, renumber
+from .errors import RunyardError, ServerError
 from .settings import LEGACY_RUN_ROOTS, RUN_ROOT, Settings, resolve
 from .streamer import Refused
 from .wal import Damage, LogReader, iter_frames, list_segments
@@ -283,7 +283,6 @@ class _Replay:
 
     def run(self, attempts: int) -> None:
         from ._session import StreamSession
-        from .errors import ServerError
 
         failures = 0
         while True:
@@ -355,7 +354,16 @@ class _Replay:
             last = seq
 
         limit = self.settings.batch_max_records
+        blocks_ok = "history_block" in opened.features
         for seq, payload in iter_frames(self.wal_dir, after_seq=start):
+            if not blocks_ok and is_history_block(payload):
+                flush()
+                session.wait_acked(last + self.offset)
+                raise ServerError(
+                    f"the server at {self.settings.base_url} is older than this SDK and cannot store the history "
+                    f"blocks in {self.run_dir.name} (from record {seq} on); the records before it are sent. "
+                    "Update the server, then run `runyard sync` again: it goes on from there",
+                    code="FAILED_PRECONDITION")
             for lost in range(last + 1, seq):  # unreadable in the folder (reported): a stand-in keeps the order
                 add(lost, stand_in(lost))
             add(seq, payload)

@@ -14,7 +14,7 @@ from runyard_proto.v1 import ingest_pb2
 
 from ._encode import varint
 
-__all__ = ["batch_message", "heartbeat_message", "open_message", "renumber"]
+__all__ = ["batch_message", "heartbeat_message", "is_history_block", "open_message", "renumber"]
 
 _RECORDS_TAG = b"\x0a"  # RecordBatch.records: field 1, length-delimited
 _BATCH_TAG = b"\x12"  # ClientMessage.batch: field 2, length-delimited
@@ -58,3 +58,14 @@ def renumber(payload: bytes, seq: int) -> bytes:
     while payload[i] & 0x80:
         i += 1
     return b"\x08" + _varint(seq) + payload[i + 1:]
+
+
+def is_history_block(payload: bytes) -> bool:
+    """Whether a serialized Record (sequence number first, as the SDK writes them) is a HistoryBlock
+    (field 11, length-delimited: tag 0x5a)."""
+    if not payload or payload[0] != 0x08:
+        return False
+    i = 1
+    while i < len(payload) and payload[i] & 0x80:
+        i += 1
+    return i + 1 < len(payload) and payload[i + 1] == 0x5A

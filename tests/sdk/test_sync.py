@@ -139,6 +139,39 @@ def test_offline_run_then_sync_and_status(sdk_env: dict[str, str], tmp_path: Pat
     assert sysdf and any(k.startswith("system/cpu") for k in sysdf[0])
 
 
+def test_sync_to_a_server_without_history_blocks_stops_clearly_and_goes_on_later(
+    sdk_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An offline run's log holds history blocks. Synced to a server that does not take them (an older one:
+    its RunOpened names no features), sync sends what comes before the first block, stops with a message
+    that says why and what to do, and exits non-zero; against a server that takes them, the same command
+    goes on from there and everything arrives."""
+    from runyard import _session
+
+    run = runyard.init(project="sync-old-server", mode="offline", dir=tmp_path,
+                       settings={"system_metrics": False, "console": "off"})
+    for i in range(500):
+        run.log({"x": float(i), "y": -i})
+    run.finish()
+    real_opened = _session.StreamSession.opened
+
+    def old_server(self: Any, timeout: float = 30.0) -> Any:
+        opened = real_opened(self, timeout)
+        del opened.features[:]
+        return opened
+
+    monkeypatch.setattr(_session.StreamSession, "opened", old_server)
+    capsys.readouterr()
+    assert cli(["sync", str(run.folder)]) == 1
+    err = capsys.readouterr().err
+    assert "is older than this SDK and cannot store the history blocks" in err and "runyard sync" in err, err
+    monkeypatch.setattr(_session.StreamSession, "opened", real_opened)
+    assert cli(["sync", str(run.folder)]) == 0
+    r = runyard.Api().run(f"admin/sync-old-server/{run.id}")
+    assert [row["x"] for row in r.scan_history(keys=["x"])] == [float(i) for i in range(500)]
+    assert r.state == "finished"
+
+
 def test_sync_errors_are_clear(sdk_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["sync", str(tmp_path / "nothing-here")]) == 2
     assert "no run folder" in capsys.readouterr().err
