@@ -102,9 +102,10 @@ def test_history_blocks_hold_what_was_logged(tmp_path: Path, monkeypatch: pytest
     import numpy as np
 
     import runyard
-    from runyard import _items
+    from runyard import _items, _records
 
     monkeypatch.setattr(_items, "ROWS_PER_BLOCK", 4)
+    monkeypatch.setattr(_records, "MIN_BLOCK_ROWS", 1)  # blocks of any size as blocks here
     logged: list[tuple[int, dict[str, object]]] = []
     run = runyard.init(project="p", mode="offline", dir=tmp_path, settings={"console": "off",
                                                                          "system_metrics": False})
@@ -139,3 +140,23 @@ def test_history_blocks_hold_what_was_logged(tmp_path: Path, monkeypatch: pytest
     assert summaries[-1] == {"y": math.inf} or summaries[-1] == {"y": "Infinity"}
     assert summaries[-2] == {"x": -1.0}
     assert {"loss": 0.3, "acc": 8.0, "lr": 0.1, "x": 3.0}.items() <= summaries[-3].items()
+
+
+def test_short_blocks_go_as_rows(tmp_path: Path) -> None:
+    """Rows that change keys every step (or a loop with define_metric) make blocks of one row; those go as
+    HistoryRows, which ingest reads far cheaper than a block each. The summary keeps ints as logged."""
+    import runyard
+
+    run = runyard.init(project="p", mode="offline", dir=tmp_path, settings={"console": "off",
+                                                                         "system_metrics": False})
+    for i in range(40):
+        run.log({"a": float(i)} if i % 2 else {"b": i})  # the keys change every row
+    for i in range(40, 100):
+        run.log({"a": float(i), "epoch": 3})
+    run.finish()
+    records = [pb.Record.FromString(data) for _, data in iter_frames(run.folder / "wal")]  # type: ignore[operator]
+    kinds = [r.WhichOneof("payload") for r in records]
+    assert kinds.count("history") == 40 and kinds.count("history_block") == 1, kinds
+    assert [h.step for h in history_rows(records)] == list(range(100))
+    summary = json.loads([r for r in records if r.WhichOneof("payload") == "summary"][-1].summary.set_json)
+    assert summary["epoch"] == 3 and isinstance(summary["epoch"], int) and summary["b"] == 38
