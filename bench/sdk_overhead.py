@@ -121,8 +121,8 @@ def main() -> int:
                 streamer.flush(60.0)  # wakes the writer thread: its catch-up, not its sleep, is measured
         return time.perf_counter() - t0, time.process_time() - c0
 
-    for _ in range(4):
-        per_step = statistics.median(loop(False, 5000)[0] for _ in range(3)) / 5000
+    for _ in range(5):  # the quickest of a few short loops: a busy moment only ever makes a loop slower
+        per_step = min(loop(False, 3000)[0] for _ in range(5)) / 3000
         work[0] = max(1, round(work[0] * args.step_us / (per_step * 1e6)))
     loop(False)  # warm up
     pairs = [(loop(False), loop(True)) for _ in range(args.rounds)]
