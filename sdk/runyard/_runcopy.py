@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -64,18 +64,42 @@ def iso_seconds(value: Any) -> float:
 
 def canon(value: Any) -> str:
     """JSON as every record of a copied run writes it (sorted keys, no spaces, no NaN)."""
-    return _canon(value)
-
-
-def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with NaN/±Inf as the strings the wire carries (JSON has no such numbers), keys as strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def history_row(step: int, ts: float, values: Mapping[str, Any], stream: RunStream,
+                number: Callable[[Any], float | None], numeric: Container[str] | None = None) -> pb.HistoryRow:
+    """One step's values as a HistoryRow, counted in `stream.points`: a value `number` turns into a float
+    goes as a number (only under the keys in `numeric`, when given), the rest as JSON."""
+    h = pb.HistoryRow(step=step, timestamp=ts)
+    for key in sorted(values):
+        num = number(values[key]) if numeric is None or key in numeric else None
+        if num is not None:
+            h.keys.append(key)
+            h.values.append(num)
+            stream.points += 1
+        else:
+            h.json_keys.append(key)
+            h.json_values.append(canon(json_safe(values[key])))
+    return h
 
 
 def open_request(run: dict[str, Any], entity: str, project: str) -> pb.OpenRun:
     """The OpenRun that creates `run` (a run as GET /api/v1/runs/... answers it) under entity/project."""
     return pb.OpenRun(
         entity=entity, project=project, run_id=str(run["id"]), name=str(run.get("name") or ""), resume="allow",
-        config_json=_canon(run.get("config") or {}), tags=[str(x) for x in run.get("tags") or []],
+        config_json=canon(run.get("config") or {}), tags=[str(x) for x in run.get("tags") or []],
         group=str(run.get("group") or ""), job_type=str(run.get("job_type") or ""),
         notes=str(run.get("notes") or ""), host=str(run.get("host") or ""),
         start_time=iso_seconds(run.get("created_at")), sync=True,
@@ -221,20 +245,9 @@ def build_stream(api: t.Api, run: dict[str, Any], spool: IO[bytes],
     system_keys = sorted(k for k in numeric if k.startswith(SYSTEM_PREFIX))
     what = f"reading the history of {entity}/{project}/{run_id}"
     for step, row in _scan(api, base, [TIMESTAMP, *user_keys], what):
-        h = pb.HistoryRow(step=step)
         ts = _number(row.pop(TIMESTAMP, None))
-        h.timestamp = ts if ts is not None and math.isfinite(ts) and ts >= 0 else 0.0
-        for key in sorted(row):
-            value = row[key]
-            num = _number(value) if key in numeric_set else None
-            if num is not None:
-                h.keys.append(key)
-                h.values.append(num)
-                stream.points += 1
-            else:
-                h.json_keys.append(key)
-                h.json_values.append(_canon(value))
-        _frame(spool, stream, pb.Record(history=h))
+        ts = ts if ts is not None and math.isfinite(ts) and ts >= 0 else 0.0
+        _frame(spool, stream, pb.Record(history=history_row(step, ts, row, stream, _number, numeric_set)))
         stream.history_rows += 1
         if progress and stream.history_rows % 20_000 == 0:
             progress(f"read {stream.history_rows} history rows")
@@ -252,7 +265,7 @@ def build_stream(api: t.Api, run: dict[str, Any], spool: IO[bytes],
     _output(api, base, spool, stream, f"reading the console output of {entity}/{project}/{run_id}")
     summary = run.get("summary") or {}
     if summary:
-        _frame(spool, stream, pb.Record(summary=pb.SummaryUpdate(set_json=_canon(summary))))
+        _frame(spool, stream, pb.Record(summary=pb.SummaryUpdate(set_json=canon(summary))))
     state = run.get("state")
     if state in ("finished", "failed"):
         code = run.get("exit_code")

@@ -352,14 +352,41 @@ def test_sigkill_loses_at_most_the_last_batch_interval(tmp_path: Path) -> None:
     assert killed_at - last_on_disk < SIGKILL_BOUND_S, (lost, killed_at - last_on_disk)
 
 
-def test_ack_rejected_records_are_settled_not_resent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    """The wire contract's per-record refusal (Ack.rejected), against a real gRPC server that speaks
-    the contract and refuses every row holding the key `refuse`: warned once with the reason, never
-    resent, the rest stored and numbered without a gap."""
+@contextlib.contextmanager
+def _streamer_against(servicer: Any, run_dir: Path, **settings: Any) -> Iterator[tuple[Any, Any]]:
+    """(outbox, streamer) of a run streaming to a real gRPC server with `servicer` (a fake ingest that
+    speaks the wire contract); the server stops when the block ends."""
     from concurrent import futures
 
     import grpc
+
+    from runyard._items import Outbox
+    from runyard._records import RecordBuilder
+    from runyard.settings import resolve
+    from runyard.streamer import Streamer
+    from runyard_proto.v1 import ingest_pb2 as pb
+    from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    pb_grpc.add_IngestServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        run_dir.mkdir()
+        outbox = Outbox()
+        streamer = Streamer(resolve({"api_key": "k", "base_url": "http://127.0.0.1:9", **settings}), run_dir,
+                            pb.OpenRun(project="p", run_id="r1"), outbox, RecordBuilder(), online=True,
+                            ingest_address=f"127.0.0.1:{port}")
+        yield outbox, streamer
+    finally:
+        server.stop(0)
+
+
+def test_ack_rejected_records_are_settled_not_resent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The wire contract's per-record refusal (Ack.rejected), against a real gRPC server that speaks
+    the contract and refuses every row holding the key `refuse`: warned once with the reason, never
+    resent, the rest stored and numbered without a gap."""
+
 
     from runyard_proto.v1 import ingest_pb2 as pb
     from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
@@ -382,28 +409,10 @@ def test_ack_rejected_records_are_settled_not_resent(tmp_path: Path, monkeypatch
                         rejected.append(pb.Rejected(seq=rec.seq, reason="history key 'refuse' is not allowed here"))
                 yield pb.ServerMessage(ack=pb.Ack(seq=msg.batch.records[-1].seq, rejected=rejected))
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    pb_grpc.add_IngestServicer_to_server(Ingest(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        from runyard._items import Outbox
-        from runyard._records import RecordBuilder
-        from runyard.settings import resolve
-        from runyard.streamer import Streamer
-
-        monkeypatch.setenv("RUNYARD_CONFIG_DIR", str(tmp_path / "cfg"))
-        settings = resolve({"api_key": "k", "base_url": "http://127.0.0.1:9"})
-        run_dir = tmp_path / "run"
-        run_dir.mkdir()
-        outbox = Outbox()
-        streamer = Streamer(settings, run_dir, pb.OpenRun(project="p", run_id="r1"), outbox, RecordBuilder(),
-                            online=True, ingest_address=f"127.0.0.1:{port}")
+    with _streamer_against(Ingest(), tmp_path / "run") as (outbox, streamer):
         for step in range(100):
             outbox.history(step, 1.0, {"x": float(step), **({"refuse": 1.0} if step in (10, 70) else {})})
         result = streamer.finish(0, None, 30)
-    finally:
-        server.stop(0)
     assert result.outcome == "acked", result
     assert [r.record for r in result.refused] == ["history row at step 10 (keys 'x', 'refuse')",
                                                   "history row at step 70 (keys 'x', 'refuse')"]
@@ -413,13 +422,10 @@ def test_ack_rejected_records_are_settled_not_resent(tmp_path: Path, monkeypatch
     assert err.count("refused record") == 2 and "step 70" in err, err
 
 
-def test_a_server_without_history_blocks_gets_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_server_without_history_blocks_gets_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A server that does not name `history_block` in RunOpened.features (an older one) gets every row as a
     HistoryRow, values and order intact, after one warning."""
-    from concurrent import futures
 
-    import grpc
 
     from runyard_proto.v1 import ingest_pb2 as pb
     from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
@@ -435,30 +441,12 @@ def test_a_server_without_history_blocks_gets_rows(tmp_path: Path, monkeypatch: 
                     received.extend(msg.batch.records)
                     yield pb.ServerMessage(ack=pb.Ack(seq=msg.batch.records[-1].seq))
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    pb_grpc.add_IngestServicer_to_server(OldIngest(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        from runyard._items import Outbox
-        from runyard._records import RecordBuilder
-        from runyard.settings import resolve
-        from runyard.streamer import Streamer
-
-        monkeypatch.setenv("RUNYARD_CONFIG_DIR", str(tmp_path / "cfg"))
-        settings = resolve({"api_key": "k", "base_url": "http://127.0.0.1:9"})
-        run_dir = tmp_path / "run"
-        run_dir.mkdir()
-        outbox = Outbox()
-        streamer = Streamer(settings, run_dir, pb.OpenRun(project="p", run_id="r1"), outbox, RecordBuilder(),
-                            online=True, ingest_address=f"127.0.0.1:{port}")
+    with _streamer_against(OldIngest(), tmp_path / "run") as (outbox, streamer):
         assert streamer.wait_opened(30) is not None
         with outbox.lock:
             for step in range(50):
                 outbox.history(step, 1000.0 + step, {"x": float(step), "y": -step})
         result = streamer.finish(0, None, 30)
-    finally:
-        server.stop(0)
     assert result.outcome == "acked", result
     kinds = {r.WhichOneof("payload") for r in received}
     assert "history_block" not in kinds and "history" in kinds, kinds
@@ -475,14 +463,9 @@ def test_a_batch_refused_whole_is_split_until_the_record_at_fault_stands_alone(
     """An older server refuses a whole batch (ends the stream) when one record in it is bad. Against a real
     gRPC server that does that (and checks strict numbering), the SDK finds the record, sends an empty
     stand-in under its number, names it, and stores everything else; with UNKNOWN only after it repeated."""
-    from concurrent import futures
 
     import grpc
 
-    from runyard._items import Outbox
-    from runyard._records import RecordBuilder
-    from runyard.settings import resolve
-    from runyard.streamer import Streamer
     from runyard_proto.v1 import ingest_pb2 as pb
     from runyard_proto.v1 import ingest_pb2_grpc as pb_grpc
 
@@ -510,22 +493,10 @@ def test_a_batch_refused_whole_is_split_until_the_record_at_fault_stands_alone(
                     stored[r.seq] = r
                 yield pb.ServerMessage(ack=pb.Ack(seq=last))
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    pb_grpc.add_IngestServicer_to_server(OldIngest(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        settings = resolve({"api_key": "k", "base_url": "http://127.0.0.1:9", "max_backoff": 0.2})
-        run_dir = tmp_path / "run"
-        run_dir.mkdir()
-        outbox = Outbox()
-        streamer = Streamer(settings, run_dir, pb.OpenRun(project="p", run_id="r1"), outbox, RecordBuilder(),
-                            online=True, ingest_address=f"127.0.0.1:{port}")
+    with _streamer_against(OldIngest(), tmp_path / "run", max_backoff=0.2) as (outbox, streamer):
         for step in range(400):
             outbox.history(step, 1.0, {"x": float(step), **({"bad": 1.0} if step == 333 else {})})
         result = streamer.finish(0, None, 60)
-    finally:
-        server.stop(0)
     assert result.outcome == "acked", result
     assert [r.record for r in result.refused] == ["history row at step 333 (keys 'x', 'bad')"]
     assert code in result.refused[0].reason

@@ -4,15 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from runyard_proto.v1 import ingest_pb2 as pb
-
-from .._runcopy import RunStream, canon
 from .._sources import Source
 
 __all__ = ["add_target_arguments", "import_runs", "iso", "need", "print_counts"]
@@ -109,28 +104,3 @@ def run_dict(**fields: Any) -> dict[str, Any]:
     return base
 
 
-def json_safe(value: Any) -> Any:
-    """`value` with NaN/±Inf as the strings the wire carries (JSON has no such numbers), keys as strings."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
-
-
-def history_row(step: int, ts: float, values: Mapping[str, Any], stream: RunStream,
-                number: Callable[[Any], float | None]) -> pb.HistoryRow:
-    """One step's values as a HistoryRow (numbers as numbers, the rest as JSON), counted in `stream.points`."""
-    h = pb.HistoryRow(step=step, timestamp=ts)
-    for key in sorted(values):
-        num = number(values[key])
-        if num is not None:
-            h.keys.append(key)
-            h.values.append(num)
-            stream.points += 1
-        else:
-            h.json_keys.append(key)
-            h.json_values.append(canon(json_safe(values[key])))
-    return h

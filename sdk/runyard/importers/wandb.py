@@ -44,9 +44,18 @@ from typing import IO, Any
 from runyard_proto.v1 import ingest_pb2 as pb
 
 from .. import _transfer as t
-from .._runcopy import RunStream, add_output, add_record, canon, finish_stream, new_stream
+from .._runcopy import (
+    RunStream,
+    add_output,
+    add_record,
+    canon,
+    finish_stream,
+    history_row,
+    json_safe,
+    new_stream,
+)
 from .._sources import Cache, Source, TransferError
-from ._common import add_target_arguments, history_row, import_runs, iso, json_safe, run_dict
+from ._common import add_target_arguments, import_runs, iso, run_dict
 
 NAME = "wandb"
 HELP = "local W&B run folders, or a W&B server/cloud project (ENTITY/PROJECT; needs the wandb package)"

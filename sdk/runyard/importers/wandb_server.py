@@ -31,11 +31,13 @@ from .._runcopy import (
     add_record,
     canon,
     finish_stream,
+    history_row,
     iso_seconds,
+    json_safe,
     new_stream,
 )
 from .._sources import Cache, Source, TransferError
-from ._common import history_row, iso, json_safe, run_dict
+from ._common import iso, run_dict
 
 __all__ = ["WandbApiSource", "looks_like_project"]
 
