@@ -74,18 +74,18 @@ class HistoryItem:
 class RowBlock:
     """Rows logged one after another with one key set, packed as log() takes them: `rows` holds each row
     as `HistoryBlock.rows` lays it out (int64 step, float64 unix time, then a float64 per key in `keys`
-    order; `width` bytes), `n` rows of at most `cap`. `get` takes a row's values out of a logged dict in
-    key order (KeyError when a key is missing); `last` is the newest row's values as logged, and `folded`
-    the row count when they last went into the summary's view (`Outbox.fold`)."""
+    order; `width` bytes), `limit` bytes at most. `get` takes a row's values out of a logged dict in key
+    order (KeyError when a key is missing); `last` is the newest row's values as logged, and `folded` the
+    size of `rows` when they last went into the summary's view (`Outbox.fold`)."""
 
-    __slots__ = ("cap", "folded", "get", "k", "keys", "last", "n", "pack", "rows", "width")
+    __slots__ = ("folded", "get", "k", "keys", "last", "limit", "pack", "rows", "width")
 
     def __init__(self, keys: tuple[str, ...], layout: Layout) -> None:
         self.keys = keys
         self.k = len(keys)
-        self.get, self.pack, self.width, self.cap = layout
+        self.get, self.pack, self.width, rows = layout
+        self.limit = rows * self.width
         self.rows = bytearray()
-        self.n = 0
         self.folded = 0
         self.last: tuple[Any, ...] = ()
 
@@ -215,19 +215,19 @@ class Outbox:
         block = self.block
         if block is not None:
             self.block = None
-            if block.folded != block.n:
+            if block.folded != len(block.rows):
                 self.logged.update(zip(block.keys, block.last))
-                block.folded = block.n
+                block.folded = len(block.rows)
 
     def fold(self) -> None:
         """Bring `logged` up to date with the open block (the summary calls this before it is read)."""
         block = self.block
-        if block is not None and block.folded != block.n:
+        if block is not None and block.folded != len(block.rows):
             with self.lock:
                 block = self.block
                 if block is not None:
                     self.logged.update(zip(block.keys, block.last))
-                    block.folded = block.n
+                    block.folded = len(block.rows)
 
     def seal(self) -> int:
         """Close the open block; returns how many items are queued now. Call with `lock` held: after it, no
@@ -254,9 +254,9 @@ class Outbox:
             except (struct.error, OverflowError):  # an int beyond float64: the streamer makes it JSON
                 pass
             else:
-                block.n = block.folded = 1
+                block.folded = len(block.rows)
                 block.last = values
-                if block.cap > 1:
+                if block.folded < block.limit:
                     self.block = block
                 self.queue.append(block)
                 return

@@ -207,7 +207,7 @@ class RecordBuilder:
         """A RowBlock as one HistoryBlock record: its rows are packed as the record holds them. With a refused
         key, or a server that takes no blocks, its rows go one record each (the per-row path decides)."""
         sig = block.keys
-        n = block.n
+        n = len(block.rows) // block.width
         if not n:
             return
         try:

@@ -260,10 +260,9 @@ class Run(RunCompat):
                         except (struct.error, OverflowError):  # an int beyond float64: the slow path
                             pass
                         else:
-                            block.n += 1
                             block.last = values
                             self._step = at + 1
-                            if block.n < block.cap:
+                            if len(block.rows) < block.limit:
                                 return
                             outbox.close()
                             full = True
