@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 WEB    := services/web
 NODE_MODULES := $(WEB)/node_modules/.package-lock.json
 
-.PHONY: help install web browser helm prometheus pgbouncer chart-test image operator-image operator-crd e2e-kind local test test-fast lint client proto proto-check bench clean
+.PHONY: help install compiler web browser helm prometheus pgbouncer chart-test image operator-image operator-crd e2e-kind local test test-fast lint client proto proto-check bench clean
 
 help:
 	@echo "make local   start Runyard on http://localhost:8080 (data in ~/.runyard/local)"
@@ -24,7 +24,8 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): proto/pyproject.toml sdk/pyproject.toml services/pyproject.toml operator/pyproject.toml requirements-dev.txt
+$(STAMP): proto/pyproject.toml sdk/pyproject.toml sdk/setup.py sdk/runyard/_speedups.c services/pyproject.toml operator/pyproject.toml requirements-dev.txt
+	@$(MAKE) --no-print-directory compiler
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
@@ -42,6 +43,16 @@ web: $(WEB)/dist/index.html
 
 $(WEB)/dist/index.html: $(NODE_MODULES) $(shell find $(WEB) -path $(WEB)/node_modules -prune -o -path $(WEB)/dist -prune -o -type f -print 2>/dev/null)
 	cd $(WEB) && npm run build
+
+# The SDK's C packer (sdk/runyard/_speedups.c, log()'s hot path) needs a C compiler and the Python headers
+# at install time; without them the SDK installs its pure-Python twin and tests/sdk/test_wire.py says so.
+PYHEADERS = $(PYTHON) -c "import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"
+compiler:
+	@{ command -v cc >/dev/null && $(PYHEADERS); } || { \
+		pkg=python$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')-dev; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev $$pkg >/dev/null \
+			|| echo "could not install gcc and $$pkg: the SDK goes on with its pure-Python packer"; \
+		else echo "install a C compiler and the Python headers (sudo apt-get install gcc $$pkg) for the SDK's C packer"; fi; }
 
 # Browser tests drive Debian's Chromium (no browser download is possible here).
 browser:

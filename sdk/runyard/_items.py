@@ -22,7 +22,8 @@ shared by all producers: `append` and `popleft` are atomic under the GIL.
 
 The hot path, a training loop logging the same numbers every step, makes no item per row: `log()` packs
 the row into the outbox's open `RowBlock` (step, time and values, as the HistoryBlock record will hold
-them), under `Outbox.lock`. Queuing a summary, config, run-fields, finish or barrier item closes the block, so those
+them), under `Outbox.lock`, with one call of `PACK_ROW`: runyard._speedups.pack_row (C, where it was built
+at install) or `pack_row` here (the same rows, in Python). Queuing a summary, config, run-fields, finish or barrier item closes the block, so those
 keep their order with the rows (system samples, console lines and file notices have none to keep). The
 streamer seals the open block under the lock (`Outbox.seal`) and then takes only the items queued
 before that, so it never reads a block that is still being filled (bench/sdk_overhead.py).
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import struct
 import threading
+import time as _time_module
 from collections import deque
 from collections.abc import Callable
 from operator import itemgetter
@@ -40,6 +42,7 @@ from typing import Any
 __all__ = [
     "BLOCK_BYTES",
     "NUMBER_TYPES",
+    "PACK_ROW",
     "ROWS_PER_BLOCK",
     "SKIP",
     "Barrier",
@@ -95,6 +98,38 @@ BLOCK_BYTES = 256 << 10  # ... and bytes a RowBlock (one record; several fit a b
 # the value types log() packs at once: conversion to float64 has no side effects (a tensor's would wait
 # for its device, so tensors go to the streamer thread as a HistoryItem); numpy's scalars join on first sight
 NUMBER_TYPES: set[type] = {float, int, bool}
+
+
+def pack_row(block: RowBlock, data: dict[str, Any], step: int) -> tuple[Any, ...] | None:
+    """Append one logged row to `block.rows` as step, time.time() and the values of `block.keys`; returns
+    the values as logged, or None (nothing appended) when a key is missing or a value is not a number of
+    NUMBER_TYPES. Called with the outbox's lock held.
+
+    Python floats, ints and bools add up to a float inside sum() without a call into any of them; anything
+    else (a numpy scalar; a tensor, whose __radd__ queues device work and never waits for it) makes the
+    total something else, and then the types are looked at one by one. runyard._speedups.pack_row does the
+    same in C by type alone."""
+    try:
+        values = block.get(data)
+        if type(sum(values, 0.0)) is float or NUMBER_TYPES.issuperset(map(type, values)):
+            block.rows += block.pack(step, _time_module.time(), *values)
+            return values
+    except Exception:  # a key missing; text (TypeError); an int beyond float64 (OverflowError, struct.error)
+        pass
+    return None
+
+
+def _compiled_pack_row() -> Callable[[RowBlock, dict[str, Any], int], tuple[Any, ...] | None] | None:
+    try:
+        from . import _speedups
+    except ImportError:  # not built here (no compiler at install time, or RUNYARD_SDK_PURE=1)
+        return None
+    _speedups.set_number_types(NUMBER_TYPES)  # the same set: numpy types registered later count too
+    return _speedups.pack_row
+
+
+PACK_ROW = _compiled_pack_row() or pack_row
+"""log()'s packer: the compiled one where it was built, else `pack_row`."""
 
 
 # how rows of a key set are taken and packed: (values getter, packer, row width, rows per block)
@@ -235,10 +270,10 @@ class Outbox:
         self.close()
         return len(self.queue)
 
-    def history(self, step: int, time: float, row: dict[str, Any]) -> None:
+    def history(self, step: int, time: float, row: dict[str, Any], keep_open: bool = True) -> None:
         """One flattened row, already in `logged`. Called with `lock` held. A row of numbers opens a block
-        that log() fills while the keys stay; any other row goes as a HistoryItem (values the streamer
-        thread converts: media, text, tensors)."""
+        that log() fills while the keys stay (unless `keep_open` is false: log() must see the next rows);
+        any other row goes as a HistoryItem (values the streamer thread converts: media, text, tensors)."""
         self.close()
         if row and NUMBER_TYPES.issuperset(map(type, row.values())):
             keys = tuple(row)
@@ -256,7 +291,7 @@ class Outbox:
             else:
                 block.folded = len(block.rows)
                 block.last = values
-                if block.folded < block.limit:
+                if keep_open and block.folded < block.limit:
                     self.block = block
                 self.queue.append(block)
                 return

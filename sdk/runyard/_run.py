@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
 import tempfile
 import time
 import traceback
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import _console
 from ._config import Config
 from ._flatten import flatten
-from ._items import NUMBER_TYPES as _NUMBER_TYPES
+from ._items import PACK_ROW as _PACK_ROW
 from ._items import ROWS_PER_BLOCK, Outbox
 from ._jsonify import clean_text, text_problem
 from ._metrics import MetricDefinition, Metrics
@@ -237,38 +236,36 @@ class Run(RunCompat):
         accumulates keys into the current step until a later call commits it. Media values
         (`runyard.Image`, `Table`, `Histogram`, lists of Images) become descriptors and run files.
         `sync` is accepted for W&B compatibility and ignored."""
-        if self._finished:
-            raise UsageError("log() was called on a finished run; call runyard.init() to start a new one")
         # The hot path: numbers under the keys of the row before (the outbox's open block) at a step that
         # does not go back. The row is packed into the block as the record will hold it; nothing else is
-        # made per row (the summary's view folds in the block's newest values when it is read).
+        # made per row (the summary's view folds in the block's newest values when it is read). A block is
+        # open only while no row is pending (commit=False), no define_metric() observes rows and the run
+        # is not finished, so none of that is checked here.
         outbox = self._outbox
         block = outbox.block
-        if block is not None and type(data) is dict and len(data) == block.k and commit is not False:
+        if block is not None and type(data) is dict and commit is not False and len(data) == block.k and (
+                step is None or type(step) is int):
             full = False
-            with self._lock:
-                if block is outbox.block and not self._pending and self._observe is None:
-                    try:
-                        values = block.get(data)  # the same key set (same length, every key found)
-                    except KeyError:
-                        values = None
-                    if (values is not None and _NUMBER_TYPES.issuperset(map(type, values))
-                            and (step is None or (type(step) is int and self._step <= step <= _MAX_STEP))):
-                        at = self._step if step is None else step
-                        try:
-                            block.rows += block.pack(at, _time(), *values)
-                        except (struct.error, OverflowError):  # an int beyond float64: the slow path
-                            pass
-                        else:
-                            block.last = values
-                            self._step = at + 1
-                            if len(block.rows) < block.limit:
-                                return
-                            outbox.close()
-                            full = True
+            lock = self._lock
+            lock.acquire()
+            try:
+                at = self._step if step is None else step
+                if block is outbox.block and self._step <= at <= _MAX_STEP:
+                    values = _PACK_ROW(block, data, at)  # None: a key missing, or not all numbers
+                    if values is not None:
+                        block.last = values
+                        self._step = at + 1
+                        if len(block.rows) < block.limit:
+                            return
+                        outbox.close()
+                        full = True
+            finally:
+                lock.release()
             if full:
                 self._queue_full(ROWS_PER_BLOCK)
                 return
+        if self._finished:
+            raise UsageError("log() was called on a finished run; call runyard.init() to start a new one")
         if type(data) is not dict and not isinstance(data, Mapping):
             if data is not None:
                 raise TypeError(f"log() takes a dict of values, got {type(data).__name__}")
@@ -295,7 +292,7 @@ class Run(RunCompat):
             if self._pending:
                 self._pending.update(row)
                 row, self._pending = self._pending, {}
-            self._push(self._step, _time(), row)
+            self._push(self._step, _time(), row, self._observe is None)
             self._step += 1
         if len(self._queue) >= self._wake_at:
             self._queue_full()
@@ -305,11 +302,11 @@ class Run(RunCompat):
         if self._observe is not None:
             self._observe(row, self._logged)
         self._logged.update(row)
-        self._push(step, _time(), row)
+        self._push(step, _time(), row, not self._pending and self._observe is None)
 
     def _commit_pending(self) -> None:
         row, self._pending = self._pending, {}
-        self._push(self._step, _time(), row)
+        self._push(self._step, _time(), row, self._observe is None)
         self._step += 1
 
     def _queue_full(self, rows_per_item: int = 1) -> None:
@@ -349,6 +346,7 @@ class Run(RunCompat):
             if step_metric is not None and step_metric not in metrics.defs:
                 metrics.define(step_metric)
             self._observe = metrics.observe
+            self._outbox.close()  # rows now go through _observe: log()'s hot path must not take them
         if not self._finished:
             self._outbox.config({"_runyard": {"metrics": metrics.as_config()}}, [])
         return d
@@ -442,6 +440,7 @@ class Run(RunCompat):
                 return
             if self._pending:
                 self._commit_pending()
+            self._outbox.close()  # log()'s hot path fills no block after this
             self._finished = True
         from . import _state  # late: _state imports this module
 

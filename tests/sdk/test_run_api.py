@@ -69,6 +69,31 @@ def test_step_semantics_lower_step_is_stored_not_dropped(tmp_path: Path) -> None
     assert hist[5][1] == {"x/y/z": 1.0}
 
 
+def test_rows_of_numbers_keep_pending_rows_and_observers(tmp_path: Path) -> None:
+    """Rows of numbers go into an open block without a look at each. A pending row (commit=False) and
+    define_metric() keep every block closed while they matter: a row for a past step logged while a row is
+    pending does not let the next row bypass the pending one, and the rows after define_metric() are
+    observed (a max over them)."""
+    run = _offline(tmp_path)
+    for i in range(20):
+        run.log({"x": float(i)})
+    run.log({"y": 1.0}, commit=False)  # pending at step 20
+    run.log({"x": 7.0}, step=5)  # stored at step 5 at once
+    run.log({"x": 8.0})  # joins the pending row at step 20
+    run.log({"x": 9.0})
+    for i in range(20):
+        run.log({"acc": float(i)})
+    run.define_metric("acc", summary="max")
+    for i in range(20):
+        run.log({"acc": 100.0 + (i * 7) % 20})  # the largest (119) in the middle
+    assert run.summary["acc"] == {"max": 119.0}
+    run.finish()
+    hist = _history(wal_records(run.folder))
+    assert hist[19:23] == [(19, {"x": 19.0}), (5, {"x": 7.0}), (20, {"x": 8.0, "y": 1.0}), (21, {"x": 9.0})]
+    assert [step for step, _ in hist] == [*range(20), 5, *range(20, 62)]
+    assert _last_summary(wal_records(run.folder))["acc"] == {"max": 119.0}
+
+
 def test_define_metric_summaries_globs_and_step_sync(tmp_path: Path) -> None:
     run = _offline(tmp_path)
     run.define_metric("epoch", hidden=True)

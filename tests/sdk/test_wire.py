@@ -94,16 +94,22 @@ def test_bulk_request_matches_protobuf() -> None:
         assert raw == expected.SerializeToString()
 
 
-def test_history_blocks_hold_what_was_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("packer", ["compiled", "python"])
+def test_history_blocks_hold_what_was_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, packer: str) -> None:
     """log()'s hot path: rows with the keys of the row before join one block, written as HistoryBlocks.
     Unpacked, the run's log holds exactly the rows logged, in order; a value that is not a number sends
     its row alone and the rows around it stay in blocks; other keys, a summary set by hand or a step that
-    goes back close the block; the automatic summary is the last row's."""
+    goes back close the block; the automatic summary is the last row's. The same with the C packer and
+    with its Python twin (an install without a C compiler)."""
     import numpy as np
 
     import runyard
-    from runyard import _items, _records
+    from runyard import _items, _records, _run
 
+    if packer == "python":
+        monkeypatch.setattr(_run, "_PACK_ROW", _items.pack_row)
+    else:
+        assert _run._PACK_ROW is not _items.pack_row, "runyard._speedups was not built"
     monkeypatch.setattr(_items, "ROWS_PER_BLOCK", 4)
     monkeypatch.setattr(_records, "MIN_BLOCK_ROWS", 1)  # blocks of any size as blocks here
     logged: list[tuple[int, dict[str, object]]] = []

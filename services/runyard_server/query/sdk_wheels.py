@@ -149,7 +149,7 @@ def _newest_source(root: Path) -> float:
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames[:] = [d for d in dirnames if d not in ("__pycache__", "build", "dist") and not d.endswith(".egg-info")]
             for fn in filenames:
-                if fn.endswith((".py", ".toml", ".pyi", ".proto", ".typed")):
+                if fn.endswith((".py", ".toml", ".pyi", ".proto", ".typed", ".c")):
                     newest = max(newest, (Path(dirpath) / fn).stat().st_mtime)
     return newest
 
@@ -183,10 +183,12 @@ def build_sdk_wheels(out: str | os.PathLike[str], root: Path | None = None, *, f
             shutil.copytree(root / pkg, src, ignore=shutil.ignore_patterns(
                 "__pycache__", "*.pyc", "build", "dist", "*.egg-info", "runyard-data"))
             stale = Path(tmp) / "out"
+            # RUNYARD_SDK_PURE: a py3-none-any wheel that installs on every platform and Python the index
+            # serves (sdk/setup.py leaves out the optional C packer; the SDK runs its Python twin)
             proc = subprocess.run(
                 [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
                  "--disable-pip-version-check", "-q", "-w", str(stale), str(src)],
-                capture_output=True, text=True, timeout=600,
+                capture_output=True, text=True, timeout=600, env={**os.environ, "RUNYARD_SDK_PURE": "1"},
             )
             if proc.returncode != 0:
                 raise RuntimeError(f"building the {pkg} wheel failed (setuptools must be installed):\n"
