@@ -5,8 +5,14 @@
 Prints the per-call cost of `run.log()` with 10 scalars and an explicit step (p50/p99/max in µs, timed
 one call at a time with perf_counter_ns, so about 0.1 µs of that is the clock), and the slowdown of a tight
 loop (pure-Python work calibrated to `--step-us`, 20 µs by default, per step) with vs. without a log() per
-step. The loop runs in `--rounds` interleaved pairs (without, with log()) and the median of the pairs'
-slowdowns is the figure: on a shared machine one pair can be off by 10% either way.
+step. The loop runs in `--rounds` interleaved pairs (without, with log()), `--loop-steps` steps each, and
+the median of the pairs' slowdowns is the figure: on a shared machine one pair can be off by 10% either
+way. Each logging loop ends by waiting for the streamer thread to write what it logged, so all of its
+work is charged; loops of about half a second keep that last catch-up (one wake-up's worth of rows)
+from weighing more than it does in a training run. Timing starts once init()'s one-time capture
+(code, requirements, git state) is done: that is init()'s cost, paid once, not log()'s.
+
+`--packer python` measures the pure-Python packer that an SDK installed without a C compiler uses.
 
 Modes (what runs behind log(); log() itself is the same code in every mode):
   offline      (default) RUNYARD_MODE=offline: the streamer thread builds records and writes the WAL,
@@ -43,10 +49,13 @@ def _work(n: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=200_000)
-    parser.add_argument("--loop-steps", type=int, default=50_000)
+    parser.add_argument("--loop-steps", type=int, default=25_000, help="steps of each loop of a pair")
     parser.add_argument("--step-us", type=float, default=20.0, help="µs of pure-Python work per loop step")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved pairs of the loop (median taken)")
     parser.add_argument("--mode", choices=["offline", "unreachable", "online"], default="offline")
+    parser.add_argument("--packer", choices=["installed", "python"], default="installed",
+                        help="python: log() packs rows with the Python twin of the C packer, as an SDK installed "
+                             "without a C compiler (or from a py3-none-any wheel) does")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="runyard-bench-")
@@ -59,9 +68,18 @@ def main() -> int:
         os.environ["RUNYARD_BASE_URL"] = f"http://127.0.0.1:{_closed_port()}"
         os.environ.setdefault("RUNYARD_API_KEY", "bench")
     import runyard
+    from runyard import _items, _run
+
+    if args.packer == "python":
+        _run._PACK_ROW = _items.pack_row  # type: ignore[assignment]
+    packer = "C (runyard._speedups)" if _run._PACK_ROW is not _items.pack_row else "Python (runyard._items.pack_row)"
 
     keys = [f"metric_{k}" for k in range(10)]
     run = runyard.init(project="bench", config={"mode": args.mode})
+    files = run._files
+    deadline = time.monotonic() + 30
+    while files is not None and (files._tasks or not files._idle.is_set()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # init()'s capture thread at work: it would share the CPU with what is timed
     ns = time.perf_counter_ns
     samples = []
     streamer = run._streamer
@@ -91,7 +109,7 @@ def main() -> int:
     def pct(p: float) -> float:
         return samples[min(len(samples) - 1, int(p * len(samples)))] / 1000
 
-    print(f"mode={args.mode} python={sys.version.split()[0]} steps={args.steps}")
+    print(f"mode={args.mode} python={sys.version.split()[0]} steps={args.steps} packer={packer}")
     print(f"log() 10 scalars, explicit step: p50 {pct(0.50):.2f} µs  p90 {pct(0.90):.2f} µs  "
           f"p99 {pct(0.99):.2f} µs  max {samples[-1] / 1000:.0f} µs  mean {statistics.fmean(samples) / 1000:.2f} µs")
     print(f"log() total CPU per logged row: {(burst_cpu - bare_cpu) / args.steps * 1e6:.2f} µs (the call and the "
@@ -102,7 +120,7 @@ def main() -> int:
           f"(log() waits for the disk writer only beyond {streamer.settings.queue_max if streamer else 0} queued rows)")
 
     # tight loop: the same work with and without logging; the streamer thread's share of the GIL shows here
-    n = max(1, args.loop_steps // args.rounds)
+    n = args.loop_steps
     next_step = [args.steps]
     work = [100]  # loop iterations per step, calibrated below to --step-us per step (the row included)
 
