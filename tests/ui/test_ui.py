@@ -253,6 +253,19 @@ def test_run_page(page: Any, admin: str, seeded: list[harness.SeededRun]) -> Non
     shot(page, "11b-run-system")
 
 
+def test_a_short_run_ticks_at_whole_steps(page: Any, admin: str, ui_server: Any) -> None:
+    """Three steps across a chart: uPlot alone would tick every 0.5 step; steps are whole numbers."""
+    login(page, admin)
+    [run] = harness.seed_project(ui_server.dsn, ADMIN, "short-runs", n_runs=1, metrics=["loss"], n_steps=3)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{admin}/{ADMIN}/short-runs/runs/{run.run_id}?tab=charts")
+    canvas = page.locator("[data-testid=chart-card][data-metric=loss] .chart-canvas[data-drawn]")
+    canvas.wait_for()
+    ticks = (canvas.get_attribute("data-x-ticks") or "").split()
+    assert ticks == ["0", "1", "2"], ticks
+    shot(page, "11c-short-run")
+
+
 def test_missing_project_and_run_explain_themselves(page: Any, admin: str) -> None:
     login(page, admin)
     harness.expect_errors(page, r"404")  # asked for on purpose

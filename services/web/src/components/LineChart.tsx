@@ -119,6 +119,9 @@ function logSplits(u: uPlot, _axis: number, lo: number, hi: number): number[] {
   return out;
 }
 
+/** Step axes tick at whole steps, 1, 2 or 5 x 10^k apart (uPlot's own increments include 0.5 and 2.5). */
+const STEP_INCRS = Array.from({ length: 48 }, (_, i) => [1, 2, 5][i % 3] * 10 ** Math.floor(i / 3));
+
 /** Above this many lines (and with no bands), lines are drawn by drawLines, not as uPlot series. */
 const FAST_LINES = 12;
 
@@ -208,6 +211,7 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
 
     const width = Math.max(100, el.clientWidth);
     const yValues = (_u: uPlot, vals: number[]) => vals.map((v) => fmtAxis(v) + (v === null ? "" : unit));
+    let xTicks: string[] = []; // the x axis's labels as last drawn (data-x-ticks, for tests and tools)
     const opts: uPlot.Options = {
       width,
       height,
@@ -237,7 +241,15 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
           grid: { stroke: "#eef0f3", width: 1 },
           ticks: { stroke: "#e5e7eb", width: 1, size: 4 },
           font: "11px system-ui, sans-serif",
-          ...(xKind === "time" ? {} : { values: (_u: uPlot, vals: number[]) => vals.map((v) => (xKind === "seconds" ? fmtSeconds(v) : xKind === "value" ? fmtAxis(v) : fmtStep(v))) }),
+          ...(xKind === "time"
+            ? {}
+            : {
+                values: (_u: uPlot, vals: number[]) => {
+                  xTicks = vals.map((v) => (xKind === "seconds" ? fmtSeconds(v) : xKind === "value" ? fmtAxis(v) : fmtStep(v)));
+                  return xTicks;
+                },
+              }),
+          ...(xKind === "step" ? { incrs: STEP_INCRS } : {}),
           size: 28,
         },
         {
@@ -293,6 +305,7 @@ export function LineChart({ lines, smoothing, logY, height, onZoom, xKind = "ste
             performance.measure("ry:chart-draw-lines", { start: t0, end: performance.now() });
             el.dataset.drawn = "1";
             el.dataset.lines = String(preparedRef.current.length);
+            el.dataset.xTicks = xTicks.join(" ");
           },
         ],
       },
