@@ -29,6 +29,12 @@ RUN python -m venv /opt/runyard/venv \
 # runyard-proto from this source tree, plus their dependencies for CPython 3.10-3.13 on every platform, so
 # `pip install --index-url http://HOST/pypi/simple runyard` works inside a network with no PyPI mirror.
 # The SDK is only packaged here, never installed into the services' environment.
+# A C compiler for the SDK's optional C packer (runyard._speedups, log()'s hot path): the index then also
+# serves a runyard wheel with it for this image's CPython and platform, which pip prefers where it fits, and
+# the copy-job worker's SDK below has it. Only this build stage has a compiler; the run-time image does not.
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 COPY sdk/ sdk/
 RUN /opt/runyard/venv/bin/pip install setuptools wheel \
  && /opt/runyard/venv/bin/runyard-server build-sdk-wheels --source /src --out /opt/runyard/wheels --with-deps \

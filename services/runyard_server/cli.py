@@ -178,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     wheels = sub.add_parser(
         "build-sdk-wheels", help="build the runyard SDK wheels the query service serves at /pypi/simple/",
         description="Build the runyard and runyard-proto wheels from this source checkout into --out (set "
-        "RUNYARD_SDK_WHEELS_DIR to it). --with-deps also downloads the dependency wheels for CPython "
+        "RUNYARD_SDK_WHEELS_DIR to it): runyard as a py3-none-any wheel and, where a C compiler is found, also "
+        "as a wheel for this interpreter and platform with the C packer (pip prefers it where it fits). --with-deps also downloads the dependency wheels for CPython "
         "3.10-3.13 on Linux, macOS and Windows, so the index alone installs the SDK (needs a package index).",
     )
     wheels.add_argument("--out", required=True, help="folder for the wheels")

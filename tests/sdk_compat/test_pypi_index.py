@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from collections.abc import Iterator
 from importlib import metadata
@@ -25,6 +26,9 @@ from runyard_server.query.sdk_wheels import WheelIndex, build_sdk_wheels, normal
 from tests.services.world import World, running_world
 
 pytestmark = [pytest.mark.slow]
+
+PY = f"{sys.version_info[0]}{sys.version_info[1]}"
+NATIVE = f"runyard-0.1.0-cp{PY}-cp{PY}-{sysconfig.get_platform().replace('-', '_').replace('.', '_')}.whl"
 
 
 def _requirements(dist: str) -> list[str]:
@@ -84,7 +88,9 @@ def repack(name: str, out: Path) -> Path:
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("served")
     built = build_sdk_wheels(folder, force=True)
-    assert sorted(p.name.split("-")[0] for p in built) == ["runyard", "runyard_proto"]
+    # runyard twice: for every platform, and with the C packer for this interpreter (make install gives a compiler)
+    assert sorted(p.name for p in built) == sorted(["runyard-0.1.0-py3-none-any.whl", NATIVE,
+                                                    "runyard_proto-0.1.0-py3-none-any.whl"])
     return folder
 
 
@@ -127,10 +133,20 @@ def test_pip_installs_the_sdk_from_the_instance(index: World, wheels: Path, tmp_
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"{index.query_url}/pypi/files/runyard-0.1.0-py3-none-any.whl" in proc.stdout + proc.stderr
-    check = subprocess.run([str(venv / "bin" / "python"), "-c", "import runyard, runyard_proto; print(runyard.__file__)"],
+    assert f"{index.query_url}/pypi/files/{NATIVE}" in proc.stdout + proc.stderr  # pip prefers the one that fits
+    check = subprocess.run([str(venv / "bin" / "python"), "-c", "import runyard, runyard_proto; print(runyard.__file__); "
+                            "from runyard import _items, _speedups; assert _items.PACK_ROW is _speedups.pack_row"],
                            env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert check.returncode == 0 and str(venv) in check.stdout, check.stderr
+    # another platform and Python get the wheel that installs everywhere
+    other = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-cache-dir",
+         "--disable-pip-version-check", "--platform", "macosx_11_0_arm64", "--python-version", "3.12",
+         "--index-url", f"{index.query_url}/pypi/simple", "-d", str(tmp_path / "other"), "runyard"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert [p.name for p in (tmp_path / "other").iterdir()] == ["runyard-0.1.0-py3-none-any.whl"]
     cli = subprocess.run([str(venv / "bin" / "runyard"), "version"], env=env, capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0 and "0.1.0" in cli.stdout + cli.stderr
 
@@ -156,3 +172,14 @@ def test_missing_dependencies_follow_requirements(tmp_path: Path) -> None:
     _fake_wheel(tmp_path, "dep-two", [])
     assert index.missing("runyard") == [] and sorted(index.projects()) == ["dep-one", "dep-two", "runyard"]
     assert index.projects()["runyard"][0].requires_python == ">=3.10"
+
+
+def test_without_a_compiler_only_the_wheel_for_every_platform_is_built(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine with no C compiler builds the SDK without its C packer: the index then serves the
+    py3-none-any wheel alone, and a stale native wheel of an earlier build is not served next to it."""
+    (tmp_path / NATIVE).write_bytes(b"an earlier build")
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    built = build_sdk_wheels(tmp_path, force=True)
+    assert sorted(p.name for p in built) == ["runyard-0.1.0-py3-none-any.whl", "runyard_proto-0.1.0-py3-none-any.whl"]
+    assert sorted(p.name for p in tmp_path.glob("*.whl")) == sorted(p.name for p in built)
