@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import struct
 import threading
-import time as _time_module
+from time import time as _now
 from collections import deque
 from collections.abc import Callable
 from operator import itemgetter
@@ -112,7 +112,7 @@ def pack_row(block: RowBlock, data: dict[str, Any], step: int) -> tuple[Any, ...
     try:
         values = block.get(data)
         if type(sum(values, 0.0)) is float or NUMBER_TYPES.issuperset(map(type, values)):
-            block.rows += block.pack(step, _time_module.time(), *values)
+            block.rows += block.pack(step, _now(), *values)
             return values
     except Exception:  # a key missing; text (TypeError); an int beyond float64 (OverflowError, struct.error)
         pass
