@@ -51,7 +51,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--loop-steps", type=int, default=25_000, help="steps of each loop of a pair")
     parser.add_argument("--step-us", type=float, default=20.0, help="µs of pure-Python work per loop step")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved pairs of the loop (median taken)")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved pairs of the loop (median taken)")
     parser.add_argument("--mode", choices=["offline", "unreachable", "online"], default="offline")
     parser.add_argument("--packer", choices=["installed", "python"], default="installed",
                         help="python: log() packs rows with the Python twin of the C packer, as an SDK installed "
