@@ -23,20 +23,21 @@ shared by all producers: `append` and `popleft` are atomic under the GIL.
 The hot path, a training loop logging the same numbers every step, makes no item per row: `log()` packs
 the row into the outbox's open `RowBlock` (step, time and values, as the HistoryBlock record will hold
 them), under `Outbox.lock`, with one call of `PACK_ROW`: runyard._speedups.pack_row (C, where it was built
-at install) or `pack_row` here (the same rows, in Python). Queuing a summary, config, run-fields, finish or barrier item closes the block, so those
-keep their order with the rows (system samples, console lines and file notices have none to keep). The
-streamer seals the open block under the lock (`Outbox.seal`) and then takes only the items queued
-before that, so it never reads a block that is still being filled (bench/sdk_overhead.py).
+at install) or `pack_row` here (the same rows, in Python). Queuing a summary, config, run-fields, finish
+or barrier item closes the block, so those keep their order with the rows (system samples, console lines
+and file notices have none to keep). The streamer seals the open block under the lock (`Outbox.seal`) and
+then takes only the items queued before that, so it never reads a block that is still being filled
+(bench/sdk_overhead.py).
 """
 
 from __future__ import annotations
 
 import struct
 import threading
-from time import time as _now
 from collections import deque
 from collections.abc import Callable
 from operator import itemgetter
+from time import time as _now
 from typing import Any
 
 __all__ = [

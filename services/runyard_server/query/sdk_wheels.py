@@ -9,8 +9,9 @@ index), so a network without any index can install from the instance alone.
 `build_sdk_wheels(out)` builds `runyard` and `runyard-proto` from a source checkout (the `sdk/` and `proto/`
 folders next to this package) with `pip wheel --no-deps --no-build-isolation` (setuptools must be
 installed; nothing is downloaded): runyard as a py3-none-any wheel, and where a C compiler is found also as
-a wheel for the building interpreter and platform that holds the C packer (runyard._speedups). The local launcher calls it at start, into `<data dir>/wheels`, and
-skips the build when the wheels are newer than every source file; the container image calls
+a wheel for the building interpreter and platform that holds the C packer (runyard._speedups). The local
+launcher calls it at start, into `<data dir>/wheels`, and skips the build when the wheels are newer than
+every source file; the container image calls
 `runyard-server build-sdk-wheels --source . --out DIR --with-deps` at build time (docs/sdk.md).
 """
 
