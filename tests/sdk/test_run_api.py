@@ -182,6 +182,37 @@ def test_eight_threads_log_every_row_once(tmp_path: Path) -> None:
         assert [row[f"t{t}"] for _, row in hist if f"t{t}" in row] == list(range(1000))
 
 
+@pytest.mark.parametrize("packer", ["installed", "python"])
+def test_eight_threads_share_one_block_and_lose_no_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      packer: str) -> None:
+    """Threads logging the same keys all take log()'s hot path into the one open block: every row is
+    stored once, at a step of its own, with its values."""
+    from runyard import _items, _run
+
+    if packer == "python":
+        monkeypatch.setattr(_run, "_PACK_ROW", _items.pack_row)
+    run = _offline(tmp_path)
+
+    def worker(t: int) -> None:
+        for i in range(2000):
+            run.log({"thread": t, "i": i, "loss": 1.0 / (i + 1)})
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    run.finish()
+    recs = wal_records(run.folder)
+    assert sum(1 for r in recs if r.WhichOneof("payload") == "history_block") > 0
+    hist = _history(recs)
+    assert sorted(s for s, _ in hist) == list(range(16000))
+    for t in range(8):
+        mine = [row for _, row in hist if row["thread"] == t]
+        assert [row["i"] for row in mine] == list(range(2000))
+        assert all(row["loss"] == 1.0 / (row["i"] + 1) for row in mine)
+
+
 def test_forked_child_does_not_write_into_the_parent_run(tmp_path: Path) -> None:
     run = _offline(tmp_path)
     run.log({"x": 0})
