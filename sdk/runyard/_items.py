@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import struct
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable
 from operator import itemgetter
@@ -99,6 +100,11 @@ BLOCK_BYTES = 256 << 10  # ... and bytes a RowBlock (one record; several fit a b
 # the value types log() packs at once: conversion to float64 has no side effects (a tensor's would wait
 # for its device, so tensors go to the streamer thread as a HistoryItem); numpy's scalars join on first sight
 NUMBER_TYPES: set[type] = {float, int, bool}
+
+
+# pack_row's type check adds the values up: numpy scalars may overflow there (a float32 next to 1e39), which is
+# about the check, not the data (each value is packed on its own), so numpy's warning is not shown
+warnings.filterwarnings("ignore", message="overflow encountered", category=RuntimeWarning, module=r"runyard\._items$")
 
 
 def pack_row(block: RowBlock, data: dict[str, Any], step: int) -> tuple[Any, ...] | None:
