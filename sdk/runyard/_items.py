@@ -102,9 +102,11 @@ BLOCK_BYTES = 256 << 10  # ... and bytes a RowBlock (one record; several fit a b
 NUMBER_TYPES: set[type] = {float, int, bool}
 
 
-# pack_row's type check adds the values up: numpy scalars may overflow there (a float32 next to 1e39), which is
-# about the check, not the data (each value is packed on its own), so numpy's warning is not shown
-warnings.filterwarnings("ignore", message="overflow encountered", category=RuntimeWarning, module=r"runyard\._items$")
+# pack_row's type check adds the values up: numpy scalars may overflow there (a float32 next to 1e39) or add
+# inf to -inf, which is about the check, not the data (each value is packed on its own), so numpy's warning
+# is not shown
+warnings.filterwarnings("ignore", message="(overflow|invalid value) encountered", category=RuntimeWarning,
+                        module=r"runyard\._items$")
 
 
 def pack_row(block: RowBlock, data: dict[str, Any], step: int) -> tuple[Any, ...] | None:
