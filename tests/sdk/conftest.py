@@ -28,6 +28,19 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
         runyard.run.finish(timeout=5)
 
 
+@pytest.fixture(params=["compiled", "python"])
+def packer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """log()'s row packer for this test: the C one this install built (its absence fails here, so CI
+    notices a lost compiler), or its Python twin, as an SDK installed without a compiler runs it."""
+    from runyard import _items, _run
+
+    if request.param == "python":
+        monkeypatch.setattr(_run, "_PACK_ROW", _items.pack_row)
+    else:
+        assert _run._PACK_ROW is not _items.pack_row, "runyard._speedups was not built"
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
 def full_server(stack: Any, admin_key: str) -> Any:
     """The session stack with ingest and the front door (auth, query and the artifact service's run-file

@@ -162,6 +162,15 @@ def test_tags_notes_name_are_editable(tmp_path: Path) -> None:
         run.update(tags="not-a-list")
 
 
+def _in_threads(worker: Any, n: int) -> None:
+    """worker(0) ... worker(n - 1), each on a thread of its own, all at once; returns when all are done."""
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+
+
 def test_eight_threads_log_every_row_once(tmp_path: Path) -> None:
     run = _offline(tmp_path)
 
@@ -169,11 +178,7 @@ def test_eight_threads_log_every_row_once(tmp_path: Path) -> None:
         for i in range(1000):
             run.log({f"t{t}": i})
 
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    _in_threads(worker, 8)
     run.finish()
     hist = _history(wal_records(run.folder))
     steps = [s for s, _ in hist]
@@ -182,26 +187,16 @@ def test_eight_threads_log_every_row_once(tmp_path: Path) -> None:
         assert [row[f"t{t}"] for _, row in hist if f"t{t}" in row] == list(range(1000))
 
 
-@pytest.mark.parametrize("packer", ["installed", "python"])
-def test_eight_threads_share_one_block_and_lose_no_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      packer: str) -> None:
+def test_eight_threads_share_one_block_and_lose_no_row(tmp_path: Path, packer: str) -> None:
     """Threads logging the same keys all take log()'s hot path into the one open block: every row is
     stored once, at a step of its own, with its values."""
-    from runyard import _items, _run
-
-    if packer == "python":
-        monkeypatch.setattr(_run, "_PACK_ROW", _items.pack_row)
     run = _offline(tmp_path)
 
     def worker(t: int) -> None:
         for i in range(2000):
             run.log({"thread": t, "i": i, "loss": 1.0 / (i + 1)})
 
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    _in_threads(worker, 8)
     run.finish()
     recs = wal_records(run.folder)
     assert sum(1 for r in recs if r.WhichOneof("payload") == "history_block") > 0

@@ -94,7 +94,6 @@ def test_bulk_request_matches_protobuf() -> None:
         assert raw == expected.SerializeToString()
 
 
-@pytest.mark.parametrize("packer", ["compiled", "python"])
 def test_history_blocks_hold_what_was_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, packer: str) -> None:
     """log()'s hot path: rows with the keys of the row before join one block, written as HistoryBlocks.
     Unpacked, the run's log holds exactly the rows logged, in order; a value that is not a number sends
@@ -104,12 +103,7 @@ def test_history_blocks_hold_what_was_logged(tmp_path: Path, monkeypatch: pytest
     import numpy as np
 
     import runyard
-    from runyard import _items, _records, _run
-
-    if packer == "python":
-        monkeypatch.setattr(_run, "_PACK_ROW", _items.pack_row)
-    else:
-        assert _run._PACK_ROW is not _items.pack_row, "runyard._speedups was not built"
+    from runyard import _items, _records
     monkeypatch.setattr(_items, "ROWS_PER_BLOCK", 4)
     monkeypatch.setattr(_records, "MIN_BLOCK_ROWS", 1)  # blocks of any size as blocks here
     logged: list[tuple[int, dict[str, object]]] = []
